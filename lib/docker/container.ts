@@ -1,0 +1,113 @@
+/**
+ * The narrowed view of a Docker container that the rest of the program works
+ * with. Only the inspect fields routing and handlers need are kept, so pure
+ * logic can be tested on plain data.
+ *
+ * @module
+ */
+
+/** Docker health state; `none` means the image defines no health check. */
+export type HealthState = "none" | "starting" | "healthy" | "unhealthy";
+
+/** The inspect fields docker-glue uses, copied out of `docker inspect`. */
+export interface ContainerRecord {
+  /** Full container id. */
+  readonly id: string;
+  /** Name without Docker's leading slash. */
+  readonly name: string;
+  /** Creation time as Docker reports it (RFC 3339); used to break ties. */
+  readonly created: string;
+  /** Container labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Environment variables, split at the first `=`. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Exposed ports as Docker keys them, for example `80/tcp`. */
+  readonly exposedPorts: readonly string[];
+  /** Address on the default bridge (`NetworkSettings.IPAddress`), or "". */
+  readonly ipAddress: string;
+  /** Address on every attached network that has one, by network name. */
+  readonly networks: Readonly<Record<string, string>>;
+  /** True while the main process runs (paused containers included). */
+  readonly running: boolean;
+  /** True while the container is frozen by `docker pause`. */
+  readonly paused: boolean;
+  /** Health check state. */
+  readonly health: HealthState;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === "object"
+    ? value as Record<string, unknown>
+    : {};
+}
+
+function asString(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+function stringMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, val] of Object.entries(asRecord(value))) {
+    if (typeof val === "string") out[key] = val;
+  }
+  return out;
+}
+
+function parseEnv(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(value)) return out;
+  for (const entry of value) {
+    if (typeof entry !== "string") continue;
+    const eq = entry.indexOf("=");
+    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseHealth(state: Record<string, unknown>): HealthState {
+  const status = asString(asRecord(state.Health).Status);
+  return status === "starting" || status === "healthy" ||
+      status === "unhealthy"
+    ? status
+    : "none";
+}
+
+/**
+ * Copies what docker-glue needs out of a `docker inspect` document. Docker
+ * leaves many of these fields null (a container with no labels has
+ * `Labels: null`), so every field falls back to an empty value instead of
+ * throwing.
+ */
+export function narrowInspect(inspect: unknown): ContainerRecord {
+  const doc = asRecord(inspect);
+  const config = asRecord(doc.Config);
+  const state = asRecord(doc.State);
+  const settings = asRecord(doc.NetworkSettings);
+  const networks: Record<string, string> = {};
+  for (const [name, net] of Object.entries(asRecord(settings.Networks))) {
+    const ip = asString(asRecord(net).IPAddress);
+    if (ip !== "") networks[name] = ip;
+  }
+  return {
+    id: asString(doc.Id),
+    name: asString(doc.Name).replace(/^\//, ""),
+    created: asString(doc.Created),
+    labels: stringMap(config.Labels),
+    env: parseEnv(config.Env),
+    exposedPorts: Object.keys(asRecord(config.ExposedPorts)).sort(),
+    ipAddress: asString(settings.IPAddress),
+    networks,
+    running: state.Running === true,
+    paused: state.Paused === true,
+    health: parseHealth(state),
+  };
+}
+
+/**
+ * Whether a container should receive traffic now: running, not paused, and
+ * healthy if it has a health check.
+ */
+export function isServing(record: ContainerRecord): boolean {
+  return record.running && !record.paused &&
+    (record.health === "none" || record.health === "healthy");
+}

@@ -1,0 +1,107 @@
+/**
+ * Reads Docker's event stream: newline-delimited JSON objects.
+ *
+ * @module
+ */
+
+/** A Docker event, narrowed to what docker-glue uses. */
+export interface DockerEvent {
+  /** Object type: `container`, `network`, `image`, ... */
+  readonly type: string;
+  /**
+   * What happened: `start`, `die`, ... Health events arrive as
+   * `health_status: healthy`; this holds `health_status` and
+   * {@link DockerEvent.detail} holds `healthy`.
+   */
+  readonly action: string;
+  /** Text after `: ` in the action, or "". */
+  readonly detail: string;
+  /** Id of the object (the container id for container events). */
+  readonly id: string;
+  /** Unix time in seconds. */
+  readonly time: number;
+  /** Unix time in nanoseconds, as Docker sent it, for ordering and de-duplication. */
+  readonly timeNano: string;
+  /** Actor attributes (container name, image, labels ...). */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/**
+ * Turns one parsed JSON value into an event, or null when it lacks the fields
+ * every event has (type, action, id, time).
+ */
+export function toEvent(value: unknown): DockerEvent | null {
+  if (value === null || typeof value !== "object") return null;
+  const doc = value as Record<string, unknown>;
+  const actor = (doc.Actor ?? {}) as Record<string, unknown>;
+  const fullAction = typeof doc.Action === "string"
+    ? doc.Action
+    : typeof doc.status === "string"
+    ? doc.status
+    : "";
+  const id = typeof actor.ID === "string"
+    ? actor.ID
+    : typeof doc.id === "string"
+    ? doc.id
+    : "";
+  const type = typeof doc.Type === "string" ? doc.Type : "";
+  const time = typeof doc.time === "number" ? doc.time : NaN;
+  if (fullAction === "" || id === "" || type === "" || !Number.isFinite(time)) {
+    return null;
+  }
+  const colon = fullAction.indexOf(":");
+  const attributes: Record<string, string> = {};
+  if (actor.Attributes !== null && typeof actor.Attributes === "object") {
+    for (const [key, val] of Object.entries(actor.Attributes)) {
+      if (typeof val === "string") attributes[key] = val;
+    }
+  }
+  return {
+    type,
+    action: colon >= 0 ? fullAction.slice(0, colon).trim() : fullAction,
+    detail: colon >= 0 ? fullAction.slice(colon + 1).trim() : "",
+    id,
+    time,
+    timeNano: typeof doc.timeNano === "number"
+      ? String(doc.timeNano)
+      : String(time * 1e9),
+    attributes,
+  };
+}
+
+/** What {@link readEvents} yields: an event, or a line it could not use. */
+export type EventLine =
+  | { readonly event: DockerEvent }
+  | { readonly skipped: string };
+
+/**
+ * Splits a byte or text stream into lines and parses each as an event. Lines
+ * that are not JSON or not events are yielded as `skipped` so the caller can
+ * log them; a partial last line is dropped when the stream ends.
+ */
+export async function* readEvents(
+  chunks: AsyncIterable<Uint8Array | string>,
+): AsyncGenerator<EventLine> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of chunks) {
+    buffer += typeof chunk === "string"
+      ? chunk
+      : decoder.decode(chunk, { stream: true });
+    let newline;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line === "") continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        yield { skipped: line };
+        continue;
+      }
+      const event = toEvent(parsed);
+      yield event === null ? { skipped: line } : { event };
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The running containers docker-glue knows about, kept current by inspecting
+ * only the container an event names.
+ *
+ * @module
+ */
+
+import { type DockerClient, statusCodeOf } from "./client.ts";
+import { type ContainerRecord, narrowInspect } from "./container.ts";
+
+/** How many inspects a full resync runs at once. */
+const RESYNC_CONCURRENCY = 8;
+
+/** Running containers by id. */
+export class Inventory {
+  readonly #docker: DockerClient;
+  #records = new Map<string, ContainerRecord>();
+
+  /** Creates an empty inventory backed by a Docker client. */
+  constructor(docker: DockerClient) {
+    this.#docker = docker;
+  }
+
+  /** Every known running container, in no particular order. */
+  list(): ContainerRecord[] {
+    return [...this.#records.values()];
+  }
+
+  /** The record for a container id, if it is running. */
+  get(id: string): ContainerRecord | undefined {
+    return this.#records.get(id);
+  }
+
+  /**
+   * Replaces the inventory with a fresh listing of running containers. A
+   * container that vanishes between listing and inspecting is left out.
+   */
+  async resync(): Promise<void> {
+    const listed = await this.#docker.listContainers();
+    const ids = listed.map((entry) => entry.Id);
+    const fresh = new Map<string, ContainerRecord>();
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++] as string;
+        const record = await this.#inspect(id);
+        if (record !== null && record.running) fresh.set(id, record);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(RESYNC_CONCURRENCY, ids.length) }, worker),
+    );
+    this.#records = fresh;
+  }
+
+  /**
+   * Re-inspects one container after an event. Returns its record, or null
+   * when it no longer runs (then it is dropped from the inventory).
+   */
+  async refresh(id: string): Promise<ContainerRecord | null> {
+    const record = await this.#inspect(id);
+    if (record === null || !record.running) {
+      this.#records.delete(id);
+      return null;
+    }
+    this.#records.set(id, record);
+    return record;
+  }
+
+  /** Drops a container known to be gone (a `destroy` event) without asking Docker. */
+  forget(id: string): void {
+    this.#records.delete(id);
+  }
+
+  async #inspect(id: string): Promise<ContainerRecord | null> {
+    try {
+      return narrowInspect(await this.#docker.getContainer(id).inspect());
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return null;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Installs a rendered configuration safely: write a temp file beside the
+ * target, validate it with `haproxy -c`, rename it over the target, reload.
+ *
+ * @module
+ */
+
+/** How to validate, install and reload. */
+export interface ApplyOptions {
+  /** The configuration HAProxy runs from. */
+  readonly configFile: string;
+  /** HAProxy executable used for `-c`. */
+  readonly haproxyBin: string;
+  /** Extra arguments for `haproxy -c` (from the rc file). */
+  readonly checkArgs: readonly string[];
+  /** Reload command as argv; empty means do not reload. */
+  readonly reloadCmd: readonly string[];
+}
+
+/** What {@link applyConfig} did. */
+export type ApplyOutcome = "unchanged" | "applied";
+
+/** HAProxy rejected the rendered configuration; the installed one was kept. */
+export class ConfigRejectedError extends Error {
+  /** Where the rejected file was kept. */
+  readonly rejectedFile: string;
+  /** HAProxy's own error lines. */
+  readonly details: readonly string[];
+
+  /** Creates the error. */
+  constructor(configFile: string, rejectedFile: string, details: string[]) {
+    super(
+      `HAProxy rejected the new configuration for ${configFile}; kept the running one, rejected file at ${rejectedFile}`,
+    );
+    this.name = "ConfigRejectedError";
+    this.rejectedFile = rejectedFile;
+    this.details = details;
+  }
+}
+
+/** The reload command failed after the new configuration was installed. */
+export class ReloadError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ReloadError";
+  }
+}
+
+async function readOrNull(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+function outputLines(output: Uint8Array): string[] {
+  return new TextDecoder().decode(output).split("\n").map((line) =>
+    line.trimEnd()
+  ).filter((line) => line !== "");
+}
+
+/** Runs a program with an argv array and collects its output. */
+async function run(
+  argv: readonly string[],
+): Promise<{ success: boolean; code: number; lines: string[] }> {
+  const [program, ...args] = argv;
+  if (program === undefined) return { success: true, code: 0, lines: [] };
+  const output = await new Deno.Command(program, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    success: output.success,
+    code: output.code,
+    lines: [...outputLines(output.stderr), ...outputLines(output.stdout)],
+  };
+}
+
+/**
+ * Validates `text` with `haproxy -c` and, if it is valid and differs from the
+ * installed file, installs it atomically and runs the reload command.
+ *
+ * @throws {ConfigRejectedError} when HAProxy rejects the configuration.
+ * @throws {ReloadError} when the reload command fails (the file is installed).
+ */
+export async function applyConfig(
+  text: string,
+  options: ApplyOptions,
+): Promise<ApplyOutcome> {
+  const { configFile } = options;
+  if (await readOrNull(configFile) === text) return "unchanged";
+  const slash = configFile.lastIndexOf("/");
+  const dir = slash >= 0 ? configFile.slice(0, slash) || "/" : ".";
+  const base = configFile.slice(slash + 1);
+  // Same directory as the target, so the rename is atomic.
+  const temp = `${dir}/.${base}.${Deno.pid}.${
+    crypto.randomUUID().slice(0, 8)
+  }.tmp`;
+  let installed = false;
+  try {
+    await Deno.writeTextFile(temp, text, { mode: 0o644 });
+    const check = await run([
+      options.haproxyBin,
+      "-c",
+      "-q",
+      "-f",
+      temp,
+      ...options.checkArgs,
+    ]);
+    if (!check.success) {
+      const rejected = `${configFile}.rejected`;
+      await Deno.rename(temp, rejected);
+      installed = true;
+      throw new ConfigRejectedError(configFile, rejected, check.lines);
+    }
+    await Deno.rename(temp, configFile);
+    installed = true;
+  } finally {
+    if (!installed) await Deno.remove(temp).catch(() => {});
+  }
+  await reload(options.reloadCmd);
+  return "applied";
+}
+
+/**
+ * Runs the reload command.
+ *
+ * @throws {ReloadError} when it exits non-zero or cannot start.
+ */
+export async function reload(reloadCmd: readonly string[]): Promise<void> {
+  let result;
+  try {
+    result = await run(reloadCmd);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new ReloadError(
+        `Reload command ${JSON.stringify(reloadCmd.join(" "))} not found`,
+      );
+    }
+    throw error;
+  }
+  if (!result.success) {
+    throw new ReloadError(
+      `Reload command ${
+        JSON.stringify(reloadCmd.join(" "))
+      } exited with status ${result.code}${
+        result.lines.length > 0 ? `: ${result.lines.join(" | ")}` : ""
+      }`,
+    );
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Validators for the values of `glue_*` labels. Each returns the normalized
+ * value or throws with a message that quotes the bad value; callers add the
+ * container and label name. Anything these accept is safe to place in
+ * haproxy.cfg unquoted: no whitespace, quotes, `#`, `$`, `\` or control
+ * characters can pass.
+ *
+ * @module
+ */
+
+const MAX_SHOWN = 60;
+
+/** Quotes a label value for an error message, escaping control characters and shortening long values. */
+export function quoteValue(value: string): string {
+  const shown = value.length > MAX_SHOWN
+    ? `${value.slice(0, MAX_SHOWN)}...`
+    : value;
+  return JSON.stringify(shown);
+}
+
+/** Parses a TCP port number (1-65535) written in plain decimal without leading zeros. */
+export function parsePort(value: string): number {
+  if (!/^[1-9][0-9]{0,4}$/.test(value) || Number(value) > 65535) {
+    throw new RangeError(
+      `Invalid port ${quoteValue(value)}: expected an integer from 1 to 65535`,
+    );
+  }
+  return Number(value);
+}
+
+/** Parses a comma-separated list of ports, dropping duplicates. */
+export function parsePortList(value: string): number[] {
+  const ports = value.split(",").map((part) => parsePort(part.trim()));
+  return [...new Set(ports)];
+}
+
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Parses one host name: an RFC 1123 name, optionally starting with `*.` to
+ * match any subdomain. Returned in lower case, since Host matching is
+ * case-insensitive. A trailing dot (fully qualified form) is dropped.
+ */
+export function parseHost(value: string): string {
+  const host = value.toLowerCase().replace(/\.$/, "");
+  const bare = host.startsWith("*.") ? host.slice(2) : host;
+  const valid = bare.length > 0 && bare.length <= 253 &&
+    bare.split(".").every((label) => HOST_LABEL.test(label));
+  if (!valid) {
+    throw new TypeError(
+      `Invalid host ${
+        quoteValue(value)
+      }: expected a DNS name such as "www.example.com" or "*.example.com"`,
+    );
+  }
+  return host;
+}
+
+/**
+ * Parses a comma-separated host list. An empty (or all-blank) value means the
+ * default backend and yields `[""]`.
+ */
+export function parseHostList(value: string): string[] {
+  if (value.trim() === "") return [""];
+  const hosts = value.split(",").map((part) => parseHost(part.trim()));
+  return [...new Set(hosts)];
+}
+
+// URL path characters (RFC 3986 pchar) minus those HAProxy's configuration
+// parser or regex engine would treat specially: $ ' ( ) and the backslash.
+const PREFIX_SEGMENT = /^([A-Za-z0-9._~!&*+,;=:@-]|%[0-9A-Fa-f]{2})+$/;
+
+/**
+ * Parses a path prefix. Leading and trailing slashes are optional; the result
+ * starts with `/` and has no trailing slash, or is "" for no prefix.
+ */
+export function parsePrefix(value: string): string {
+  const trimmed = value.replace(/^\/+/, "").replace(/\/+$/, "");
+  if (trimmed === "") return "";
+  const valid = trimmed.length <= 1024 &&
+    trimmed.split("/").every((segment) => PREFIX_SEGMENT.test(segment));
+  if (!valid) {
+    throw new TypeError(
+      `Invalid prefix ${
+        quoteValue(value)
+      }: expected URL path segments of letters, digits and -._~!&*+,;=:@ or %XX, separated by single "/"`,
+    );
+  }
+  return `/${trimmed}`;
+}
+
+/** Parses a server weight: an integer from 0 to 256, HAProxy's range. */
+export function parseWeight(value: string): number {
+  if (!/^[0-9]{1,3}$/.test(value) || Number(value) > 256) {
+    throw new RangeError(
+      `Invalid weight ${quoteValue(value)}: expected an integer from 0 to 256`,
+    );
+  }
+  return Number(value);
+}
+
+/** Parses a `0`/`1` switch such as `strip_prefix`. */
+export function parseSwitch(value: string): boolean {
+  if (value !== "0" && value !== "1") {
+    throw new TypeError(`Invalid switch ${quoteValue(value)}: expected 0 or 1`);
+  }
+  return value === "1";
+}
+
+/** Escapes a validated prefix for use inside a regular expression. */
+export function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -1,0 +1,176 @@
+/**
+ * Renders haproxy.cfg from a routing table with Nunjucks templates found on a
+ * search path of directories and the built-in templates.
+ *
+ * @module
+ */
+
+// @ts-types="@types/nunjucks"
+import nunjucks from "nunjucks";
+import { BUILTIN_DIR, BUILTIN_TEMPLATES } from "./builtin_templates.ts";
+import { escapeRegex } from "./labels.ts";
+import type { HttpRoute } from "./routes.ts";
+
+/** Where templates come from. */
+export interface TemplateOptions {
+  /** Directories searched in order; {@link BUILTIN_DIR} stands for the built-ins. */
+  readonly dirs: readonly string[];
+  /** Template to render, looked up on the search path (or an absolute path). */
+  readonly file: string;
+}
+
+/** Listener settings passed to the template. */
+export interface ListenOptions {
+  /** `bind` arguments of the HTTP frontend, such as `*:80`. */
+  readonly httpBind: readonly string[];
+  /** `bind` argument of the stats listener, or "" for none. */
+  readonly statsBind: string;
+}
+
+/** A template that could not be found, compiled or rendered. */
+export class TemplateError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TemplateError";
+  }
+}
+
+interface Source {
+  src: string;
+  path: string;
+  noCache: boolean;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound ||
+    error instanceof Deno.errors.NotADirectory;
+}
+
+/** A Nunjucks loader over the search path; it reads files synchronously, as Nunjucks expects. */
+class SearchPathLoader {
+  readonly #dirs: readonly string[];
+
+  constructor(dirs: readonly string[]) {
+    this.#dirs = dirs;
+  }
+
+  getSource(name: string): Source | null {
+    if (name.startsWith("/")) return this.#read(name);
+    for (const dir of this.#dirs) {
+      if (dir === BUILTIN_DIR) {
+        const src = BUILTIN_TEMPLATES[name];
+        if (src !== undefined) {
+          return { src, path: `${BUILTIN_DIR}/${name}`, noCache: false };
+        }
+        continue;
+      }
+      const found = this.#read(`${dir.replace(/\/+$/, "")}/${name}`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  #read(path: string): Source | null {
+    try {
+      return { src: Deno.readTextFileSync(path), path, noCache: false };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+}
+
+/** What the template sees for one route: the route plus ready-made match values. */
+interface RouteView {
+  host: string;
+  host_match: string;
+  wildcard: boolean;
+  prefix: string;
+  prefix_regex: string;
+  strip_prefix: boolean;
+  backend: string;
+  servers: readonly {
+    name: string;
+    address: string;
+    port: number;
+    weight: number;
+  }[];
+}
+
+function viewOf(route: HttpRoute): RouteView {
+  const wildcard = route.host.startsWith("*.");
+  return {
+    host: route.host,
+    host_match: wildcard ? route.host.slice(1) : route.host,
+    wildcard,
+    prefix: route.prefix,
+    prefix_regex: escapeRegex(route.prefix),
+    strip_prefix: route.stripPrefix,
+    backend: route.backend,
+    servers: route.servers.map(({ name, address, port, weight }) => ({
+      name,
+      address,
+      port,
+      weight,
+    })),
+  };
+}
+
+/** A compiled template ready to render routing tables. */
+export class Renderer {
+  readonly #template: nunjucks.Template;
+  readonly #listen: ListenOptions;
+
+  /**
+   * Finds and compiles the template now, so a missing or broken template is
+   * reported at start-up rather than at the first event.
+   *
+   * @throws {TemplateError} when the template is missing or does not compile.
+   */
+  constructor(templates: TemplateOptions, listen: ListenOptions) {
+    const env = new nunjucks.Environment(
+      new SearchPathLoader(templates.dirs) as unknown as nunjucks.ILoader,
+      { autoescape: false, throwOnUndefined: false, trimBlocks: false },
+    );
+    try {
+      this.#template = env.getTemplate(templates.file, true);
+    } catch (error) {
+      throw new TemplateError(
+        `Cannot load template ${JSON.stringify(templates.file)} (searched ${
+          templates.dirs.join(":")
+        }): ${firstLine(error)}`,
+        { cause: error },
+      );
+    }
+    this.#listen = listen;
+    // A template can compile and still fail at render time (a bad include,
+    // a filter that does not exist); try it once with no routes.
+    this.render([]);
+  }
+
+  /**
+   * Renders the configuration for the given routes.
+   *
+   * @throws {TemplateError} when the template fails while rendering.
+   */
+  render(routes: readonly HttpRoute[]): string {
+    try {
+      return this.#template.render({
+        routes: routes.map(viewOf),
+        http_bind: this.#listen.httpBind,
+        stats_bind: this.#listen.statsBind,
+      });
+    } catch (error) {
+      throw new TemplateError(
+        `Cannot render template: ${firstLine(error)}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n").map((line) => line.trim()).filter(Boolean).join(" ");
+}

@@ -1,0 +1,178 @@
+/**
+ * Turns HAProxy settings (from command-line flags or INI params) into a ready
+ * {@link HAProxyBalancer}, checking at start-up what would otherwise fail at
+ * the first event.
+ *
+ * @module
+ */
+
+import type { ContainerRecord } from "../docker/container.ts";
+import type { DebounceTiming } from "../util/debounce.ts";
+import { splitArgs } from "../util/argv.ts";
+import { HAProxyBalancer } from "./balancer.ts";
+import {
+  DEFAULT_TEMPLATE_DIRS,
+  DEFAULT_TEMPLATE_FILE,
+} from "./builtin_templates.ts";
+import { readRc } from "./rc.ts";
+import { Renderer } from "./render.ts";
+import { resolveTemplateDirs } from "./template_dirs.ts";
+
+/** HAProxy settings as the operator gives them. */
+export interface HAProxySettings {
+  /** `--template-dir`, `:`-separated. */
+  readonly templateDir?: string | undefined;
+  /** `--template-file`. */
+  readonly templateFile?: string | undefined;
+  /** `--config-file`. */
+  readonly configFile: string;
+  /** `--rc`; undefined means the first default rc file that exists. */
+  readonly rc?: string | undefined;
+  /** `--reload-cmd` as one string; "" disables reloading. */
+  readonly reloadCmd: string;
+  /** `--haproxy-bin`. */
+  readonly haproxyBin: string;
+  /** `--network`. */
+  readonly network?: string | undefined;
+  /** `--include-env`. */
+  readonly includeEnv: boolean;
+  /** `--http-bind`, comma-separated. */
+  readonly httpBind: string;
+  /** `--stats-bind`; "" for no stats listener. */
+  readonly statsBind: string;
+  /** `--dry-run`. */
+  readonly dryRun: boolean;
+  /** `--debounce`, parsed. */
+  readonly debounce: DebounceTiming;
+}
+
+/** Defaults shared by the balancer's flags and the handler's params. */
+export const HAPROXY_DEFAULTS = {
+  configFile: "/etc/haproxy/haproxy.cfg",
+  reloadCmd: "systemctl reload haproxy",
+  haproxyBin: "haproxy",
+  httpBind: "*:80",
+  statsBind: "127.0.0.1:8404",
+  debounce: "500ms:3s",
+} as const;
+
+/** A setting that cannot work; the message names it. */
+export class SettingsError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SettingsError";
+  }
+}
+
+// A bind line goes into haproxy.cfg as written; refuse what could end the
+// line or start a comment.
+function parseBinds(value: string, flag: string): string[] {
+  const binds = value.split(",").map((part) => part.trim()).filter(Boolean);
+  for (const bind of binds) {
+    // deno-lint-ignore no-control-regex -- control characters are what we refuse
+    if (/[\x00-\x1f\x7f#]/.test(bind)) {
+      throw new SettingsError(
+        `Invalid ${flag} ${
+          JSON.stringify(bind)
+        }: control characters and # are not allowed`,
+      );
+    }
+  }
+  return binds;
+}
+
+async function checkHaproxy(bin: string): Promise<void> {
+  try {
+    const out = await new Deno.Command(bin, {
+      args: ["-v"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!out.success) {
+      throw new SettingsError(
+        `HAProxy "${bin}" -v exited with status ${out.code}`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new SettingsError(
+        `HAProxy not found: "${bin}" is not an executable on PATH (install haproxy or set --haproxy-bin)`,
+      );
+    }
+    throw error;
+  }
+}
+
+async function checkWritable(configFile: string): Promise<void> {
+  const slash = configFile.lastIndexOf("/");
+  const dir = slash > 0 ? configFile.slice(0, slash) : slash === 0 ? "/" : ".";
+  try {
+    const probe = await Deno.makeTempFile({
+      dir,
+      prefix: ".docker-glue-probe-",
+    });
+    await Deno.remove(probe);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw new SettingsError(
+      `Config directory ${dir} is not writable: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Validates the settings, compiles the template, reads the rc file and, unless
+ * this is a dry run, checks that HAProxy runs and the config directory is
+ * writable.
+ *
+ * @throws {SettingsError} naming the setting at fault.
+ * @throws {TemplateError} when the template is missing or broken.
+ */
+export async function createBalancer(
+  settings: HAProxySettings,
+  source: () => readonly ContainerRecord[],
+): Promise<HAProxyBalancer> {
+  let reloadCmd: string[];
+  try {
+    reloadCmd = splitArgs(settings.reloadCmd);
+  } catch (error) {
+    throw new SettingsError(
+      `Invalid reload command: ${(error as Error).message}`,
+    );
+  }
+  const httpBind = parseBinds(settings.httpBind, "HTTP bind");
+  const statsBind = parseBinds(settings.statsBind, "stats bind");
+  if (statsBind.length > 1) {
+    throw new SettingsError(
+      `Invalid stats bind "${settings.statsBind}": give one address`,
+    );
+  }
+  const renderer = new Renderer(
+    {
+      dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
+      file: settings.templateFile || DEFAULT_TEMPLATE_FILE,
+    },
+    { httpBind, statsBind: statsBind[0] ?? "" },
+  );
+  let checkArgs: string[] = [];
+  if (!settings.dryRun) {
+    const rc = await readRc(settings.rc);
+    checkArgs = rc.args;
+    await checkHaproxy(settings.haproxyBin);
+    await checkWritable(settings.configFile);
+  }
+  return new HAProxyBalancer({
+    routes: { network: settings.network, includeEnv: settings.includeEnv },
+    renderer,
+    apply: {
+      configFile: settings.configFile,
+      haproxyBin: settings.haproxyBin,
+      checkArgs,
+      reloadCmd,
+    },
+    dryRun: settings.dryRun,
+    debounce: settings.debounce,
+  }, source);
+}

@@ -1,0 +1,53 @@
+/**
+ * The Deno permission flags each binary is compiled with. The compile task,
+ * the `balancer` task and the end-to-end tests all read them from here, so a
+ * permission missing from a release fails a test first.
+ *
+ * @module
+ */
+
+/** Docker sockets the binaries may talk to. */
+export const DOCKER_SOCKETS: readonly string[] = [
+  "/var/run/docker.sock",
+  "/run/docker.sock",
+];
+
+/** Where docker-balancer may write: the HAProxy configuration directory. */
+export const HAPROXY_CONFIG_DIRS: readonly string[] = ["/etc/haproxy"];
+
+/** Files and directories docker-balancer may read besides those it writes. */
+export const BALANCER_READS: readonly string[] = [
+  "/etc/docker-glue",
+  "/etc/default/haproxy",
+  "/etc/sysconfig/haproxy",
+];
+
+/** Programs docker-balancer may run: HAProxy itself and the usual reload commands. */
+export const BALANCER_PROGRAMS: readonly string[] = [
+  "haproxy",
+  "systemctl",
+  "kill",
+];
+
+/** Permission flags of docker-balancer. */
+export const BALANCER_PERMISSIONS: readonly string[] = [
+  // npm's `debug` package (used by dockerode) lists every environment
+  // variable when it loads, which needs read access to all of them.
+  "--allow-env",
+  `--allow-read=${
+    [...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS, ...BALANCER_READS].join(",")
+  }`,
+  // Connecting to a unix socket needs read, write and net access to it.
+  `--allow-write=${[...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS].join(",")}`,
+  `--allow-net=${DOCKER_SOCKETS.map((path) => `unix:${path}`).join(",")}`,
+  `--allow-run=${BALANCER_PROGRAMS.join(",")}`,
+];
+
+/**
+ * One line for an operator when the binary lacks a permission: what was
+ * denied and how to build a binary that has it.
+ */
+export function permissionHint(error: Deno.errors.NotCapable): string {
+  const denied = error.message.split(",")[0] ?? error.message;
+  return `Missing permission: ${denied}. This binary runs with the fixed permissions it was compiled with (see README, "Permissions"); build one that allows it with, for example, deno task compile --allow-write=/your/dir`;
+}

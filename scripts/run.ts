@@ -1,0 +1,26 @@
+/**
+ * Runs an entry point from source with exactly the permissions its compiled
+ * binary gets (lib/permissions.ts), passing on arguments, signals and the
+ * exit status. Used by `deno task balancer`.
+ *
+ * @module
+ */
+
+import { permissionsFor } from "./targets.ts";
+
+const [entry, ...args] = Deno.args;
+if (entry === undefined) {
+  console.error("usage: run.ts ENTRY.ts [ARGS...]");
+  Deno.exit(2);
+}
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", ...permissionsFor(entry), entry, ...args],
+  stdin: "inherit",
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn();
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  Deno.addSignalListener(signal, () => child.kill(signal));
+}
+const status = await child.status;
+Deno.exit(status.code);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs and starts what docker-glue and its tests need on a Debian host:
+# Deno (pinned below, from the npm package `deno`), Debian's docker.io, haproxy,
+# busybox-static and etcd-server, and a running Docker engine. Safe to run
+# again: it only does what is missing, and never starts a second engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else log "need root to run: $*"; exit 1
+  fi
+}
+
+# --- Deno ---------------------------------------------------------------
+# Installed without a package.json: Deno would read one as its own
+# dependency list and try to resolve the `deno` package's other platforms.
+DENO_VERSION=2.9.6
+if ! node_modules/.bin/deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; then
+  log "installing Deno ${DENO_VERSION} from npm"
+  npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+    --prefix . "deno@${DENO_VERSION}"
+fi
+
+# --- Debian packages ----------------------------------------------------
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Docker engine ------------------------------------------------------
+bash tests/setup/dockerd.sh start
