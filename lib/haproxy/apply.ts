@@ -107,7 +107,6 @@ export async function applyConfig(
     const check = await run([
       options.haproxyBin,
       "-c",
-      "-q",
       "-f",
       temp,
       ...options.checkArgs,
@@ -116,7 +115,11 @@ export async function applyConfig(
       const rejected = `${configFile}.rejected`;
       await Deno.rename(temp, rejected);
       installed = true;
-      throw new ConfigRejectedError(configFile, rejected, check.lines);
+      // HAProxy names the file it checked; name the one the operator can open.
+      const details = check.lines
+        .filter((line) => !line.startsWith("[NOTICE]"))
+        .map((line) => line.replaceAll(temp, rejected));
+      throw new ConfigRejectedError(configFile, rejected, details);
     }
     await Deno.rename(temp, configFile);
     installed = true;

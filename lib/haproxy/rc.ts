@@ -15,7 +15,7 @@ export const DEFAULT_RC_FILES: readonly string[] = [
 
 /**
  * Extracts the extra HAProxy arguments from rc file text: the words of
- * `EXTRAOPTS` and `OPTIONS`, in that order. The file is read as `NAME=value`
+ * `EXTRAOPTS` and `OPTIONS`, in that order, split on whitespace. The file is read as `NAME=value`
  * lines, not run as shell, so `$VAR` and `$(...)` stay literal.
  *
  * @throws {SyntaxError} when a value has an unterminated quote.
@@ -30,8 +30,12 @@ export function parseRc(text: string): string[] {
   }
   const args: string[] = [];
   for (const name of ["EXTRAOPTS", "OPTIONS"]) {
-    const value = values.get(name);
-    if (value !== undefined) args.push(...splitArgs(value));
+    const raw = values.get(name);
+    if (raw === undefined) continue;
+    // Unquote the assignment, then split the value on whitespace, as the
+    // service manager does when it expands $EXTRAOPTS unquoted.
+    const value = splitArgs(raw).join(" ");
+    args.push(...value.split(/\s+/).filter((word) => word !== ""));
   }
   return args;
 }

@@ -86,7 +86,7 @@ interface Claim {
   readonly container: ContainerRecord;
 }
 
-const HOST_LABEL = /^glue_http_(.*)_host$/;
+const HOST_LABEL = /^glue_http_(.*)_host$/s;
 
 function labelsOf(
   container: ContainerRecord,

@@ -1,0 +1,165 @@
+import {
+  assertEquals,
+  assertExcludes,
+  assertIncludes,
+  assertThrows,
+  assertTrue,
+} from "../_fixtures/assert.ts";
+import { haproxyCheck } from "../_fixtures/haproxy.ts";
+import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
+import { Renderer, TemplateError } from "../../lib/haproxy/render.ts";
+import { buildRoutes } from "../../lib/haproxy/routes.ts";
+import {
+  BUILTIN_DIR,
+  DEFAULT_TEMPLATE_DIRS,
+} from "../../lib/haproxy/builtin_templates.ts";
+
+const listen = { httpBind: ["127.0.0.1:18080"], statsBind: "127.0.0.1:18404" };
+
+function builtin(): Renderer {
+  return new Renderer({ dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" }, listen);
+}
+
+const readme = [
+  container("wp1", ip("10.0.0.1"), labels({ glue_http_80_host: "wp1.example.com" })),
+  container("wp2", ip("10.0.0.2"), labels({ glue_http_80_host: "wp2.example.com" })),
+  container("os-ui1", ip("10.0.0.3"), labels({
+    glue_http_80_host: "openstack.example.com",
+    glue_http_80_prefix: "dashboard/horizon",
+  })),
+  container("api", ip("10.0.0.4"), labels({
+    glue_http_80_host: "*.example.com",
+    glue_http_80_prefix: "v1.0/api",
+    glue_http_80_strip_prefix: "1",
+  })),
+  container("fallback", ip("10.0.0.5"), labels({ glue_http_80_host: "" })),
+];
+
+Deno.test("render: the built-in template passes haproxy -c", async () => {
+  const text = builtin().render(buildRoutes(readme).routes);
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
+  assertIncludes(text, "bind 127.0.0.1:18080");
+  assertIncludes(text, "listen stats");
+  assertIncludes(text, "default_backend http_default");
+  assertIncludes(text, "acl r1_host var(txn.host) -m str openstack.example.com");
+  assertIncludes(text, "-m end .example.com");
+  assertIncludes(text, "http-request replace-path '^/v1\\.0/api/?(.*)$' '/\\1'");
+  assertExcludes(text, "reqrep");
+  for (const line of text.split("\n").filter((l) => l.trim().startsWith("server "))) {
+    assertTrue(line.endsWith(" check"), line);
+  }
+});
+
+Deno.test("render: an empty table still passes haproxy -c", async () => {
+  const check = await haproxyCheck(builtin().render([]));
+  assertTrue(check.ok, check.output);
+});
+
+Deno.test("render: no stats listener when its bind is empty", () => {
+  const r = new Renderer({ dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" }, {
+    httpBind: ["*:80"],
+    statsBind: "",
+  });
+  assertExcludes(r.render([]), "listen stats");
+});
+
+const hostile = [
+  "x.com\nlisten evil",
+  "x.com\r\nlisten evil",
+  "x.com listen evil",
+  "x.com#listen evil",
+  "x.com'\nlisten evil'",
+  'x.com"listen evil"',
+  "{{ listen_evil }}",
+  "{% raw %}listen evil",
+  "%[listen_evil]",
+  "${LISTEN_EVIL}",
+  "x.com\u0000listen evil",
+  "x.com\u2028listen evil",
+  "éx.com listen evil",
+  "x".repeat(5000) + " listen evil",
+  "\\\nlisten evil",
+];
+
+Deno.test("render: hostile label values add nothing to haproxy.cfg", async () => {
+  const evil = hostile.flatMap((value, i) => [
+    container(`h${i}`, labels({ glue_http_80_host: value })),
+    container(`p${i}`, labels({ glue_http_80_host: "ok.com", glue_http_80_prefix: value })),
+    container(`w${i}`, labels({ glue_http_80_host: "ok.com", glue_http_80_weight: value })),
+    container(`s${i}`, labels({
+      glue_http_80_host: "ok.com",
+      glue_http_80_prefix: "p",
+      glue_http_80_strip_prefix: value,
+    })),
+    container(`n${i}`, labels({ glue_http_80_host: "ok.com", glue_network: value })),
+    container(`l${i}`, labels({ glue_http_ports: value })),
+    container(`k${i}`, labels({ [`glue_http_${value}_host`]: "ok.com" })),
+    container(`e${i}`, exposes(value), labels({ glue_http_80_host: "ok.com" })),
+  ]);
+  const renderer = builtin();
+  const clean = renderer.render(buildRoutes(readme).routes);
+  const table = buildRoutes([...readme, ...evil]);
+  const text = renderer.render(table.routes);
+  // Every hostile container was rejected, so the config is exactly the clean one.
+  assertEquals(text, clean);
+  assertExcludes(text.toLowerCase(), "evil");
+  const rejected = new Set(table.findings.map((f) => f.container));
+  assertEquals(rejected.size, evil.length);
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
+});
+
+Deno.test("render: a template dir overrides the built-in file and can extend the built-in base", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/haproxy.cfg.njk`,
+      `{% extends "haproxy_base.cfg.njk" %}{% block proxies %}
+frontend custom
+    bind {{ http_bind[0] }}
+{%- for route in routes %}
+    # custom route {{ route.backend }}
+{%- endfor %}
+    default_backend none
+backend none
+{% endblock %}`,
+    );
+    const r = new Renderer({ dirs: [dir, BUILTIN_DIR], file: "haproxy.cfg.njk" }, listen);
+    const text = r.render(buildRoutes(readme).routes);
+    assertIncludes(text, "frontend custom");
+    assertIncludes(text, "# custom route http_wp1.example.com");
+    assertIncludes(text, "defaults");
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("render: missing and broken templates fail at construction, naming the file", async () => {
+  assertThrows(
+    () => new Renderer({ dirs: [BUILTIN_DIR], file: "nope.njk" }, listen),
+    TemplateError,
+    '"nope.njk"',
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/broken.njk`, "{% for x in %}");
+    assertThrows(
+      () => new Renderer({ dirs: [dir], file: "broken.njk" }, listen),
+      TemplateError,
+      "broken.njk",
+    );
+    await Deno.writeTextFile(`${dir}/runtime.njk`, "{{ routes | nosuchfilter }}");
+    assertThrows(
+      () => new Renderer({ dirs: [dir], file: "runtime.njk" }, listen),
+      TemplateError,
+    );
+    await Deno.writeTextFile(`${dir}/abs.njk`, "absolute {{ routes | length }}");
+    const abs = new Renderer({ dirs: [], file: `${dir}/abs.njk` }, listen);
+    assertEquals(abs.render([]), "absolute 0");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
