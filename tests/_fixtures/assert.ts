@@ -8,7 +8,11 @@
 import assert from "node:assert/strict";
 
 /** Deep equality. */
-export function assertEquals<T>(actual: T, expected: T, message?: string): void {
+export function assertEquals<T>(
+  actual: T,
+  expected: T,
+  message?: string,
+): void {
   assert.deepStrictEqual(actual, expected, message);
 }
 
@@ -18,7 +22,11 @@ export function assertTrue(value: unknown, message?: string): asserts value {
 }
 
 /** `text` contains `part`. */
-export function assertIncludes(text: string, part: string, message?: string): void {
+export function assertIncludes(
+  text: string,
+  part: string,
+  message?: string,
+): void {
   assert.ok(
     text.includes(part),
     message ?? `expected ${JSON.stringify(part)} in:\n${text}`,
@@ -26,7 +34,11 @@ export function assertIncludes(text: string, part: string, message?: string): vo
 }
 
 /** `text` does not contain `part`. */
-export function assertExcludes(text: string, part: string, message?: string): void {
+export function assertExcludes(
+  text: string,
+  part: string,
+  message?: string,
+): void {
   assert.ok(
     !text.includes(part),
     message ?? `did not expect ${JSON.stringify(part)} in:\n${text}`,

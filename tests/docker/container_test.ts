@@ -14,7 +14,11 @@ Deno.test("container: narrows a compose container's inspect document", () => {
   assertEquals(record.exposedPorts, ["443/tcp", "80/tcp"]);
   assertEquals(record.ipAddress, "");
   assertEquals(record.networks, { shop_default: "172.22.0.3" });
-  assertEquals([record.running, record.paused, record.health], [true, false, "healthy"]);
+  assertEquals([record.running, record.paused, record.health], [
+    true,
+    false,
+    "healthy",
+  ]);
 });
 
 Deno.test("container: null fields from Docker become empty values", () => {

@@ -1,5 +1,9 @@
 import { assertEquals } from "../_fixtures/assert.ts";
-import { type EventLine, readEvents, toEvent } from "../../lib/docker/events.ts";
+import {
+  type EventLine,
+  readEvents,
+  toEvent,
+} from "../../lib/docker/events.ts";
 
 async function collect(chunks: (string | Uint8Array)[]): Promise<EventLine[]> {
   async function* source() {
@@ -22,7 +26,11 @@ const start = JSON.stringify({
 
 Deno.test("events: lines split across chunks and bytes are reassembled", async () => {
   const bytes = new TextEncoder().encode(`${start}\n${start}\n`);
-  const lines = await collect([start.slice(0, 10), bytes.slice(10, 30), bytes.slice(30)]);
+  const lines = await collect([
+    start.slice(0, 10),
+    bytes.slice(10, 30),
+    bytes.slice(30),
+  ]);
   assertEquals(lines.length, 2);
   const first = lines[0];
   assertEquals(first && "event" in first ? first.event.id : "", "abc");
@@ -45,7 +53,14 @@ Deno.test("events: unexpected payloads are skipped, not fatal", async () => {
     '{"Type":"container"}\n',
     "[1,2]\n",
     "\n",
-    `${JSON.stringify({ Type: "plugin", Action: "enable", Actor: { ID: "p" }, time: 5 })}\n`,
+    `${
+      JSON.stringify({
+        Type: "plugin",
+        Action: "enable",
+        Actor: { ID: "p" },
+        time: 5,
+      })
+    }\n`,
     `${start}\n`,
     '{"partial":',
   ]);

@@ -41,7 +41,9 @@ function options(dir: string, reloadCmd?: string[]): ApplyOptions {
 
 async function reloads(dir: string): Promise<number> {
   try {
-    return (await Deno.readTextFile(`${dir}/reloads`)).split("\n").filter(Boolean).length;
+    return (await Deno.readTextFile(`${dir}/reloads`)).split("\n").filter(
+      Boolean,
+    ).length;
   } catch {
     return 0;
   }
@@ -92,7 +94,11 @@ Deno.test("apply: a rejected config keeps the running one and is kept as .reject
       error.details.join("\n"),
     );
     assertEquals(await reloads(dir), 1);
-    assertEquals(await entries(dir), ["haproxy.cfg", "haproxy.cfg.rejected", "reloads"]);
+    assertEquals(await entries(dir), [
+      "haproxy.cfg",
+      "haproxy.cfg.rejected",
+      "reloads",
+    ]);
   });
 });
 
@@ -107,7 +113,11 @@ Deno.test("apply: rc file arguments reach haproxy -c", async () => {
 Deno.test("apply: a failing reload is reported, the new config stays installed", async () => {
   await withDir(async (dir) => {
     const error = await assertRejects(
-      () => applyConfig(VALID, options(dir, ["sh", "-c", "echo cannot reload >&2; exit 3"])),
+      () =>
+        applyConfig(
+          VALID,
+          options(dir, ["sh", "-c", "echo cannot reload >&2; exit 3"]),
+        ),
       ReloadError,
       "status 3",
     );

@@ -13,7 +13,9 @@ import {
 Deno.test("ports: 1-65535 in plain decimal", () => {
   assertEquals(parsePort("80"), 80);
   assertEquals(parsePort("65535"), 65535);
-  for (const bad of ["0", "65536", "080", "", " 80", "80a", "-1", "1e3", "8O"]) {
+  for (
+    const bad of ["0", "65536", "080", "", " 80", "80a", "-1", "1e3", "8O"]
+  ) {
     assertThrows(() => parsePort(bad), RangeError, "Invalid port");
   }
 });
@@ -68,7 +70,10 @@ Deno.test("prefixes: slashes optional, URL path characters only", () => {
   assertEquals(parsePrefix(""), "");
   assertEquals(parsePrefix("/"), "");
   assertEquals(parsePrefix("caf%C3%A9"), "/caf%C3%A9");
-  assertEquals(parsePrefix("a-b_c.d~e!f*g+h,i;j=k:l@m&n"), "/a-b_c.d~e!f*g+h,i;j=k:l@m&n");
+  assertEquals(
+    parsePrefix("a-b_c.d~e!f*g+h,i;j=k:l@m&n"),
+    "/a-b_c.d~e!f*g+h,i;j=k:l@m&n",
+  );
   const bad = [
     "a b",
     "a\nb",
@@ -114,5 +119,8 @@ Deno.test("regex escaping covers every metacharacter a prefix may hold", () => {
   assertEquals(escapeRegex("/a.b*c+d"), "/a\\.b\\*c\\+d");
   const prefix = parsePrefix("v1.2/x*+y");
   assertEquals(new RegExp(`^${escapeRegex(prefix)}$`).test(prefix), true);
-  assertEquals(new RegExp(`^${escapeRegex(prefix)}$`).test("/v1x2/x*+y"), false);
+  assertEquals(
+    new RegExp(`^${escapeRegex(prefix)}$`).test("/v1x2/x*+y"),
+    false,
+  );
 });

@@ -17,21 +17,40 @@ import {
 const listen = { httpBind: ["127.0.0.1:18080"], statsBind: "127.0.0.1:18404" };
 
 function builtin(): Renderer {
-  return new Renderer({ dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" }, listen);
+  return new Renderer(
+    { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+    listen,
+  );
 }
 
 const readme = [
-  container("wp1", ip("10.0.0.1"), labels({ glue_http_80_host: "wp1.example.com" })),
-  container("wp2", ip("10.0.0.2"), labels({ glue_http_80_host: "wp2.example.com" })),
-  container("os-ui1", ip("10.0.0.3"), labels({
-    glue_http_80_host: "openstack.example.com",
-    glue_http_80_prefix: "dashboard/horizon",
-  })),
-  container("api", ip("10.0.0.4"), labels({
-    glue_http_80_host: "*.example.com",
-    glue_http_80_prefix: "v1.0/api",
-    glue_http_80_strip_prefix: "1",
-  })),
+  container(
+    "wp1",
+    ip("10.0.0.1"),
+    labels({ glue_http_80_host: "wp1.example.com" }),
+  ),
+  container(
+    "wp2",
+    ip("10.0.0.2"),
+    labels({ glue_http_80_host: "wp2.example.com" }),
+  ),
+  container(
+    "os-ui1",
+    ip("10.0.0.3"),
+    labels({
+      glue_http_80_host: "openstack.example.com",
+      glue_http_80_prefix: "dashboard/horizon",
+    }),
+  ),
+  container(
+    "api",
+    ip("10.0.0.4"),
+    labels({
+      glue_http_80_host: "*.example.com",
+      glue_http_80_prefix: "v1.0/api",
+      glue_http_80_strip_prefix: "1",
+    }),
+  ),
   container("fallback", ip("10.0.0.5"), labels({ glue_http_80_host: "" })),
 ];
 
@@ -42,11 +61,19 @@ Deno.test("render: the built-in template passes haproxy -c", async () => {
   assertIncludes(text, "bind 127.0.0.1:18080");
   assertIncludes(text, "listen stats");
   assertIncludes(text, "default_backend http_default");
-  assertIncludes(text, "acl r1_host var(txn.host) -m str openstack.example.com");
+  assertIncludes(
+    text,
+    "acl r1_host var(txn.host) -m str openstack.example.com",
+  );
   assertIncludes(text, "-m end .example.com");
-  assertIncludes(text, "http-request replace-path '^/v1\\.0/api/?(.*)$' '/\\1'");
+  assertIncludes(
+    text,
+    "http-request replace-path '^/v1\\.0/api/?(.*)$' '/\\1'",
+  );
   assertExcludes(text, "reqrep");
-  for (const line of text.split("\n").filter((l) => l.trim().startsWith("server "))) {
+  for (
+    const line of text.split("\n").filter((l) => l.trim().startsWith("server "))
+  ) {
     assertTrue(line.endsWith(" check"), line);
   }
 });
@@ -85,14 +112,26 @@ const hostile = [
 Deno.test("render: hostile label values add nothing to haproxy.cfg", async () => {
   const evil = hostile.flatMap((value, i) => [
     container(`h${i}`, labels({ glue_http_80_host: value })),
-    container(`p${i}`, labels({ glue_http_80_host: "ok.com", glue_http_80_prefix: value })),
-    container(`w${i}`, labels({ glue_http_80_host: "ok.com", glue_http_80_weight: value })),
-    container(`s${i}`, labels({
-      glue_http_80_host: "ok.com",
-      glue_http_80_prefix: "p",
-      glue_http_80_strip_prefix: value,
-    })),
-    container(`n${i}`, labels({ glue_http_80_host: "ok.com", glue_network: value })),
+    container(
+      `p${i}`,
+      labels({ glue_http_80_host: "ok.com", glue_http_80_prefix: value }),
+    ),
+    container(
+      `w${i}`,
+      labels({ glue_http_80_host: "ok.com", glue_http_80_weight: value }),
+    ),
+    container(
+      `s${i}`,
+      labels({
+        glue_http_80_host: "ok.com",
+        glue_http_80_prefix: "p",
+        glue_http_80_strip_prefix: value,
+      }),
+    ),
+    container(
+      `n${i}`,
+      labels({ glue_http_80_host: "ok.com", glue_network: value }),
+    ),
     container(`l${i}`, labels({ glue_http_ports: value })),
     container(`k${i}`, labels({ [`glue_http_${value}_host`]: "ok.com" })),
     container(`e${i}`, exposes(value), labels({ glue_http_80_host: "ok.com" })),
@@ -125,7 +164,10 @@ frontend custom
 backend none
 {% endblock %}`,
     );
-    const r = new Renderer({ dirs: [dir, BUILTIN_DIR], file: "haproxy.cfg.njk" }, listen);
+    const r = new Renderer({
+      dirs: [dir, BUILTIN_DIR],
+      file: "haproxy.cfg.njk",
+    }, listen);
     const text = r.render(buildRoutes(readme).routes);
     assertIncludes(text, "frontend custom");
     assertIncludes(text, "# custom route http_wp1.example.com");
@@ -151,12 +193,18 @@ Deno.test("render: missing and broken templates fail at construction, naming the
       TemplateError,
       "broken.njk",
     );
-    await Deno.writeTextFile(`${dir}/runtime.njk`, "{{ routes | nosuchfilter }}");
+    await Deno.writeTextFile(
+      `${dir}/runtime.njk`,
+      "{{ routes | nosuchfilter }}",
+    );
     assertThrows(
       () => new Renderer({ dirs: [dir], file: "runtime.njk" }, listen),
       TemplateError,
     );
-    await Deno.writeTextFile(`${dir}/abs.njk`, "absolute {{ routes | length }}");
+    await Deno.writeTextFile(
+      `${dir}/abs.njk`,
+      "absolute {{ routes | length }}",
+    );
     const abs = new Renderer({ dirs: [], file: `${dir}/abs.njk` }, listen);
     assertEquals(abs.render([]), "absolute 0");
   } finally {

@@ -21,8 +21,12 @@ import {
 /** Routes as compact strings: `host/prefix[strip] -> name@ip:port*weight ...`. */
 function summary(table: RouteTable): string[] {
   return table.routes.map((r) =>
-    `${r.host || "(default)"}${r.prefix || "/"}${r.stripPrefix ? " strip" : ""} -> ${
-      r.servers.map((s) => `${s.containerName}@${s.address}:${s.port}*${s.weight}`)
+    `${r.host || "(default)"}${r.prefix || "/"}${
+      r.stripPrefix ? " strip" : ""
+    } -> ${
+      r.servers.map((s) =>
+        `${s.containerName}@${s.address}:${s.port}*${s.weight}`
+      )
         .join(" ")
     }`
   );
@@ -46,16 +50,32 @@ const cases: Case[] = [
   {
     description: "the original README's examples",
     containers: [
-      container("wp1", ip("10.0.0.1"), labels({ glue_http_80_host: "wp1.example.com" })),
-      container("wp2", ip("10.0.0.2"), labels({ glue_http_80_host: "wp2.example.com" })),
-      container("os-ui1", ip("10.0.0.3"), labels({
-        glue_http_80_host: "openstack.example.com",
-        glue_http_80_prefix: "dashboard/horizon",
-      })),
-      container("os-id1", ip("10.0.0.4"), labels({
-        glue_http_80_host: "openstack.example.com",
-        glue_http_80_prefix: "identity/keystone",
-      })),
+      container(
+        "wp1",
+        ip("10.0.0.1"),
+        labels({ glue_http_80_host: "wp1.example.com" }),
+      ),
+      container(
+        "wp2",
+        ip("10.0.0.2"),
+        labels({ glue_http_80_host: "wp2.example.com" }),
+      ),
+      container(
+        "os-ui1",
+        ip("10.0.0.3"),
+        labels({
+          glue_http_80_host: "openstack.example.com",
+          glue_http_80_prefix: "dashboard/horizon",
+        }),
+      ),
+      container(
+        "os-id1",
+        ip("10.0.0.4"),
+        labels({
+          glue_http_80_host: "openstack.example.com",
+          glue_http_80_prefix: "identity/keystone",
+        }),
+      ),
     ],
     routes: [
       "openstack.example.com/dashboard/horizon -> os-ui1@10.0.0.3:80*100",
@@ -67,16 +87,32 @@ const cases: Case[] = [
   {
     description: "longer prefix first within a host, longer host first",
     containers: [
-      container("root", ip("10.0.0.1"), labels({ glue_http_80_host: "a.example.com" })),
-      container("deep", ip("10.0.0.2"), labels({
-        glue_http_80_host: "a.example.com",
-        glue_http_80_prefix: "dashboard/horizon",
-      })),
-      container("mid", ip("10.0.0.3"), labels({
-        glue_http_80_host: "a.example.com",
-        glue_http_80_prefix: "dashboard",
-      })),
-      container("long", ip("10.0.0.4"), labels({ glue_http_80_host: "www.a.example.com" })),
+      container(
+        "root",
+        ip("10.0.0.1"),
+        labels({ glue_http_80_host: "a.example.com" }),
+      ),
+      container(
+        "deep",
+        ip("10.0.0.2"),
+        labels({
+          glue_http_80_host: "a.example.com",
+          glue_http_80_prefix: "dashboard/horizon",
+        }),
+      ),
+      container(
+        "mid",
+        ip("10.0.0.3"),
+        labels({
+          glue_http_80_host: "a.example.com",
+          glue_http_80_prefix: "dashboard",
+        }),
+      ),
+      container(
+        "long",
+        ip("10.0.0.4"),
+        labels({ glue_http_80_host: "www.a.example.com" }),
+      ),
     ],
     routes: [
       "www.a.example.com/ -> long@10.0.0.4:80*100",
@@ -86,11 +122,20 @@ const cases: Case[] = [
     ],
   },
   {
-    description: "exact host before a wildcard of the same length; default host last",
+    description:
+      "exact host before a wildcard of the same length; default host last",
     containers: [
       container("dflt", ip("10.0.0.1"), labels({ glue_http_80_host: "" })),
-      container("wild", ip("10.0.0.2"), labels({ glue_http_80_host: "*.example.com" })),
-      container("exact", ip("10.0.0.3"), labels({ glue_http_80_host: "a.example.com" })),
+      container(
+        "wild",
+        ip("10.0.0.2"),
+        labels({ glue_http_80_host: "*.example.com" }),
+      ),
+      container(
+        "exact",
+        ip("10.0.0.3"),
+        labels({ glue_http_80_host: "a.example.com" }),
+      ),
     ],
     routes: [
       "a.example.com/ -> exact@10.0.0.3:80*100",
@@ -99,16 +144,25 @@ const cases: Case[] = [
     ],
   },
   {
-    description: "several hosts on one label; same host+prefix merges servers with weights",
+    description:
+      "several hosts on one label; same host+prefix merges servers with weights",
     containers: [
-      container("a", ip("10.0.0.1"), labels({
-        glue_http_80_host: "x.com, Y.com",
-        glue_http_80_weight: "3",
-      })),
-      container("b", ip("10.0.0.2"), labels({
-        glue_http_80_host: "x.com",
-        glue_http_80_weight: "1",
-      })),
+      container(
+        "a",
+        ip("10.0.0.1"),
+        labels({
+          glue_http_80_host: "x.com, Y.com",
+          glue_http_80_weight: "3",
+        }),
+      ),
+      container(
+        "b",
+        ip("10.0.0.2"),
+        labels({
+          glue_http_80_host: "x.com",
+          glue_http_80_weight: "1",
+        }),
+      ),
     ],
     routes: [
       "x.com/ -> a@10.0.0.1:80*3 b@10.0.0.2:80*1",
@@ -118,55 +172,100 @@ const cases: Case[] = [
   {
     description: "strip_prefix is carried; on an empty prefix it means nothing",
     containers: [
-      container("api", ip("10.0.0.1"), labels({
-        glue_http_80_host: "x.com",
-        glue_http_80_prefix: "/api/",
-        glue_http_80_strip_prefix: "1",
-      })),
-      container("web", ip("10.0.0.2"), labels({
-        glue_http_80_host: "x.com",
-        glue_http_80_strip_prefix: "1",
-      })),
+      container(
+        "api",
+        ip("10.0.0.1"),
+        labels({
+          glue_http_80_host: "x.com",
+          glue_http_80_prefix: "/api/",
+          glue_http_80_strip_prefix: "1",
+        }),
+      ),
+      container(
+        "web",
+        ip("10.0.0.2"),
+        labels({
+          glue_http_80_host: "x.com",
+          glue_http_80_strip_prefix: "1",
+        }),
+      ),
     ],
-    routes: ["x.com/api strip -> api@10.0.0.1:80*100", "x.com/ -> web@10.0.0.2:80*100"],
+    routes: [
+      "x.com/api strip -> api@10.0.0.1:80*100",
+      "x.com/ -> web@10.0.0.2:80*100",
+    ],
   },
   {
-    description: "glue_http_ports lists ports explicitly; hosts default to the default backend",
+    description:
+      "glue_http_ports lists ports explicitly; hosts default to the default backend",
     containers: [
-      container("multi", ip("10.0.0.1"), exposes("80/tcp", "8080/tcp"), labels({
-        glue_http_ports: "80,8080",
-        glue_http_8080_host: "admin.x.com",
-      })),
+      container(
+        "multi",
+        ip("10.0.0.1"),
+        exposes("80/tcp", "8080/tcp"),
+        labels({
+          glue_http_ports: "80,8080",
+          glue_http_8080_host: "admin.x.com",
+        }),
+      ),
     ],
-    routes: ["admin.x.com/ -> multi@10.0.0.1:8080*100", "(default)/ -> multi@10.0.0.1:80*100"],
+    routes: [
+      "admin.x.com/ -> multi@10.0.0.1:8080*100",
+      "(default)/ -> multi@10.0.0.1:80*100",
+    ],
   },
   {
-    description: "without glue_http_ports, only ports with a host label are routed",
+    description:
+      "without glue_http_ports, only ports with a host label are routed",
     containers: [
-      container("c", ip("10.0.0.1"), exposes("80/tcp", "81/tcp"), labels({
-        glue_http_81_host: "c.com",
-        glue_http_80_prefix: "ignored",
-      })),
+      container(
+        "c",
+        ip("10.0.0.1"),
+        exposes("80/tcp", "81/tcp"),
+        labels({
+          glue_http_81_host: "c.com",
+          glue_http_80_prefix: "ignored",
+        }),
+      ),
     ],
     routes: ["c.com/ -> c@10.0.0.1:81*100"],
   },
   {
     description: "a port that is not exposed is not routed",
     containers: [
-      container("udp", ip("10.0.0.1"), exposes("80/udp"), labels({ glue_http_80_host: "u.com" })),
+      container(
+        "udp",
+        ip("10.0.0.1"),
+        exposes("80/udp"),
+        labels({ glue_http_80_host: "u.com" }),
+      ),
       container("ok", ip("10.0.0.2"), labels({ glue_http_80_host: "ok.com" })),
     ],
     routes: ["ok.com/ -> ok@10.0.0.2:80*100"],
     warnings: ["udp glue_http_80_host"],
   },
   {
-    description: "only serving containers: stopped, paused, starting, unhealthy are left out",
+    description:
+      "only serving containers: stopped, paused, starting, unhealthy are left out",
     containers: [
       container("stopped", stopped(), labels({ glue_http_80_host: "s.com" })),
       container("paused", paused(), labels({ glue_http_80_host: "p.com" })),
-      container("starting", health("starting"), labels({ glue_http_80_host: "st.com" })),
-      container("sick", health("unhealthy"), labels({ glue_http_80_host: "u.com" })),
-      container("well", ip("10.0.0.9"), health("healthy"), labels({ glue_http_80_host: "h.com" })),
+      container(
+        "starting",
+        health("starting"),
+        labels({ glue_http_80_host: "st.com" }),
+      ),
+      container(
+        "sick",
+        health("unhealthy"),
+        labels({ glue_http_80_host: "u.com" }),
+      ),
+      container(
+        "well",
+        ip("10.0.0.9"),
+        health("healthy"),
+        labels({ glue_http_80_host: "h.com" }),
+      ),
     ],
     routes: ["h.com/ -> well@10.0.0.9:80*100"],
   },
@@ -174,31 +273,63 @@ const cases: Case[] = [
     description: "--include-env reads labels from the environment; labels win",
     options: { includeEnv: true },
     containers: [
-      container("e", ip("10.0.0.1"), env({ glue_http_80_host: "env.com", glue_http_80_weight: "7" })),
-      container("both", ip("10.0.0.2"), env({ glue_http_80_host: "env.com" }), labels({
-        glue_http_80_host: "label.com",
-      })),
+      container(
+        "e",
+        ip("10.0.0.1"),
+        env({ glue_http_80_host: "env.com", glue_http_80_weight: "7" }),
+      ),
+      container(
+        "both",
+        ip("10.0.0.2"),
+        env({ glue_http_80_host: "env.com" }),
+        labels({
+          glue_http_80_host: "label.com",
+        }),
+      ),
     ],
-    routes: ["label.com/ -> both@10.0.0.2:80*100", "env.com/ -> e@10.0.0.1:80*7"],
+    routes: [
+      "label.com/ -> both@10.0.0.2:80*100",
+      "env.com/ -> e@10.0.0.1:80*7",
+    ],
   },
   {
     description: "environment variables are ignored without --include-env",
-    containers: [container("e", ip("10.0.0.1"), env({ glue_http_80_host: "env.com" }))],
+    containers: [
+      container("e", ip("10.0.0.1"), env({ glue_http_80_host: "env.com" })),
+    ],
     routes: [],
   },
   {
     description: "user-defined networks: the only one, the label's, the flag's",
     options: { network: "front" },
     containers: [
-      container("one", network("compose_default", "10.1.0.2"), labels({ glue_http_80_host: "one.com" })),
-      container("lbl", network("back", "10.2.0.2"), network("front", "10.3.0.2"), labels({
-        glue_http_80_host: "lbl.com",
-        glue_network: "back",
-      })),
-      container("flag", network("back", "10.2.0.3"), network("front", "10.3.0.3"), labels({
-        glue_http_80_host: "flag.com",
-      })),
-      container("bridge", ip("172.17.0.5"), labels({ glue_http_80_host: "bridge.com" })),
+      container(
+        "one",
+        network("compose_default", "10.1.0.2"),
+        labels({ glue_http_80_host: "one.com" }),
+      ),
+      container(
+        "lbl",
+        network("back", "10.2.0.2"),
+        network("front", "10.3.0.2"),
+        labels({
+          glue_http_80_host: "lbl.com",
+          glue_network: "back",
+        }),
+      ),
+      container(
+        "flag",
+        network("back", "10.2.0.3"),
+        network("front", "10.3.0.3"),
+        labels({
+          glue_http_80_host: "flag.com",
+        }),
+      ),
+      container(
+        "bridge",
+        ip("172.17.0.5"),
+        labels({ glue_http_80_host: "bridge.com" }),
+      ),
     ],
     routes: [
       "bridge.com/ -> bridge@172.17.0.5:80*100",
@@ -210,19 +341,28 @@ const cases: Case[] = [
   {
     description: "several networks and none named: first by name, with a note",
     containers: [
-      container("many", network("zeta", "10.9.0.2"), network("alpha", "10.8.0.2"), labels({
-        glue_http_80_host: "m.com",
-      })),
+      container(
+        "many",
+        network("zeta", "10.9.0.2"),
+        network("alpha", "10.8.0.2"),
+        labels({
+          glue_http_80_host: "m.com",
+        }),
+      ),
     ],
     routes: ["m.com/ -> many@10.8.0.2:80*100"],
   },
   {
     description: "a label naming a network the container is not on drops it",
     containers: [
-      container("lost", network("a", "10.1.0.2"), labels({
-        glue_http_80_host: "l.com",
-        glue_network: "b",
-      })),
+      container(
+        "lost",
+        network("a", "10.1.0.2"),
+        labels({
+          glue_http_80_host: "l.com",
+          glue_network: "b",
+        }),
+      ),
     ],
     routes: [],
     warnings: ["lost glue_network"],
@@ -230,30 +370,66 @@ const cases: Case[] = [
   {
     description: "bad labels drop only that container's route",
     containers: [
-      container("good", ip("10.0.0.1"), labels({ glue_http_80_host: "good.com" })),
-      container("badhost", ip("10.0.0.2"), labels({ glue_http_80_host: "bad host.com" })),
-      container("badprefix", ip("10.0.0.3"), labels({
-        glue_http_80_host: "good.com",
-        glue_http_80_prefix: "a b",
-      })),
-      container("badweight", ip("10.0.0.4"), labels({
-        glue_http_80_host: "good.com",
-        glue_http_80_weight: "999",
-      })),
-      container("badstrip", ip("10.0.0.5"), labels({
-        glue_http_80_host: "good.com",
-        glue_http_80_strip_prefix: "yes",
-      })),
-      container("badport", ip("10.0.0.6"), labels({ glue_http_99999_host: "good.com" })),
-      container("badports", ip("10.0.0.7"), labels({ glue_http_ports: "80,x" })),
-      container("halfbad", ip("10.0.0.8"), exposes("80/tcp", "81/tcp"), labels({
-        glue_http_80_host: "half.com",
-        glue_http_81_host: "half.com",
-        glue_http_81_prefix: "api",
-        glue_http_81_weight: "-1",
-      })),
+      container(
+        "good",
+        ip("10.0.0.1"),
+        labels({ glue_http_80_host: "good.com" }),
+      ),
+      container(
+        "badhost",
+        ip("10.0.0.2"),
+        labels({ glue_http_80_host: "bad host.com" }),
+      ),
+      container(
+        "badprefix",
+        ip("10.0.0.3"),
+        labels({
+          glue_http_80_host: "good.com",
+          glue_http_80_prefix: "a b",
+        }),
+      ),
+      container(
+        "badweight",
+        ip("10.0.0.4"),
+        labels({
+          glue_http_80_host: "good.com",
+          glue_http_80_weight: "999",
+        }),
+      ),
+      container(
+        "badstrip",
+        ip("10.0.0.5"),
+        labels({
+          glue_http_80_host: "good.com",
+          glue_http_80_strip_prefix: "yes",
+        }),
+      ),
+      container(
+        "badport",
+        ip("10.0.0.6"),
+        labels({ glue_http_99999_host: "good.com" }),
+      ),
+      container(
+        "badports",
+        ip("10.0.0.7"),
+        labels({ glue_http_ports: "80,x" }),
+      ),
+      container(
+        "halfbad",
+        ip("10.0.0.8"),
+        exposes("80/tcp", "81/tcp"),
+        labels({
+          glue_http_80_host: "half.com",
+          glue_http_81_host: "half.com",
+          glue_http_81_prefix: "api",
+          glue_http_81_weight: "-1",
+        }),
+      ),
     ],
-    routes: ["good.com/ -> good@10.0.0.1:80*100", "half.com/ -> halfbad@10.0.0.8:80*100"],
+    routes: [
+      "good.com/ -> good@10.0.0.1:80*100",
+      "half.com/ -> halfbad@10.0.0.8:80*100",
+    ],
     warnings: [
       "badhost glue_http_80_host",
       "badport glue_http_99999_host",
@@ -267,20 +443,35 @@ const cases: Case[] = [
   {
     description: "strip_prefix conflict: the older container keeps the route",
     containers: [
-      container("young", ip("10.0.0.1"), created("2026-03-01T00:00:00Z"), labels({
-        glue_http_80_host: "c.com",
-        glue_http_80_prefix: "api",
-        glue_http_80_strip_prefix: "1",
-      })),
-      container("old", ip("10.0.0.2"), created("2026-02-01T00:00:00Z"), labels({
-        glue_http_80_host: "c.com",
-        glue_http_80_prefix: "api",
-      })),
-      container("peer", ip("10.0.0.3"), created("2026-04-01T00:00:00Z"), labels({
-        glue_http_80_host: "c.com",
-        glue_http_80_prefix: "api",
-        glue_http_80_strip_prefix: "0",
-      })),
+      container(
+        "young",
+        ip("10.0.0.1"),
+        created("2026-03-01T00:00:00Z"),
+        labels({
+          glue_http_80_host: "c.com",
+          glue_http_80_prefix: "api",
+          glue_http_80_strip_prefix: "1",
+        }),
+      ),
+      container(
+        "old",
+        ip("10.0.0.2"),
+        created("2026-02-01T00:00:00Z"),
+        labels({
+          glue_http_80_host: "c.com",
+          glue_http_80_prefix: "api",
+        }),
+      ),
+      container(
+        "peer",
+        ip("10.0.0.3"),
+        created("2026-04-01T00:00:00Z"),
+        labels({
+          glue_http_80_host: "c.com",
+          glue_http_80_prefix: "api",
+          glue_http_80_strip_prefix: "0",
+        }),
+      ),
     ],
     routes: ["c.com/api -> old@10.0.0.2:80*100 peer@10.0.0.3:80*100"],
     warnings: ["young glue_http_80_strip_prefix"],
@@ -297,25 +488,39 @@ for (const c of cases) {
 
 Deno.test("routes: warnings name the container, the label and the bad value", () => {
   const table = buildRoutes([
-    container("evil", labels({ glue_http_80_host: "a.com\nserver x 1.2.3.4:80" })),
+    container(
+      "evil",
+      labels({ glue_http_80_host: "a.com\nserver x 1.2.3.4:80" }),
+    ),
   ]);
   const [finding] = table.findings;
   assertEquals(finding?.container, "evil");
   assertEquals(finding?.label, "glue_http_80_host");
-  assertTrue(finding?.message.includes('"a.com\\nserver x 1.2.3.4:80"'), finding?.message);
+  assertTrue(
+    finding?.message.includes('"a.com\\nserver x 1.2.3.4:80"'),
+    finding?.message,
+  );
 });
 
 Deno.test("routes: the conflict warning names both containers", () => {
   const table = buildRoutes([
-    container("first", created("2026-01-01T00:00:00Z"), labels({
-      glue_http_80_host: "c.com",
-      glue_http_80_prefix: "p",
-    })),
-    container("second", created("2026-01-02T00:00:00Z"), labels({
-      glue_http_80_host: "c.com",
-      glue_http_80_prefix: "p",
-      glue_http_80_strip_prefix: "1",
-    })),
+    container(
+      "first",
+      created("2026-01-01T00:00:00Z"),
+      labels({
+        glue_http_80_host: "c.com",
+        glue_http_80_prefix: "p",
+      }),
+    ),
+    container(
+      "second",
+      created("2026-01-02T00:00:00Z"),
+      labels({
+        glue_http_80_host: "c.com",
+        glue_http_80_prefix: "p",
+        glue_http_80_strip_prefix: "1",
+      }),
+    ),
   ]);
   const message = table.findings[0]?.message ?? "";
   assertEquals(table.findings[0]?.container, "second");
@@ -324,11 +529,19 @@ Deno.test("routes: the conflict warning names both containers", () => {
 
 Deno.test("routes: the note for an arbitrary network choice says which", () => {
   const table = buildRoutes([
-    container("many", network("zeta", "10.9.0.2"), network("alpha", "10.8.0.2"), labels({
-      glue_http_80_host: "m.com",
-    })),
+    container(
+      "many",
+      network("zeta", "10.9.0.2"),
+      network("alpha", "10.8.0.2"),
+      labels({
+        glue_http_80_host: "m.com",
+      }),
+    ),
   ]);
-  assertEquals(table.findings.map((f) => [f.severity, f.container]), [["info", "many"]]);
+  assertEquals(table.findings.map((f) => [f.severity, f.container]), [[
+    "info",
+    "many",
+  ]]);
   assertTrue(table.findings[0]?.message.includes("using alpha"));
 });
 
@@ -341,8 +554,14 @@ Deno.test("routes: the result does not depend on input order", () => {
 
 Deno.test("routes: backend names are unique and safe even when hosts sanitize alike", () => {
   const table = buildRoutes([
-    container("a", labels({ glue_http_80_host: "x.com", glue_http_80_prefix: "a!b" })),
-    container("b", labels({ glue_http_80_host: "x.com", glue_http_80_prefix: "a&b" })),
+    container(
+      "a",
+      labels({ glue_http_80_host: "x.com", glue_http_80_prefix: "a!b" }),
+    ),
+    container(
+      "b",
+      labels({ glue_http_80_host: "x.com", glue_http_80_prefix: "a&b" }),
+    ),
     container("c", labels({ glue_http_80_host: "*.x.com" })),
   ]);
   const names = table.routes.map((r) => r.backend);

@@ -13,17 +13,28 @@ Deno.test("template dirs: a plain list replaces the default path", () => {
 });
 
 Deno.test("template dirs: a leading ':' appends after the default path", () => {
-  assertEquals(resolveTemplateDirs(":/a:/b", defaults), [...defaults, "/a", "/b"]);
+  assertEquals(resolveTemplateDirs(":/a:/b", defaults), [
+    ...defaults,
+    "/a",
+    "/b",
+  ]);
 });
 
 Deno.test("template dirs: a trailing ':' puts the dirs before the default path", () => {
-  assertEquals(resolveTemplateDirs("/a:/b:", defaults), ["/a", "/b", ...defaults]);
+  assertEquals(resolveTemplateDirs("/a:/b:", defaults), [
+    "/a",
+    "/b",
+    ...defaults,
+  ]);
 });
 
 Deno.test("template dirs: duplicates keep their first place", () => {
-  assertEquals(resolveTemplateDirs("/a:/etc/docker-glue/templates:", defaults), [
-    "/a",
-    "/etc/docker-glue/templates",
-    "<built-in>",
-  ]);
+  assertEquals(
+    resolveTemplateDirs("/a:/etc/docker-glue/templates:", defaults),
+    [
+      "/a",
+      "/etc/docker-glue/templates",
+      "<built-in>",
+    ],
+  );
 });

@@ -2,7 +2,11 @@ import { assertEquals, assertThrows } from "../_fixtures/assert.ts";
 import { splitArgs } from "../../lib/util/argv.ts";
 
 Deno.test("argv: splits on whitespace", () => {
-  assertEquals(splitArgs("  systemctl   reload\thaproxy "), ["systemctl", "reload", "haproxy"]);
+  assertEquals(splitArgs("  systemctl   reload\thaproxy "), [
+    "systemctl",
+    "reload",
+    "haproxy",
+  ]);
   assertEquals(splitArgs(""), []);
 });
 

@@ -1,0 +1,422 @@
+/**
+ * Real-program helpers for end-to-end tests: the Docker CLI, a test image
+ * built with `docker import` from busybox-static, a private bridge network,
+ * HAProxy in master-worker mode, docker-balancer run from source with its
+ * compiled permission set, and a raw HTTP client (so the Host header is ours).
+ *
+ * Everything a test creates carries the label `docker-glue-test` and is
+ * removed by its cleanup.
+ *
+ * @module
+ */
+
+import { BALANCER_PERMISSIONS } from "../../lib/permissions.ts";
+
+const decoder = new TextDecoder();
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Image every test container runs. */
+export const IMAGE = "docker-glue-test/busybox:2";
+/** Label on every object the tests create. */
+export const TEST_LABEL = "docker-glue-test";
+
+/** Runs a program; returns stdout, throws with stderr on failure. */
+export async function sh(program: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(program, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `${program} ${args.join(" ")} failed (${out.code}): ${
+        decoder.decode(out.stderr).trim()
+      }`,
+    );
+  }
+  return decoder.decode(out.stdout).trim();
+}
+
+/** Runs the Docker CLI. */
+export function docker(...args: string[]): Promise<string> {
+  return sh("docker", ...args);
+}
+
+/** Polls `probe` until it returns a value other than undefined, or throws after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  ms = 20000,
+  every = 50,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(
+    `Timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`,
+  );
+}
+
+// The container's entry point: serve /whoami under / and under every path in
+// $SERVE_PATHS, each answering "<NAME> <path>", so a response shows which
+// container answered and which path reached it.
+const SERVE = `#!/bin/sh
+for p in / $SERVE_PATHS; do mkdir -p "/www$p"; echo "$NAME $p" > "/www$p/whoami"; done
+exec httpd -f -p "\${PORT:-80}" -h /www
+`;
+
+/** Builds the test image from the host's busybox-static, once. */
+export async function ensureImage(): Promise<void> {
+  try {
+    await docker("image", "inspect", IMAGE);
+    return;
+  } catch {
+    // not built yet
+  }
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (busybox === undefined) throw new Error("busybox-static is not installed");
+  const root = await Deno.makeTempDir({ prefix: "docker-glue-rootfs-" });
+  try {
+    for (const dir of ["bin", "www", "tmp"]) await Deno.mkdir(`${root}/${dir}`);
+    await Deno.copyFile(busybox, `${root}/bin/busybox`);
+    await Deno.chmod(`${root}/bin/busybox`, 0o755);
+    for (
+      const applet of [
+        "sh",
+        "httpd",
+        "nc",
+        "echo",
+        "mkdir",
+        "cat",
+        "wget",
+        "sleep",
+        "touch",
+        "test",
+        "true",
+        "false",
+      ]
+    ) {
+      await Deno.symlink("busybox", `${root}/bin/${applet}`);
+    }
+    await Deno.writeTextFile(`${root}/bin/serve`, SERVE, { mode: 0o755 });
+    await Deno.chmod(`${root}/bin/serve`, 0o755);
+    const tar = `${root}.tar`;
+    await sh("tar", "-C", root, "-cf", tar, ".");
+    await docker(
+      "import",
+      "--change",
+      "EXPOSE 80",
+      "--change",
+      'CMD ["/bin/serve"]',
+      "--change",
+      `LABEL ${TEST_LABEL}=1`,
+      tar,
+      IMAGE,
+    );
+    await Deno.remove(tar);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+/** A bridge network created for one test, removed by `remove()`. */
+export async function createNetwork(
+  name: string,
+): Promise<{ name: string; remove(): Promise<void> }> {
+  await docker("network", "rm", name).catch(() => {});
+  await docker(
+    "network",
+    "create",
+    "--driver",
+    "bridge",
+    "--label",
+    TEST_LABEL,
+    name,
+  );
+  return {
+    name,
+    async remove() {
+      await docker("network", "rm", name).catch(() => {});
+    },
+  };
+}
+
+/** Options for {@link runContainer}. */
+export interface RunOptions {
+  labels?: Record<string, string>;
+  network: string;
+  servePaths?: string[];
+  extra?: string[];
+}
+
+/** Starts a test container named `name` that answers with its name; returns its id. */
+export function runContainer(
+  name: string,
+  options: RunOptions,
+): Promise<string> {
+  const args = [
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--network",
+    options.network,
+    "-l",
+    TEST_LABEL,
+  ];
+  for (const [key, value] of Object.entries(options.labels ?? {})) {
+    args.push("-l", `${key}=${value}`);
+  }
+  args.push(
+    "-e",
+    `NAME=${name}`,
+    "-e",
+    `SERVE_PATHS=${(options.servePaths ?? []).join(" ")}`,
+  );
+  args.push(...(options.extra ?? []), IMAGE);
+  return docker(...args);
+}
+
+/** Removes every container the tests created (by label), or those given by name. */
+export async function removeContainers(...names: string[]): Promise<void> {
+  const targets = names.length > 0
+    ? names
+    : (await docker("ps", "-aq", "--filter", `label=${TEST_LABEL}`)).split("\n")
+      .filter(Boolean);
+  if (targets.length > 0) await docker("rm", "-f", ...targets).catch(() => {});
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A fresh directory under /etc/haproxy (the balancer may write only there). */
+export async function haproxyDir(): Promise<
+  { path: string; remove(): Promise<void> }
+> {
+  await Deno.mkdir("/etc/haproxy", { recursive: true });
+  const path = await Deno.makeTempDir({
+    dir: "/etc/haproxy",
+    prefix: "docker-glue-test-",
+  });
+  return { path, remove: () => Deno.remove(path, { recursive: true }) };
+}
+
+/** An HTTP response as the client saw it. */
+export interface Response {
+  status: number;
+  body: string;
+}
+
+/** Sends one HTTP/1.0 request to 127.0.0.1:`port` with the given Host header. */
+export async function httpGet(
+  port: number,
+  host: string,
+  path: string,
+  timeoutMs = 3000,
+): Promise<Response> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        `GET ${path} HTTP/1.0\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(16384);
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    const text = decoder.decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+    const body = text.slice(text.indexOf("\r\n\r\n") + 4).trim();
+    return { status, body };
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer or the peer
+    }
+  }
+}
+
+/** A running HAProxy master (`-W`), reloaded with SIGUSR2. */
+export interface HAProxy {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts HAProxy in master-worker mode on `configFile`. */
+export function startHaproxy(configFile: string): HAProxy {
+  const child = new Deno.Command("haproxy", {
+    args: ["-W", "-db", "-f", configFile],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    pid: child.pid,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    },
+  };
+}
+
+/** A process whose standard error is collected line by line. */
+export class Process {
+  readonly #child: Deno.ChildProcess;
+  readonly #lines: string[] = [];
+  readonly #stdout: string[] = [];
+  readonly #done: Promise<void>;
+  /** Exit status once it has exited. */
+  readonly status: Promise<Deno.CommandStatus>;
+
+  /** Spawns the command. */
+  constructor(program: string, args: string[], env?: Record<string, string>) {
+    this.#child = new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      cwd: ROOT,
+      ...(env ? { env } : {}),
+    }).spawn();
+    const collect = async (
+      stream: ReadableStream<Uint8Array>,
+      into: string[],
+    ) => {
+      let rest = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        rest += chunk;
+        const parts = rest.split("\n");
+        rest = parts.pop() ?? "";
+        into.push(...parts);
+      }
+      if (rest !== "") into.push(rest);
+    };
+    this.#done = Promise.all([
+      collect(this.#child.stderr, this.#lines),
+      collect(this.#child.stdout, this.#stdout),
+    ]).then(() => {});
+    this.status = this.#child.status;
+  }
+
+  /** Lines written to standard error so far. */
+  get lines(): readonly string[] {
+    return this.#lines;
+  }
+
+  /** Lines written to standard output so far. */
+  get stdout(): readonly string[] {
+    return this.#stdout;
+  }
+
+  /** How many stderr lines match `pattern`. */
+  count(pattern: RegExp): number {
+    return this.#lines.filter((line) => pattern.test(line)).length;
+  }
+
+  /** Waits until a stderr line matches `pattern`; returns it. */
+  waitForLine(pattern: RegExp, ms = 20000): Promise<string> {
+    return waitFor(
+      `a log line matching ${pattern}`,
+      () => Promise.resolve(this.#lines.find((l) => pattern.test(l))),
+      ms,
+    );
+  }
+
+  /** Sends a signal. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    this.#child.kill(signal);
+  }
+
+  /** Stops it with SIGTERM and waits for the exit and the output. */
+  async stop(): Promise<Deno.CommandStatus> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    const status = await this.status;
+    await this.#done;
+    return status;
+  }
+
+  /** Waits for the exit and the output. */
+  async finished(): Promise<Deno.CommandStatus> {
+    const status = await this.status;
+    await this.#done;
+    return status;
+  }
+}
+
+/** Starts docker-balancer from source with the permissions its binary is compiled with. */
+export function startBalancer(
+  args: string[],
+  extraPermissions: string[] = [],
+): Process {
+  return new Process(Deno.execPath(), [
+    "run",
+    ...BALANCER_PERMISSIONS,
+    ...extraPermissions,
+    "balancer.ts",
+    ...args,
+  ]);
+}
+
+/** Runs docker-balancer to completion. */
+export async function runBalancer(
+  args: string[],
+  extraPermissions: string[] = [],
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const process = startBalancer(args, extraPermissions);
+  const status = await process.finished();
+  return {
+    code: status.code,
+    stderr: process.lines.join("\n"),
+    stdout: process.stdout.join("\n"),
+  };
+}
+
+/** Whether the test setup started the running Docker engine (so a test may restart it). */
+export async function engineStartedHere(): Promise<boolean> {
+  const out = await new Deno.Command("bash", {
+    args: [`${ROOT}tests/setup/dockerd.sh`, "started"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
+/** Restarts the Docker engine the test setup started. */
+export async function restartEngine(): Promise<void> {
+  await sh("bash", `${ROOT}tests/setup/dockerd.sh`, "restart");
+}

@@ -1,0 +1,373 @@
+/**
+ * docker-balancer end to end: a real Docker engine, a real HAProxy in
+ * master-worker mode, and docker-balancer run from source with the
+ * permissions of the compiled binary.
+ */
+
+import {
+  assertEquals,
+  assertIncludes,
+  assertTrue,
+} from "../_fixtures/assert.ts";
+import {
+  createNetwork,
+  docker,
+  engineStartedHere,
+  ensureImage,
+  freePort,
+  haproxyDir,
+  httpGet,
+  removeContainers,
+  restartEngine,
+  runBalancer,
+  runContainer,
+  startBalancer,
+  startHaproxy,
+  waitFor,
+} from "./_harness.ts";
+
+/** Waits until a request for host+path answers 200 with `body`; returns the wait in ms. */
+async function waitForBody(
+  port: number,
+  host: string,
+  path: string,
+  body: string,
+  ms = 20000,
+): Promise<number> {
+  const start = performance.now();
+  await waitFor(
+    `${host}${path} to answer "${body}"`,
+    async () => {
+      const res = await httpGet(port, host, path);
+      return res.status === 200 && res.body === body ? true : undefined;
+    },
+    ms,
+    20,
+  );
+  return performance.now() - start;
+}
+
+async function waitForStatus(
+  port: number,
+  host: string,
+  path: string,
+  status: number,
+  ms = 20000,
+): Promise<void> {
+  await waitFor(
+    `${host}${path} to answer ${status}`,
+    async () => {
+      const res = await httpGet(port, host, path);
+      return res.status === status ? true : undefined;
+    },
+    ms,
+    50,
+  );
+}
+
+Deno.test({
+  name: "e2e: docker-balancer routes labelled containers through HAProxy",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await ensureImage();
+    await removeContainers();
+    const net = await createNetwork("docker-glue-test-lb");
+    const dir = await haproxyDir();
+    const config = `${dir.path}/haproxy.cfg`;
+    const httpPort = freePort();
+    const common = [
+      "--config-file",
+      config,
+      "--http-bind",
+      `127.0.0.1:${httpPort}`,
+      "--stats-bind",
+      `127.0.0.1:${freePort()}`,
+    ];
+    const first = await runBalancer(["-1", ...common, "--reload-cmd", ""]);
+    assertEquals(first.code, 0, first.stderr);
+    const haproxy = startHaproxy(config);
+    await waitFor(
+      "HAProxy to listen",
+      async () => (await httpGet(httpPort, "x", "/")).status || undefined,
+    );
+    const balancer = startBalancer([
+      "-w",
+      ...common,
+      "--reload-cmd",
+      `kill -USR2 ${haproxy.pid}`,
+    ]);
+    try {
+      await balancer.waitForLine(/watching unix:/);
+
+      await t.step(
+        "the original README's containers each get their own route",
+        async () => {
+          const run = (
+            name: string,
+            labels: Record<string, string>,
+            servePaths: string[] = [],
+          ) => runContainer(name, { network: net.name, labels, servePaths });
+          await Promise.all([
+            run("dg-wp1", { glue_http_80_host: "wp1.example.com" }),
+            run("dg-wp2", { glue_http_80_host: "wp2.example.com" }),
+            run("dg-os-ui1", {
+              glue_http_80_host: "openstack.example.com",
+              glue_http_80_prefix: "dashboard/horizon",
+            }, ["/dashboard/horizon"]),
+            run("dg-os-id1", {
+              glue_http_80_host: "openstack.example.com",
+              glue_http_80_prefix: "identity/keystone",
+            }, ["/identity/keystone"]),
+            run("dg-strip", {
+              glue_http_80_host: "strip.example.com",
+              glue_http_80_prefix: "api",
+              glue_http_80_strip_prefix: "1",
+            }, ["/api"]),
+            run("dg-heavy", {
+              glue_http_80_host: "weights.example.com",
+              glue_http_80_weight: "3",
+            }),
+            run("dg-light", {
+              glue_http_80_host: "weights.example.com",
+              glue_http_80_weight: "1",
+            }),
+            run("dg-bad", { glue_http_80_host: "bad host.example.com" }),
+          ]);
+          await waitForBody(httpPort, "wp1.example.com", "/whoami", "dg-wp1 /");
+          await waitForBody(httpPort, "wp2.example.com", "/whoami", "dg-wp2 /");
+          await waitForBody(
+            httpPort,
+            "openstack.example.com",
+            "/dashboard/horizon/whoami",
+            "dg-os-ui1 /dashboard/horizon",
+          );
+          await waitForBody(
+            httpPort,
+            "openstack.example.com",
+            "/identity/keystone/whoami",
+            "dg-os-id1 /identity/keystone",
+          );
+          // Host matching ignores case and a :port suffix.
+          await waitForBody(
+            httpPort,
+            "WP1.Example.COM:8080",
+            "/whoami",
+            "dg-wp1 /",
+          );
+          // A prefix matches whole path segments only.
+          assertEquals(
+            (await httpGet(
+              httpPort,
+              "openstack.example.com",
+              "/dashboard/horizonx",
+            )).status,
+            503,
+          );
+          assertEquals(
+            (await httpGet(httpPort, "nobody.example.com", "/whoami")).status,
+            503,
+          );
+        },
+      );
+
+      await t.step(
+        "strip_prefix removes the prefix before the backend sees the path",
+        async () => {
+          await waitForBody(
+            httpPort,
+            "strip.example.com",
+            "/api/whoami",
+            "dg-strip /",
+          );
+        },
+      );
+
+      await t.step(
+        "weights 3 and 1 split 400 requests close to 3:1",
+        async () => {
+          await waitForBody(
+            httpPort,
+            "weights.example.com",
+            "/whoami",
+            "dg-light /",
+          ).catch(() => {});
+          const counts: Record<string, number> = {};
+          for (let i = 0; i < 400; i++) {
+            const res = await httpGet(
+              httpPort,
+              "weights.example.com",
+              "/whoami",
+            );
+            counts[res.body] = (counts[res.body] ?? 0) + 1;
+          }
+          const heavy = counts["dg-heavy /"] ?? 0;
+          const light = counts["dg-light /"] ?? 0;
+          console.log(
+            `weights 3:1 over 400 requests: heavy=${heavy} light=${light}`,
+          );
+          assertEquals(heavy + light, 400, JSON.stringify(counts));
+          assertTrue(
+            heavy / light > 2.5 && heavy / light < 3.5,
+            JSON.stringify(counts),
+          );
+        },
+      );
+
+      await t.step(
+        "a bad label is one warning naming container and label; the rest routes",
+        async () => {
+          const warning = await balancer.waitForLine(
+            /Container dg-bad: label glue_http_80_host/,
+          );
+          assertIncludes(warning, "bad host.example.com");
+          assertEquals(balancer.count(/Container dg-bad:/), 1);
+          assertEquals(
+            (await httpGet(httpPort, "wp2.example.com", "/whoami")).body,
+            "dg-wp2 /",
+          );
+        },
+      );
+
+      await t.step("a stopped container's route goes", async () => {
+        await docker("stop", "-t", "1", "dg-wp2");
+        await waitForStatus(httpPort, "wp2.example.com", "/whoami", 503);
+        await balancer.waitForLine(
+          /Container dg-wp2: unrouted wp2\.example\.com\/ \(not running\)/,
+        );
+        assertEquals(
+          (await httpGet(httpPort, "wp1.example.com", "/whoami")).body,
+          "dg-wp1 /",
+        );
+      });
+
+      await t.step(
+        "a container started while the balancer runs appears",
+        async () => {
+          const start = performance.now();
+          await runContainer("dg-new", {
+            network: net.name,
+            labels: { glue_http_80_host: "new.example.com" },
+          });
+          await waitForBody(httpPort, "new.example.com", "/whoami", "dg-new /");
+          console.log(
+            `event-to-route: docker run to first routed request took ${
+              Math.round(performance.now() - start)
+            } ms`,
+          );
+        },
+      );
+
+      await t.step(
+        "a health-checked container is routed only once healthy",
+        async () => {
+          await runContainer("dg-health", {
+            network: net.name,
+            labels: { glue_http_80_host: "health.example.com" },
+            extra: [
+              "--health-cmd",
+              "test -f /tmp/ready",
+              "--health-interval",
+              "1s",
+              "--health-retries",
+              "1",
+            ],
+          });
+          await balancer.waitForLine(/Installed .* servers/);
+          await new Promise((r) => setTimeout(r, 2500));
+          assertEquals(
+            (await httpGet(httpPort, "health.example.com", "/whoami")).status,
+            503,
+          );
+          await docker("exec", "dg-health", "touch", "/tmp/ready");
+          await waitForBody(
+            httpPort,
+            "health.example.com",
+            "/whoami",
+            "dg-health /",
+          );
+        },
+      );
+
+      await t.step(
+        "50 containers started together cause a handful of reloads",
+        async () => {
+          const reloadsBefore = balancer.count(/Reloaded HAProxy/);
+          const names = Array.from({ length: 50 }, (_, i) => `dg-bulk-${i}`);
+          const start = performance.now();
+          await Promise.all(names.map((name) =>
+            runContainer(name, {
+              network: net.name,
+              labels: { glue_http_80_host: `${name}.example.com` },
+            })
+          ));
+          const started = performance.now() - start;
+          await waitFor("all 50 routed", async () => {
+            const text = await Deno.readTextFile(config);
+            return (text.match(/server dg-bulk-/g) ?? []).length === 50
+              ? true
+              : undefined;
+          }, 60000);
+          await waitForBody(
+            httpPort,
+            "dg-bulk-49.example.com",
+            "/whoami",
+            "dg-bulk-49 /",
+          );
+          const reloads = balancer.count(/Reloaded HAProxy/) - reloadsBefore;
+          console.log(
+            `50 containers started together (docker run took ${
+              Math.round(started)
+            } ms): ${reloads} reloads`,
+          );
+          assertTrue(reloads >= 1 && reloads <= 10, `reloads=${reloads}`);
+          await removeContainers(...names);
+          await waitFor("bulk routes gone", async () => {
+            const text = await Deno.readTextFile(config);
+            return text.includes("dg-bulk-") ? undefined : true;
+          }, 30000);
+        },
+      );
+
+      await t.step(
+        "the balancer survives a Docker engine restart and keeps routing",
+        async () => {
+          if (!(await engineStartedHere())) {
+            console.log(
+              "skipped: the running Docker engine was not started by the test setup",
+            );
+            return;
+          }
+          await restartEngine();
+          // Containers without a restart policy stopped with the engine.
+          await waitForStatus(
+            httpPort,
+            "wp1.example.com",
+            "/whoami",
+            503,
+            30000,
+          );
+          await balancer.waitForLine(/Reconnected to Docker/, 30000);
+          await runContainer("dg-after", {
+            network: net.name,
+            labels: { glue_http_80_host: "after.example.com" },
+          });
+          await waitForBody(
+            httpPort,
+            "after.example.com",
+            "/whoami",
+            "dg-after /",
+            30000,
+          );
+        },
+      );
+    } finally {
+      const status = await balancer.stop();
+      await haproxy.stop();
+      await removeContainers();
+      await net.remove();
+      await dir.remove();
+      assertEquals(status.code, 0, balancer.lines.slice(-20).join("\n"));
+    }
+  },
+});
