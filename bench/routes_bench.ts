@@ -1,0 +1,39 @@
+/**
+ * Cost of one re-render: labels to routes, and routes to haproxy.cfg text,
+ * for inventories of 100 and 1000 labelled containers.
+ * Run with `deno task bench`.
+ */
+
+import { buildRoutes } from "../lib/haproxy/routes.ts";
+import { Renderer } from "../lib/haproxy/render.ts";
+import { DEFAULT_TEMPLATE_DIRS } from "../lib/haproxy/builtin_templates.ts";
+import { container, ip, labels } from "../tests/_fixtures/containers.ts";
+
+function inventory(size: number) {
+  return Array.from({ length: size }, (_, i) =>
+    container(
+      `c${i}`,
+      ip(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`),
+      labels({
+        glue_http_80_host: `app${i % (size / 4)}.example.com`,
+        glue_http_80_prefix: i % 3 === 0 ? `api/v${i % 5}` : "",
+        glue_http_80_weight: String(i % 257),
+      }),
+    ));
+}
+
+const renderer = new Renderer(
+  { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+  { httpBind: ["*:80"], statsBind: "127.0.0.1:8404" },
+);
+
+for (const size of [100, 1000]) {
+  const containers = inventory(size);
+  const table = buildRoutes(containers);
+  Deno.bench(`buildRoutes, ${size} containers`, { group: `${size}` }, () => {
+    buildRoutes(containers);
+  });
+  Deno.bench(`render, ${size} containers`, { group: `${size}` }, () => {
+    renderer.render(table.routes);
+  });
+}
