@@ -45,6 +45,20 @@ export function assertExcludes(
   );
 }
 
+/** Checks that `error` is a `type` whose message contains `part`. */
+function assertError(
+  error: unknown,
+  type: abstract new (...args: never[]) => Error,
+  part: string,
+): Error {
+  assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+  assert.ok(
+    error.message.includes(part),
+    `expected ${JSON.stringify(part)} in ${JSON.stringify(error.message)}`,
+  );
+  return error;
+}
+
 /** `fn` throws an instance of `type` whose message contains `part`. */
 export function assertThrows(
   fn: () => unknown,
@@ -54,12 +68,7 @@ export function assertThrows(
   try {
     fn();
   } catch (error) {
-    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
-    assert.ok(
-      error.message.includes(part),
-      `expected ${JSON.stringify(part)} in ${JSON.stringify(error.message)}`,
-    );
-    return error;
+    return assertError(error, type, part);
   }
   throw new assert.AssertionError({ message: "expected an exception" });
 }
@@ -73,12 +82,7 @@ export async function assertRejects(
   try {
     await fn();
   } catch (error) {
-    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
-    assert.ok(
-      error.message.includes(part),
-      `expected ${JSON.stringify(part)} in ${JSON.stringify(error.message)}`,
-    );
-    return error;
+    return assertError(error, type, part);
   }
   throw new assert.AssertionError({ message: "expected a rejection" });
 }

@@ -96,3 +96,35 @@ export function stopped(): Option {
     r.running = false;
   };
 }
+
+/** The original README's four example containers, on 10.0.0.1-4. */
+export function readmeExamples(): ContainerRecord[] {
+  return [
+    container(
+      "wp1",
+      ip("10.0.0.1"),
+      labels({ glue_http_80_host: "wp1.example.com" }),
+    ),
+    container(
+      "wp2",
+      ip("10.0.0.2"),
+      labels({ glue_http_80_host: "wp2.example.com" }),
+    ),
+    container(
+      "os-ui1",
+      ip("10.0.0.3"),
+      labels({
+        glue_http_80_host: "openstack.example.com",
+        glue_http_80_prefix: "dashboard/horizon",
+      }),
+    ),
+    container(
+      "os-id1",
+      ip("10.0.0.4"),
+      labels({
+        glue_http_80_host: "openstack.example.com",
+        glue_http_80_prefix: "identity/keystone",
+      }),
+    ),
+  ];
+}

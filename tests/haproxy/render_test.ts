@@ -6,7 +6,13 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import { haproxyCheck } from "../_fixtures/haproxy.ts";
-import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
+import {
+  container,
+  exposes,
+  ip,
+  labels,
+  readmeExamples,
+} from "../_fixtures/containers.ts";
 import { Renderer, TemplateError } from "../../lib/haproxy/render.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 import {
@@ -24,27 +30,10 @@ function builtin(): Renderer {
 }
 
 const readme = [
-  container(
-    "wp1",
-    ip("10.0.0.1"),
-    labels({ glue_http_80_host: "wp1.example.com" }),
-  ),
-  container(
-    "wp2",
-    ip("10.0.0.2"),
-    labels({ glue_http_80_host: "wp2.example.com" }),
-  ),
-  container(
-    "os-ui1",
-    ip("10.0.0.3"),
-    labels({
-      glue_http_80_host: "openstack.example.com",
-      glue_http_80_prefix: "dashboard/horizon",
-    }),
-  ),
+  ...readmeExamples(),
   container(
     "api",
-    ip("10.0.0.4"),
+    ip("10.0.0.6"),
     labels({
       glue_http_80_host: "*.example.com",
       glue_http_80_prefix: "v1.0/api",

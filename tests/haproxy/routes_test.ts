@@ -15,6 +15,7 @@ import {
   labels,
   network,
   paused,
+  readmeExamples,
   stopped,
 } from "../_fixtures/containers.ts";
 
@@ -49,34 +50,7 @@ interface Case {
 const cases: Case[] = [
   {
     description: "the original README's examples",
-    containers: [
-      container(
-        "wp1",
-        ip("10.0.0.1"),
-        labels({ glue_http_80_host: "wp1.example.com" }),
-      ),
-      container(
-        "wp2",
-        ip("10.0.0.2"),
-        labels({ glue_http_80_host: "wp2.example.com" }),
-      ),
-      container(
-        "os-ui1",
-        ip("10.0.0.3"),
-        labels({
-          glue_http_80_host: "openstack.example.com",
-          glue_http_80_prefix: "dashboard/horizon",
-        }),
-      ),
-      container(
-        "os-id1",
-        ip("10.0.0.4"),
-        labels({
-          glue_http_80_host: "openstack.example.com",
-          glue_http_80_prefix: "identity/keystone",
-        }),
-      ),
-    ],
+    containers: readmeExamples(),
     routes: [
       "openstack.example.com/dashboard/horizon -> os-ui1@10.0.0.3:80*100",
       "openstack.example.com/identity/keystone -> os-id1@10.0.0.4:80*100",
