@@ -1,39 +1,29 @@
 /**
  * docker-balancer: keeps HAProxy's configuration in step with the labels of
  * running containers. It is the docker-glue agent with only the HAProxy
- * handler, configured from flags instead of INI files.
+ * handler, whose params come from flags instead of an INI file.
  *
  * Permissions: see lib/permissions.ts (BALANCER_PERMISSIONS).
  *
  * @module
  */
 
-import { Command, CommanderError, Option } from "commander";
-import { getLogger } from "@logtape/logtape";
+import { Command, CommanderError } from "commander";
 import { Agent } from "./lib/agent/agent.ts";
-import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
-import { ConfigRejectedError, ReloadError } from "./lib/haproxy/apply.ts";
 import {
-  createBalancer,
-  HAPROXY_DEFAULTS,
-  SettingsError,
-} from "./lib/haproxy/setup.ts";
-import { TemplateError } from "./lib/haproxy/render.ts";
+  DEFAULT_HANDLER_TIMEOUT_MS,
+  type HandlerIni,
+  parseEvents,
+} from "./lib/agent/handler_ini.ts";
+import { EXIT_USAGE, fail, fatalMessage, runAgent } from "./lib/cli/daemon.ts";
+import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
+import { HAPROXY_DEFAULTS } from "./lib/haproxy/setup.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
-import { permissionHint } from "./lib/permissions.ts";
 import { parseDebounce } from "./lib/util/debounce.ts";
 import { VERSION } from "./lib/version.ts";
-import {
-  DEFAULT_WATCH_SET,
-  HAProxyHandler,
-  parseEventList,
-} from "./handlers/haproxy.ts";
+import { DEFAULT_WATCH_SET, HAProxyHandler } from "./handlers/haproxy.ts";
 
-const log = getLogger(["docker-glue", "balancer"]);
-
-/** Exit statuses. */
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
+const PROGRAM = "docker-balancer";
 
 interface Flags {
   once?: boolean;
@@ -56,7 +46,7 @@ interface Flags {
 }
 
 function program(): Command {
-  return new Command("docker-balancer")
+  return new Command(PROGRAM)
     .description(
       "Route HTTP traffic to containers by their glue_http_* labels through HAProxy.",
     )
@@ -124,19 +114,45 @@ function program(): Command {
       "bind address of the stats page; '' for none",
       HAPROXY_DEFAULTS.statsBind,
     )
-    .addOption(
-      new Option("--log-level <level>", "debug, info, warning or error")
-        .default("info"),
-    )
+    .option("--log-level <level>", "debug, info, warning or error", "info")
     .exitOverride()
     .configureOutput({
       writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
     });
 }
 
-function fail(message: string, status = EXIT_FAILURE): never {
-  console.error(`docker-balancer: ${message}`);
-  Deno.exit(status);
+/** The HAProxy handler's INI, as the flags describe it. */
+function iniFromFlags(flags: Flags): HandlerIni {
+  const params: Record<string, string> = {
+    config_file: flags.configFile,
+    reload_cmd: flags.reloadCmd,
+    haproxy_bin: flags.haproxyBin,
+    debounce: flags.debounce,
+    http_bind: flags.httpBind,
+    stats_bind: flags.statsBind,
+    include_env: flags.includeEnv ? "1" : "0",
+    dry_run: flags.dryRun ? "1" : "0",
+  };
+  if (flags.templateDir !== undefined) params.template_dir = flags.templateDir;
+  if (flags.templateFile !== undefined) {
+    params.template_file = flags.templateFile;
+  }
+  if (flags.rc !== undefined) params.rc = flags.rc;
+  if (flags.network !== undefined) params.network = flags.network;
+  // Checked here so a bad value is a usage error, not a handler failure.
+  parseDebounce(flags.debounce);
+  const watched = parseEvents(flags.watchSet);
+  return {
+    file: PROGRAM,
+    className: "haproxy",
+    events: { ...watched, none: true },
+    enabled: true,
+    triggersNone: false,
+    timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
+    params,
+    sections: { params },
+    warnings: [],
+  };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -153,93 +169,49 @@ async function main(args: string[]): Promise<number> {
   const flags = cli.opts<Flags>();
   if (flags.once === flags.watch) {
     fail(
+      PROGRAM,
       flags.once
         ? "-1 and -w exclude each other"
         : "nothing to do: pass -1 to apply once or -w to follow events (see -h)",
       EXIT_USAGE,
     );
   }
-  let debounce, level;
+  let ini: HandlerIni;
   try {
-    debounce = parseDebounce(flags.debounce);
-    level = parseLogLevel(flags.logLevel);
+    await setupLogging(parseLogLevel(flags.logLevel));
+    ini = iniFromFlags(flags);
   } catch (error) {
-    fail((error as Error).message, EXIT_USAGE);
+    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
-  await setupLogging(level);
-
   const url = dockerUrl(flags.dockerUrl);
-  const docker = (() => {
-    try {
-      return connectDocker(url);
-    } catch (error) {
-      return fail((error as Error).message, EXIT_USAGE);
-    }
-  })();
-  const balancer = await createBalancer({
-    templateDir: flags.templateDir,
-    templateFile: flags.templateFile,
-    configFile: flags.configFile,
-    rc: flags.rc,
-    reloadCmd: flags.reloadCmd,
-    haproxyBin: flags.haproxyBin,
-    network: flags.network,
-    includeEnv: flags.includeEnv ?? false,
-    httpBind: flags.httpBind,
-    statsBind: flags.statsBind,
-    dryRun: flags.dryRun ?? false,
-    debounce,
-  }, () => agent.inventory.list());
-  const handler = new HAProxyHandler(
-    "haproxy",
-    balancer,
-    parseEventList(flags.watchSet),
-  );
-  const agent = new Agent(docker, url, [handler]);
-
-  if (flags.once) {
-    try {
-      await docker.ping();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      fail(`Cannot reach Docker at ${url}: ${(error as Error).message}`);
-    }
-    const ok = await agent.once();
-    return ok ? 0 : EXIT_FAILURE;
-  }
-
-  const stop = new AbortController();
-  const onSignal = () => {
-    log.info("Stopping on signal");
-    stop.abort();
-  };
-  Deno.addSignalListener("SIGTERM", onSignal);
-  Deno.addSignalListener("SIGINT", onSignal);
-  log.info("docker-balancer {version} watching {url}, writing {file}", {
-    version: VERSION,
-    url,
-    file: flags.dryRun ? "standard output" : flags.configFile,
-  });
+  let agent: Agent;
   try {
-    await agent.watch(stop.signal);
-  } finally {
-    // Let an install in progress finish, so the config is never half written.
-    await agent.close();
+    agent = new Agent(connectDocker(url), { dockerUrl: url });
+  } catch (error) {
+    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
-  return 0;
+  const handler = new HAProxyHandler(agent, PROGRAM, ini);
+  await handler.init();
+  agent.add({
+    name: "haproxy",
+    events: ini.events,
+    triggersNone: false,
+    timeoutMs: ini.timeoutMs,
+    handler,
+  });
+  return await runAgent(agent, {
+    once: flags.once === true,
+    program: PROGRAM,
+    banner: `${PROGRAM} ${VERSION} watching ${url}, writing ${
+      flags.dryRun ? "standard output" : flags.configFile
+    }`,
+  });
 }
 
 if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) fail(permissionHint(error));
-    if (
-      error instanceof SettingsError || error instanceof TemplateError ||
-      error instanceof ConfigRejectedError || error instanceof ReloadError
-    ) {
-      fail(error.message);
-    }
-    fail(`Unexpected error: ${error instanceof Error ? error.stack : error}`);
+    fail(PROGRAM, fatalMessage(error));
   }
 }

@@ -3,6 +3,9 @@
  * and hands each event to the handlers that want it.
  *
  * Data flows one way: event stream -> inventory -> dispatch -> handlers.
+ * Each handler has its own queue, so it sees its events in the order they
+ * arrived, and a slow or failing handler holds up no other handler and no
+ * later event.
  *
  * @module
  */
@@ -12,32 +15,33 @@ import type { DockerClient } from "../docker/client.ts";
 import { type DockerEvent, readEvents } from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
 import { backoff, sleep } from "../util/sleep.ts";
+import type { AgentContext } from "./base_handler.ts";
+import { type EventSelector, NONE, selects } from "./handler_ini.ts";
 
 const log = getLogger(["docker-glue", "agent"]);
 
-/** The synthetic event fired at start-up and after every full resync. */
-export const NONE = "none";
+export { NONE };
 
-/** What a handler receives. */
-export interface AgentEvent {
-  /** `none`, or the Docker action (`start`, `die`, `health_status`, ...). */
-  readonly status: string;
-  /** Container id, or "" for `none`. */
-  readonly containerId: string;
-  /** The Docker event behind it; absent for `none`. */
-  readonly docker?: DockerEvent;
+/** The part of a handler the agent calls. */
+export interface HandlerLike {
+  /** Handles one event for a container id ("" for `none`). */
+  handle(event: string, containerId: string): Promise<void>;
+  /** Finishes work in progress. */
+  close?(): Promise<void>;
 }
 
-/** Something that reacts to events. */
-export interface Handler {
-  /** Name for logs (the INI file, or the built-in handler's name). */
+/** A handler with the settings from its `[handler]` section. */
+export interface HandlerSlot {
+  /** Name in logs: the INI file, or the built-in handler's name. */
   readonly name: string;
-  /** Whether this handler wants events with this status. */
-  wants(status: string): boolean;
-  /** Handles one event. Throwing is logged and does not stop the agent. */
-  handle(event: AgentEvent): Promise<void>;
-  /** Finishes work in progress before the process exits. */
-  close?(): Promise<void>;
+  /** Events it wants. */
+  readonly events: EventSelector;
+  /** Fire `none` once after a real event this handler ran for. */
+  readonly triggersNone: boolean;
+  /** How long one event may take before the agent moves on. */
+  readonly timeoutMs: number;
+  /** The handler. */
+  readonly handler: HandlerLike;
 }
 
 /**
@@ -65,36 +69,74 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+interface Queue {
+  readonly slot: HandlerSlot;
+  tail: Promise<void>;
+}
+
+/** Agent settings. */
+export interface AgentOptions {
+  /** Docker URL, for messages. */
+  readonly dockerUrl: string;
+  /** Directories searched for handler scripts. */
+  readonly scriptPaths?: readonly string[];
+}
+
 /** Follows one Docker engine and dispatches its events to handlers. */
-export class Agent {
+export class Agent implements AgentContext {
   /** Docker client the agent and its handlers share. */
   readonly docker: DockerClient;
   /** Running containers, kept current from the event stream. */
   readonly inventory: Inventory;
-  readonly #handlers: readonly Handler[];
-  readonly #dockerUrl: string;
+  /** Directories searched for handler scripts. */
+  readonly scriptPaths: readonly string[];
+  /** Docker URL, for messages. */
+  readonly dockerUrl: string;
+  #queues: Queue[] = [];
+  #failures = 0;
+  #fatal: unknown = null;
 
-  /** Creates an agent; nothing happens until {@link Agent.once} or {@link Agent.watch}. */
-  constructor(
-    docker: DockerClient,
-    dockerUrl: string,
-    handlers: readonly Handler[],
-  ) {
+  /** Creates an agent with no handlers; add them with {@link Agent.add}. */
+  constructor(docker: DockerClient, options: AgentOptions) {
     this.docker = docker;
-    this.#dockerUrl = dockerUrl;
+    this.dockerUrl = options.dockerUrl;
+    this.scriptPaths = options.scriptPaths ?? [];
     this.inventory = new Inventory(docker);
-    this.#handlers = handlers;
+  }
+
+  /** Adds a handler. */
+  add(slot: HandlerSlot): void {
+    this.#queues.push({ slot, tail: Promise.resolve() });
+  }
+
+  /** Removes every handler, after letting their work in progress finish. */
+  async clear(): Promise<void> {
+    await this.close();
+    this.#queues = [];
   }
 
   /**
-   * Lists and inspects the running containers, then fires `none` once.
-   * Returns false when a handler failed.
+   * Lists and inspects the running containers, fires `none` once and waits
+   * for the handlers. Returns false when a handler failed.
    *
-   * @throws when Docker cannot be reached.
+   * @throws when Docker cannot be reached or a permission is missing.
    */
   async once(): Promise<boolean> {
     await this.inventory.resync();
-    return await this.#dispatch({ status: NONE, containerId: "" }) === 0;
+    const before = this.#failures;
+    await this.#dispatch(NONE, "");
+    await this.idle();
+    this.#throwFatal();
+    return this.#failures === before;
+  }
+
+  /** Waits until every handler queue is empty. */
+  async idle(): Promise<void> {
+    let tails: Promise<void>[];
+    do {
+      tails = this.#queues.map((q) => q.tail);
+      await Promise.all(tails);
+    } while (this.#queues.some((q, i) => q.tail !== tails[i]));
   }
 
   /**
@@ -122,15 +164,13 @@ export class Agent {
           if (attempt > 0) {
             log.info(
               "Reconnected to Docker at {url}; resynced {count} running containers",
-              {
-                url: this.#dockerUrl,
-                count: this.inventory.list().length,
-              },
+              { url: this.dockerUrl, count: this.inventory.list().length },
             );
           }
           attempt = 0;
-          await this.#dispatch({ status: NONE, containerId: "" });
+          void this.#dispatch(NONE, "");
           for await (const line of readEvents(stream)) {
+            this.#throwFatal();
             if ("skipped" in line) {
               log.debug("Ignored event line {line}", { line: line.skipped });
               continue;
@@ -141,9 +181,7 @@ export class Agent {
             if (
               since !== undefined && (event.time < since ||
                 (event.time === since && event.timeNano <= lastNano))
-            ) {
-              continue;
-            }
+            ) continue;
             since = event.time;
             lastNano = event.timeNano;
             await this.#onEvent(event);
@@ -153,7 +191,7 @@ export class Agent {
         }
         if (signal.aborted) break;
         log.warn("Docker event stream at {url} ended; reconnecting", {
-          url: this.#dockerUrl,
+          url: this.dockerUrl,
         });
       } catch (error) {
         if (signal.aborted) break;
@@ -161,32 +199,35 @@ export class Agent {
         const wait = backoff(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS);
         log.warn(
           "Cannot reach Docker at {url}: {error}; retrying in {wait} ms",
-          {
-            url: this.#dockerUrl,
-            error: describe(error),
-            wait,
-          },
+          { url: this.dockerUrl, error: describe(error), wait },
         );
       }
+      this.#throwFatal();
       await sleep(
         backoff(attempt++, RECONNECT_BASE_MS, RECONNECT_MAX_MS),
         signal,
       );
     }
+    this.#throwFatal();
   }
 
-  /** Waits for every handler to finish its work in progress. */
+  /** Waits for queued events, then lets every handler finish its work. */
   async close(): Promise<void> {
-    for (const handler of this.#handlers) {
+    await this.idle();
+    for (const { slot } of this.#queues) {
       try {
-        await handler.close?.();
+        await slot.handler.close?.();
       } catch (error) {
         log.error("Handler {handler} failed while closing: {error}", {
-          handler: handler.name,
+          handler: slot.name,
           error: describe(error),
         });
       }
     }
+  }
+
+  #throwFatal(): void {
+    if (this.#fatal !== null) throw this.#fatal;
   }
 
   async #onEvent(event: DockerEvent): Promise<void> {
@@ -197,42 +238,77 @@ export class Agent {
       });
       return;
     }
-    const wanted = this.#handlers.some((handler) =>
-      handler.wants(event.action)
-    );
-    if (!wanted) return;
+    if (!this.#queues.some((q) => selects(q.slot.events, event.action))) return;
     log.debug("Event {action} for container {id}", {
       action: event.action,
       id: event.id.slice(0, 12),
     });
     if (event.action === "destroy") this.inventory.forget(event.id);
     else await this.inventory.refresh(event.id);
-    await this.#dispatch({
-      status: event.action,
-      containerId: event.id,
-      docker: event,
-    });
+    void this.#dispatch(event.action, event.id);
   }
 
-  /** Runs the handlers that want the event; returns how many failed. */
-  async #dispatch(event: AgentEvent): Promise<number> {
-    let failed = 0;
-    for (const handler of this.#handlers) {
-      if (!handler.wants(event.status)) continue;
-      try {
-        await handler.handle(event);
-      } catch (error) {
-        if (isFatal(error)) throw error;
-        failed++;
-        if (error instanceof ReportedError) continue;
+  /**
+   * Queues the event for every handler that wants it. Resolves once they have
+   * all handled it; then, for a real event, fires `none` once if any of them
+   * has `triggers-none=1`.
+   */
+  async #dispatch(status: string, containerId: string): Promise<void> {
+    const runs: Promise<boolean>[] = [];
+    let triggers = false;
+    for (const queue of this.#queues) {
+      if (!selects(queue.slot.events, status)) continue;
+      triggers ||= queue.slot.triggersNone;
+      const run = queue.tail.then(() =>
+        this.#run(queue.slot, status, containerId)
+      );
+      queue.tail = run.then(() => {});
+      runs.push(run);
+    }
+    await Promise.all(runs);
+    if (status !== NONE && triggers) await this.#dispatch(NONE, "");
+  }
+
+  /** Runs one handler on one event; returns whether it succeeded. */
+  async #run(
+    slot: HandlerSlot,
+    status: string,
+    containerId: string,
+  ): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), slot.timeoutMs);
+    });
+    const id = containerId ? ` ${containerId.slice(0, 12)}` : "";
+    try {
+      const result = await Promise.race([
+        slot.handler.handle(status, containerId).then(() => "done" as const),
+        timeout,
+      ]);
+      if (result === "timeout") {
+        this.#failures++;
+        log.error(
+          "Handler {handler} did not finish {status}{id} within {seconds} s; moving on",
+          { handler: slot.name, status, id, seconds: slot.timeoutMs / 1000 },
+        );
+        return false;
+      }
+      return true;
+    } catch (error) {
+      this.#failures++;
+      if (isFatal(error)) {
+        this.#fatal ??= error;
+      } else if (!(error instanceof ReportedError)) {
         log.error("Handler {handler} failed on {status}{id}: {error}", {
-          handler: handler.name,
-          status: event.status,
-          id: event.containerId ? ` ${event.containerId.slice(0, 12)}` : "",
+          handler: slot.name,
+          status,
+          id,
           error: describe(error),
         });
       }
+      return false;
+    } finally {
+      clearTimeout(timer);
     }
-    return failed;
   }
 }

@@ -1,0 +1,248 @@
+/**
+ * The handler INI format: a `[handler]` section saying which class runs on
+ * which events, and a `[params]` section for the handler itself.
+ *
+ * ```ini
+ * [handler]
+ * class=DockerGlue.handlers.exec.ScriptHandler
+ * events=start,die
+ * enabled=1
+ * triggers-none=0
+ * [params]
+ * script=test-handler.sh
+ * ```
+ *
+ * @module
+ */
+
+// @ts-types="@types/ini"
+import ini from "ini";
+
+/** The synthetic event fired at start-up, after a resync, and after handlers with `triggers-none=1`. */
+export const NONE = "none";
+
+/** Docker's container event actions (health events as `health_status`). */
+export const CONTAINER_EVENTS: ReadonlySet<string> = new Set([
+  "attach",
+  "commit",
+  "copy",
+  "create",
+  "destroy",
+  "detach",
+  "die",
+  "exec_create",
+  "exec_detach",
+  "exec_die",
+  "exec_start",
+  "export",
+  "health_status",
+  "kill",
+  "oom",
+  "pause",
+  "rename",
+  "resize",
+  "restart",
+  "start",
+  "stop",
+  "top",
+  "unpause",
+  "update",
+]);
+
+/** Which events a handler wants. */
+export interface EventSelector {
+  /** Every real (Docker) event. */
+  readonly all: boolean;
+  /** The synthetic `none` event. */
+  readonly none: boolean;
+  /** Individual Docker actions. */
+  readonly names: ReadonlySet<string>;
+}
+
+/** Whether a selector takes an event status. */
+export function selects(selector: EventSelector, status: string): boolean {
+  if (status === NONE) return selector.none;
+  return selector.all || selector.names.has(status);
+}
+
+/** A parsed handler INI file. */
+export interface HandlerIni {
+  /** Path of the file. */
+  readonly file: string;
+  /** `[handler] class`. */
+  readonly className: string;
+  /** `[handler] events`. */
+  readonly events: EventSelector;
+  /** `[handler] enabled` (default on). */
+  readonly enabled: boolean;
+  /** `[handler] triggers-none` (default off). */
+  readonly triggersNone: boolean;
+  /** `[handler] timeout` in milliseconds: how long one event may take. */
+  readonly timeoutMs: number;
+  /** `[params]`, every value as a string. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Every section as parsed, for handlers that read more than `[params]`. */
+  readonly sections: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Things worth a warning that do not stop the handler (unknown keys). */
+  readonly warnings: readonly string[];
+}
+
+/** Default `[handler] timeout`: 120 s. */
+export const DEFAULT_HANDLER_TIMEOUT_MS = 120_000;
+
+const HANDLER_KEYS = new Set([
+  "class",
+  "events",
+  "enabled",
+  "triggers-none",
+  "timeout",
+]);
+
+/** A handler file that cannot be used; the message starts with the file name. */
+export class HandlerFileError extends Error {
+  /** The INI file at fault. */
+  readonly file: string;
+
+  /** Creates the error for `file`. */
+  constructor(file: string, message: string, options?: ErrorOptions) {
+    super(`${file}: ${message}`, options);
+    this.name = "HandlerFileError";
+    this.file = file;
+  }
+}
+
+/**
+ * Parses a boolean the way Python's configparser does (the original read
+ * these with `getboolean`): 1/yes/true/on and 0/no/false/off, any case.
+ *
+ * @throws {TypeError} for anything else.
+ */
+export function parseBoolean(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (["1", "yes", "true", "on"].includes(v)) return true;
+  if (["0", "no", "false", "off"].includes(v)) return false;
+  throw new TypeError(
+    `expected 1/0, yes/no, true/false or on/off, got ${JSON.stringify(value)}`,
+  );
+}
+
+/**
+ * Parses an `events=` list: Docker actions, `all` (every real event) and
+ * `none` (the synthetic event), comma separated.
+ *
+ * @throws {TypeError} for an empty list or an unknown event.
+ */
+export function parseEvents(value: string): EventSelector {
+  const words = value.split(",").map((w) => w.trim().toLowerCase()).filter(
+    (w) => w !== "",
+  );
+  if (words.length === 0) throw new TypeError("events= lists no events");
+  const names = new Set<string>();
+  let all = false;
+  let none = false;
+  for (const word of words) {
+    if (word === "all") all = true;
+    else if (word === NONE) none = true;
+    else if (CONTAINER_EVENTS.has(word)) names.add(word);
+    else {
+      throw new TypeError(
+        `unknown event ${JSON.stringify(word)} in events= (known: all, none, ${
+          [...CONTAINER_EVENTS].join(", ")
+        })`,
+      );
+    }
+  }
+  return { all, none, names };
+}
+
+function stringSection(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return out;
+  }
+  for (const [key, val] of Object.entries(value)) {
+    if (typeof val === "string") out[key] = val;
+    else if (typeof val === "boolean") out[key] = val ? "true" : "";
+    else if (Array.isArray(val)) out[key] = val.map(String).join(",");
+  }
+  return out;
+}
+
+/**
+ * Parses a handler file's text.
+ *
+ * @throws {HandlerFileError} naming the file and what is wrong.
+ */
+export function parseHandlerIni(file: string, text: string): HandlerIni {
+  if (text.includes("\u0000")) {
+    throw new HandlerFileError(file, "not a text file (contains NUL bytes)");
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = ini.decode(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new HandlerFileError(
+      file,
+      `cannot parse: ${(error as Error).message}`,
+    );
+  }
+  const sections: Record<string, Record<string, string>> = {};
+  for (const [name, value] of Object.entries(doc)) {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      sections[name] = stringSection(value);
+    }
+  }
+  const handler = sections["handler"];
+  if (handler === undefined) {
+    throw new HandlerFileError(file, "no [handler] section");
+  }
+  const className = (handler["class"] ?? "").trim();
+  if (className === "") {
+    throw new HandlerFileError(file, "[handler] has no class=");
+  }
+  const field = <T>(key: string, parse: (v: string) => T, fallback: T): T => {
+    const raw = handler[key];
+    if (raw === undefined) return fallback;
+    try {
+      return parse(raw);
+    } catch (error) {
+      throw new HandlerFileError(
+        file,
+        `[handler] ${key}: ${(error as Error).message}`,
+      );
+    }
+  };
+  if (handler["events"] === undefined) {
+    throw new HandlerFileError(
+      file,
+      "[handler] has no events= (use all, none or a list such as start,die)",
+    );
+  }
+  const events = field("events", parseEvents, {
+    all: false,
+    none: false,
+    names: new Set<string>(),
+  });
+  const timeoutMs = field("timeout", (v) => {
+    const seconds = Number(v);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(v.trim()) || seconds <= 0) {
+      throw new TypeError(
+        `expected a positive number of seconds, got ${JSON.stringify(v)}`,
+      );
+    }
+    return Math.round(seconds * 1000);
+  }, DEFAULT_HANDLER_TIMEOUT_MS);
+  const warnings = Object.keys(handler).filter((key) => !HANDLER_KEYS.has(key))
+    .map((key) => `unknown key ${JSON.stringify(key)} in [handler] ignored`);
+  return {
+    file,
+    className,
+    events,
+    enabled: field("enabled", parseBoolean, true),
+    triggersNone: field("triggers-none", parseBoolean, false),
+    timeoutMs,
+    params: sections["params"] ?? {},
+    sections,
+    warnings,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * What both entry points do once their handlers are set up: run once or
+ * follow events, own the signals, and turn failures into one line and an exit
+ * status.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Agent } from "../agent/agent.ts";
+import { permissionHint } from "../permissions.ts";
+
+const log = getLogger(["docker-glue", "daemon"]);
+
+/** Exit status for a failure. */
+export const EXIT_FAILURE = 1;
+/** Exit status for a usage error. */
+export const EXIT_USAGE = 2;
+
+/** Prints `program: message` on standard error and exits. */
+export function fail(
+  program: string,
+  message: string,
+  status = EXIT_FAILURE,
+): never {
+  console.error(`${program}: ${message}`);
+  Deno.exit(status);
+}
+
+// Errors whose message is written for the operator and needs no stack.
+const OPERATOR_ERRORS = new Set([
+  "SettingsError",
+  "TemplateError",
+  "ConfigRejectedError",
+  "ReloadError",
+  "HandlerFileError",
+]);
+
+/** The one line to print for an error that ends the program. */
+export function fatalMessage(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable) return permissionHint(error);
+  if (error instanceof Error && OPERATOR_ERRORS.has(error.name)) {
+    return error.message;
+  }
+  return `Unexpected error: ${
+    error instanceof Error ? error.stack ?? error.message : String(error)
+  }`;
+}
+
+/** How to run the agent. */
+export interface RunOptions {
+  /** Run once (`-1`) rather than follow events (`-w`). */
+  readonly once: boolean;
+  /** Program name for messages. */
+  readonly program: string;
+  /** Start-up line for `-w`. */
+  readonly banner: string;
+  /** Called on SIGHUP in `-w` mode (docker-glue reloads its handler files). */
+  readonly onHangup?: () => Promise<void>;
+}
+
+/**
+ * Runs the agent to completion and returns the exit status: with `once`, one
+ * `none` event; otherwise events until SIGTERM or SIGINT.
+ */
+export async function runAgent(
+  agent: Agent,
+  options: RunOptions,
+): Promise<number> {
+  if (options.once) {
+    try {
+      await agent.docker.ping();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      fail(
+        options.program,
+        `Cannot reach Docker at ${agent.dockerUrl}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    const ok = await agent.once();
+    await agent.close();
+    return ok ? 0 : EXIT_FAILURE;
+  }
+  const stop = new AbortController();
+  const onSignal = () => {
+    log.info("Stopping on signal");
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  const hangup = options.onHangup;
+  const onHangup = hangup === undefined ? undefined : () => {
+    hangup().catch((error) =>
+      log.error("Reload on SIGHUP failed: {error}", {
+        error: fatalMessage(error),
+      })
+    );
+  };
+  if (onHangup) Deno.addSignalListener("SIGHUP", onHangup);
+  log.info(options.banner);
+  try {
+    await agent.watch(stop.signal);
+  } finally {
+    // Let work in progress finish, so no config is left half written.
+    await agent.close();
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+    if (onHangup) Deno.removeSignalListener("SIGHUP", onHangup);
+  }
+  return 0;
+}
