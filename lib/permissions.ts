@@ -44,6 +44,21 @@ export const BALANCER_PERMISSIONS: readonly string[] = [
 ];
 
 /**
+ * Permission flags of docker-glue. Handler scripts are arbitrary executables
+ * found in the script paths, and handler files are looked up relative to the
+ * executable, so running and reading cannot be narrowed to a fixed list the
+ * way docker-balancer's are. Writing, the network and the environment are as
+ * narrow as the balancer's.
+ */
+export const GLUE_PERMISSIONS: readonly string[] = [
+  "--allow-env",
+  "--allow-read",
+  `--allow-write=${[...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS].join(",")}`,
+  `--allow-net=${DOCKER_SOCKETS.map((path) => `unix:${path}`).join(",")}`,
+  "--allow-run",
+];
+
+/**
  * One line for an operator when the binary lacks a permission: what was
  * denied and how to build a binary that has it.
  */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BALANCER_PERMISSIONS } from "../lib/permissions.ts";
+import { BALANCER_PERMISSIONS, GLUE_PERMISSIONS } from "../lib/permissions.ts";
 
 /** A binary: its entry point, output path and permissions. */
 export interface Target {
@@ -19,6 +19,11 @@ export interface Target {
 
 /** Every binary the project ships. */
 export const TARGETS: readonly Target[] = [
+  {
+    entry: "main.ts",
+    output: "dist/docker-glue",
+    permissions: GLUE_PERMISSIONS,
+  },
   {
     entry: "balancer.ts",
     output: "dist/docker-balancer",

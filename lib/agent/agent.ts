@@ -124,7 +124,7 @@ export class Agent implements AgentContext {
   async once(): Promise<boolean> {
     await this.inventory.resync();
     const before = this.#failures;
-    await this.#dispatch(NONE, "");
+    await this.dispatch(NONE, "");
     await this.idle();
     this.#throwFatal();
     return this.#failures === before;
@@ -168,7 +168,7 @@ export class Agent implements AgentContext {
             );
           }
           attempt = 0;
-          void this.#dispatch(NONE, "");
+          void this.dispatch(NONE, "");
           for await (const line of readEvents(stream)) {
             this.#throwFatal();
             if ("skipped" in line) {
@@ -245,15 +245,15 @@ export class Agent implements AgentContext {
     });
     if (event.action === "destroy") this.inventory.forget(event.id);
     else await this.inventory.refresh(event.id);
-    void this.#dispatch(event.action, event.id);
+    void this.dispatch(event.action, event.id);
   }
 
   /**
    * Queues the event for every handler that wants it. Resolves once they have
    * all handled it; then, for a real event, fires `none` once if any of them
-   * has `triggers-none=1`.
+   * has `triggers-none=1`. The event stream calls this; so can tests.
    */
-  async #dispatch(status: string, containerId: string): Promise<void> {
+  async dispatch(status: string, containerId: string): Promise<void> {
     const runs: Promise<boolean>[] = [];
     let triggers = false;
     for (const queue of this.#queues) {
@@ -266,7 +266,7 @@ export class Agent implements AgentContext {
       runs.push(run);
     }
     await Promise.all(runs);
-    if (status !== NONE && triggers) await this.#dispatch(NONE, "");
+    if (status !== NONE && triggers) await this.dispatch(NONE, "");
   }
 
   /** Runs one handler on one event; returns whether it succeeded. */

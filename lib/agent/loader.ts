@@ -76,17 +76,19 @@ async function resolveClass(
   const { className, file } = ini;
   const builtin = registry.lookup(className);
   if (builtin !== undefined) return await builtin();
-  const hash = className.lastIndexOf("#");
-  if (hash < 0) {
+  // A plugin is `module:Export`, split at the last colon so URLs with a
+  // port still work. (`#` would read better but starts an INI comment.)
+  const colon = className.lastIndexOf(":");
+  const exportName = colon < 0 ? "" : className.slice(colon + 1);
+  if (colon < 0 || !/^[A-Za-z_$][\w$]*$/.test(exportName)) {
     throw new HandlerFileError(
       file,
       `unknown handler class ${JSON.stringify(className)}: not a built-in (${
         registry.names().join(", ")
-      }) and not a module reference such as ./my_handler.ts#MyHandler`,
+      }) and not a module reference such as ./my_handler.ts:MyHandler`,
     );
   }
-  const reference = className.slice(0, hash);
-  const exportName = className.slice(hash + 1);
+  const reference = className.slice(0, colon);
   let mod: Record<string, unknown>;
   try {
     mod = await import(moduleSpecifier(reference, file));

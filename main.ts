@@ -1,0 +1,207 @@
+/**
+ * docker-glue: the pluggable agent. It loads the handler INI files from the
+ * handler paths and, on each Docker event, runs the handlers that asked for
+ * it.
+ *
+ * Permissions: see lib/permissions.ts (GLUE_PERMISSIONS).
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "commander";
+import { getLogger } from "@logtape/logtape";
+import { Agent } from "./lib/agent/agent.ts";
+import { loadHandlers, type LoadResult } from "./lib/agent/loader.ts";
+import {
+  defaultHandlerDirs,
+  defaultScriptDirs,
+  findHandlerFiles,
+  parsePathList,
+} from "./lib/agent/paths.ts";
+import {
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  fail,
+  fatalMessage,
+  runAgent,
+} from "./lib/cli/daemon.ts";
+import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
+import { parseLogLevel, setupLogging } from "./lib/log.ts";
+import { VERSION } from "./lib/version.ts";
+import { BUILTIN_REGISTRY } from "./handlers/registry.ts";
+
+const PROGRAM = "docker-glue";
+const log = getLogger(["docker-glue", "main"]);
+
+interface Flags {
+  once?: boolean;
+  watch?: boolean;
+  check?: boolean;
+  handlerPaths?: string;
+  scriptPaths?: string;
+  dockerUrl?: string;
+  logLevel: string;
+}
+
+function program(): Command {
+  return new Command(PROGRAM)
+    .description(
+      "Run handler plugins and scripts on Docker events, as configured by docker-glue.d/*.ini files.",
+    )
+    .version(VERSION, "--version", "print the version and exit")
+    .helpOption("-h, --help", "show this help and exit")
+    .option("-1, --once", "fire the none event once, then exit")
+    .option("-w, --watch", "fire the none event, then follow Docker events")
+    .option(
+      "--check",
+      "load and validate every handler file, print each problem, exit 1 if any",
+    )
+    .option(
+      "--handler-paths <dirs>",
+      "':'-separated directories with *.ini handler files (default: docker-glue.d under ../etc and ../../etc next to the program, /etc and the working directory)",
+    )
+    .option(
+      "--script-paths <dirs>",
+      "':'-separated directories with handler scripts (default: libexec/docker-glue under .. and ../.. next to the program, /usr/libexec/docker-glue, ./handler-scripts)",
+    )
+    .option(
+      "--docker-url <url>",
+      "Docker engine (default: DOCKER_HOST, else unix:///var/run/docker.sock)",
+    )
+    .option("--log-level <level>", "debug, info, warning or error", "info")
+    .exitOverride()
+    .configureOutput({
+      writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+    });
+}
+
+/** The directory "relative to the executable" means: the binary's, or main.ts's from source. */
+function programDir(): string {
+  if (Deno.build.standalone) {
+    const exe = Deno.execPath();
+    return exe.slice(0, exe.lastIndexOf("/")) || "/";
+  }
+  return import.meta.dirname ?? Deno.cwd();
+}
+
+function report(result: LoadResult): void {
+  for (const problem of result.problems) {
+    if (problem.severity === "error") {
+      log.error("{message}", { message: problem.message });
+    } else log.warn("{message}", { message: problem.message });
+  }
+  for (const file of result.disabled) {
+    log.info("Handler {file} is disabled (enabled=0)", { file });
+  }
+  for (const { ini } of result.loaded) {
+    log.info("Loaded handler {file}: {className} on {events}", {
+      file: ini.file,
+      className: ini.className,
+      events: [
+        ...(ini.events.all ? ["all"] : []),
+        ...(ini.events.none ? ["none"] : []),
+        ...ini.events.names,
+      ].join(","),
+    });
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const cli = program();
+  try {
+    cli.parse(args, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    throw error;
+  }
+  const flags = cli.opts<Flags>();
+  const modes = [flags.once, flags.watch, flags.check].filter(Boolean).length;
+  if (modes !== 1) {
+    fail(
+      PROGRAM,
+      modes === 0
+        ? "nothing to do: pass -1 (once), -w (watch) or --check (see -h)"
+        : "-1, -w and --check exclude each other",
+      EXIT_USAGE,
+    );
+  }
+  try {
+    await setupLogging(parseLogLevel(flags.logLevel));
+  } catch (error) {
+    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+  }
+  const cwd = Deno.cwd();
+  const handlerDirs = flags.handlerPaths === undefined
+    ? defaultHandlerDirs(programDir(), cwd)
+    : parsePathList(flags.handlerPaths, cwd);
+  const scriptDirs = flags.scriptPaths === undefined
+    ? defaultScriptDirs(programDir(), cwd)
+    : parsePathList(flags.scriptPaths, cwd);
+  const url = dockerUrl(flags.dockerUrl);
+  let agent: Agent;
+  try {
+    agent = new Agent(connectDocker(url), {
+      dockerUrl: url,
+      scriptPaths: scriptDirs,
+    });
+  } catch (error) {
+    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+  }
+
+  const { files, shadowed } = await findHandlerFiles(handlerDirs);
+  for (const file of shadowed) {
+    log.info(
+      "Skipped {file}: a file of the same name in an earlier handler path wins",
+      { file },
+    );
+  }
+  const result = await loadHandlers(files, agent, BUILTIN_REGISTRY);
+
+  if (flags.check) {
+    for (const problem of result.problems) {
+      console.log(`${problem.severity}: ${problem.message}`);
+    }
+    console.log(
+      `${files.length} handler files in ${
+        handlerDirs.join(":")
+      }: ${result.loaded.length} loaded, ${result.disabled.length} disabled, ${result.problems.length} problems`,
+    );
+    await Promise.all(result.loaded.map(({ handler }) => handler.close()));
+    return result.problems.length === 0 ? 0 : EXIT_FAILURE;
+  }
+
+  report(result);
+  if (result.loaded.length === 0) {
+    return fail(
+      PROGRAM,
+      `no handler loaded from ${
+        handlerDirs.join(":")
+      } (copy an *.ini.example to *.ini)`,
+    );
+  }
+  for (const { ini, handler } of result.loaded) {
+    agent.add({
+      name: ini.file,
+      events: ini.events,
+      triggersNone: ini.triggersNone,
+      timeoutMs: ini.timeoutMs,
+      handler,
+    });
+  }
+  return await runAgent(agent, {
+    once: flags.once === true,
+    program: PROGRAM,
+    banner:
+      `${PROGRAM} ${VERSION} watching ${url} with ${result.loaded.length} handlers`,
+  });
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    fail(PROGRAM, fatalMessage(error));
+  }
+}

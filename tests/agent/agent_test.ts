@@ -1,0 +1,120 @@
+import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import { Agent, type HandlerSlot } from "../../lib/agent/agent.ts";
+import { parseEvents } from "../../lib/agent/handler_ini.ts";
+import { connectDocker } from "../../lib/docker/client.ts";
+
+/** An agent that never talks to Docker: these tests call dispatch directly. */
+function agent(): Agent {
+  return new Agent(connectDocker("unix:///nonexistent.sock"), {
+    dockerUrl: "unix:///nonexistent.sock",
+  });
+}
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function slot(
+  name: string,
+  events: string,
+  log: string[],
+  options: {
+    triggersNone?: boolean;
+    timeoutMs?: number;
+    delay?: (event: string) => number;
+    fail?: string;
+  } = {},
+): HandlerSlot {
+  return {
+    name,
+    events: parseEvents(events),
+    triggersNone: options.triggersNone ?? false,
+    timeoutMs: options.timeoutMs ?? 5000,
+    handler: {
+      async handle(event, id) {
+        await tick(options.delay?.(event) ?? 0);
+        if (event === options.fail) throw new Error(`${name} cannot ${event}`);
+        log.push(`${name}:${event}${id ? `:${id}` : ""}`);
+      },
+    },
+  };
+}
+
+Deno.test("agent: all gets real events, none only the synthetic one", async () => {
+  const log: string[] = [];
+  const a = agent();
+  a.add(slot("all", "all", log));
+  a.add(slot("none", "none", log));
+  a.add(slot("list", "start,none", log));
+  await a.dispatch("none", "");
+  await a.dispatch("start", "c1");
+  await a.dispatch("die", "c1");
+  assertEquals(log.sort(), [
+    "all:die:c1",
+    "all:start:c1",
+    "list:none",
+    "list:start:c1",
+    "none:none",
+  ]);
+});
+
+Deno.test("agent: triggers-none fires none once per real event, after the handlers ran", async () => {
+  const log: string[] = [];
+  const a = agent();
+  a.add(slot("t1", "start", log, { triggersNone: true }));
+  a.add(slot("t2", "start", log, { triggersNone: true, delay: () => 30 }));
+  a.add(slot("plain", "die", log));
+  a.add(slot("renderer", "none", log));
+  await a.dispatch("start", "c1");
+  await a.dispatch("die", "c1");
+  await a.idle();
+  assertEquals(log, [
+    "t1:start:c1",
+    "t2:start:c1",
+    "renderer:none",
+    "plain:die:c1",
+  ]);
+});
+
+Deno.test("agent: each handler sees its events in arrival order, even when slow", async () => {
+  const log: string[] = [];
+  const a = agent();
+  a.add(slot("slow", "all", log, { delay: (e) => (e === "create" ? 60 : 0) }));
+  a.add(slot("fast", "all", log));
+  const done = ["create", "start", "die", "destroy"].map((e) =>
+    a.dispatch(e, "c1")
+  );
+  await Promise.all(done);
+  assertEquals(log.filter((l) => l.startsWith("slow")), [
+    "slow:create:c1",
+    "slow:start:c1",
+    "slow:die:c1",
+    "slow:destroy:c1",
+  ]);
+  // The fast handler did not wait for the slow one.
+  assertEquals(
+    log.indexOf("fast:destroy:c1") < log.indexOf("slow:create:c1"),
+    true,
+  );
+});
+
+Deno.test("agent: a failing or hanging handler stops neither the others nor later events", async () => {
+  const log: string[] = [];
+  const a = agent();
+  a.add(slot("thrower", "all", log, { fail: "start" }));
+  a.add(
+    slot("hanger", "all", log, {
+      timeoutMs: 50,
+      delay: (e) => (e === "start" ? 10_000 : 0),
+    }),
+  );
+  a.add(slot("ok", "all", log));
+  const start = Date.now();
+  await a.dispatch("start", "c1");
+  await a.dispatch("die", "c1");
+  assertTrue(Date.now() - start < 2000, "the hanging handler held things up");
+  assertEquals(log.sort(), [
+    "hanger:die:c1",
+    "ok:die:c1",
+    "ok:start:c1",
+    "thrower:die:c1",
+  ]);
+});

@@ -1,0 +1,202 @@
+import {
+  assertEquals,
+  assertIncludes,
+  assertRejects,
+  assertTrue,
+} from "../_fixtures/assert.ts";
+import { Agent, ReportedError } from "../../lib/agent/agent.ts";
+import { HandlerDisabledError } from "../../lib/agent/base_handler.ts";
+import { parseHandlerIni } from "../../lib/agent/handler_ini.ts";
+import { connectDocker } from "../../lib/docker/client.ts";
+import { ScriptHandler } from "../../handlers/exec.ts";
+
+const SCRIPTS = new URL("../../handler-scripts", import.meta.url).pathname;
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function script(
+  dir: string,
+  name: string,
+  body: string,
+): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, `#!/bin/sh\n${body}\n`);
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+async function handler(
+  dir: string,
+  params: string,
+  scriptPaths = [dir],
+): Promise<ScriptHandler> {
+  const iniFile = `${dir}/h.ini`;
+  await Deno.writeTextFile(
+    iniFile,
+    `[handler]\nclass=script\nevents=all\n[params]\n${params}\n`,
+  );
+  const agent = new Agent(connectDocker("unix:///nonexistent.sock"), {
+    dockerUrl: "unix:///nonexistent.sock",
+    scriptPaths,
+  });
+  const h = new ScriptHandler(
+    agent,
+    iniFile,
+    parseHandlerIni(iniFile, await Deno.readTextFile(iniFile)),
+  );
+  await h.init();
+  return h;
+}
+
+Deno.test("script: gets ini path, event and container id as argv, never through a shell", async () => {
+  await withDir(async (dir) => {
+    await script(
+      dir,
+      "args.sh",
+      `for a in "$@"; do printf '%s\\n' "$a"; done > "${dir}/args"`,
+    );
+    const h = await handler(dir, "script=args.sh");
+    const hostile =
+      `abc; touch ${dir}/pwned $(touch ${dir}/pwned2) \`touch ${dir}/pwned3\``;
+    await h.handle("start", hostile);
+    assertEquals(
+      await Deno.readTextFile(`${dir}/args`),
+      `${dir}/h.ini\nstart\n${hostile}\n`,
+    );
+    for (const name of ["pwned", "pwned2", "pwned3"]) {
+      await Deno.stat(`${dir}/${name}`).then(
+        () => assertTrue(false, `${name} exists: a shell ran`),
+        () => {},
+      );
+    }
+  });
+});
+
+Deno.test("script: a hung script and what it started are killed after the timeout", async () => {
+  await withDir(async (dir) => {
+    await script(dir, "hang.sh", `sleep 30 & echo $! > "${dir}/child"; wait`);
+    const h = await handler(dir, "script=hang.sh\ntimeout=0.5");
+    const start = Date.now();
+    await assertRejects(() => h.handle("start", "c1"), ReportedError);
+    assertTrue(Date.now() - start < 5000, `took ${Date.now() - start} ms`);
+    const child = Number(await Deno.readTextFile(`${dir}/child`));
+    await new Promise((r) => setTimeout(r, 100));
+    // Gone, or a zombie waiting to be reaped by init: either way not running.
+    const state = await Deno.readTextFile(`/proc/${child}/stat`).then(
+      (stat) =>
+        stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3),
+      () => "gone",
+    );
+    assertTrue(
+      state === "gone" || state === "Z",
+      `the script's child is in state ${state}`,
+    );
+  });
+});
+
+Deno.test("script: a non-zero exit fails the event", async () => {
+  await withDir(async (dir) => {
+    await script(dir, "fail.sh", "echo broken >&2; exit 4");
+    const h = await handler(dir, "script=fail.sh");
+    await assertRejects(() => h.handle("die", "c1"), ReportedError);
+  });
+});
+
+Deno.test("script: megabytes of output do not block it", async () => {
+  await withDir(async (dir) => {
+    await script(
+      dir,
+      "loud.sh",
+      "head -c 4000000 /dev/zero; head -c 4000000 /dev/zero >&2; echo done > " +
+        dir + "/done",
+    );
+    const h = await handler(dir, "script=loud.sh\ntimeout=20");
+    await h.handle("start", "c1");
+    assertEquals(await Deno.readTextFile(`${dir}/done`), "done\n");
+  });
+});
+
+Deno.test("script: a missing script disables the handler; a bad timeout is an error", async () => {
+  await withDir(async (dir) => {
+    await assertRejects(
+      () => handler(dir, "script=nope.sh"),
+      HandlerDisabledError,
+      "nope.sh",
+    );
+    await script(dir, "ok.sh", "true");
+    await assertRejects(
+      () => handler(dir, "script=ok.sh\ntimeout=soon"),
+      TypeError,
+      "timeout",
+    );
+    await assertRejects(() => handler(dir, "demo=1"), TypeError, "script=");
+  });
+});
+
+Deno.test("test-handler.sh logs event, container id and demo-option", async () => {
+  await withDir(async (dir) => {
+    const h = await handler(
+      dir,
+      "script=test-handler.sh\ndemo-option=some value",
+      [SCRIPTS],
+    );
+    const id = `test-${crypto.randomUUID()}`;
+    await h.handle("start", id);
+    const log = await Deno.readTextFile("/tmp/docker-glue-test.log");
+    const line = log.split("\n").find((l) => l.includes(id)) ?? "";
+    assertIncludes(
+      line,
+      `container_id=[${id}] event=[start] demo-option=[some value]`,
+    );
+    assertTrue(/^\d{4}-\d\d-\d\d /.test(line), line);
+  });
+});
+
+Deno.test("ovs-handler.sh attaches containers with network none and detaches them", async () => {
+  await withDir(async (dir) => {
+    // Open vSwitch cannot run here: stand-ins for docker and ovs-docker record their argv.
+    await Deno.mkdir(`${dir}/bin`);
+    await script(
+      dir,
+      "bin/docker",
+      `case "$*" in
+  *NetworkMode*) echo "$FAKE_MODE" ;;
+  *glue_ovs_ip*) echo 10.10.0.5/24 ;;
+  *) echo ;;
+esac`,
+    );
+    await script(dir, "bin/ovs-docker", `echo "$*" >> "${dir}/ovs.log"`);
+    const ini = `${dir}/ovs.ini`;
+    await Deno.writeTextFile(
+      ini,
+      "[handler]\nclass=script\nevents=start,die\n[params]\nbridge=br-test\n",
+    );
+    const run = async (event: string, mode: string) => {
+      const out = await new Deno.Command(`${SCRIPTS}/ovs-handler.sh`, {
+        args: [ini, event, "c0ffee"],
+        env: { PATH: `${dir}/bin:/usr/bin:/bin`, FAKE_MODE: mode },
+        stderr: "piped",
+      }).output();
+      assertTrue(out.success, new TextDecoder().decode(out.stderr));
+    };
+    await run("start", "bridge");
+    await run("start", "none");
+    await run("die", "none");
+    await run("none", "none");
+    assertEquals(
+      await Deno.readTextFile(`${dir}/ovs.log`),
+      [
+        "add-port br-test eth0 c0ffee --ipaddress=10.10.0.5/24",
+        "del-port br-test eth0 c0ffee",
+        "",
+      ].join("\n"),
+    );
+  });
+});
