@@ -15,6 +15,7 @@ import type { DockerClient } from "../docker/client.ts";
 import { type DockerEvent, readEvents } from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
 import { backoff, sleep } from "../util/sleep.ts";
+import { permissionHint } from "../permissions.ts";
 import type { AgentContext } from "./base_handler.ts";
 import { type EventSelector, NONE, selects } from "./handler_ini.ts";
 
@@ -94,7 +95,6 @@ export class Agent implements AgentContext {
   readonly dockerUrl: string;
   #queues: Queue[] = [];
   #failures = 0;
-  #fatal: unknown = null;
 
   /** Creates an agent with no handlers; add them with {@link Agent.add}. */
   constructor(docker: DockerClient, options: AgentOptions) {
@@ -126,7 +126,6 @@ export class Agent implements AgentContext {
     const before = this.#failures;
     await this.dispatch(NONE, "");
     await this.idle();
-    this.#throwFatal();
     return this.#failures === before;
   }
 
@@ -170,7 +169,6 @@ export class Agent implements AgentContext {
           attempt = 0;
           void this.dispatch(NONE, "");
           for await (const line of readEvents(stream)) {
-            this.#throwFatal();
             if ("skipped" in line) {
               log.debug("Ignored event line {line}", { line: line.skipped });
               continue;
@@ -202,13 +200,11 @@ export class Agent implements AgentContext {
           { url: this.dockerUrl, error: describe(error), wait },
         );
       }
-      this.#throwFatal();
       await sleep(
         backoff(attempt++, RECONNECT_BASE_MS, RECONNECT_MAX_MS),
         signal,
       );
     }
-    this.#throwFatal();
   }
 
   /** Waits for queued events, then lets every handler finish its work. */
@@ -224,10 +220,6 @@ export class Agent implements AgentContext {
         });
       }
     }
-  }
-
-  #throwFatal(): void {
-    if (this.#fatal !== null) throw this.#fatal;
   }
 
   async #onEvent(event: DockerEvent): Promise<void> {
@@ -296,14 +288,15 @@ export class Agent implements AgentContext {
       return true;
     } catch (error) {
       this.#failures++;
-      if (isFatal(error)) {
-        this.#fatal ??= error;
-      } else if (!(error instanceof ReportedError)) {
+      if (!(error instanceof ReportedError)) {
+        // A missing permission is this handler's problem; the others go on.
         log.error("Handler {handler} failed on {status}{id}: {error}", {
           handler: slot.name,
           status,
           id,
-          error: describe(error),
+          error: isFatal(error)
+            ? permissionHint(error as Deno.errors.NotCapable)
+            : describe(error),
         });
       }
       return false;

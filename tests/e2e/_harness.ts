@@ -10,10 +10,14 @@
  * @module
  */
 
-import { BALANCER_PERMISSIONS } from "../../lib/permissions.ts";
+import {
+  BALANCER_PERMISSIONS,
+  GLUE_PERMISSIONS,
+} from "../../lib/permissions.ts";
 
 const decoder = new TextDecoder();
-const ROOT = new URL("../../", import.meta.url).pathname;
+/** The repository root (the entry points run with it as working directory). */
+export const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Image every test container runs. */
 export const IMAGE = "docker-glue-test/busybox:2";
@@ -378,32 +382,68 @@ export class Process {
   }
 }
 
-/** Starts docker-balancer from source with the permissions its binary is compiled with. */
-export function startBalancer(
+/** Starts an entry point from source with the permissions its binary is compiled with. */
+function startEntry(
+  entry: string,
+  permissions: readonly string[],
   args: string[],
-  extraPermissions: string[] = [],
+  extraPermissions: string[],
 ): Process {
   return new Process(Deno.execPath(), [
     "run",
-    ...BALANCER_PERMISSIONS,
+    ...permissions,
     ...extraPermissions,
-    "balancer.ts",
+    entry,
     ...args,
   ]);
 }
 
-/** Runs docker-balancer to completion. */
-export async function runBalancer(
-  args: string[],
-  extraPermissions: string[] = [],
+async function runEntry(
+  process: Process,
 ): Promise<{ code: number; stderr: string; stdout: string }> {
-  const process = startBalancer(args, extraPermissions);
   const status = await process.finished();
   return {
     code: status.code,
     stderr: process.lines.join("\n"),
     stdout: process.stdout.join("\n"),
   };
+}
+
+/** Starts docker-balancer from source with its compiled permissions. */
+export function startBalancer(
+  args: string[],
+  extraPermissions: string[] = [],
+): Process {
+  return startEntry(
+    "balancer.ts",
+    BALANCER_PERMISSIONS,
+    args,
+    extraPermissions,
+  );
+}
+
+/** Runs docker-balancer to completion. */
+export function runBalancer(
+  args: string[],
+  extraPermissions: string[] = [],
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  return runEntry(startBalancer(args, extraPermissions));
+}
+
+/** Starts docker-glue from source with its compiled permissions. */
+export function startGlue(
+  args: string[],
+  extraPermissions: string[] = [],
+): Process {
+  return startEntry("main.ts", GLUE_PERMISSIONS, args, extraPermissions);
+}
+
+/** Runs docker-glue to completion. */
+export function runGlue(
+  args: string[],
+  extraPermissions: string[] = [],
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  return runEntry(startGlue(args, extraPermissions));
 }
 
 /** Whether the test setup started the running Docker engine (so a test may restart it). */
