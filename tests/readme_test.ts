@@ -1,0 +1,11 @@
+import { assertIncludes } from "./_fixtures/assert.ts";
+
+const root = new URL("../", import.meta.url);
+
+Deno.test("README: the plugin section shows the demo plugin as it is", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", root));
+  const plugin = await Deno.readTextFile(
+    new URL("examples/plugins/demo_handler.ts", root),
+  );
+  assertIncludes(readme, plugin.slice(plugin.indexOf("import { getLogger }")));
+});
