@@ -12,7 +12,11 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { DockerClient } from "../docker/client.ts";
-import { type DockerEvent, readEvents } from "../docker/events.ts";
+import {
+  type DockerEvent,
+  readEvents,
+  RecentEvents,
+} from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { permissionHint } from "../permissions.ts";
@@ -147,7 +151,7 @@ export class Agent implements AgentContext {
    */
   async watch(signal: AbortSignal): Promise<void> {
     let since: number | undefined;
-    let lastNano = "";
+    const recent = new RecentEvents();
     let attempt = 0;
     while (!signal.aborted) {
       try {
@@ -174,14 +178,8 @@ export class Agent implements AgentContext {
               continue;
             }
             const event = line.event;
-            // After a reconnect `since` replays the last second; skip what
-            // was already handled.
-            if (
-              since !== undefined && (event.time < since ||
-                (event.time === since && event.timeNano <= lastNano))
-            ) continue;
-            since = event.time;
-            lastNano = event.timeNano;
+            if (!recent.add(event)) continue;
+            since = Math.max(since ?? 0, event.time);
             await this.#onEvent(event);
           }
         } finally {

@@ -20,7 +20,7 @@ export interface DockerEvent {
   readonly id: string;
   /** Unix time in seconds. */
   readonly time: number;
-  /** Unix time in nanoseconds, as Docker sent it, for ordering and de-duplication. */
+  /** Unix time in nanoseconds, digits as Docker sent them, for de-duplication. */
   readonly timeNano: string;
   /** Actor attributes (container name, image, labels ...). */
   readonly attributes: Readonly<Record<string, string>>;
@@ -101,7 +101,49 @@ export async function* readEvents(
         continue;
       }
       const event = toEvent(parsed);
-      yield event === null ? { skipped: line } : { event };
+      if (event === null) {
+        yield { skipped: line };
+        continue;
+      }
+      // JSON numbers lose the last digits of a nanosecond time; keep Docker's.
+      const nano = /"timeNano"\s*:\s*([0-9]+)/.exec(line)?.[1];
+      yield {
+        event: nano === undefined ? event : { ...event, timeNano: nano },
+      };
     }
+  }
+}
+
+/**
+ * Remembers the events of the last few seconds, so the replay that follows a
+ * reconnect (Docker resumes `since` a whole second) is not handled twice.
+ * Docker does not send events in strict time order, so comparing times alone
+ * would drop real events; each event is recognized by time, id and action.
+ */
+export class RecentEvents {
+  readonly #seen = new Map<string, number>();
+  readonly #windowS: number;
+
+  /** Keeps events for `windowS` seconds of event time. */
+  constructor(windowS = 2) {
+    this.#windowS = windowS;
+  }
+
+  /** Records the event; returns false when it was seen already. */
+  add(event: DockerEvent): boolean {
+    const key = `${event.timeNano} ${event.id} ${event.action} ${event.detail}`;
+    if (this.#seen.has(key)) return false;
+    this.#seen.set(key, event.time);
+    // Insertion order is close to time order; stop at the first recent one.
+    for (const [old, time] of this.#seen) {
+      if (time >= event.time - this.#windowS) break;
+      this.#seen.delete(old);
+    }
+    return true;
+  }
+
+  /** How many events are remembered. */
+  get size(): number {
+    return this.#seen.size;
   }
 }

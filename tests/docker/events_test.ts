@@ -1,7 +1,9 @@
 import { assertEquals } from "../_fixtures/assert.ts";
 import {
+  type DockerEvent,
   type EventLine,
   readEvents,
+  RecentEvents,
   toEvent,
 } from "../../lib/docker/events.ts";
 
@@ -68,4 +70,50 @@ Deno.test("events: unexpected payloads are skipped, not fatal", async () => {
     lines.map((l) => "event" in l ? `event:${l.event.type}` : "skipped"),
     ["skipped", "skipped", "skipped", "event:plugin", "event:container"],
   );
+});
+
+Deno.test("events: nanosecond times keep all their digits", async () => {
+  const lines = await collect([`${start}\n`]);
+  const first = lines[0];
+  assertEquals(
+    first && "event" in first ? first.event.timeNano : "",
+    "1700000000123456789",
+  );
+});
+
+function ev(
+  id: string,
+  action: string,
+  time: number,
+  nano: number,
+): DockerEvent {
+  return {
+    type: "container",
+    action,
+    detail: "",
+    id,
+    time,
+    timeNano: String(nano),
+    attributes: {},
+  };
+}
+
+Deno.test("events: out-of-order events all pass; a replay is recognized", () => {
+  const recent = new RecentEvents();
+  const burst = [
+    ev("a", "start", 100, 100_000_000_900),
+    ev("b", "start", 100, 100_000_000_100),
+    ev("c", "start", 100, 100_000_000_500),
+    ev("a", "die", 101, 101_000_000_000),
+  ];
+  assertEquals(burst.map((e) => recent.add(e)), [true, true, true, true]);
+  // After a reconnect Docker replays from second 100.
+  assertEquals(burst.map((e) => recent.add(e)), [false, false, false, false]);
+  assertEquals(recent.add(ev("d", "start", 101, 101_000_000_001)), true);
+});
+
+Deno.test("events: old events are forgotten, so memory stays bounded", () => {
+  const recent = new RecentEvents(2);
+  for (let t = 0; t < 10_000; t++) recent.add(ev(`c${t}`, "start", t, t * 1e9));
+  assertEquals(recent.size <= 3, true, `remembered ${recent.size}`);
 });
