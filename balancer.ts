@@ -42,6 +42,7 @@ interface Flags {
   dryRun?: boolean;
   httpBind: string;
   statsBind: string;
+  tcpBindAddress: string;
   logLevel: string;
 }
 
@@ -114,6 +115,11 @@ function program(): Command {
       "bind address of the stats page; '' for none",
       HAPROXY_DEFAULTS.statsBind,
     )
+    .option(
+      "--tcp-bind-address <addr>",
+      "address the TCP frontends (glue_tcp_ports) listen on; * for all",
+      HAPROXY_DEFAULTS.tcpBindAddress,
+    )
     .option("--log-level <level>", "debug, info, warning or error", "info")
     .exitOverride()
     .configureOutput({
@@ -130,6 +136,7 @@ function iniFromFlags(flags: Flags): HandlerIni {
     debounce: flags.debounce,
     http_bind: flags.httpBind,
     stats_bind: flags.statsBind,
+    tcp_bind_address: flags.tcpBindAddress,
     include_env: flags.includeEnv ? "1" : "0",
     dry_run: flags.dryRun ? "1" : "0",
   };

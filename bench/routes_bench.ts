@@ -24,7 +24,7 @@ function inventory(size: number) {
 
 const renderer = new Renderer(
   { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
-  { httpBind: ["*:80"], statsBind: "127.0.0.1:8404" },
+  { httpBind: ["*:80"], statsBind: "127.0.0.1:8404", tcpBindAddress: "*" },
 );
 
 for (const size of [100, 1000]) {
@@ -34,6 +34,6 @@ for (const size of [100, 1000]) {
     buildRoutes(containers);
   });
   Deno.bench(`render, ${size} containers`, { group: `${size}` }, () => {
-    renderer.render(table.routes);
+    renderer.render(table);
   });
 }

@@ -5,7 +5,8 @@
  *
  * INI params (all optional) mirror docker-balancer's flags: `template_dir`,
  * `template_file`, `config_file`, `rc`, `reload_cmd`, `haproxy_bin`,
- * `network`, `include_env`, `http_bind`, `stats_bind`, `debounce`, `dry_run`.
+ * `network`, `include_env`, `http_bind`, `stats_bind`, `tcp_bind_address`,
+ * `debounce`, `dry_run`.
  *
  * @module
  */
@@ -58,6 +59,10 @@ export class HAProxyHandler extends BaseHandler {
       includeEnv: flag("include_env"),
       httpBind: this.param("http_bind", HAPROXY_DEFAULTS.httpBind),
       statsBind: this.param("stats_bind", HAPROXY_DEFAULTS.statsBind),
+      tcpBindAddress: this.param(
+        "tcp_bind_address",
+        HAPROXY_DEFAULTS.tcpBindAddress,
+      ),
       dryRun: flag("dry_run"),
       debounce,
     };

@@ -22,6 +22,8 @@ import {
   type Finding,
   type HttpRoute,
   type RouteOptions,
+  type RouteTable,
+  type TcpRoute,
 } from "./routes.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
@@ -61,12 +63,21 @@ interface Placement {
   readonly target: string;
 }
 
-function placements(routes: readonly HttpRoute[]): Map<string, Placement> {
+function placements(table: RouteTable): Map<string, Placement> {
   const out = new Map<string, Placement>();
-  for (const route of routes) {
-    const where = `${route.host || "(default host)"}${route.prefix || "/"}${
-      route.stripPrefix ? " (prefix stripped)" : ""
-    }`;
+  const all: [string, HttpRoute | TcpRoute][] = [
+    ...table.routes.map((route): [string, HttpRoute] => [
+      `${route.host || "(default host)"}${route.prefix || "/"}${
+        route.stripPrefix ? " (prefix stripped)" : ""
+      }`,
+      route,
+    ]),
+    ...table.tcpRoutes.map((route): [string, TcpRoute] => [
+      `TCP port ${route.listen}`,
+      route,
+    ]),
+  ];
+  for (const [where, route] of all) {
     for (const server of route.servers) {
       out.set(`${server.containerId}\n${route.backend}\n${server.name}`, {
         container: server.containerName,
@@ -152,9 +163,9 @@ export class HAProxyBalancer {
     const containers = this.#source();
     const table = buildRoutes(containers, this.#options.routes);
     this.#report(table.findings);
-    this.#logPlacements(table.routes, containers);
+    this.#logPlacements(table, containers);
     log.debug("Route table: {routes}", {
-      routes: table.routes.map((route) =>
+      routes: [...table.routes, ...table.tcpRoutes].map((route) =>
         `${route.backend}=[${
           route.servers.map((s) => `${s.address}:${s.port}/${s.weight}`).join(
             " ",
@@ -164,7 +175,7 @@ export class HAProxyBalancer {
     });
     let text: string;
     try {
-      text = this.#options.renderer.render(table.routes);
+      text = this.#options.renderer.render(table);
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
       log.error("{message}; kept the running configuration", {
@@ -180,7 +191,8 @@ export class HAProxyBalancer {
       }
       return;
     }
-    const servers = table.routes.reduce((n, r) => n + r.servers.length, 0);
+    const routes = [...table.routes, ...table.tcpRoutes];
+    const servers = routes.reduce((n, r) => n + r.servers.length, 0);
     try {
       const outcome = await applyConfig(text, {
         ...this.#options.apply,
@@ -192,7 +204,7 @@ export class HAProxyBalancer {
         this.#reloadPending = true;
         log.info("Installed {file}: {routes} routes, {servers} servers", {
           file: this.#options.apply.configFile,
-          routes: table.routes.length,
+          routes: routes.length,
           servers,
         });
       } else {
@@ -247,10 +259,10 @@ export class HAProxyBalancer {
 
   /** Logs one line per server that appeared, moved or went, with the reason. */
   #logPlacements(
-    routes: readonly HttpRoute[],
+    table: RouteTable,
     containers: readonly ContainerRecord[],
   ): void {
-    const next = placements(routes);
+    const next = placements(table);
     const byId = new Map(containers.map((c) => [c.id, c]));
     for (const [key, placed] of next) {
       const before = this.#placed.get(key);

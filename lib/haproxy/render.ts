@@ -9,7 +9,7 @@
 import nunjucks from "nunjucks";
 import { BUILTIN_DIR, BUILTIN_TEMPLATES } from "./builtin_templates.ts";
 import { escapeRegex } from "./labels.ts";
-import type { HttpRoute } from "./routes.ts";
+import type { HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
 
 /** Where templates come from. */
 export interface TemplateOptions {
@@ -25,7 +25,15 @@ export interface ListenOptions {
   readonly httpBind: readonly string[];
   /** `bind` argument of the stats listener, or "" for none. */
   readonly statsBind: string;
+  /** Address the TCP frontends bind to, `*` for all. */
+  readonly tcpBindAddress: string;
 }
+
+/** The routes a configuration is rendered from. */
+export type RenderInput = Pick<RouteTable, "routes" | "tcpRoutes">;
+
+/** No routes at all. */
+export const NO_ROUTES: RenderInput = { routes: [], tcpRoutes: [] };
 
 /** A template that could not be found, compiled or rendered. */
 export class TemplateError extends Error {
@@ -98,6 +106,40 @@ interface RouteView {
   }[];
 }
 
+interface TcpView {
+  listen: number;
+  bind: string;
+  backend: string;
+  servers: readonly {
+    name: string;
+    address: string;
+    port: number;
+    weight: number;
+  }[];
+}
+
+function serversOf(route: HttpRoute | TcpRoute) {
+  return route.servers.map(({ name, address, port, weight }) => ({
+    name,
+    address,
+    port,
+    weight,
+  }));
+}
+
+function tcpViewOf(route: TcpRoute, address: string): TcpView {
+  // An IPv6 address needs brackets before the port.
+  const host = address.includes(":") && !address.startsWith("[")
+    ? `[${address}]`
+    : address;
+  return {
+    listen: route.listen,
+    bind: `${host}:${route.listen}`,
+    backend: route.backend,
+    servers: serversOf(route),
+  };
+}
+
 function viewOf(route: HttpRoute): RouteView {
   const wildcard = route.host.startsWith("*.");
   return {
@@ -108,12 +150,7 @@ function viewOf(route: HttpRoute): RouteView {
     prefix_regex: escapeRegex(route.prefix),
     strip_prefix: route.stripPrefix,
     backend: route.backend,
-    servers: route.servers.map(({ name, address, port, weight }) => ({
-      name,
-      address,
-      port,
-      weight,
-    })),
+    servers: serversOf(route),
   };
 }
 
@@ -146,7 +183,7 @@ export class Renderer {
     this.#listen = listen;
     // A template can compile and still fail at render time (a bad include,
     // a filter that does not exist); try it once with no routes.
-    this.render([]);
+    this.render(NO_ROUTES);
   }
 
   /**
@@ -154,10 +191,13 @@ export class Renderer {
    *
    * @throws {TemplateError} when the template fails while rendering.
    */
-  render(routes: readonly HttpRoute[]): string {
+  render(table: RenderInput): string {
     try {
       return this.#template.render({
-        routes: routes.map(viewOf),
+        routes: table.routes.map(viewOf),
+        tcp_routes: table.tcpRoutes.map((route) =>
+          tcpViewOf(route, this.#listen.tcpBindAddress)
+        ),
         http_bind: this.#listen.httpBind,
         stats_bind: this.#listen.statsBind,
       });

@@ -1,28 +1,20 @@
 /**
- * The HTTP route model: a pure function from container records to the routing
+ * The route model: a pure function from container records to the routing
  * table HAProxy is rendered from, plus what was rejected and why.
  *
  * @module
  */
 
 import { type ContainerRecord, isServing } from "../docker/container.ts";
-import { pickAddress } from "./address.ts";
 import {
-  parseHostList,
-  parsePort,
-  parsePortList,
-  parsePrefix,
-  parseSwitch,
-  parseWeight,
-} from "./labels.ts";
+  claimsOf,
+  type Finding,
+  type HttpClaim,
+  type RouteOptions,
+  type TcpClaim,
+} from "./claims.ts";
 
-/** Options of the route model that come from the command line or INI params. */
-export interface RouteOptions {
-  /** Preferred network for container addresses (`--network`). */
-  readonly network?: string | undefined;
-  /** Treat environment variables as labels too; labels win (`--include-env`). */
-  readonly includeEnv?: boolean;
-}
+export type { Finding, RouteOptions };
 
 /** One server line of a backend. */
 export interface Server {
@@ -54,169 +46,33 @@ export interface HttpRoute {
   readonly servers: readonly Server[];
 }
 
-/** Something about a container worth telling the operator. */
-export interface Finding {
-  /** `warning` loses a route; `info` explains a choice. */
-  readonly severity: "warning" | "info";
-  /** Container name. */
-  readonly container: string;
-  /** Container id. */
-  readonly containerId: string;
-  /** The label at fault, when one is. */
-  readonly label?: string;
-  /** What happened, in words. */
-  readonly message: string;
+/** All containers serving TCP connections on one listen port. */
+export interface TcpRoute {
+  /** Port HAProxy listens on. */
+  readonly listen: number;
+  /** Container port the servers listen on. */
+  readonly port: number;
+  /** HAProxy frontend and backend name. */
+  readonly backend: string;
+  /** Servers, ordered by name. */
+  readonly servers: readonly Server[];
 }
 
 /** The output of the route model. */
 export interface RouteTable {
-  /** Routes in match order: most specific first. */
+  /** HTTP routes in match order: most specific first. */
   readonly routes: readonly HttpRoute[];
+  /** TCP routes by listen port. */
+  readonly tcpRoutes: readonly TcpRoute[];
   /** Warnings and notes, in container order. */
   readonly findings: readonly Finding[];
 }
 
-interface Claim {
-  readonly host: string;
-  readonly prefix: string;
-  readonly stripPrefix: boolean;
-  readonly port: number;
-  readonly weight: number;
-  readonly address: string;
-  readonly container: ContainerRecord;
-}
-
-const HOST_LABEL = /^glue_http_(.*)_host$/s;
-
-function labelsOf(
-  container: ContainerRecord,
-  includeEnv: boolean,
-): Record<string, string> {
-  return includeEnv
-    ? { ...container.env, ...container.labels }
-    : { ...container.labels };
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Reads the ports a container asks to be routed, reporting bad port labels. */
-function portsOf(
-  container: ContainerRecord,
-  labels: Record<string, string>,
-  findings: Finding[],
-): { port: number; label: string }[] {
-  const warn = (label: string, text: string) =>
-    findings.push({
-      severity: "warning",
-      container: container.name,
-      containerId: container.id,
-      label,
-      message: text,
-    });
-  const list = labels["glue_http_ports"];
-  if (list !== undefined) {
-    try {
-      return parsePortList(list).map((port) => ({
-        port,
-        label: "glue_http_ports",
-      }));
-    } catch (error) {
-      warn("glue_http_ports", message(error));
-      return [];
-    }
-  }
-  const ports: { port: number; label: string }[] = [];
-  for (const key of Object.keys(labels).sort()) {
-    const match = HOST_LABEL.exec(key);
-    if (match === null) continue;
-    try {
-      ports.push({ port: parsePort(match[1] ?? ""), label: key });
-    } catch (error) {
-      warn(key, message(error));
-    }
-  }
-  return ports;
-}
-
-/** Turns one container's labels into route claims, or findings when they are bad. */
-function claimsOf(
-  container: ContainerRecord,
-  options: RouteOptions,
-  findings: Finding[],
-): Claim[] {
-  const labels = labelsOf(container, options.includeEnv ?? false);
-  const ports = portsOf(container, labels, findings);
-  if (ports.length === 0) return [];
-  const base = { container: container.name, containerId: container.id };
-  let address: string;
-  try {
-    const choice = pickAddress(
-      container,
-      labels["glue_network"],
-      options.network,
-    );
-    address = choice.address;
-    if (choice.note !== undefined) {
-      findings.push({ ...base, severity: "info", message: choice.note });
-    }
-  } catch (error) {
-    findings.push({
-      ...base,
-      severity: "warning",
-      ...(labels["glue_network"] ? { label: "glue_network" } : {}),
-      message: `not routed: ${message(error)}`,
-    });
-    return [];
-  }
-  const claims: Claim[] = [];
-  for (const { port, label: portLabel } of ports) {
-    if (!container.exposedPorts.includes(`${port}/tcp`)) {
-      findings.push({
-        ...base,
-        severity: "warning",
-        label: portLabel,
-        message: `port ${port} is not exposed (expose ${port}/tcp to route it)`,
-      });
-      continue;
-    }
-    let current = `glue_http_${port}_host`;
-    try {
-      const hosts = parseHostList(labels[current] ?? "");
-      current = `glue_http_${port}_prefix`;
-      const prefix = parsePrefix(labels[current] ?? "");
-      current = `glue_http_${port}_strip_prefix`;
-      const strip = parseSwitch(labels[current] ?? "0");
-      current = `glue_http_${port}_weight`;
-      const weight = parseWeight(labels[current] ?? "100");
-      for (const host of hosts) {
-        claims.push({
-          host,
-          prefix,
-          // Stripping an empty prefix changes nothing; treat it as off so it
-          // cannot conflict with a container that left the label out.
-          stripPrefix: strip && prefix !== "",
-          port,
-          weight,
-          address,
-          container,
-        });
-      }
-    } catch (error) {
-      findings.push({
-        ...base,
-        severity: "warning",
-        label: current,
-        message: `port ${port} not routed: ${message(error)}`,
-      });
-    }
-  }
-  return claims;
-}
-
 /** Orders claims so the earliest-created container wins a conflict. */
-function byAge(a: Claim, b: Claim): number {
+function byAge(
+  a: HttpClaim | TcpClaim,
+  b: HttpClaim | TcpClaim,
+): number {
   return compare(a.container.created, b.container.created) ||
     compare(a.container.name, b.container.name) || a.port - b.port;
 }
@@ -252,36 +108,43 @@ function backendName(host: string, prefix: string): string {
   return sanitizeName(`http_${hostPart}${prefix === "" ? "" : prefix}`);
 }
 
-/**
- * Builds the HTTP routing table from container records. Containers that are
- * not serving (stopped, paused, unhealthy, still starting) are left out;
- * containers with bad labels lose the affected route and get a finding.
- */
-export function buildRoutes(
-  containers: readonly ContainerRecord[],
-  options: RouteOptions = {},
-): RouteTable {
-  const findings: Finding[] = [];
-  const groups = new Map<string, Claim[]>();
-  const sorted = [...containers].sort((a, b) =>
-    compare(a.name, b.name) || compare(a.id, b.id)
-  );
-  for (const container of sorted) {
-    if (!isServing(container)) continue;
-    for (const claim of claimsOf(container, options, findings)) {
-      const key = `${claim.host}\n${claim.prefix}`;
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, [claim]);
-      else group.push(claim);
-    }
+function serverOf(claim: HttpClaim | TcpClaim): Server {
+  return {
+    name: sanitizeName(`${claim.container.name}:${claim.port}`),
+    containerId: claim.container.id,
+    containerName: claim.container.name,
+    address: claim.address,
+    port: claim.port,
+    weight: claim.weight,
+  };
+}
+
+function byName(a: Server, b: Server): number {
+  return compare(a.name, b.name);
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group === undefined) groups.set(k, [item]);
+    else group.push(item);
   }
+  return [...groups.values()];
+}
+
+function httpRoutes(
+  claims: readonly HttpClaim[],
+  findings: Finding[],
+): HttpRoute[] {
   const routes: HttpRoute[] = [];
-  for (const claims of groups.values()) {
-    claims.sort(byAge);
-    const winner = claims[0];
+  for (const group of groupBy(claims, (c) => `${c.host}\n${c.prefix}`)) {
+    group.sort(byAge);
+    const winner = group[0];
     if (winner === undefined) continue;
     const servers: Server[] = [];
-    for (const claim of claims) {
+    for (const claim of group) {
       if (claim.stripPrefix !== winner.stripPrefix) {
         findings.push({
           severity: "warning",
@@ -298,32 +161,90 @@ export function buildRoutes(
         });
         continue;
       }
-      servers.push({
-        name: sanitizeName(`${claim.container.name}:${claim.port}`),
-        containerId: claim.container.id,
-        containerName: claim.container.name,
-        address: claim.address,
-        port: claim.port,
-        weight: claim.weight,
-      });
+      servers.push(serverOf(claim));
     }
-    servers.sort((a, b) => compare(a.name, b.name));
     routes.push({
       host: winner.host,
       prefix: winner.prefix,
       stripPrefix: winner.stripPrefix,
       backend: "",
-      servers,
+      servers: servers.sort(byName),
     });
   }
   routes.sort(compareRoutes);
   const used = new Set<string>();
-  const named = routes.map((route) => {
+  return routes.map((route) => {
     const base = backendName(route.host, route.prefix);
     let name = base;
     for (let n = 2; used.has(name); n++) name = `${base}_${n}`;
     used.add(name);
     return { ...route, backend: name };
   });
-  return { routes: named, findings };
+}
+
+/**
+ * Containers on one listen port are replicas of one service when they use
+ * the same container port; a different container port is another service,
+ * and the older one keeps the listen port.
+ */
+function tcpRoutes(
+  claims: readonly TcpClaim[],
+  findings: Finding[],
+): TcpRoute[] {
+  const routes: TcpRoute[] = [];
+  for (const group of groupBy(claims, (c) => String(c.listen))) {
+    group.sort(byAge);
+    const winner = group[0];
+    if (winner === undefined) continue;
+    const servers: Server[] = [];
+    for (const claim of group) {
+      if (claim.port !== winner.port) {
+        findings.push({
+          severity: "warning",
+          container: claim.container.name,
+          containerId: claim.container.id,
+          label: `glue_tcp_${claim.port}_listen`,
+          message:
+            `TCP listen port ${claim.listen} not routed to port ${claim.port}: older container ${winner.container.name} serves a different service (port ${winner.port}) there and keeps it`,
+        });
+        continue;
+      }
+      servers.push(serverOf(claim));
+    }
+    routes.push({
+      listen: winner.listen,
+      port: winner.port,
+      backend: `tcp_${winner.listen}`,
+      servers: servers.sort(byName),
+    });
+  }
+  return routes.sort((a, b) => a.listen - b.listen);
+}
+
+/**
+ * Builds the routing table from container records. Containers that are not
+ * serving (stopped, paused, unhealthy, still starting) are left out;
+ * containers with bad labels lose the affected route and get a finding.
+ */
+export function buildRoutes(
+  containers: readonly ContainerRecord[],
+  options: RouteOptions = {},
+): RouteTable {
+  const findings: Finding[] = [];
+  const http: HttpClaim[] = [];
+  const tcp: TcpClaim[] = [];
+  const sorted = [...containers].sort((a, b) =>
+    compare(a.name, b.name) || compare(a.id, b.id)
+  );
+  for (const container of sorted) {
+    if (!isServing(container)) continue;
+    const claims = claimsOf(container, options, findings);
+    http.push(...claims.http);
+    tcp.push(...claims.tcp);
+  }
+  return {
+    routes: httpRoutes(http, findings),
+    tcpRoutes: tcpRoutes(tcp, findings),
+    findings,
+  };
 }

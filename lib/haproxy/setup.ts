@@ -40,6 +40,8 @@ export interface HAProxySettings {
   readonly httpBind: string;
   /** `--stats-bind`; "" for no stats listener. */
   readonly statsBind: string;
+  /** `--tcp-bind-address`: where TCP frontends listen, `*` for all. */
+  readonly tcpBindAddress: string;
   /** `--dry-run`. */
   readonly dryRun: boolean;
   /** `--debounce`, parsed. */
@@ -53,6 +55,7 @@ export const HAPROXY_DEFAULTS = {
   haproxyBin: "haproxy",
   httpBind: "*:80",
   statsBind: "127.0.0.1:8404",
+  tcpBindAddress: "*",
   debounce: "500ms:3s",
 } as const;
 
@@ -80,6 +83,22 @@ function parseBinds(value: string, flag: string): string[] {
     }
   }
   return binds;
+}
+
+/** The ports of `bind` arguments such as `*:80` or `127.0.0.1:8404 ssl crt x`. */
+export function listenPorts(binds: readonly string[]): number[] {
+  const ports: number[] = [];
+  for (const bind of binds) {
+    const address = bind.split(/\s+/)[0] ?? "";
+    const match = /:([0-9]+)(?:-([0-9]+))?$/.exec(address);
+    if (match === null) continue;
+    const first = Number(match[1]);
+    const last = match[2] === undefined ? first : Number(match[2]);
+    for (let port = first; port <= last && port - first < 65536; port++) {
+      ports.push(port);
+    }
+  }
+  return ports;
 }
 
 async function checkHaproxy(bin: string): Promise<void> {
@@ -149,12 +168,18 @@ export async function createBalancer(
       `Invalid stats bind "${settings.statsBind}": give one address`,
     );
   }
+  const tcpBindAddress = settings.tcpBindAddress.trim();
+  if (!/^(\*|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$/.test(tcpBindAddress)) {
+    throw new SettingsError(
+      `Invalid TCP bind address "${settings.tcpBindAddress}": expected * or an IP address`,
+    );
+  }
   const renderer = new Renderer(
     {
       dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
       file: settings.templateFile || DEFAULT_TEMPLATE_FILE,
     },
-    { httpBind, statsBind: statsBind[0] ?? "" },
+    { httpBind, statsBind: statsBind[0] ?? "", tcpBindAddress },
   );
   let checkArgs: string[] = [];
   if (!settings.dryRun) {
@@ -164,7 +189,11 @@ export async function createBalancer(
     await checkWritable(settings.configFile);
   }
   return new HAProxyBalancer({
-    routes: { network: settings.network, includeEnv: settings.includeEnv },
+    routes: {
+      network: settings.network,
+      includeEnv: settings.includeEnv,
+      reservedPorts: listenPorts([...httpBind, ...statsBind]),
+    },
     renderer,
     apply: {
       configFile: settings.configFile,

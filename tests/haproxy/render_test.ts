@@ -13,14 +13,22 @@ import {
   labels,
   readmeExamples,
 } from "../_fixtures/containers.ts";
-import { Renderer, TemplateError } from "../../lib/haproxy/render.ts";
+import {
+  NO_ROUTES,
+  Renderer,
+  TemplateError,
+} from "../../lib/haproxy/render.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 import {
   BUILTIN_DIR,
   DEFAULT_TEMPLATE_DIRS,
 } from "../../lib/haproxy/builtin_templates.ts";
 
-const listen = { httpBind: ["127.0.0.1:18080"], statsBind: "127.0.0.1:18404" };
+const listen = {
+  httpBind: ["127.0.0.1:18080"],
+  statsBind: "127.0.0.1:18404",
+  tcpBindAddress: "127.0.0.1",
+};
 
 function builtin(): Renderer {
   return new Renderer(
@@ -44,7 +52,7 @@ const readme = [
 ];
 
 Deno.test("render: the built-in template passes haproxy -c", async () => {
-  const text = builtin().render(buildRoutes(readme).routes);
+  const text = builtin().render(buildRoutes(readme));
   const check = await haproxyCheck(text);
   assertTrue(check.ok, check.output);
   assertIncludes(text, "bind 127.0.0.1:18080");
@@ -67,8 +75,38 @@ Deno.test("render: the built-in template passes haproxy -c", async () => {
   }
 });
 
+Deno.test("render: TCP routes get a mode tcp frontend and backend per listen port", async () => {
+  const table = buildRoutes([
+    ...readme,
+    container(
+      "pg1",
+      ip("10.0.0.7"),
+      exposes("5432/tcp"),
+      labels({
+        glue_tcp_ports: "5432",
+        glue_tcp_5432_weight: "3",
+      }),
+    ),
+    container(
+      "pg2",
+      ip("10.0.0.8"),
+      exposes("5432/tcp"),
+      labels({ glue_tcp_ports: "5432" }),
+    ),
+  ]);
+  const text = builtin().render(table);
+  assertIncludes(
+    text,
+    "frontend tcp_5432\n    mode tcp\n    option tcplog\n    bind 127.0.0.1:5432\n    default_backend tcp_5432",
+  );
+  assertIncludes(text, "server pg1:5432 10.0.0.7:5432 weight 3 check");
+  assertIncludes(text, "server pg2:5432 10.0.0.8:5432 weight 100 check");
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
+});
+
 Deno.test("render: an empty table still passes haproxy -c", async () => {
-  const check = await haproxyCheck(builtin().render([]));
+  const check = await haproxyCheck(builtin().render(NO_ROUTES));
   assertTrue(check.ok, check.output);
 });
 
@@ -76,8 +114,9 @@ Deno.test("render: no stats listener when its bind is empty", () => {
   const r = new Renderer({ dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" }, {
     httpBind: ["*:80"],
     statsBind: "",
+    tcpBindAddress: "*",
   });
-  assertExcludes(r.render([]), "listen stats");
+  assertExcludes(r.render(NO_ROUTES), "listen stats");
 });
 
 const hostile = [
@@ -124,11 +163,28 @@ Deno.test("render: hostile label values add nothing to haproxy.cfg", async () =>
     container(`l${i}`, labels({ glue_http_ports: value })),
     container(`k${i}`, labels({ [`glue_http_${value}_host`]: "ok.com" })),
     container(`e${i}`, exposes(value), labels({ glue_http_80_host: "ok.com" })),
+    container(`t${i}`, exposes("5432/tcp"), labels({ glue_tcp_ports: value })),
+    container(
+      `tw${i}`,
+      exposes("5432/tcp"),
+      labels({
+        glue_tcp_ports: "5432",
+        glue_tcp_5432_weight: value,
+      }),
+    ),
+    container(
+      `tl${i}`,
+      exposes("5432/tcp"),
+      labels({
+        glue_tcp_ports: "5432",
+        glue_tcp_5432_listen: value,
+      }),
+    ),
   ]);
   const renderer = builtin();
-  const clean = renderer.render(buildRoutes(readme).routes);
+  const clean = renderer.render(buildRoutes(readme));
   const table = buildRoutes([...readme, ...evil]);
-  const text = renderer.render(table.routes);
+  const text = renderer.render(table);
   // Every hostile container was rejected, so the config is exactly the clean one.
   assertEquals(text, clean);
   assertExcludes(text.toLowerCase(), "evil");
@@ -157,7 +213,7 @@ backend none
       dirs: [dir, BUILTIN_DIR],
       file: "haproxy.cfg.njk",
     }, listen);
-    const text = r.render(buildRoutes(readme).routes);
+    const text = r.render(buildRoutes(readme));
     assertIncludes(text, "frontend custom");
     assertIncludes(text, "# custom route http_wp1.example.com");
     assertIncludes(text, "defaults");
@@ -195,7 +251,7 @@ Deno.test("render: missing and broken templates fail at construction, naming the
       "absolute {{ routes | length }}",
     );
     const abs = new Renderer({ dirs: [], file: `${dir}/abs.njk` }, listen);
-    assertEquals(abs.render([]), "absolute 0");
+    assertEquals(abs.render(NO_ROUTES), "absolute 0");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

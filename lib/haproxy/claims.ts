@@ -1,0 +1,235 @@
+/**
+ * Reads one container's `glue_*` labels into route claims: what it asks to be
+ * routed, validated. Bad labels become findings instead of claims.
+ *
+ * @module
+ */
+
+import type { ContainerRecord } from "../docker/container.ts";
+import { pickAddress } from "./address.ts";
+import {
+  parseHostList,
+  parsePort,
+  parsePortList,
+  parsePrefix,
+  parseSwitch,
+  parseWeight,
+} from "./labels.ts";
+
+/** Options of the route model that come from the command line or INI params. */
+export interface RouteOptions {
+  /** Preferred network for container addresses (`--network`). */
+  readonly network?: string | undefined;
+  /** Treat environment variables as labels too; labels win (`--include-env`). */
+  readonly includeEnv?: boolean;
+  /** Ports HAProxy already listens on (HTTP and stats); TCP may not take them. */
+  readonly reservedPorts?: readonly number[];
+}
+
+/** Something about a container worth telling the operator. */
+export interface Finding {
+  /** `warning` loses a route; `info` explains a choice. */
+  readonly severity: "warning" | "info";
+  /** Container name. */
+  readonly container: string;
+  /** Container id. */
+  readonly containerId: string;
+  /** The label at fault, when one is. */
+  readonly label?: string;
+  /** What happened, in words. */
+  readonly message: string;
+}
+
+/** A container's wish to serve a host and prefix on one of its ports. */
+export interface HttpClaim {
+  readonly host: string;
+  readonly prefix: string;
+  readonly stripPrefix: boolean;
+  readonly port: number;
+  readonly weight: number;
+  readonly address: string;
+  readonly container: ContainerRecord;
+}
+
+/** A container's wish to serve TCP connections to a listen port. */
+export interface TcpClaim {
+  readonly listen: number;
+  readonly port: number;
+  readonly weight: number;
+  readonly address: string;
+  readonly container: ContainerRecord;
+}
+
+/** Everything one container claims. */
+export interface Claims {
+  readonly http: HttpClaim[];
+  readonly tcp: TcpClaim[];
+}
+
+const HOST_LABEL = /^glue_http_(.*)_host$/s;
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+type Warn = (label: string | undefined, text: string) => void;
+
+interface PortLabel {
+  readonly port: number;
+  readonly label: string;
+}
+
+/** HTTP ports: `glue_http_ports`, else the ports of `glue_http_<port>_host` labels. */
+function httpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
+  const list = labels["glue_http_ports"];
+  if (list !== undefined) {
+    try {
+      return parsePortList(list).map((port) => ({
+        port,
+        label: "glue_http_ports",
+      }));
+    } catch (error) {
+      warn("glue_http_ports", message(error));
+      return [];
+    }
+  }
+  const ports: PortLabel[] = [];
+  for (const key of Object.keys(labels).sort()) {
+    const match = HOST_LABEL.exec(key);
+    if (match === null) continue;
+    try {
+      ports.push({ port: parsePort(match[1] ?? ""), label: key });
+    } catch (error) {
+      warn(key, message(error));
+    }
+  }
+  return ports;
+}
+
+/** TCP ports: `glue_tcp_ports`. */
+function tcpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
+  const list = labels["glue_tcp_ports"];
+  if (list === undefined) return [];
+  try {
+    return parsePortList(list).map((port) => ({
+      port,
+      label: "glue_tcp_ports",
+    }));
+  } catch (error) {
+    warn("glue_tcp_ports", message(error));
+    return [];
+  }
+}
+
+/**
+ * Reads a container's claims. The caller decides whether the container is
+ * serving; this only reads labels, ports and addresses.
+ */
+export function claimsOf(
+  container: ContainerRecord,
+  options: RouteOptions,
+  findings: Finding[],
+): Claims {
+  const labels = options.includeEnv
+    ? { ...container.env, ...container.labels }
+    : { ...container.labels };
+  const base = { container: container.name, containerId: container.id };
+  const warn: Warn = (label, text) =>
+    findings.push({
+      ...base,
+      severity: "warning",
+      ...(label === undefined ? {} : { label }),
+      message: text,
+    });
+  let http = httpPorts(labels, warn);
+  let tcp = tcpPorts(labels, warn);
+  // A port cannot be both: which one the operator meant is a guess, so
+  // neither is routed.
+  const both = new Set(
+    http.map((p) => p.port).filter((port) => tcp.some((t) => t.port === port)),
+  );
+  for (const port of both) {
+    warn(
+      "glue_tcp_ports",
+      `port ${port} is labelled for both HTTP and TCP; routed as neither`,
+    );
+  }
+  http = http.filter((p) => !both.has(p.port));
+  tcp = tcp.filter((p) => !both.has(p.port));
+  if (http.length === 0 && tcp.length === 0) return { http: [], tcp: [] };
+
+  let address: string;
+  try {
+    const choice = pickAddress(
+      container,
+      labels["glue_network"],
+      options.network,
+    );
+    address = choice.address;
+    if (choice.note !== undefined) {
+      findings.push({ ...base, severity: "info", message: choice.note });
+    }
+  } catch (error) {
+    warn(
+      labels["glue_network"] ? "glue_network" : undefined,
+      `not routed: ${message(error)}`,
+    );
+    return { http: [], tcp: [] };
+  }
+  const exposed = (port: number, label: string) => {
+    if (container.exposedPorts.includes(`${port}/tcp`)) return true;
+    warn(label, `port ${port} is not exposed (expose ${port}/tcp to route it)`);
+    return false;
+  };
+
+  const httpClaims: HttpClaim[] = [];
+  for (const { port, label } of http) {
+    if (!exposed(port, label)) continue;
+    let current = `glue_http_${port}_host`;
+    try {
+      const hosts = parseHostList(labels[current] ?? "");
+      current = `glue_http_${port}_prefix`;
+      const prefix = parsePrefix(labels[current] ?? "");
+      current = `glue_http_${port}_strip_prefix`;
+      const strip = parseSwitch(labels[current] ?? "0");
+      current = `glue_http_${port}_weight`;
+      const weight = parseWeight(labels[current] ?? "100");
+      for (const host of hosts) {
+        httpClaims.push({
+          host,
+          prefix,
+          // Stripping an empty prefix changes nothing; treat it as off so it
+          // cannot conflict with a container that left the label out.
+          stripPrefix: strip && prefix !== "",
+          port,
+          weight,
+          address,
+          container,
+        });
+      }
+    } catch (error) {
+      warn(current, `port ${port} not routed: ${message(error)}`);
+    }
+  }
+
+  const tcpClaims: TcpClaim[] = [];
+  for (const { port, label } of tcp) {
+    if (!exposed(port, label)) continue;
+    let current = `glue_tcp_${port}_weight`;
+    try {
+      const weight = parseWeight(labels[current] ?? "100");
+      current = `glue_tcp_${port}_listen`;
+      const listenLabel = labels[current];
+      const listen = listenLabel === undefined ? port : parsePort(listenLabel);
+      if (options.reservedPorts?.includes(listen)) {
+        throw new RangeError(
+          `listen port ${listen} is taken by HAProxy's HTTP or stats listener`,
+        );
+      }
+      tcpClaims.push({ listen, port, weight, address, container });
+    } catch (error) {
+      warn(current, `TCP port ${port} not routed: ${message(error)}`);
+    }
+  }
+  return { http: httpClaims, tcp: tcpClaims };
+}
