@@ -165,6 +165,8 @@ export interface RunOptions {
   labels?: Record<string, string>;
   network: string;
   servePaths?: string[];
+  /** Port httpd listens on inside the container (default 80, the image's EXPOSE). */
+  port?: number;
   extra?: string[];
 }
 
@@ -192,6 +194,9 @@ export function runContainer(
     "-e",
     `SERVE_PATHS=${(options.servePaths ?? []).join(" ")}`,
   );
+  if (options.port !== undefined) {
+    args.push("-e", `PORT=${options.port}`, "--expose", String(options.port));
+  }
   args.push(...(options.extra ?? []), IMAGE);
   return docker(...args);
 }
@@ -231,21 +236,19 @@ export interface Response {
   body: string;
 }
 
-/** Sends one HTTP/1.0 request to 127.0.0.1:`port` with the given Host header. */
-export async function httpGet(
+/**
+ * Opens a TCP connection to 127.0.0.1:`port`, writes `payload`, and returns
+ * everything the peer sends until it closes (or `timeoutMs` passes).
+ */
+export async function tcpExchange(
   port: number,
-  host: string,
-  path: string,
+  payload: string,
   timeoutMs = 3000,
-): Promise<Response> {
+): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const timer = setTimeout(() => conn.close(), timeoutMs);
   try {
-    await conn.write(
-      new TextEncoder().encode(
-        `GET ${path} HTTP/1.0\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-      ),
-    );
+    await conn.write(new TextEncoder().encode(payload));
     const chunks: Uint8Array[] = [];
     const buf = new Uint8Array(16384);
     while (true) {
@@ -253,10 +256,7 @@ export async function httpGet(
       if (n === null) break;
       chunks.push(buf.slice(0, n));
     }
-    const text = decoder.decode(new Uint8Array(chunks.flatMap((c) => [...c])));
-    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
-    const body = text.slice(text.indexOf("\r\n\r\n") + 4).trim();
-    return { status, body };
+    return decoder.decode(new Uint8Array(chunks.flatMap((c) => [...c])));
   } finally {
     clearTimeout(timer);
     try {
@@ -265,6 +265,28 @@ export async function httpGet(
       // closed by the timer or the peer
     }
   }
+}
+
+/** Splits a raw HTTP response into status and trimmed body. */
+export function parseResponse(text: string): Response {
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+  return { status, body: text.slice(text.indexOf("\r\n\r\n") + 4).trim() };
+}
+
+/** Sends one HTTP/1.0 request to 127.0.0.1:`port` with the given Host header. */
+export async function httpGet(
+  port: number,
+  host: string,
+  path: string,
+  timeoutMs = 3000,
+): Promise<Response> {
+  return parseResponse(
+    await tcpExchange(
+      port,
+      `GET ${path} HTTP/1.0\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      timeoutMs,
+    ),
+  );
 }
 
 /** A running HAProxy master (`-W`), reloaded with SIGUSR2. */

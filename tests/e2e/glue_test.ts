@@ -17,11 +17,14 @@ import {
   haproxyDir,
   httpGet,
   IMAGE,
+  parseResponse,
   removeContainers,
   ROOT,
+  runContainer,
   runGlue,
   startGlue,
   startHaproxy,
+  tcpExchange,
   TEST_LABEL,
   waitFor,
 } from "./_harness.ts";
@@ -190,18 +193,21 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "e2e glue: lb.ini routes a labelled container through a real HAProxy",
+  name:
+    "e2e glue: lb.ini routes labelled HTTP and TCP containers through a real HAProxy",
   async fn() {
     await ensureImage();
     const net = await createNetwork("docker-glue-test-glue");
     const conf = await haproxyDir();
     const port = freePort();
+    const tcpPort = freePort();
     const lbIni = (reload: string) =>
       example("lb")
         .replace(/^config_file=.*$/m, `config_file=${conf.path}/haproxy.cfg`)
         .replace(/^reload_cmd=.*$/m, `reload_cmd=${reload}`)
         .replace(/^; http_bind=.*$/m, `http_bind=127.0.0.1:${port}`)
-        .replace(/^; stats_bind=.*$/m, "stats_bind=");
+        .replace(/^; stats_bind=.*$/m, "stats_bind=")
+        .replace(/^; tcp_bind_address=.*$/m, "tcp_bind_address=127.0.0.1");
     const dir = await handlerDir({ "lb.ini": lbIni("") });
     const first = await runGlue(["-1", "--handler-paths", dir.path]);
     assertEquals(first.code, 0, first.stderr);
@@ -236,10 +242,19 @@ Deno.test({
         glue.lines.join("\n"),
         "Container dg-glue-lb: routed glue.example.com/",
       );
+      // TCP routes come from the same handler.
+      await runContainer("dg-glue-tcp", {
+        network: net.name,
+        labels: { glue_tcp_ports: "80", glue_tcp_80_listen: String(tcpPort) },
+      });
+      await waitFor("TCP port routed", async () => {
+        const text = await tcpExchange(tcpPort, "GET /whoami HTTP/1.0\r\n\r\n");
+        return parseResponse(text).body === "dg-glue-tcp /" ? true : undefined;
+      });
     } finally {
       const status = await glue.stop();
       await haproxy.stop();
-      await removeContainers("dg-glue-lb");
+      await removeContainers("dg-glue-lb", "dg-glue-tcp");
       await net.remove();
       await dir.remove();
       await conf.remove();
