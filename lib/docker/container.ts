@@ -9,6 +9,24 @@
 /** Docker health state; `none` means the image defines no health check. */
 export type HealthState = "none" | "starting" | "healthy" | "unhealthy";
 
+/** A container port published on the host (`docker run -p`). */
+export interface PublishedPort {
+  /** Container side, as Docker keys it: `80/tcp`. */
+  readonly port: string;
+  /** Host address it is bound to (`0.0.0.0` for all). */
+  readonly hostIp: string;
+  /** Host port. */
+  readonly hostPort: number;
+}
+
+/** Where a container runs, for records that came from a discovery service. */
+export interface ContainerHost {
+  /** The publishing agent's host id. */
+  readonly id: string;
+  /** Address other hosts reach this host's published ports on. */
+  readonly advertiseAddress: string;
+}
+
 /** The inspect fields docker-glue uses, copied out of `docker inspect`. */
 export interface ContainerRecord {
   /** Full container id. */
@@ -17,12 +35,16 @@ export interface ContainerRecord {
   readonly name: string;
   /** Creation time as Docker reports it (RFC 3339); used to break ties. */
   readonly created: string;
+  /** Image the container was created from, as given (`nginx:1.25`). */
+  readonly image: string;
   /** Container labels. */
   readonly labels: Readonly<Record<string, string>>;
   /** Environment variables, split at the first `=`. */
   readonly env: Readonly<Record<string, string>>;
   /** Exposed ports as Docker keys them, for example `80/tcp`. */
   readonly exposedPorts: readonly string[];
+  /** Ports published on the host, in port order. */
+  readonly publishedPorts: readonly PublishedPort[];
   /** Address on the default bridge (`NetworkSettings.IPAddress`), or "". */
   readonly ipAddress: string;
   /** Address on every attached network that has one, by network name. */
@@ -33,6 +55,8 @@ export interface ContainerRecord {
   readonly paused: boolean;
   /** Health check state. */
   readonly health: HealthState;
+  /** Set for records read from etcd: the host the container runs on. */
+  readonly host?: ContainerHost;
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
@@ -64,6 +88,22 @@ function parseEnv(value: unknown): Record<string, string> {
   return out;
 }
 
+function parsePublished(value: unknown): PublishedPort[] {
+  const out: PublishedPort[] = [];
+  for (const [port, bindings] of Object.entries(asRecord(value))) {
+    if (!Array.isArray(bindings)) continue;
+    for (const binding of bindings) {
+      const b = asRecord(binding);
+      const hostPort = Number(asString(b.HostPort));
+      if (!Number.isInteger(hostPort) || hostPort <= 0) continue;
+      out.push({ port, hostIp: asString(b.HostIp) || "0.0.0.0", hostPort });
+    }
+  }
+  return out.sort((a, b) =>
+    a.port < b.port ? -1 : a.port > b.port ? 1 : a.hostPort - b.hostPort
+  );
+}
+
 function parseHealth(state: Record<string, unknown>): HealthState {
   const status = asString(asRecord(state.Health).Status);
   return status === "starting" || status === "healthy" ||
@@ -92,9 +132,11 @@ export function narrowInspect(inspect: unknown): ContainerRecord {
     id: asString(doc.Id),
     name: asString(doc.Name).replace(/^\//, ""),
     created: asString(doc.Created),
+    image: asString(config.Image),
     labels: stringMap(config.Labels),
     env: parseEnv(config.Env),
     exposedPorts: Object.keys(asRecord(config.ExposedPorts)).sort(),
+    publishedPorts: parsePublished(settings.Ports),
     ipAddress: asString(settings.IPAddress),
     networks,
     running: state.Running === true,

@@ -45,18 +45,28 @@ export interface HttpClaim {
   readonly host: string;
   readonly prefix: string;
   readonly stripPrefix: boolean;
+  /** Container port (what the labels name). */
   readonly port: number;
   readonly weight: number;
-  readonly address: string;
+  /** Where HAProxy connects. */
+  readonly target: Target;
   readonly container: ContainerRecord;
+}
+
+/** The address and port HAProxy connects to for one container port. */
+export interface Target {
+  readonly address: string;
+  readonly port: number;
 }
 
 /** A container's wish to serve TCP connections to a listen port. */
 export interface TcpClaim {
   readonly listen: number;
+  /** Container port (what the labels name). */
   readonly port: number;
   readonly weight: number;
-  readonly address: string;
+  /** Where HAProxy connects. */
+  readonly target: Target;
   readonly container: ContainerRecord;
 }
 
@@ -158,23 +168,50 @@ export function claimsOf(
   tcp = tcp.filter((p) => !both.has(p.port));
   if (http.length === 0 && tcp.length === 0) return { http: [], tcp: [] };
 
-  let address: string;
-  try {
-    const choice = pickAddress(
-      container,
-      labels["glue_network"],
-      options.network,
-    );
-    address = choice.address;
-    if (choice.note !== undefined) {
-      findings.push({ ...base, severity: "info", message: choice.note });
+  // A container on this host is reached on its own IP and port; one read
+  // from etcd (possibly on another host) on its published port at its host's
+  // advertise address.
+  let targetOf: (port: number, label: string) => Target | null;
+  const remote = container.host;
+  if (remote !== undefined) {
+    targetOf = (port, label) => {
+      const bindings = container.publishedPorts.filter((p) =>
+        p.port === `${port}/tcp`
+      );
+      const binding = bindings.find((p) =>
+        p.hostIp === remote.advertiseAddress
+      ) ??
+        bindings.find((p) => p.hostIp === "0.0.0.0" || p.hostIp === "::") ??
+        bindings[0];
+      if (binding === undefined) {
+        warn(
+          label,
+          `port ${port} is not published on host ${remote.id} (publish it with -p to route it from another host)`,
+        );
+        return null;
+      }
+      return { address: remote.advertiseAddress, port: binding.hostPort };
+    };
+  } else {
+    let address: string;
+    try {
+      const choice = pickAddress(
+        container,
+        labels["glue_network"],
+        options.network,
+      );
+      address = choice.address;
+      if (choice.note !== undefined) {
+        findings.push({ ...base, severity: "info", message: choice.note });
+      }
+    } catch (error) {
+      warn(
+        labels["glue_network"] ? "glue_network" : undefined,
+        `not routed: ${message(error)}`,
+      );
+      return { http: [], tcp: [] };
     }
-  } catch (error) {
-    warn(
-      labels["glue_network"] ? "glue_network" : undefined,
-      `not routed: ${message(error)}`,
-    );
-    return { http: [], tcp: [] };
+    targetOf = (port) => ({ address, port });
   }
   const exposed = (port: number, label: string) => {
     if (container.exposedPorts.includes(`${port}/tcp`)) return true;
@@ -185,6 +222,8 @@ export function claimsOf(
   const httpClaims: HttpClaim[] = [];
   for (const { port, label } of http) {
     if (!exposed(port, label)) continue;
+    const target = targetOf(port, label);
+    if (target === null) continue;
     let current = `glue_http_${port}_host`;
     try {
       const hosts = parseHostList(labels[current] ?? "");
@@ -203,7 +242,7 @@ export function claimsOf(
           stripPrefix: strip && prefix !== "",
           port,
           weight,
-          address,
+          target,
           container,
         });
       }
@@ -215,6 +254,8 @@ export function claimsOf(
   const tcpClaims: TcpClaim[] = [];
   for (const { port, label } of tcp) {
     if (!exposed(port, label)) continue;
+    const target = targetOf(port, label);
+    if (target === null) continue;
     let current = `glue_tcp_${port}_weight`;
     try {
       const weight = parseWeight(labels[current] ?? "100");
@@ -226,7 +267,7 @@ export function claimsOf(
           `listen port ${listen} is taken by HAProxy's HTTP or stats listener`,
         );
       }
-      tcpClaims.push({ listen, port, weight, address, container });
+      tcpClaims.push({ listen, port, weight, target, container });
     } catch (error) {
       warn(current, `TCP port ${port} not routed: ${message(error)}`);
     }

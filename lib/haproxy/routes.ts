@@ -26,7 +26,7 @@ export interface Server {
   readonly containerName: string;
   /** IP address of the container. */
   readonly address: string;
-  /** Container port. */
+  /** Port HAProxy connects to: the container port, or the published host port for a container on another host. */
   readonly port: number;
   /** HAProxy weight, 0-256. */
   readonly weight: number;
@@ -109,12 +109,18 @@ function backendName(host: string, prefix: string): string {
 }
 
 function serverOf(claim: HttpClaim | TcpClaim): Server {
+  // Names repeat across hosts; the host id keeps servers apart.
+  const host = claim.container.host;
   return {
-    name: sanitizeName(`${claim.container.name}:${claim.port}`),
+    name: sanitizeName(
+      `${host ? `${host.id}.` : ""}${claim.container.name}:${claim.port}`,
+    ),
     containerId: claim.container.id,
-    containerName: claim.container.name,
-    address: claim.address,
-    port: claim.port,
+    containerName: host
+      ? `${claim.container.name}@${host.id}`
+      : claim.container.name,
+    address: claim.target.address,
+    port: claim.target.port,
     weight: claim.weight,
   };
 }

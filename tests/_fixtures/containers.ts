@@ -20,9 +20,11 @@ export function container(name: string, ...options: Option[]): ContainerRecord {
     id: `${name}-${"0".repeat(12)}`.slice(0, 64),
     name,
     created: `2026-01-01T00:00:${String(serial % 60).padStart(2, "0")}Z`,
+    image: "test/image:1",
     labels: {},
     env: {},
     exposedPorts: ["80/tcp"],
+    publishedPorts: [],
     ipAddress: `172.17.0.${(serial % 250) + 2}`,
     networks: {},
     running: true,
@@ -66,6 +68,24 @@ export function network(name: string, address: string): Option {
 export function exposes(...ports: string[]): Option {
   return (r) => {
     r.exposedPorts = ports;
+  };
+}
+
+/** Publishes a container port (`80/tcp`) on a host port. */
+export function publishes(
+  port: string,
+  hostPort: number,
+  hostIp = "0.0.0.0",
+): Option {
+  return (r) => {
+    r.publishedPorts = [...r.publishedPorts, { port, hostIp, hostPort }];
+  };
+}
+
+/** Marks the record as read from etcd, published by `id` at `advertiseAddress`. */
+export function onHost(id: string, advertiseAddress: string): Option {
+  return (r) => {
+    r.host = { id, advertiseAddress };
   };
 }
 

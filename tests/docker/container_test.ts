@@ -12,6 +12,11 @@ Deno.test("container: narrows a compose container's inspect document", () => {
   assertEquals(record.labels["glue_http_80_host"], "shop.example.com");
   assertEquals(record.env, { PATH: "/bin", NAME: "a=b" });
   assertEquals(record.exposedPorts, ["443/tcp", "80/tcp"]);
+  assertEquals(record.image, "shop/web:2.1");
+  assertEquals(record.publishedPorts, [
+    { port: "80/tcp", hostIp: "0.0.0.0", hostPort: 8081 },
+    { port: "80/tcp", hostIp: "::", hostPort: 8081 },
+  ]);
   assertEquals(record.ipAddress, "");
   assertEquals(record.networks, { shop_default: "172.22.0.3" });
   assertEquals([record.running, record.paused, record.health], [
