@@ -18,6 +18,11 @@ import {
 import { EXIT_USAGE, fail, fatalMessage, runAgent } from "./lib/cli/daemon.ts";
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
 import { HAPROXY_DEFAULTS } from "./lib/haproxy/setup.ts";
+import {
+  DEFAULT_ETCD_ENDPOINTS,
+  DEFAULT_ETCD_PREFIX,
+  parseEndpoints,
+} from "./lib/discovery/etcd.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { parseDebounce } from "./lib/util/debounce.ts";
 import { VERSION } from "./lib/version.ts";
@@ -43,6 +48,9 @@ interface Flags {
   httpBind: string;
   statsBind: string;
   tcpBindAddress: string;
+  source: string;
+  etcdEndpoints: string;
+  etcdPrefix: string;
   logLevel: string;
 }
 
@@ -120,6 +128,21 @@ function program(): Command {
       "address the TCP frontends (glue_tcp_ports) listen on; * for all",
       HAPROXY_DEFAULTS.tcpBindAddress,
     )
+    .option(
+      "--source <source>",
+      "where containers come from: docker (this host's engine) or etcd (published by docker-glue agents)",
+      "docker",
+    )
+    .option(
+      "--etcd-endpoints <urls>",
+      "etcd endpoints for --source etcd, comma-separated",
+      DEFAULT_ETCD_ENDPOINTS,
+    )
+    .option(
+      "--etcd-prefix <prefix>",
+      "key prefix the agents publish under",
+      DEFAULT_ETCD_PREFIX,
+    )
     .option("--log-level <level>", "debug, info, warning or error", "info")
     .exitOverride()
     .configureOutput({
@@ -146,6 +169,14 @@ function iniFromFlags(flags: Flags): HandlerIni {
   }
   if (flags.rc !== undefined) params.rc = flags.rc;
   if (flags.network !== undefined) params.network = flags.network;
+  if (flags.source !== "docker" && flags.source !== "etcd") {
+    throw new TypeError(
+      `Invalid source "${flags.source}": expected docker or etcd`,
+    );
+  }
+  params.source = flags.source;
+  params.etcd_endpoints = parseEndpoints(flags.etcdEndpoints).join(",");
+  params.etcd_prefix = flags.etcdPrefix;
   // Checked here so a bad value is a usage error, not a handler failure.
   parseDebounce(flags.debounce);
   const watched = parseEvents(flags.watchSet);
@@ -206,12 +237,14 @@ async function main(args: string[]): Promise<number> {
     timeoutMs: ini.timeoutMs,
     handler,
   });
+  const fromEtcd = flags.source === "etcd";
   return await runAgent(agent, {
     once: flags.once === true,
     program: PROGRAM,
-    banner: `${PROGRAM} ${VERSION} watching ${url}, writing ${
-      flags.dryRun ? "standard output" : flags.configFile
-    }`,
+    docker: !fromEtcd,
+    banner: `${PROGRAM} ${VERSION} watching ${
+      fromEtcd ? `etcd at ${flags.etcdEndpoints} (${flags.etcdPrefix})` : url
+    }, writing ${flags.dryRun ? "standard output" : flags.configFile}`,
   });
 }
 

@@ -6,12 +6,19 @@
  * INI params (all optional) mirror docker-balancer's flags: `template_dir`,
  * `template_file`, `config_file`, `rc`, `reload_cmd`, `haproxy_bin`,
  * `network`, `include_env`, `http_bind`, `stats_bind`, `tcp_bind_address`,
- * `debounce`, `dry_run`.
+ * `debounce`, `dry_run`, and for containers published by other hosts'
+ * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`.
  *
  * @module
  */
 
 import { BaseHandler } from "../lib/agent/base_handler.ts";
+import {
+  DEFAULT_ETCD_ENDPOINTS,
+  DEFAULT_ETCD_PREFIX,
+  EtcdSource,
+  parseEndpoints,
+} from "../lib/discovery/etcd.ts";
 import { NONE, parseBoolean } from "../lib/agent/handler_ini.ts";
 import type { HAProxyBalancer } from "../lib/haproxy/balancer.ts";
 import {
@@ -25,9 +32,17 @@ import { parseDebounce } from "../lib/util/debounce.ts";
 export const DEFAULT_WATCH_SET =
   "start,die,stop,destroy,pause,unpause,health_status,rename";
 
-/** Renders on `none` at once and on other events after the debounce window. */
+/** How long `none` waits for the first read from etcd. */
+const ETCD_READY_MS = 10_000;
+
+/**
+ * Renders on `none` at once and on other events after the debounce window.
+ * With `source=etcd` the containers come from etcd instead of the local
+ * engine, and etcd changes trigger the renders.
+ */
 export class HAProxyHandler extends BaseHandler {
   #balancer: HAProxyBalancer | null = null;
+  #etcd: EtcdSource | null = null;
 
   /** Reads the params into settings; fails on a bad value. */
   #settings(): HAProxySettings {
@@ -70,10 +85,28 @@ export class HAProxyHandler extends BaseHandler {
 
   /** Compiles the template and checks HAProxy and the config directory. */
   override async init(): Promise<void> {
+    const source = this.param("source", "docker");
+    if (source !== "docker" && source !== "etcd") {
+      throw new TypeError(
+        `[params] source: expected docker or etcd, got ${
+          JSON.stringify(source)
+        }`,
+      );
+    }
+    let etcd: EtcdSource | null = null;
+    if (source === "etcd") {
+      etcd = new EtcdSource(
+        parseEndpoints(this.param("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),
+        this.param("etcd_prefix", DEFAULT_ETCD_PREFIX),
+        () => this.#balancer?.schedule(),
+      );
+    }
     this.#balancer = await createBalancer(
       this.#settings(),
-      () => this.agent.inventory.list(),
+      etcd === null ? () => this.agent.inventory.list() : () => etcd.list(),
     );
+    this.#etcd = etcd;
+    etcd?.start();
   }
 
   /** The engine, once initialized. */
@@ -86,6 +119,19 @@ export class HAProxyHandler extends BaseHandler {
 
   /** Updates at once on `none`; otherwise lets the debounce window collect the burst. */
   async handle(event: string): Promise<void> {
+    if (this.#etcd !== null) {
+      // Docker events of this host say nothing about etcd; etcd's own
+      // changes schedule renders. Never render before the first read: an
+      // empty list would remove every route.
+      if (event !== NONE) return;
+      if (!(await this.#etcd.ready(ETCD_READY_MS))) {
+        throw new Error(
+          `etcd not readable within ${
+            ETCD_READY_MS / 1000
+          } s; kept the running configuration`,
+        );
+      }
+    }
     if (event === NONE) await this.balancer.update();
     else this.balancer.schedule();
   }
@@ -93,5 +139,6 @@ export class HAProxyHandler extends BaseHandler {
   /** Waits for an update in progress; a scheduled one is dropped. */
   override async close(): Promise<void> {
     await this.#balancer?.close();
+    await this.#etcd?.close();
   }
 }

@@ -12,6 +12,15 @@ export const DOCKER_SOCKETS: readonly string[] = [
   "/run/docker.sock",
 ];
 
+/** etcd endpoints the binaries may reach: a local etcd. Other endpoints need a build with them. */
+export const ETCD_HOSTS: readonly string[] = [
+  "127.0.0.1:2379",
+  "localhost:2379",
+];
+
+/** Network access: the Docker sockets and etcd. */
+const NET = [...DOCKER_SOCKETS.map((path) => `unix:${path}`), ...ETCD_HOSTS];
+
 /** Where docker-balancer may write: the HAProxy configuration directory. */
 export const HAPROXY_CONFIG_DIRS: readonly string[] = ["/etc/haproxy"];
 
@@ -39,7 +48,7 @@ export const BALANCER_PERMISSIONS: readonly string[] = [
   }`,
   // Connecting to a unix socket needs read, write and net access to it.
   `--allow-write=${[...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS].join(",")}`,
-  `--allow-net=${DOCKER_SOCKETS.map((path) => `unix:${path}`).join(",")}`,
+  `--allow-net=${NET.join(",")}`,
   `--allow-run=${BALANCER_PROGRAMS.join(",")}`,
 ];
 
@@ -54,7 +63,7 @@ export const GLUE_PERMISSIONS: readonly string[] = [
   "--allow-env",
   "--allow-read",
   `--allow-write=${[...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS].join(",")}`,
-  `--allow-net=${DOCKER_SOCKETS.map((path) => `unix:${path}`).join(",")}`,
+  `--allow-net=${NET.join(",")}`,
   "--allow-run",
 ];
 

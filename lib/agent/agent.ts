@@ -120,13 +120,14 @@ export class Agent implements AgentContext {
   }
 
   /**
-   * Lists and inspects the running containers, fires `none` once and waits
-   * for the handlers. Returns false when a handler failed.
+   * Lists and inspects the running containers (unless `docker: false`),
+   * fires `none` once and waits for the handlers. Returns false when a
+   * handler failed.
    *
    * @throws when Docker cannot be reached or a permission is missing.
    */
-  async once(): Promise<boolean> {
-    await this.inventory.resync();
+  async once(options: { docker?: boolean } = {}): Promise<boolean> {
+    if (options.docker ?? true) await this.inventory.resync();
     const before = this.#failures;
     await this.dispatch(NONE, "");
     await this.idle();

@@ -57,6 +57,11 @@ export interface RunOptions {
   readonly banner: string;
   /** Called on SIGHUP in `-w` mode (docker-glue reloads its handler files). */
   readonly onHangup?: () => Promise<void>;
+  /**
+   * False when the handlers do not need the local Docker engine (the
+   * balancer fed from etcd): no Docker connection, one `none` at start.
+   */
+  readonly docker?: boolean;
 }
 
 /**
@@ -101,7 +106,13 @@ export async function runAgent(
   if (onHangup) Deno.addSignalListener("SIGHUP", onHangup);
   log.info(options.banner);
   try {
-    await agent.watch(stop.signal);
+    if (options.docker ?? true) await agent.watch(stop.signal);
+    else {
+      void agent.dispatch("none", "");
+      await new Promise<void>((resolve) =>
+        stop.signal.addEventListener("abort", () => resolve(), { once: true })
+      );
+    }
   } finally {
     // Let work in progress finish, so no config is left half written.
     await agent.close();
