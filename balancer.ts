@@ -22,7 +22,7 @@ import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
   parseEndpoints,
-} from "./lib/discovery/etcd.ts";
+} from "./lib/discovery/endpoints.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { parseDebounce } from "./lib/util/debounce.ts";
 import { VERSION } from "./lib/version.ts";

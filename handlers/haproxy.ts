@@ -16,9 +16,9 @@ import { BaseHandler } from "../lib/agent/base_handler.ts";
 import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
-  EtcdSource,
   parseEndpoints,
-} from "../lib/discovery/etcd.ts";
+} from "../lib/discovery/endpoints.ts";
+import type { EtcdSource } from "../lib/discovery/etcd.ts";
 import { NONE, parseBoolean } from "../lib/agent/handler_ini.ts";
 import type { HAProxyBalancer } from "../lib/haproxy/balancer.ts";
 import {
@@ -95,6 +95,8 @@ export class HAProxyHandler extends BaseHandler {
     }
     let etcd: EtcdSource | null = null;
     if (source === "etcd") {
+      // Loaded only when used: the etcd client is large.
+      const { EtcdSource } = await import("../lib/discovery/etcd.ts");
       etcd = new EtcdSource(
         parseEndpoints(this.param("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),
         this.param("etcd_prefix", DEFAULT_ETCD_PREFIX),

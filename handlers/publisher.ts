@@ -111,7 +111,6 @@ export class Publisher extends BaseHandler {
       this.#hostId = checkHostId(name);
     }
     this.#client = connectEtcd(this.#endpoints);
-    this.#loop = this.#run();
   }
 
   /** The host id keys are published under. */
@@ -119,8 +118,13 @@ export class Publisher extends BaseHandler {
     return this.#hostId;
   }
 
-  /** Notes that something changed; the background sync publishes it. Never waits for etcd. */
+  /**
+   * Notes that something changed; the background sync publishes it. Never
+   * waits for etcd. The sync starts with the first event (the start-up
+   * `none`, after the agent has listed the containers).
+   */
   handle(): Promise<void> {
+    this.#loop ??= this.#run();
     this.#kick();
     return Promise.resolve();
   }

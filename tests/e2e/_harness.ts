@@ -13,7 +13,12 @@
 import {
   BALANCER_PERMISSIONS,
   GLUE_PERMISSIONS,
+  sourcePermissions,
 } from "../../lib/permissions.ts";
+import { npmCacheDir } from "../../scripts/targets.ts";
+
+/** Deno's npm cache: what a compiled binary embeds, read from source instead. */
+const NPM_CACHE = await npmCacheDir();
 
 const decoder = new TextDecoder();
 /** The repository root (the entry points run with it as working directory). */
@@ -413,7 +418,7 @@ function startEntry(
 ): Process {
   return new Process(Deno.execPath(), [
     "run",
-    ...permissions,
+    ...sourcePermissions(permissions, NPM_CACHE),
     ...extraPermissions,
     entry,
     ...args,
