@@ -1,0 +1,349 @@
+/**
+ * Publishing to a real etcd, and docker-balancer fed from it: two agents on
+ * one Docker engine stand for two hosts (each publishes only the containers
+ * carrying its `dg-host` label, under its own host id and advertise address)
+ * and one balancer routes to both through a real HAProxy.
+ */
+
+import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import { TestEtcd } from "./_etcd.ts";
+import {
+  docker,
+  ensureImage,
+  freePort,
+  haproxyDir,
+  httpGet,
+  IMAGE,
+  removeContainers,
+  runBalancer,
+  startBalancer,
+  startGlue,
+  startHaproxy,
+  TEST_LABEL,
+  waitFor,
+} from "./_harness.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const TTL = 4;
+
+async function handlerDir(
+  name: string,
+  params: Record<string, string>,
+): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix: "docker-glue-pub-" });
+  const lines = Object.entries(params).map(([k, v]) => `${k}=${v}`).join("\n");
+  await Deno.writeTextFile(
+    `${path}/${name}.ini`,
+    `[handler]\nclass=DockerGlue.handlers.publishers.distconfig.Publisher\nevents=none,start,die,stop,destroy,pause,unpause,health_status,rename\n\n[params]\n${lines}\n`,
+  );
+  return { path, remove: () => Deno.remove(path, { recursive: true }) };
+}
+
+function run(
+  name: string,
+  labels: Record<string, string>,
+  publish: string,
+): Promise<string> {
+  const args = [
+    "run",
+    "-d",
+    "--name",
+    name,
+    "-l",
+    TEST_LABEL,
+    "-e",
+    `NAME=${name}`,
+    "-p",
+    publish,
+  ];
+  for (const [k, v] of Object.entries(labels)) args.push("-l", `${k}=${v}`);
+  return docker(...args, IMAGE);
+}
+
+Deno.test({
+  ...opts,
+  name: "e2e etcd: the publisher keeps this host's containers in etcd",
+  async fn(t) {
+    await ensureImage();
+    await removeContainers("dg-pub-1", "dg-pub-2", "dg-pub-hidden");
+    const etcd = await TestEtcd.start();
+    const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
+    const hostKeys = `${prefix}/hosts/ha/containers/`;
+    await etcd.client.put(`${hostKeys}deadbeefdead`).value('{"version":1}');
+    const dir = await handlerDir("publisher", {
+      endpoints: "http://127.0.0.1:2379",
+      prefix,
+      ttl: String(TTL),
+      "host-id": "ha",
+      "advertise-address": "127.0.0.1",
+      "filter-label": "dg-pub=1",
+    });
+    const glue = startGlue(["-w", "--handler-paths", dir.path]);
+    let killed = false;
+    try {
+      await glue.waitForLine(/with 1 handlers/);
+
+      await t.step(
+        "a resync removes keys of containers that are gone",
+        async () => {
+          await waitFor(
+            "the stale key removed",
+            async () =>
+              Object.keys(await etcd.read(hostKeys)).length === 0
+                ? true
+                : undefined,
+          );
+        },
+      );
+
+      let id = "";
+      await t.step(
+        "a running labelled container gets a documented key",
+        async () => {
+          id = await run("dg-pub-1", {
+            "dg-pub": "1",
+            glue_http_80_host: "pub.example.com",
+          }, "127.0.0.1::80");
+          await run("dg-pub-hidden", {}, "127.0.0.1::80");
+          const text = await waitFor(
+            "the key",
+            async () => (await etcd.read(hostKeys))[`${hostKeys}${id}`],
+          );
+          const doc = JSON.parse(text);
+          assertEquals(doc.version, 1);
+          assertEquals([doc.hostId, doc.advertiseAddress, doc.id, doc.name], [
+            "ha",
+            "127.0.0.1",
+            id,
+            "dg-pub-1",
+          ]);
+          assertEquals(doc.image, IMAGE);
+          assertEquals(doc.labels.glue_http_80_host, "pub.example.com");
+          assertEquals(doc.state, {
+            running: true,
+            paused: false,
+            health: "none",
+          });
+          assertEquals(doc.exposedPorts, ["80/tcp"]);
+          const published = await docker("port", id, "80/tcp");
+          assertEquals(
+            doc.publishedPorts[0].hostPort,
+            Number(published.split(":").at(-1)),
+          );
+          assertTrue(Object.keys(doc.networks).length >= 1);
+          assertEquals("env" in doc, false);
+          // The container without the filter label is not published.
+          assertEquals(Object.keys(await etcd.read(hostKeys)).length, 1);
+          assertTrue(
+            (await etcd.read(`${prefix}/hosts/ha/agent`))[
+              `${prefix}/hosts/ha/agent`
+            ] !== undefined,
+          );
+        },
+      );
+
+      await t.step("a stopped container's key is deleted", async () => {
+        await docker("stop", "-t", "1", id);
+        await waitFor(
+          "the key deleted",
+          async () =>
+            (await etcd.read(hostKeys))[`${hostKeys}${id}`] === undefined
+              ? true
+              : undefined,
+        );
+      });
+
+      await t.step(
+        "etcd down and back: the agent survives and resyncs",
+        async () => {
+          await etcd.pause();
+          const id2 = await run("dg-pub-2", { "dg-pub": "1" }, "127.0.0.1::80");
+          await new Promise((r) => setTimeout(r, 1500));
+          await etcd.resume();
+          await waitFor(
+            "the container started during the outage",
+            async () =>
+              (await etcd.read(hostKeys))[`${hostKeys}${id2}`] !== undefined
+                ? true
+                : undefined,
+            30000,
+          );
+        },
+      );
+
+      await t.step(
+        "after SIGKILL the host's keys vanish within the TTL",
+        async () => {
+          glue.kill("SIGKILL");
+          killed = true;
+          const start = performance.now();
+          await waitFor(
+            "keys to expire",
+            async () =>
+              Object.keys(await etcd.read(`${prefix}/hosts/ha/`)).length === 0
+                ? true
+                : undefined,
+            (TTL + 4) * 1000,
+            200,
+          );
+          const took = (performance.now() - start) / 1000;
+          console.log(
+            `keys gone ${took.toFixed(1)} s after SIGKILL (TTL ${TTL} s)`,
+          );
+          assertTrue(took <= TTL + 3, `took ${took} s`);
+        },
+      );
+    } finally {
+      if (!killed) await glue.stop();
+      else await glue.finished();
+      await removeContainers("dg-pub-1", "dg-pub-2", "dg-pub-hidden");
+      await dir.remove();
+      await etcd.stop();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "e2e etcd: one balancer routes to containers of two hosts; a dead host's routes go",
+  async fn(t) {
+    await ensureImage();
+    await removeContainers("dg-host-a1", "dg-host-b1", "dg-host-a2");
+    const etcd = await TestEtcd.start();
+    const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
+    const agent = (host: string, address: string) =>
+      handlerDir(`publisher-${host}`, {
+        endpoints: "http://127.0.0.1:2379",
+        prefix,
+        ttl: String(TTL),
+        "host-id": `host-${host}`,
+        "advertise-address": address,
+        "filter-label": `dg-host=${host}`,
+      });
+    const dirA = await agent("a", "127.0.0.1");
+    const dirB = await agent("b", "127.0.0.2");
+    const glueA = startGlue(["-w", "--handler-paths", dirA.path]);
+    const glueB = startGlue(["-w", "--handler-paths", dirB.path]);
+    const conf = await haproxyDir();
+    const config = `${conf.path}/haproxy.cfg`;
+    const port = freePort();
+    const common = [
+      "--source",
+      "etcd",
+      "--etcd-prefix",
+      prefix,
+      "--config-file",
+      config,
+      "--http-bind",
+      `127.0.0.1:${port}`,
+      "--stats-bind",
+      "",
+    ];
+    const first = await runBalancer(["-1", ...common, "--reload-cmd", ""]);
+    assertEquals(first.code, 0, first.stderr);
+    const haproxy = startHaproxy(config);
+    const balancer = startBalancer([
+      "-w",
+      ...common,
+      "--reload-cmd",
+      `kill -USR2 ${haproxy.pid}`,
+    ]);
+    let bKilled = false;
+    try {
+      await balancer.waitForLine(/Read \d+ containers from etcd/);
+
+      await t.step("requests reach containers of both hosts", async () => {
+        const label = { glue_http_80_host: "multi.example.com" };
+        await run("dg-host-a1", { ...label, "dg-host": "a" }, "127.0.0.1::80");
+        await run("dg-host-b1", { ...label, "dg-host": "b" }, "127.0.0.2::80");
+        await waitFor("both hosts answering", async () => {
+          const seen = new Set<string>();
+          for (let i = 0; i < 6; i++) {
+            seen.add(
+              (await httpGet(port, "multi.example.com", "/whoami")).body,
+            );
+          }
+          return seen.has("dg-host-a1 /") && seen.has("dg-host-b1 /")
+            ? true
+            : undefined;
+        }, 30000);
+        const text = await Deno.readTextFile(config);
+        assertTrue(
+          /server host-b\.dg-host-b1:80 127\.0\.0\.2:\d+ /.test(text),
+          text,
+        );
+      });
+
+      await t.step(
+        "a container started on one host is routed through the balancer",
+        async () => {
+          const start = performance.now();
+          await run("dg-host-a2", {
+            glue_http_80_host: "a2.example.com",
+            "dg-host": "a",
+          }, "127.0.0.1::80");
+          await waitFor(
+            "a2 routed",
+            async () =>
+              (await httpGet(port, "a2.example.com", "/whoami")).body ===
+                  "dg-host-a2 /"
+                ? true
+                : undefined,
+            30000,
+            20,
+          );
+          console.log(
+            `container start on a host to routed by the etcd-fed balancer: ${
+              Math.round(performance.now() - start)
+            } ms`,
+          );
+        },
+      );
+
+      await t.step(
+        "killing one host's agent removes its routes within the TTL",
+        async () => {
+          glueB.kill("SIGKILL");
+          bKilled = true;
+          const start = performance.now();
+          await waitFor(
+            "host b's server gone",
+            async () =>
+              (await Deno.readTextFile(config)).includes("host-b.")
+                ? undefined
+                : true,
+            (TTL + 6) * 1000,
+            100,
+          );
+          console.log(
+            `host b unrouted ${
+              ((performance.now() - start) / 1000).toFixed(1)
+            } s after its agent died (TTL ${TTL} s)`,
+          );
+          await waitFor("only host a answering", async () => {
+            for (let i = 0; i < 6; i++) {
+              if (
+                (await httpGet(port, "multi.example.com", "/whoami")).body !==
+                  "dg-host-a1 /"
+              ) return undefined;
+            }
+            return true;
+          });
+        },
+      );
+    } finally {
+      const status = await balancer.stop();
+      await haproxy.stop();
+      await glueA.stop();
+      if (bKilled) await glueB.finished();
+      else await glueB.stop();
+      await removeContainers("dg-host-a1", "dg-host-b1", "dg-host-a2");
+      await dirA.remove();
+      await dirB.remove();
+      await conf.remove();
+      await etcd.stop();
+      assertEquals(status.code, 0, balancer.lines.slice(-10).join("\n"));
+    }
+  },
+});
