@@ -14,7 +14,9 @@ import {
   ip,
   labels,
   network,
+  onHost,
   paused,
+  publishes,
   readmeExamples,
   stopped,
 } from "../_fixtures/containers.ts";
@@ -541,4 +543,53 @@ Deno.test("routes: backend names are unique and safe even when hosts sanitize al
   const names = table.routes.map((r) => r.backend);
   assertEquals(new Set(names).size, names.length);
   for (const name of names) assertTrue(/^[A-Za-z0-9._:-]+$/.test(name), name);
+});
+
+Deno.test("routes: containers from etcd are reached on their published port at their host's address", () => {
+  const table = buildRoutes([
+    container(
+      "web",
+      onHost("h1", "10.1.0.5"),
+      publishes("80/tcp", 8081),
+      labels({
+        glue_http_80_host: "a.com",
+      }),
+    ),
+    container(
+      "web",
+      onHost("h2", "10.1.0.6"),
+      publishes("80/tcp", 9000, "10.1.0.6"),
+      labels({
+        glue_http_80_host: "a.com",
+      }),
+    ),
+    container(
+      "db",
+      onHost("h1", "10.1.0.5"),
+      exposes("5432/tcp"),
+      publishes("5432/tcp", 15432),
+      labels({
+        glue_tcp_ports: "5432",
+      }),
+    ),
+    container(
+      "hidden",
+      onHost("h2", "10.1.0.6"),
+      labels({ glue_http_80_host: "b.com" }),
+    ),
+  ]);
+  assertEquals(
+    table.routes.map((r) =>
+      r.servers.map((s) => `${s.name}=${s.address}:${s.port}`)
+    ),
+    [
+      ["h1.web:80=10.1.0.5:8081", "h2.web:80=10.1.0.6:9000"],
+    ],
+  );
+  assertEquals(
+    table.tcpRoutes.map((r) => r.servers.map((s) => `${s.address}:${s.port}`)),
+    [["10.1.0.5:15432"]],
+  );
+  assertEquals(warnings(table), ["hidden glue_http_80_host"]);
+  assertTrue(table.findings[0]?.message.includes("not published on host h2"));
 });
