@@ -95,9 +95,15 @@ export function sourcePermissions(
 
 /**
  * One line for an operator when the binary lacks a permission: what was
- * denied and how to build a binary that has it.
+ * denied and the flag to build a binary that has it.
  */
 export function permissionHint(error: Deno.errors.NotCapable): string {
-  const denied = error.message.split(",")[0] ?? error.message;
-  return `Missing permission: ${denied}. This binary runs with the fixed permissions it was compiled with (see README, "Permissions"); build one that allows it with, for example, deno task compile --allow-write=/your/dir`;
+  const denied = (error.message.split(",")[0] ?? error.message).trim();
+  const match =
+    /^Requires (read|write|net|run|env|sys|ffi|import) access to "([^"]+)"/
+      .exec(denied);
+  const flag = match === null
+    ? "--allow-..."
+    : `--allow-${match[1]}=${match[2]?.replace(/^unix:/, "")}`;
+  return `Missing permission: ${denied}. This binary runs with the permissions it was compiled with (README, "Permissions"); build one that has it with: deno task compile ${flag}`;
 }

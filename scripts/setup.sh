@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what docker-glue and its tests need on a Debian host:
 # Deno (pinned below, from the npm package `deno`), Debian's docker.io, haproxy,
-# busybox-static and etcd-server, and a running Docker engine. Safe to run
+# busybox-static, etcd-server and systemd (for systemd-analyze), and a
+# running Docker engine. Safe to run
 # again: it only does what is missing, and never starts a second engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,7 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null

@@ -80,6 +80,10 @@ export function compileArgs(
   return [
     "compile",
     "--no-check",
+    // The handler tree is imported by the registry with literal specifiers,
+    // so it is embedded anyway; naming it keeps that explicit.
+    "--include",
+    "handlers/",
     ...target.permissions,
     ...extra,
     "--output",

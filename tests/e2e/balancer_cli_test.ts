@@ -142,6 +142,10 @@ Deno.test({
         lastLine(outside.stderr),
         'Missing permission: Requires write access to "/srv/elsewhere',
       );
+      assertIncludes(
+        lastLine(outside.stderr),
+        "deno task compile --allow-write=/srv/elsewhere",
+      );
 
       const noHaproxy = await runBalancer([
         "-1",

@@ -28,6 +28,7 @@ import {
   TEST_LABEL,
   waitFor,
 } from "./_harness.ts";
+import { VERSION } from "../../lib/version.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const TEST_LOG = "/tmp/docker-glue-test.log";
@@ -310,9 +311,11 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "e2e glue: usage errors and an empty handler path",
+  name: "e2e glue: --version, usage errors and an empty handler path",
   async fn() {
     assertEquals((await runGlue([])).code, 2);
+    const version = await runGlue(["--version"]);
+    assertEquals([version.code, version.stdout], [0, VERSION]);
     assertEquals((await runGlue(["-1", "-w"])).code, 2);
     const empty = await handlerDir({});
     try {

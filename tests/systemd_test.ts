@@ -1,0 +1,54 @@
+import { assertEquals, assertIncludes } from "./_fixtures/assert.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+Deno.test("systemd: both units pass systemd-analyze verify", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const units: string[] = [];
+    for (const name of ["docker-balancer", "docker-glue"]) {
+      // verify checks that ExecStart exists; point it at a stand-in.
+      await Deno.writeTextFile(`${dir}/${name}`, "#!/bin/sh\n");
+      await Deno.chmod(`${dir}/${name}`, 0o755);
+      const unit = await Deno.readTextFile(`${ROOT}systemd/${name}.service`);
+      assertIncludes(unit, `ExecStart=/usr/bin/${name} -w`);
+      await Deno.writeTextFile(
+        `${dir}/${name}.service`,
+        unit.replace(`/usr/bin/${name}`, `${dir}/${name}`),
+      );
+      units.push(`${dir}/${name}.service`);
+    }
+    const out = await new Deno.Command("systemd-analyze", {
+      args: ["verify", ...units],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stderr) +
+      new TextDecoder().decode(out.stdout);
+    assertEquals(out.code, 0, text);
+    assertEquals(text.trim(), "", "systemd-analyze printed warnings");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("systemd: units wait for Docker, restart on failure and are hardened", async () => {
+  for (const name of ["docker-balancer", "docker-glue"]) {
+    const unit = await Deno.readTextFile(`${ROOT}systemd/${name}.service`);
+    for (
+      const line of [
+        "Requires=docker.service",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+      ]
+    ) assertIncludes(unit, line);
+    assertIncludes(unit, "ReadWritePaths=/etc/haproxy");
+  }
+  const balancer = await Deno.readTextFile(
+    `${ROOT}systemd/docker-balancer.service`,
+  );
+  assertIncludes(balancer, "After=docker.service haproxy.service");
+  assertIncludes(balancer, "PrivateTmp=yes");
+});
