@@ -1,0 +1,190 @@
+/**
+ * Property tests over generated label sets, hostile values included: the
+ * rendered configuration only ever holds lines of the template's own shapes,
+ * every valid container still routes, and the real `haproxy -c` accepts it.
+ */
+
+import fc from "fast-check";
+import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import { haproxyCheck } from "../_fixtures/haproxy.ts";
+import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
+import { buildRoutes } from "../../lib/haproxy/routes.ts";
+import { NO_ROUTES, Renderer } from "../../lib/haproxy/render.ts";
+import { DEFAULT_TEMPLATE_DIRS } from "../../lib/haproxy/builtin_templates.ts";
+
+const renderer = new Renderer(
+  { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+  {
+    httpBind: ["127.0.0.1:18080"],
+    statsBind: "127.0.0.1:18404",
+    tcpBindAddress: "127.0.0.1",
+  },
+);
+
+/** Lines the template writes whatever the routes: allowed verbatim. */
+const FIXED = new Set(renderer.render(NO_ROUTES).split("\n"));
+
+/** Shapes of the lines the template writes per route. */
+const SHAPES = [
+  /^ {4}acl r\d+_host var\(txn\.host\) -m (str|end) \.?[a-z0-9.-]+$/,
+  /^ {4}acl r\d+_path path -m (str|beg) \/[A-Za-z0-9._~!&*+,;=:@%/-]*$/,
+  /^ {4}use_backend [A-Za-z0-9._:-]+ if r\d+_(host|path)( r\d+_path)?$/,
+  /^ {4}default_backend [A-Za-z0-9._:-]+$/,
+  /^backend [A-Za-z0-9._:-]+$/,
+  /^frontend tcp_\d+$/,
+  /^ {4}balance roundrobin$/,
+  /^ {4}mode tcp$/,
+  /^ {4}option tcplog$/,
+  /^ {4}bind 127\.0\.0\.1:\d+$/,
+  /^ {4}http-request replace-path '\^[A-Za-z0-9._~!&*+,;=:@%/\\-]+\/\?\(\.\*\)\$' '\/\\1'$/,
+  /^ {4}server [A-Za-z0-9._:-]+ \d+\.\d+\.\d+\.\d+:\d+ weight \d+ check$/,
+];
+
+function foreignLines(text: string): string[] {
+  return text.split("\n").filter((line) =>
+    !FIXED.has(line) && !SHAPES.some((re) => re.test(line))
+  );
+}
+
+const HOSTILE = [
+  "\n",
+  "\r\n",
+  "\u0000",
+  " ",
+  "#",
+  "'",
+  '"',
+  "{",
+  "}",
+  "{{ x }}",
+  "{% raw %}",
+  "%[src]",
+  "${HOME}",
+  "\\",
+  "\u2028",
+  "é",
+  "😀",
+  "listen evil\n    bind *:1",
+];
+
+/** Label values: valid ones, hostile fragments, and arbitrary unicode. */
+const value = fc.oneof(
+  fc.constantFrom(
+    "a.example.com",
+    "*.example.com",
+    "",
+    "api/v1",
+    "/x/",
+    "3",
+    "0",
+    "256",
+    "1",
+    "80",
+    "8080",
+    "5432",
+  ),
+  fc.constantFrom(...HOSTILE),
+  fc.tuple(
+    fc.constantFrom("a.example.com", "api", "80"),
+    fc.constantFrom(...HOSTILE),
+  ).map(([a, b]) => a + b),
+  fc.string({ unit: "binary", maxLength: 40 }),
+  fc.string({ minLength: 300, maxLength: 3000 }),
+);
+
+const port = fc.constantFrom(
+  "80",
+  "8080",
+  "5432",
+  "0",
+  "65536",
+  "080",
+  "x",
+  "",
+  "80\n",
+);
+const key = fc.oneof(
+  fc.tuple(port, fc.constantFrom("host", "prefix", "strip_prefix", "weight"))
+    .map(([p, k]) => `glue_http_${p}_${k}`),
+  fc.tuple(port, fc.constantFrom("weight", "listen")).map(([p, k]) =>
+    `glue_tcp_${p}_${k}`
+  ),
+  fc.constantFrom("glue_http_ports", "glue_tcp_ports", "glue_network"),
+);
+
+let serial = 0;
+const randomContainer = fc.record({
+  labels: fc.dictionary(key, value, { maxKeys: 6 }),
+  exposed: fc.subarray(["80/tcp", "8080/tcp", "5432/tcp"]),
+}).map(({ labels: l, exposed }) => {
+  serial++;
+  return container(
+    `r${serial}`,
+    ip(`10.1.${(serial >> 8) & 255}.${serial & 255}`),
+    exposes(...exposed),
+    labels(l),
+  );
+});
+
+/** Containers with valid labels on hosts of their own: these must always route. */
+const goodContainers = fc.integer({ min: 1, max: 3 }).map((n) =>
+  Array.from({ length: n }, (_, i) => {
+    serial++;
+    return container(
+      `good${serial}`,
+      ip(`10.2.${(serial >> 8) & 255}.${serial & 255}`),
+      labels({
+        glue_http_80_host: `good${serial}-${i}.example.org`,
+      }),
+    );
+  })
+);
+
+const labelSets = fc.tuple(
+  fc.array(randomContainer, { maxLength: 8 }),
+  goodContainers,
+);
+
+function check([random, good]: [ContainerRecord[], ContainerRecord[]]): string {
+  const table = buildRoutes([...random, ...good]);
+  const text = renderer.render(table);
+  assertEquals(foreignLines(text), []);
+  for (const g of good) {
+    const route = table.routes.find((r) =>
+      r.host === g.labels["glue_http_80_host"]
+    );
+    assertTrue(
+      route?.servers.some((s) => s.containerId === g.id),
+      `${g.name} lost its route`,
+    );
+  }
+  return text;
+}
+
+Deno.test("property: 3000 generated label sets add no foreign line and keep valid containers routed", () => {
+  fc.assert(
+    fc.property(labelSets, (sets) => {
+      check(sets);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("property: 600 generated label sets render configs the real haproxy -c accepts", async () => {
+  const samples = fc.sample(labelSets, {
+    numRuns: 600,
+    seed: Date.now() % 100000,
+  });
+  let next = 0;
+  const failures: string[] = [];
+  const worker = async () => {
+    while (next < samples.length) {
+      const text = check(samples[next++]!);
+      const result = await haproxyCheck(text);
+      if (!result.ok) failures.push(result.output);
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  assertEquals(failures.slice(0, 1), []);
+});
