@@ -83,7 +83,7 @@ export interface HandlerIni {
   readonly params: Readonly<Record<string, string>>;
   /** Every section as parsed, for handlers that read more than `[params]`. */
   readonly sections: Readonly<Record<string, Readonly<Record<string, string>>>>;
-  /** Things worth a warning that do not stop the handler (unknown keys). */
+  /** Things worth a warning that do not stop the handler. */
   readonly warnings: readonly string[];
 }
 
@@ -168,15 +168,56 @@ function stringSection(value: unknown): Record<string, string> {
   return out;
 }
 
+/** Largest handler file read; anything bigger is a mistake, not a config. */
+export const MAX_HANDLER_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Finds a key given twice in one section, which the INI parser would settle
+ * silently by keeping the last one.
+ */
+function duplicateKey(text: string): string | null {
+  const seen = new Set<string>();
+  let section = "";
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? "").trim();
+    if (line === "" || line.startsWith(";") || line.startsWith("#")) continue;
+    const header = /^\[(.*)\]$/.exec(line);
+    if (header !== null) {
+      section = (header[1] ?? "").trim();
+      continue;
+    }
+    const eq = line.indexOf("=");
+    const key = (eq < 0 ? line : line.slice(0, eq)).trim();
+    if (key.endsWith("[]")) continue;
+    const id = `${section}\n${key}`;
+    if (seen.has(id)) {
+      return `duplicate key ${JSON.stringify(key)} in [${section}] (line ${
+        i + 1
+      })`;
+    }
+    seen.add(id);
+  }
+  return null;
+}
+
 /**
  * Parses a handler file's text.
  *
  * @throws {HandlerFileError} naming the file and what is wrong.
  */
 export function parseHandlerIni(file: string, text: string): HandlerIni {
-  if (text.includes("\u0000")) {
-    throw new HandlerFileError(file, "not a text file (contains NUL bytes)");
+  if (text.includes("\u0000") || text.includes("\uFFFD")) {
+    throw new HandlerFileError(file, "not a text file (binary or not UTF-8)");
   }
+  if (text.length > MAX_HANDLER_FILE_BYTES) {
+    throw new HandlerFileError(
+      file,
+      `too large (${text.length} characters; handler files are limited to ${MAX_HANDLER_FILE_BYTES} bytes)`,
+    );
+  }
+  const duplicate = duplicateKey(text);
+  if (duplicate !== null) throw new HandlerFileError(file, duplicate);
   let doc: Record<string, unknown>;
   try {
     doc = ini.decode(text) as Record<string, unknown>;
@@ -232,8 +273,17 @@ export function parseHandlerIni(file: string, text: string): HandlerIni {
     }
     return Math.round(seconds * 1000);
   }, DEFAULT_HANDLER_TIMEOUT_MS);
-  const warnings = Object.keys(handler).filter((key) => !HANDLER_KEYS.has(key))
-    .map((key) => `unknown key ${JSON.stringify(key)} in [handler] ignored`);
+  // A mistyped key (trigger-none) would silently change nothing: refuse it.
+  const unknown = Object.keys(handler).filter((key) => !HANDLER_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new HandlerFileError(
+      file,
+      `unknown key ${JSON.stringify(unknown[0])} in [handler] (known: ${
+        [...HANDLER_KEYS].join(", ")
+      })`,
+    );
+  }
+  const warnings: string[] = [];
   return {
     file,
     className,

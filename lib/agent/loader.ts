@@ -12,6 +12,7 @@ import {
 import {
   HandlerFileError,
   type HandlerIni,
+  MAX_HANDLER_FILE_BYTES,
   parseHandlerIni,
 } from "./handler_ini.ts";
 
@@ -139,8 +140,16 @@ export async function loadHandlerFile(
 ): Promise<LoadedHandler | null> {
   let text: string;
   try {
+    const info = await Deno.stat(file);
+    if (info.size > MAX_HANDLER_FILE_BYTES) {
+      throw new HandlerFileError(
+        file,
+        `too large (${info.size} bytes; handler files are limited to ${MAX_HANDLER_FILE_BYTES} bytes)`,
+      );
+    }
     text = await Deno.readTextFile(file);
   } catch (error) {
+    if (error instanceof HandlerFileError) throw error;
     if (error instanceof Deno.errors.NotCapable) throw error;
     throw new HandlerFileError(file, `cannot read: ${firstLine(error)}`);
   }

@@ -71,13 +71,22 @@ Deno.test("ini: enabled, triggers-none and timeout are read", () => {
   ]);
 });
 
-Deno.test("ini: unknown [handler] keys are warnings, not errors", () => {
+Deno.test("ini: unknown [handler] keys are errors (a typo would change nothing silently)", () => {
+  assertThrows(
+    () =>
+      parseHandlerIni(
+        FILE,
+        "[handler]\nclass=script\nevents=start\ntrigger-none=1\n",
+      ),
+    HandlerFileError,
+    '"trigger-none"',
+  );
+  // Unknown params are the handler's business.
   const ini = parseHandlerIni(
     FILE,
-    "[handler]\nclass=script\nevents=start\ncolour=blue\n",
+    "[handler]\nclass=script\nevents=start\n[params]\nanything=1\n",
   );
-  assertEquals(ini.warnings.length, 1);
-  assertTrue(ini.warnings[0]?.includes('"colour"'));
+  assertEquals(ini.params, { anything: "1" });
 });
 
 Deno.test("ini: broken files are one error that starts with the file name", () => {

@@ -200,3 +200,19 @@ esac`,
     );
   });
 });
+
+Deno.test("script: deleted or made non-executable while running: that event fails, later ones work", async () => {
+  await withDir(async (dir) => {
+    const path = await script(dir, "flaky.sh", `echo "$2" >> "${dir}/events"`);
+    const h = await handler(dir, "script=flaky.sh");
+    await h.handle("start", "c1");
+    await Deno.remove(path);
+    await assertRejects(() => h.handle("die", "c1"), ReportedError);
+    await script(dir, "flaky.sh", `echo "$2" >> "${dir}/events"`);
+    await Deno.chmod(path, 0o644);
+    await assertRejects(() => h.handle("stop", "c1"), ReportedError);
+    await Deno.chmod(path, 0o755);
+    await h.handle("destroy", "c1");
+    assertEquals(await Deno.readTextFile(`${dir}/events`), "start\ndestroy\n");
+  });
+});
