@@ -1,0 +1,105 @@
+/**
+ * The HAProxy engine against runtime faults, with the real haproxy -c: a
+ * configuration HAProxy rejects, and a reload command that fails.
+ */
+
+import {
+  assertEquals,
+  assertExcludes,
+  assertIncludes,
+  assertRejects,
+} from "../_fixtures/assert.ts";
+import { container, ip, labels } from "../_fixtures/containers.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
+import { ReportedError } from "../../lib/agent/agent.ts";
+import { createBalancer } from "../../lib/haproxy/setup.ts";
+
+// Extends the built-in template and breaks it for one host, like a user's
+// template with a bug that only some containers trigger.
+const TEMPLATE = `{% extends "haproxy.cfg.njk" %}{% block defaults %}
+{%- for r in routes %}{% if r.host == "break.example.com" %}
+    no_such_keyword on{% endif %}{% endfor %}{% endblock %}`;
+
+Deno.test("engine: a rejected config keeps the running one and the next change is retried; a failed reload is retried without a rollback", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/faulty.cfg.njk`, TEMPLATE);
+    const config = `${dir}/haproxy.cfg`;
+    let containers: ContainerRecord[] = [
+      container(
+        "web",
+        ip("10.0.0.2"),
+        labels({ glue_http_80_host: "web.example.com" }),
+      ),
+    ];
+    const balancer = await createBalancer({
+      templateDir: `${dir}:`,
+      templateFile: "faulty.cfg.njk",
+      configFile: config,
+      reloadCmd:
+        `sh -c 'test ! -e ${dir}/fail && echo reload >> ${dir}/reloads'`,
+      haproxyBin: "haproxy",
+      includeEnv: false,
+      httpBind: "127.0.0.1:18080",
+      statsBind: "",
+      tcpBindAddress: "127.0.0.1",
+      dryRun: false,
+      debounce: { quietMs: 0, maxMs: 0 },
+    }, () => containers);
+    const reloads = async () =>
+      (await Deno.readTextFile(`${dir}/reloads`).catch(() => "")).split("\n")
+        .filter(Boolean).length;
+
+    await balancer.update();
+    const good = await Deno.readTextFile(config);
+    assertIncludes(good, "web.example.com");
+    assertEquals(await reloads(), 1);
+
+    // HAProxy rejects: the running config stays, the rejected one is kept.
+    containers = [
+      ...containers,
+      container(
+        "breaker",
+        ip("10.0.0.3"),
+        labels({ glue_http_80_host: "break.example.com" }),
+      ),
+    ];
+    await assertRejects(() => balancer.update(), ReportedError);
+    assertEquals(await Deno.readTextFile(config), good);
+    assertIncludes(
+      await Deno.readTextFile(`${config}.rejected`),
+      "no_such_keyword",
+    );
+    assertEquals([balancer.stats.rejections, await reloads()], [1, 1]);
+
+    // The next change is tried afresh.
+    containers = [
+      containers[0]!,
+      container(
+        "api",
+        ip("10.0.0.4"),
+        labels({ glue_http_80_host: "api.example.com" }),
+      ),
+    ];
+    await balancer.update();
+    assertIncludes(await Deno.readTextFile(config), "api.example.com");
+    assertEquals(await reloads(), 2);
+
+    // The reload fails: the new config stays installed (no silent rollback).
+    await Deno.writeTextFile(`${dir}/fail`, "");
+    containers = [containers[0]!];
+    await assertRejects(() => balancer.update(), ReportedError);
+    assertExcludes(await Deno.readTextFile(config), "api.example.com");
+    assertEquals(await reloads(), 2);
+
+    // Reload works again: the next update reloads even though the config is unchanged.
+    await Deno.remove(`${dir}/fail`);
+    await balancer.update();
+    assertEquals(await reloads(), 3);
+    await balancer.update();
+    assertEquals(await reloads(), 3);
+    await balancer.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
