@@ -38,6 +38,8 @@ export interface ContainerDocument {
     readonly running: boolean;
     readonly paused: boolean;
     readonly health: HealthState;
+    readonly restartCount: number;
+    readonly startedAt: string;
   };
   readonly ipAddress: string;
   readonly networks: Readonly<Record<string, string>>;
@@ -130,6 +132,8 @@ export function containerDocument(
       running: record.running,
       paused: record.paused,
       health: record.health,
+      restartCount: record.restartCount,
+      startedAt: record.startedAt,
     },
     ipAddress: record.ipAddress,
     networks: record.networks,
@@ -215,6 +219,10 @@ export function parseContainerDocument(
       health === "starting" || health === "healthy" || health === "unhealthy"
         ? health
         : "none",
+    restartCount: typeof state.restartCount === "number"
+      ? state.restartCount
+      : 0,
+    startedAt: typeof state.startedAt === "string" ? state.startedAt : "",
     host: { id: hostId, advertiseAddress },
   };
 }

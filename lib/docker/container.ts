@@ -55,6 +55,10 @@ export interface ContainerRecord {
   readonly paused: boolean;
   /** Health check state. */
   readonly health: HealthState;
+  /** Restarts by the restart policy since the container was created. */
+  readonly restartCount: number;
+  /** When the current run started (RFC 3339), or "". */
+  readonly startedAt: string;
   /** Set for records read from etcd: the host the container runs on. */
   readonly host?: ContainerHost;
 }
@@ -142,6 +146,8 @@ export function narrowInspect(inspect: unknown): ContainerRecord {
     running: state.Running === true,
     paused: state.Paused === true,
     health: parseHealth(state),
+    restartCount: typeof doc.RestartCount === "number" ? doc.RestartCount : 0,
+    startedAt: asString(state.StartedAt),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   ReloadError,
 } from "./apply.ts";
 import { type Renderer, TemplateError } from "./render.ts";
+import { damping } from "./damping.ts";
 import { ReportedError } from "../agent/agent.ts";
 import {
   buildRoutes,
@@ -111,6 +112,8 @@ export class HAProxyBalancer {
   #lastPrinted: string | null = null;
   #reloadPending = false;
   #queue: Promise<void> = Promise.resolve();
+  #damped = new Set<string>();
+  #recheck: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates the engine; `source` returns the current containers. */
   constructor(
@@ -142,6 +145,8 @@ export class HAProxyBalancer {
 
   /** Drops a scheduled update and waits for one in progress. */
   async close(): Promise<void> {
+    clearTimeout(this.#recheck);
+    this.#recheck = undefined;
     await this.#debouncer.stop();
     await this.#queue;
   }
@@ -160,10 +165,11 @@ export class HAProxyBalancer {
   }
 
   async #update(): Promise<void> {
-    const containers = this.#source();
+    const all = this.#source();
+    const containers = this.#damp(all);
     const table = buildRoutes(containers, this.#options.routes);
     this.#report(table.findings);
-    this.#logPlacements(table, containers);
+    this.#logPlacements(table, all);
     log.debug("Route table: {routes}", {
       routes: [...table.routes, ...table.tcpRoutes].map((route) =>
         `${route.backend}=[${
@@ -236,6 +242,32 @@ export class HAProxyBalancer {
     }
   }
 
+  /**
+   * Leaves out containers caught in a restart loop, logs each once, and
+   * looks again when the first of them has run long enough.
+   */
+  #damp(containers: readonly ContainerRecord[]): ContainerRecord[] {
+    const { damped, recheckAt } = damping(containers, Date.now());
+    for (const container of containers) {
+      if (damped.has(container.id) && !this.#damped.has(container.id)) {
+        log.info(
+          "Container {container}: damped, not routed while its restart policy keeps restarting it ({count} restarts); routed once it has run for 30 s",
+          { container: container.name, count: container.restartCount },
+        );
+      }
+    }
+    this.#damped = new Set(damped);
+    clearTimeout(this.#recheck);
+    this.#recheck = undefined;
+    if (recheckAt !== undefined) {
+      this.#recheck = setTimeout(() => {
+        this.#recheck = undefined;
+        this.schedule();
+      }, Math.max(0, recheckAt - Date.now()) + 50);
+    }
+    return containers.filter((c) => !damped.has(c.id));
+  }
+
   /** Logs each finding once while it lasts, so a bad label warns once, not on every render. */
   #report(findings: readonly Finding[]): void {
     const current = new Set<string>();
@@ -281,6 +313,8 @@ export class HAProxyBalancer {
       const container = byId.get(placed.containerId);
       const reason = container === undefined
         ? "not running"
+        : this.#damped.has(container.id)
+        ? "damped: restarting"
         : !isServing(container)
         ? (container.paused ? "paused" : `health ${container.health}`)
         : "labels changed or rejected";

@@ -30,6 +30,8 @@ export function container(name: string, ...options: Option[]): ContainerRecord {
     running: true,
     paused: false,
     health: "none",
+    restartCount: 0,
+    startedAt: "2026-01-01T00:00:00Z",
   };
   for (const option of options) option(record);
   return record;
@@ -100,6 +102,14 @@ export function created(time: string): Option {
 export function health(state: ContainerRecord["health"]): Option {
   return (r) => {
     r.health = state;
+  };
+}
+
+/** Sets restart count and start time. */
+export function restarted(count: number, startedAt: string): Option {
+  return (r) => {
+    r.restartCount = count;
+    r.startedAt = startedAt;
   };
 }
 
