@@ -10,7 +10,7 @@
 
 import { Command, CommanderError } from "commander";
 import { getLogger } from "@logtape/logtape";
-import { Agent } from "./lib/agent/agent.ts";
+import { Agent, type HandlerSlot, NONE } from "./lib/agent/agent.ts";
 import { loadHandlers, type LoadResult } from "./lib/agent/loader.ts";
 import {
   defaultHandlerDirs,
@@ -106,6 +106,16 @@ function report(result: LoadResult): void {
   }
 }
 
+function slotsOf(result: LoadResult): HandlerSlot[] {
+  return result.loaded.map(({ ini, handler }) => ({
+    name: ini.file,
+    events: ini.events,
+    triggersNone: ini.triggersNone,
+    timeoutMs: ini.timeoutMs,
+    handler,
+  }));
+}
+
 async function main(args: string[]): Promise<number> {
   const cli = program();
   try {
@@ -181,20 +191,27 @@ async function main(args: string[]): Promise<number> {
       } (copy an *.ini.example to *.ini)`,
     );
   }
-  for (const { ini, handler } of result.loaded) {
-    agent.add({
-      name: ini.file,
-      events: ini.events,
-      triggersNone: ini.triggersNone,
-      timeoutMs: ini.timeoutMs,
-      handler,
-    });
-  }
+  for (const slot of slotsOf(result)) agent.add(slot);
   return await runAgent(agent, {
     once: flags.once === true,
     program: PROGRAM,
     banner:
       `${PROGRAM} ${VERSION} watching ${url} with ${result.loaded.length} handlers`,
+    // SIGHUP reloads the handler files without a restart.
+    onHangup: async () => {
+      log.info("SIGHUP: reloading handler files from {dirs}", {
+        dirs: handlerDirs.join(":"),
+      });
+      const fresh = await loadHandlers(
+        (await findHandlerFiles(handlerDirs)).files,
+        agent,
+        BUILTIN_REGISTRY,
+      );
+      report(fresh);
+      await agent.replace(slotsOf(fresh));
+      log.info("Running {count} handlers", { count: fresh.loaded.length });
+      await agent.dispatch(NONE, "");
+    },
   });
 }
 

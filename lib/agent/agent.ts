@@ -113,10 +113,13 @@ export class Agent implements AgentContext {
     this.#queues.push({ slot, tail: Promise.resolve() });
   }
 
-  /** Removes every handler, after letting their work in progress finish. */
-  async clear(): Promise<void> {
+  /**
+   * Swaps in a new set of handlers (SIGHUP): queued events finish on the old
+   * ones, which are then closed.
+   */
+  async replace(slots: readonly HandlerSlot[]): Promise<void> {
     await this.close();
-    this.#queues = [];
+    this.#queues = slots.map((slot) => ({ slot, tail: Promise.resolve() }));
   }
 
   /**

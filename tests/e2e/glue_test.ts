@@ -135,6 +135,53 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name: "e2e glue: SIGHUP reloads the handler files without a restart",
+  async fn() {
+    const output = await Deno.makeTempFile({ suffix: ".jsonl" });
+    const dir = await handlerDir({ "test.ini": example("test") });
+    const glue = startGlue(["-w", "--handler-paths", dir.path], [
+      `--allow-write=${output}`,
+    ]);
+    try {
+      await glue.waitForLine(/with 1 handlers/);
+      await Deno.writeTextFile(
+        `${dir.path}/demo.ini`,
+        `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=none,start\n[params]\noutput=${output}\n`,
+      );
+      glue.kill("SIGHUP");
+      await glue.waitForLine(/Running 2 handlers/);
+      await waitFor(
+        "the new handler's none",
+        async () =>
+          (await Deno.readTextFile(output)).includes('"event":"none"')
+            ? true
+            : undefined,
+      );
+      // A broken file on the next reload is reported; the good ones keep running.
+      await Deno.writeTextFile(
+        `${dir.path}/broken.ini`,
+        "[handler]\nclass=Nope\nevents=all\n",
+      );
+      glue.kill("SIGHUP");
+      await glue.waitForLine(/broken\.ini: unknown handler class/);
+      await waitFor(
+        "the second reload",
+        () =>
+          Promise.resolve(
+            glue.count(/Running 2 handlers/) === 2 ? true : undefined,
+          ),
+      );
+    } finally {
+      const status = await glue.stop();
+      await dir.remove();
+      await Deno.remove(output);
+      assertEquals(status.code, 0, glue.lines.slice(-10).join("\n"));
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
   name:
     "e2e glue: a hanging script is killed after its timeout; later events are still handled",
   async fn() {
