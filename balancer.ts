@@ -48,6 +48,7 @@ interface Flags {
   httpBind: string;
   statsBind: string;
   tcpBindAddress: string;
+  statsSocket: string;
   source: string;
   etcdEndpoints: string;
   etcdPrefix: string;
@@ -129,6 +130,11 @@ function program(): Command {
       HAPROXY_DEFAULTS.tcpBindAddress,
     )
     .option(
+      "--stats-socket <path>",
+      "HAProxy admin socket, with expose-fd listeners for seamless reloads; '' for none",
+      HAPROXY_DEFAULTS.statsSocket,
+    )
+    .option(
       "--source <source>",
       "where containers come from: docker (this host's engine) or etcd (published by docker-glue agents)",
       "docker",
@@ -160,6 +166,7 @@ function iniFromFlags(flags: Flags): HandlerIni {
     http_bind: flags.httpBind,
     stats_bind: flags.statsBind,
     tcp_bind_address: flags.tcpBindAddress,
+    stats_socket: flags.statsSocket,
     include_env: flags.includeEnv ? "1" : "0",
     dry_run: flags.dryRun ? "1" : "0",
   };

@@ -5,7 +5,8 @@
  *
  * INI params (all optional) mirror docker-balancer's flags: `template_dir`,
  * `template_file`, `config_file`, `rc`, `reload_cmd`, `haproxy_bin`,
- * `network`, `include_env`, `http_bind`, `stats_bind`, `tcp_bind_address`,
+ * `network`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
+ * `tcp_bind_address`,
  * `debounce`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`.
  *
@@ -78,6 +79,7 @@ export class HAProxyHandler extends BaseHandler {
         "tcp_bind_address",
         HAPROXY_DEFAULTS.tcpBindAddress,
       ),
+      statsSocket: this.param("stats_socket", HAPROXY_DEFAULTS.statsSocket),
       dryRun: flag("dry_run"),
       debounce,
     };

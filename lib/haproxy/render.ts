@@ -27,6 +27,8 @@ export interface ListenOptions {
   readonly statsBind: string;
   /** Address the TCP frontends bind to, `*` for all. */
   readonly tcpBindAddress: string;
+  /** Path of HAProxy's admin socket (with `expose-fd listeners`), or "" for none. */
+  readonly statsSocket?: string;
 }
 
 /** The routes a configuration is rendered from. */
@@ -200,6 +202,7 @@ export class Renderer {
         ),
         http_bind: this.#listen.httpBind,
         stats_bind: this.#listen.statsBind,
+        stats_socket: this.#listen.statsSocket ?? "",
       });
     } catch (error) {
       throw new TemplateError(

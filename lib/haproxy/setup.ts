@@ -42,6 +42,8 @@ export interface HAProxySettings {
   readonly statsBind: string;
   /** `--tcp-bind-address`: where TCP frontends listen, `*` for all. */
   readonly tcpBindAddress: string;
+  /** `--stats-socket`: HAProxy's admin socket, "" for none. */
+  readonly statsSocket?: string;
   /** `--dry-run`. */
   readonly dryRun: boolean;
   /** `--debounce`, parsed. */
@@ -56,6 +58,7 @@ export const HAPROXY_DEFAULTS = {
   httpBind: "*:80",
   statsBind: "127.0.0.1:8404",
   tcpBindAddress: "*",
+  statsSocket: "/run/haproxy/admin.sock",
   debounce: "500ms:3s",
 } as const;
 
@@ -83,6 +86,17 @@ function parseBinds(value: string, flag: string): string[] {
     }
   }
   return binds;
+}
+
+function checkSocketPath(path: string): string {
+  if (path !== "" && !/^\/[A-Za-z0-9._\/-]+$/.test(path)) {
+    throw new SettingsError(
+      `Invalid stats socket ${
+        JSON.stringify(path)
+      }: expected an absolute path of letters, digits, . _ - /`,
+    );
+  }
+  return path;
 }
 
 /** The ports of `bind` arguments such as `*:80` or `127.0.0.1:8404 ssl crt x`. */
@@ -179,7 +193,12 @@ export async function createBalancer(
       dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
       file: settings.templateFile || DEFAULT_TEMPLATE_FILE,
     },
-    { httpBind, statsBind: statsBind[0] ?? "", tcpBindAddress },
+    {
+      httpBind,
+      statsBind: statsBind[0] ?? "",
+      tcpBindAddress,
+      statsSocket: checkSocketPath(settings.statsSocket ?? ""),
+    },
   );
   let checkArgs: string[] = [];
   if (!settings.dryRun) {

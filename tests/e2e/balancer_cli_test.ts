@@ -178,6 +178,8 @@ Deno.test({
       config,
       "--http-bind",
       "127.0.0.1:1",
+      "--stats-socket",
+      `${dir.path}/admin.sock`,
       "--stats-bind",
       "",
       "--reload-cmd",

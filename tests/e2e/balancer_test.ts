@@ -81,6 +81,8 @@ Deno.test({
       config,
       "--http-bind",
       `127.0.0.1:${httpPort}`,
+      "--stats-socket",
+      `${dir.path}/admin.sock`,
       "--stats-bind",
       `127.0.0.1:${freePort()}`,
     ];

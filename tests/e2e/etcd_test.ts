@@ -119,11 +119,19 @@ Deno.test({
           ]);
           assertEquals(doc.image, IMAGE);
           assertEquals(doc.labels.glue_http_80_host, "pub.example.com");
-          assertEquals(doc.state, {
-            running: true,
-            paused: false,
-            health: "none",
-          });
+          assertEquals(
+            [
+              doc.state.running,
+              doc.state.paused,
+              doc.state.health,
+              doc.state.restartCount,
+            ],
+            [true, false, "none", 0],
+          );
+          assertEquals(
+            doc.state.startedAt,
+            await docker("inspect", "-f", "{{.State.StartedAt}}", id),
+          );
           assertEquals(doc.exposedPorts, ["80/tcp"]);
           const published = await docker("port", id, "80/tcp");
           assertEquals(
@@ -237,6 +245,8 @@ Deno.test({
       config,
       "--http-bind",
       `127.0.0.1:${port}`,
+      "--stats-socket",
+      `${conf.path}/admin.sock`,
       "--stats-bind",
       "",
     ];

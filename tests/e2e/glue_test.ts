@@ -255,6 +255,7 @@ Deno.test({
         .replace(/^reload_cmd=.*$/m, `reload_cmd=${reload}`)
         .replace(/^; http_bind=.*$/m, `http_bind=127.0.0.1:${port}`)
         .replace(/^; stats_bind=.*$/m, "stats_bind=")
+        .replace(/^; stats_socket=.*$/m, `stats_socket=${conf.path}/admin.sock`)
         .replace(/^; tcp_bind_address=.*$/m, "tcp_bind_address=127.0.0.1");
     const dir = await handlerDir({ "lb.ini": lbIni("") });
     const first = await runGlue(["-1", "--handler-paths", dir.path]);

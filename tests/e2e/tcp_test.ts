@@ -49,6 +49,8 @@ Deno.test({
       config,
       "--http-bind",
       `127.0.0.1:${freePort()}`,
+      "--stats-socket",
+      `${dir.path}/admin.sock`,
       "--stats-bind",
       "",
       "--tcp-bind-address",
