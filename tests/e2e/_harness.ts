@@ -360,6 +360,17 @@ export class Process {
     this.status = this.#child.status;
   }
 
+  /** Process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Resident memory in KiB, from /proc. */
+  async rssKiB(): Promise<number> {
+    const status = await Deno.readTextFile(`/proc/${this.#child.pid}/status`);
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  }
+
   /** Lines written to standard error so far. */
   get lines(): readonly string[] {
     return this.#lines;
