@@ -117,7 +117,8 @@ Deno.test({
           rss.join(" KiB, ")
         } KiB after each round`,
       );
-      assertTrue(events >= 1600, `only ${events} events seen`);
+      // start, die and destroy per container and round (rm -f sends no stop).
+      assertTrue(events >= 1000, `only ${events} events seen`);
       assertTrue(
         reloads * 10 < events,
         `${reloads} reloads for ${events} events`,
@@ -222,7 +223,7 @@ Deno.test({
       "",
     ]);
     try {
-      await balancer.waitForLine(/watching unix:/);
+      await balancer.waitForLine(/ Installed /);
       const before = balancer.count(/ Installed /);
       await docker(
         "run",
@@ -319,8 +320,10 @@ Deno.test({
       const deadline = Date.now() + 62_000;
       let ok = 0;
       const failures: string[] = [];
+      const latencies: number[] = [];
       const client = async () => {
         while (Date.now() < deadline) {
+          const start = performance.now();
           try {
             const res = await httpGet(
               port,
@@ -328,6 +331,7 @@ Deno.test({
               "/whoami",
               5000,
             );
+            latencies.push(performance.now() - start);
             if (res.status === 200 && res.body.startsWith("dg-roll-")) ok++;
             else failures.push(`status ${res.status}`);
           } catch (error) {
@@ -359,10 +363,14 @@ Deno.test({
       }
       await Promise.all(clients);
       const reloads = balancer.count(/Reloaded HAProxy/);
+      latencies.sort((a, b) => a - b);
+      const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
       console.log(
         `rolling replacement: ${
           ok + failures.length
-        } requests over 62 s, ${failures.length} failed, ${replaced} containers replaced, ${reloads} reloads`,
+        } requests over 62 s, ${failures.length} failed, ${replaced} containers replaced, ${reloads} reloads, latency p99 ${
+          p99.toFixed(1)
+        } ms, max ${(latencies.at(-1) ?? 0).toFixed(0)} ms`,
       );
       assertTrue(replaced >= 6, `only ${replaced} replaced`);
       assertTrue(ok > 1000, `only ${ok} requests`);
