@@ -217,7 +217,12 @@ Deno.test({
     "e2e etcd: one balancer routes to containers of two hosts; a dead host's routes go",
   async fn(t) {
     await ensureImage();
-    await removeContainers("dg-host-a1", "dg-host-b1", "dg-host-a2");
+    await removeContainers(
+      "dg-host-a1",
+      "dg-host-b1",
+      "dg-host-a2",
+      "dg-host-a3",
+    );
     const etcd = await TestEtcd.start();
     const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
     const agent = (host: string, address: string) =>
@@ -312,6 +317,34 @@ Deno.test({
       );
 
       await t.step(
+        "etcd down and back: the balancer keeps routing, then catches up",
+        async () => {
+          await etcd.pause();
+          await new Promise((r) => setTimeout(r, 2000));
+          // The last known routes stay while etcd is away.
+          assertEquals(
+            (await httpGet(port, "a2.example.com", "/whoami")).body,
+            "dg-host-a2 /",
+          );
+          await run("dg-host-a3", {
+            glue_http_80_host: "a3.example.com",
+            "dg-host": "a",
+          }, "127.0.0.1::80");
+          await etcd.resume();
+          await waitFor(
+            "a3 routed after etcd is back",
+            async () =>
+              (await httpGet(port, "a3.example.com", "/whoami")).body ===
+                  "dg-host-a3 /"
+                ? true
+                : undefined,
+            40000,
+            100,
+          );
+        },
+      );
+
+      await t.step(
         "killing one host's agent removes its routes within the TTL",
         async () => {
           glueB.kill("SIGKILL");
@@ -348,7 +381,12 @@ Deno.test({
       await glueA.stop();
       if (bKilled) await glueB.finished();
       else await glueB.stop();
-      await removeContainers("dg-host-a1", "dg-host-b1", "dg-host-a2");
+      await removeContainers(
+        "dg-host-a1",
+        "dg-host-b1",
+        "dg-host-a2",
+        "dg-host-a3",
+      );
       await dirA.remove();
       await dirB.remove();
       await conf.remove();
