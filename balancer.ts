@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { Agent } from "./lib/agent/agent.ts";
 import {
   DEFAULT_HANDLER_TIMEOUT_MS,
@@ -26,6 +26,7 @@ import {
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { parseDebounce } from "./lib/util/debounce.ts";
 import { VERSION } from "./lib/version.ts";
+import { baseProgram, commonOptions, parseFlags } from "./lib/cli/program.ts";
 import { DEFAULT_WATCH_SET, HAProxyHandler } from "./handlers/haproxy.ts";
 
 const PROGRAM = "docker-balancer";
@@ -56,104 +57,95 @@ interface Flags {
 }
 
 function program(): Command {
-  return new Command(PROGRAM)
-    .description(
+  return commonOptions(
+    baseProgram(
+      PROGRAM,
       "Route HTTP traffic to containers by their glue_http_* labels through HAProxy.",
     )
-    .version(VERSION, "--version", "print the version and exit")
-    .helpOption("-h, --help", "show this help and exit")
-    .option("-1, --once", "render and apply once, then exit")
-    .option("-w, --watch", "render, then follow Docker events")
-    .option(
-      "--watch-set <events>",
-      "container events that trigger a re-render",
-      DEFAULT_WATCH_SET,
-    )
-    .option(
-      "--template-dir <dirs>",
-      "template search path, ':'-separated (leading ':' appends to the default path, trailing ':' prepends)",
-    )
-    .option("--template-file <name>", "template to render", "haproxy.cfg.njk")
-    .option(
-      "--config-file <path>",
-      "HAProxy configuration to write",
-      HAPROXY_DEFAULTS.configFile,
-    )
-    .option(
-      "--rc <file>",
-      "rc file whose EXTRAOPTS/OPTIONS are passed to haproxy -c (default: /etc/default/haproxy or /etc/sysconfig/haproxy if present)",
-    )
-    .option(
-      "--include-env",
-      "treat container environment variables as labels too (labels win)",
-    )
-    .option(
-      "--docker-url <url>",
-      "Docker engine (default: DOCKER_HOST, else unix:///var/run/docker.sock)",
-    )
-    .option(
-      "--reload-cmd <cmd>",
-      "command that reloads HAProxy, run without a shell; '' to skip",
-      HAPROXY_DEFAULTS.reloadCmd,
-    )
-    .option(
-      "--haproxy-bin <path>",
-      "haproxy executable used to validate",
-      HAPROXY_DEFAULTS.haproxyBin,
-    )
-    .option(
-      "--network <name>",
-      "preferred Docker network for container addresses",
-    )
-    .option(
-      "--debounce <quiet[:max]>",
-      "wait for this quiet time (at most max) before re-rendering; 0 to render on every event",
-      HAPROXY_DEFAULTS.debounce,
-    )
-    .option(
-      "--dry-run",
-      "print the configuration to standard output; write and reload nothing",
-    )
-    .option(
-      "--http-bind <addrs>",
-      "bind address(es) of the HTTP frontend, comma-separated",
-      HAPROXY_DEFAULTS.httpBind,
-    )
-    .option(
-      "--stats-bind <addr>",
-      "bind address of the stats page; '' for none",
-      HAPROXY_DEFAULTS.statsBind,
-    )
-    .option(
-      "--tcp-bind-address <addr>",
-      "address the TCP frontends (glue_tcp_ports) listen on; * for all",
-      HAPROXY_DEFAULTS.tcpBindAddress,
-    )
-    .option(
-      "--stats-socket <path>",
-      "HAProxy admin socket, with expose-fd listeners for seamless reloads; '' for none",
-      HAPROXY_DEFAULTS.statsSocket,
-    )
-    .option(
-      "--source <source>",
-      "where containers come from: docker (this host's engine) or etcd (published by docker-glue agents)",
-      "docker",
-    )
-    .option(
-      "--etcd-endpoints <urls>",
-      "etcd endpoints for --source etcd, comma-separated",
-      DEFAULT_ETCD_ENDPOINTS,
-    )
-    .option(
-      "--etcd-prefix <prefix>",
-      "key prefix the agents publish under",
-      DEFAULT_ETCD_PREFIX,
-    )
-    .option("--log-level <level>", "debug, info, warning or error", "info")
-    .exitOverride()
-    .configureOutput({
-      writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
-    });
+      .option("-1, --once", "render and apply once, then exit")
+      .option("-w, --watch", "render, then follow Docker events")
+      .option(
+        "--watch-set <events>",
+        "container events that trigger a re-render",
+        DEFAULT_WATCH_SET,
+      )
+      .option(
+        "--template-dir <dirs>",
+        "template search path, ':'-separated (leading ':' appends to the default path, trailing ':' prepends)",
+      )
+      .option("--template-file <name>", "template to render", "haproxy.cfg.njk")
+      .option(
+        "--config-file <path>",
+        "HAProxy configuration to write",
+        HAPROXY_DEFAULTS.configFile,
+      )
+      .option(
+        "--rc <file>",
+        "rc file whose EXTRAOPTS/OPTIONS are passed to haproxy -c (default: /etc/default/haproxy or /etc/sysconfig/haproxy if present)",
+      )
+      .option(
+        "--include-env",
+        "treat container environment variables as labels too (labels win)",
+      )
+      .option(
+        "--reload-cmd <cmd>",
+        "command that reloads HAProxy, run without a shell; '' to skip",
+        HAPROXY_DEFAULTS.reloadCmd,
+      )
+      .option(
+        "--haproxy-bin <path>",
+        "haproxy executable used to validate",
+        HAPROXY_DEFAULTS.haproxyBin,
+      )
+      .option(
+        "--network <name>",
+        "preferred Docker network for container addresses",
+      )
+      .option(
+        "--debounce <quiet[:max]>",
+        "wait for this quiet time (at most max) before re-rendering; 0 to render on every event",
+        HAPROXY_DEFAULTS.debounce,
+      )
+      .option(
+        "--dry-run",
+        "print the configuration to standard output; write and reload nothing",
+      )
+      .option(
+        "--http-bind <addrs>",
+        "bind address(es) of the HTTP frontend, comma-separated",
+        HAPROXY_DEFAULTS.httpBind,
+      )
+      .option(
+        "--stats-bind <addr>",
+        "bind address of the stats page; '' for none",
+        HAPROXY_DEFAULTS.statsBind,
+      )
+      .option(
+        "--tcp-bind-address <addr>",
+        "address the TCP frontends (glue_tcp_ports) listen on; * for all",
+        HAPROXY_DEFAULTS.tcpBindAddress,
+      )
+      .option(
+        "--stats-socket <path>",
+        "HAProxy admin socket, with expose-fd listeners for seamless reloads; '' for none",
+        HAPROXY_DEFAULTS.statsSocket,
+      )
+      .option(
+        "--source <source>",
+        "where containers come from: docker (this host's engine) or etcd (published by docker-glue agents)",
+        "docker",
+      )
+      .option(
+        "--etcd-endpoints <urls>",
+        "etcd endpoints for --source etcd, comma-separated",
+        DEFAULT_ETCD_ENDPOINTS,
+      )
+      .option(
+        "--etcd-prefix <prefix>",
+        "key prefix the agents publish under",
+        DEFAULT_ETCD_PREFIX,
+      ),
+  );
 }
 
 /** The HAProxy handler's INI, as the flags describe it. */
@@ -201,17 +193,8 @@ function iniFromFlags(flags: Flags): HandlerIni {
 }
 
 async function main(args: string[]): Promise<number> {
-  const cli = program();
-  try {
-    cli.parse(args, { from: "user" });
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // Help and --version exit 0; commander has already printed the error.
-      return error.exitCode === 0 ? 0 : EXIT_USAGE;
-    }
-    throw error;
-  }
-  const flags = cli.opts<Flags>();
+  const flags = parseFlags<Flags>(program(), args);
+  if (typeof flags === "number") return flags;
   if (flags.once === flags.watch) {
     fail(
       PROGRAM,

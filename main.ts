@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { Agent, type HandlerSlot, NONE } from "./lib/agent/agent.ts";
 import { loadHandlers, type LoadResult } from "./lib/agent/loader.ts";
@@ -28,6 +28,7 @@ import {
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
+import { baseProgram, commonOptions, parseFlags } from "./lib/cli/program.ts";
 import { BUILTIN_REGISTRY } from "./handlers/registry.ts";
 
 const PROGRAM = "docker-glue";
@@ -44,35 +45,26 @@ interface Flags {
 }
 
 function program(): Command {
-  return new Command(PROGRAM)
-    .description(
+  return commonOptions(
+    baseProgram(
+      PROGRAM,
       "Run handler plugins and scripts on Docker events, as configured by docker-glue.d/*.ini files.",
     )
-    .version(VERSION, "--version", "print the version and exit")
-    .helpOption("-h, --help", "show this help and exit")
-    .option("-1, --once", "fire the none event once, then exit")
-    .option("-w, --watch", "fire the none event, then follow Docker events")
-    .option(
-      "--check",
-      "load and validate every handler file, print each problem, exit 1 if any",
-    )
-    .option(
-      "--handler-paths <dirs>",
-      "':'-separated directories with *.ini handler files (default: docker-glue.d under ../etc and ../../etc next to the program, /etc and the working directory)",
-    )
-    .option(
-      "--script-paths <dirs>",
-      "':'-separated directories with handler scripts (default: libexec/docker-glue under .. and ../.. next to the program, /usr/libexec/docker-glue, ./handler-scripts)",
-    )
-    .option(
-      "--docker-url <url>",
-      "Docker engine (default: DOCKER_HOST, else unix:///var/run/docker.sock)",
-    )
-    .option("--log-level <level>", "debug, info, warning or error", "info")
-    .exitOverride()
-    .configureOutput({
-      writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
-    });
+      .option("-1, --once", "fire the none event once, then exit")
+      .option("-w, --watch", "fire the none event, then follow Docker events")
+      .option(
+        "--check",
+        "load and validate every handler file, print each problem, exit 1 if any",
+      )
+      .option(
+        "--handler-paths <dirs>",
+        "':'-separated directories with *.ini handler files (default: docker-glue.d under ../etc and ../../etc next to the program, /etc and the working directory)",
+      )
+      .option(
+        "--script-paths <dirs>",
+        "':'-separated directories with handler scripts (default: libexec/docker-glue under .. and ../.. next to the program, /usr/libexec/docker-glue, ./handler-scripts)",
+      ),
+  );
 }
 
 /** The directory "relative to the executable" means: the binary's, or main.ts's from source. */
@@ -117,16 +109,8 @@ function slotsOf(result: LoadResult): HandlerSlot[] {
 }
 
 async function main(args: string[]): Promise<number> {
-  const cli = program();
-  try {
-    cli.parse(args, { from: "user" });
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? 0 : EXIT_USAGE;
-    }
-    throw error;
-  }
-  const flags = cli.opts<Flags>();
+  const flags = parseFlags<Flags>(program(), args);
+  if (typeof flags === "number") return flags;
   const modes = [flags.once, flags.watch, flags.check].filter(Boolean).length;
   if (modes !== 1) {
     fail(

@@ -92,6 +92,14 @@ class SearchPathLoader {
 }
 
 /** What the template sees for one route: the route plus ready-made match values. */
+/** What the template sees for one server. */
+interface ServerView {
+  name: string;
+  address: string;
+  port: number;
+  weight: number;
+}
+
 interface RouteView {
   host: string;
   host_match: string;
@@ -100,27 +108,17 @@ interface RouteView {
   prefix_regex: string;
   strip_prefix: boolean;
   backend: string;
-  servers: readonly {
-    name: string;
-    address: string;
-    port: number;
-    weight: number;
-  }[];
+  servers: readonly ServerView[];
 }
 
 interface TcpView {
   listen: number;
   bind: string;
   backend: string;
-  servers: readonly {
-    name: string;
-    address: string;
-    port: number;
-    weight: number;
-  }[];
+  servers: readonly ServerView[];
 }
 
-function serversOf(route: HttpRoute | TcpRoute) {
+function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
   return route.servers.map(({ name, address, port, weight }) => ({
     name,
     address,

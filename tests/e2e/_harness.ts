@@ -484,6 +484,32 @@ export function runGlue(
   return runEntry(startGlue(args, extraPermissions));
 }
 
+/**
+ * The usual set-up: docker-balancer `-1` renders a first configuration
+ * (`args` must name it with --config-file), HAProxy starts on it in
+ * master-worker mode, then docker-balancer `-w` follows events and reloads
+ * that HAProxy with SIGUSR2.
+ */
+export async function startBalancerWithHaproxy(
+  config: string,
+  args: string[],
+): Promise<{ balancer: Process; haproxy: HAProxy }> {
+  const first = await runBalancer(["-1", ...args, "--reload-cmd", ""]);
+  if (first.code !== 0) {
+    throw new Error(
+      `docker-balancer -1 exited with ${first.code}: ${first.stderr}`,
+    );
+  }
+  const haproxy = startHaproxy(config);
+  const balancer = startBalancer([
+    "-w",
+    ...args,
+    "--reload-cmd",
+    `kill -USR2 ${haproxy.pid}`,
+  ]);
+  return { balancer, haproxy };
+}
+
 /** Whether the test setup started the running Docker engine (so a test may restart it). */
 export async function engineStartedHere(): Promise<boolean> {
   const out = await new Deno.Command("bash", {

@@ -19,10 +19,8 @@ import {
   httpGet,
   removeContainers,
   restartEngine,
-  runBalancer,
   runContainer,
-  startBalancer,
-  startHaproxy,
+  startBalancerWithHaproxy,
   waitFor,
 } from "./_harness.ts";
 
@@ -86,19 +84,14 @@ Deno.test({
       "--stats-bind",
       `127.0.0.1:${freePort()}`,
     ];
-    const first = await runBalancer(["-1", ...common, "--reload-cmd", ""]);
-    assertEquals(first.code, 0, first.stderr);
-    const haproxy = startHaproxy(config);
+    const { balancer, haproxy } = await startBalancerWithHaproxy(
+      config,
+      common,
+    );
     await waitFor(
       "HAProxy to listen",
       async () => (await httpGet(httpPort, "x", "/")).status || undefined,
     );
-    const balancer = startBalancer([
-      "-w",
-      ...common,
-      "--reload-cmd",
-      `kill -USR2 ${haproxy.pid}`,
-    ]);
     try {
       await balancer.waitForLine(/watching unix:/);
 

@@ -15,10 +15,8 @@ import {
   httpGet,
   IMAGE,
   removeContainers,
-  runBalancer,
-  startBalancer,
+  startBalancerWithHaproxy,
   startGlue,
-  startHaproxy,
   TEST_LABEL,
   waitFor,
 } from "./_harness.ts";
@@ -255,15 +253,10 @@ Deno.test({
       "--stats-bind",
       "",
     ];
-    const first = await runBalancer(["-1", ...common, "--reload-cmd", ""]);
-    assertEquals(first.code, 0, first.stderr);
-    const haproxy = startHaproxy(config);
-    const balancer = startBalancer([
-      "-w",
-      ...common,
-      "--reload-cmd",
-      `kill -USR2 ${haproxy.pid}`,
-    ]);
+    const { balancer, haproxy } = await startBalancerWithHaproxy(
+      config,
+      common,
+    );
     let bKilled = false;
     try {
       await balancer.waitForLine(/Read \d+ containers from etcd/);

@@ -17,7 +17,7 @@ import {
   runBalancer,
   runContainer,
   startBalancer,
-  startHaproxy,
+  startBalancerWithHaproxy,
   TEST_LABEL,
   waitFor,
 } from "./_harness.ts";
@@ -285,15 +285,10 @@ Deno.test({
       "--stats-socket",
       `${dir.path}/admin.sock`,
     ];
-    const first = await runBalancer(["-1", ...common, "--reload-cmd", ""]);
-    assertEquals(first.code, 0, first.stderr);
-    const haproxy = startHaproxy(config);
-    const balancer = startBalancer([
-      "-w",
-      ...common,
-      "--reload-cmd",
-      `kill -USR2 ${haproxy.pid}`,
-    ]);
+    const { balancer, haproxy } = await startBalancerWithHaproxy(
+      config,
+      common,
+    );
     const label = { glue_http_80_host: "roll.example.com" };
     const live: string[] = [];
     try {

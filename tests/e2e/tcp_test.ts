@@ -18,10 +18,8 @@ import {
   haproxyDir,
   parseResponse,
   removeContainers,
-  runBalancer,
   runContainer,
-  startBalancer,
-  startHaproxy,
+  startBalancerWithHaproxy,
   tcpExchange,
   waitFor,
 } from "./_harness.ts";
@@ -56,15 +54,10 @@ Deno.test({
       "--tcp-bind-address",
       "127.0.0.1",
     ];
-    const first = await runBalancer(["-1", ...common, "--reload-cmd", ""]);
-    assertEquals(first.code, 0, first.stderr);
-    const haproxy = startHaproxy(config);
-    const balancer = startBalancer([
-      "-w",
-      ...common,
-      "--reload-cmd",
-      `kill -USR2 ${haproxy.pid}`,
-    ]);
+    const { balancer, haproxy } = await startBalancerWithHaproxy(
+      config,
+      common,
+    );
     try {
       await balancer.waitForLine(/watching unix:/);
       const tcp = (weight: string) => ({
