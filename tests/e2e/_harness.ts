@@ -25,7 +25,7 @@ const decoder = new TextDecoder();
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Image every test container runs. */
-export const IMAGE = "docker-glue-test/busybox:2";
+export const IMAGE = "docker-glue-test/busybox:3";
 /** Label on every object the tests create. */
 export const TEST_LABEL = "docker-glue-test";
 
@@ -77,10 +77,15 @@ export async function waitFor<T>(
 
 // The container's entry point: serve /whoami under / and under every path in
 // $SERVE_PATHS, each answering "<NAME> <path>", so a response shows which
-// container answered and which path reached it.
+// container answered and which path reached it. It stops the way a
+// well-behaved service does: on SIGTERM it closes the listener (new
+// connections are refused), lets requests in flight finish, then exits.
 const SERVE = `#!/bin/sh
 for p in / $SERVE_PATHS; do mkdir -p "/www$p"; echo "$NAME $p" > "/www$p/whoami"; done
-exec httpd -f -p "\${PORT:-80}" -h /www
+httpd -f -p "\${PORT:-80}" -h /www &
+pid=$!
+trap 'kill $pid; sleep 1; exit 0' TERM
+wait $pid
 `;
 
 /** Builds the test image from the host's busybox-static, once. */
@@ -365,10 +370,9 @@ export class Process {
     return this.#child.pid;
   }
 
-  /** Resident memory in KiB, from /proc. */
+  /** Resident memory in KiB, as ps reports it. */
   async rssKiB(): Promise<number> {
-    const status = await Deno.readTextFile(`/proc/${this.#child.pid}/status`);
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return Number(await sh("ps", "-o", "rss=", "-p", String(this.#child.pid)));
   }
 
   /** Lines written to standard error so far. */

@@ -351,7 +351,7 @@ Deno.test({
           await new Promise((r) => setTimeout(r, 1000));
           const old = live[slot]!;
           live[slot] = name;
-          await docker("stop", "-t", "1", old);
+          await docker("stop", "-t", "5", old);
           await docker("rm", old);
           replaced++;
         }
