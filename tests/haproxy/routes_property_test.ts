@@ -174,9 +174,9 @@ Deno.test("property: 3000 generated label sets add no foreign line and keep vali
   );
 });
 
-Deno.test("property: 600 generated label sets render configs the real haproxy -c accepts", async () => {
+Deno.test("property: 1000 generated label sets render configs the real haproxy -c accepts", async () => {
   const samples = fc.sample(labelSets, {
-    numRuns: 600,
+    numRuns: 1000,
     seed: Date.now() % 100000,
   });
   let next = 0;
