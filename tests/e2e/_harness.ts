@@ -148,11 +148,28 @@ export async function ensureImage(): Promise<void> {
   }
 }
 
-/** A bridge network created for one test, removed by `remove()`. */
+/**
+ * A bridge network created for one test, removed by `remove()`. The name gets
+ * a random suffix: Docker can keep a removed container's endpoint on a
+ * network for a while (or, after a hard stop, for good), and a fixed name
+ * would then collide with that leftover.
+ */
 export async function createNetwork(
   name: string,
 ): Promise<{ name: string; remove(): Promise<void> }> {
-  await docker("network", "rm", name).catch(() => {});
+  // Best effort: leftovers of earlier runs with this base name.
+  const old = (await docker(
+    "network",
+    "ls",
+    "-q",
+    "--filter",
+    `label=${TEST_LABEL}`,
+    "--filter",
+    `name=${name}-`,
+  ))
+    .split("\n").filter(Boolean);
+  for (const id of old) await docker("network", "rm", id).catch(() => {});
+  const unique = `${name}-${crypto.randomUUID().slice(0, 6)}`;
   await docker(
     "network",
     "create",
@@ -160,14 +177,28 @@ export async function createNetwork(
     "bridge",
     "--label",
     TEST_LABEL,
-    name,
+    unique,
   );
-  return {
-    name,
-    async remove() {
-      await docker("network", "rm", name).catch(() => {});
-    },
-  };
+  return { name: unique, remove: () => removeNetwork(unique) };
+}
+
+/**
+ * Removes a test network, waiting while Docker still releases the endpoints
+ * of containers that were just removed.
+ */
+async function removeNetwork(name: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      await docker("network", "rm", name);
+      return;
+    } catch (error) {
+      if (
+        String(error).includes("No such network") ||
+        String(error).includes("not found")
+      ) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /** Options for {@link runContainer}. */

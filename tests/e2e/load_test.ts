@@ -36,6 +36,25 @@ async function pool<T>(
   }));
 }
 
+/**
+ * Flags for a balancer that writes `config` but reloads nothing and opens no
+ * stats page or socket: these tests count installs, HAProxy is not needed.
+ */
+function quietArgs(config: string): string[] {
+  return [
+    "--config-file",
+    config,
+    "--http-bind",
+    `127.0.0.1:${freePort()}`,
+    "--stats-bind",
+    "",
+    "--stats-socket",
+    "",
+    "--reload-cmd",
+    "",
+  ];
+}
+
 function serversIn(text: string): string[] {
   return [...text.matchAll(/^\s+server (\S+) /gm)].map((m) => m[1]!).sort();
 }
@@ -51,16 +70,7 @@ Deno.test({
     const config = `${dir.path}/haproxy.cfg`;
     const balancer = startBalancer([
       "-w",
-      "--config-file",
-      config,
-      "--http-bind",
-      `127.0.0.1:${freePort()}`,
-      "--stats-bind",
-      "",
-      "--stats-socket",
-      "",
-      "--reload-cmd",
-      "",
+      ...quietArgs(config),
       "--log-level",
       "debug",
     ]);
@@ -148,18 +158,7 @@ Deno.test({
     const net = await createNetwork("docker-glue-test-term");
     const dir = await haproxyDir();
     const config = `${dir.path}/haproxy.cfg`;
-    const args = [
-      "--config-file",
-      config,
-      "--http-bind",
-      `127.0.0.1:${freePort()}`,
-      "--stats-bind",
-      "",
-      "--stats-socket",
-      "",
-      "--reload-cmd",
-      "",
-    ];
+    const args = quietArgs(config);
     const names = Array.from({ length: 30 }, (_, i) => `dg-term-${i}`);
     try {
       for (const delay of [300, 900, 1700]) {
@@ -209,19 +208,7 @@ Deno.test({
     const net = await createNetwork("docker-glue-test-flap");
     const dir = await haproxyDir();
     const config = `${dir.path}/haproxy.cfg`;
-    const balancer = startBalancer([
-      "-w",
-      "--config-file",
-      config,
-      "--http-bind",
-      `127.0.0.1:${freePort()}`,
-      "--stats-bind",
-      "",
-      "--stats-socket",
-      "",
-      "--reload-cmd",
-      "",
-    ]);
+    const balancer = startBalancer(["-w", ...quietArgs(config)]);
     try {
       await balancer.waitForLine(/ Installed /);
       const before = balancer.count(/ Installed /);
