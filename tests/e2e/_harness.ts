@@ -259,16 +259,45 @@ export function freePort(): number {
   return port;
 }
 
+/** A test's HAProxy directory and the flags that point docker-balancer at it. */
+export interface HAProxyDir {
+  /** The directory, under /etc/haproxy. */
+  readonly path: string;
+  /** The configuration file in it. */
+  readonly config: string;
+  /**
+   * Flags for a balancer writing `config`, with its HTTP frontend on
+   * 127.0.0.1:`httpPort`, the admin socket in the directory and the stats
+   * page at `statsBind` ("" for none).
+   */
+  listenArgs(httpPort: number, statsBind?: string): string[];
+  /** Removes the directory. */
+  remove(): Promise<void>;
+}
+
 /** A fresh directory under /etc/haproxy (the balancer may write only there). */
-export async function haproxyDir(): Promise<
-  { path: string; remove(): Promise<void> }
-> {
+export async function haproxyDir(): Promise<HAProxyDir> {
   await Deno.mkdir("/etc/haproxy", { recursive: true });
   const path = await Deno.makeTempDir({
     dir: "/etc/haproxy",
     prefix: "docker-glue-test-",
   });
-  return { path, remove: () => Deno.remove(path, { recursive: true }) };
+  const config = `${path}/haproxy.cfg`;
+  return {
+    path,
+    config,
+    listenArgs: (httpPort, statsBind = "") => [
+      "--config-file",
+      config,
+      "--http-bind",
+      `127.0.0.1:${httpPort}`,
+      "--stats-socket",
+      `${path}/admin.sock`,
+      "--stats-bind",
+      statsBind,
+    ],
+    remove: () => Deno.remove(path, { recursive: true }),
+  };
 }
 
 /** An HTTP response as the client saw it. */

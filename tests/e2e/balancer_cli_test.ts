@@ -108,7 +108,7 @@ Deno.test({
   async fn() {
     const dir = await haproxyDir();
     try {
-      const cfg = ["--config-file", `${dir.path}/haproxy.cfg`];
+      const cfg = ["--config-file", dir.config];
       const template = await runBalancer([
         "-1",
         ...cfg,
@@ -172,7 +172,7 @@ Deno.test({
     await ensureImage();
     const net = await createNetwork("docker-glue-test-cli");
     const dir = await haproxyDir();
-    const config = `${dir.path}/haproxy.cfg`;
+    const config = dir.config;
     const base = [
       "--config-file",
       config,

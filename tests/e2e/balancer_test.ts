@@ -72,18 +72,9 @@ Deno.test({
     await removeContainers();
     const net = await createNetwork("docker-glue-test-lb");
     const dir = await haproxyDir();
-    const config = `${dir.path}/haproxy.cfg`;
+    const config = dir.config;
     const httpPort = freePort();
-    const common = [
-      "--config-file",
-      config,
-      "--http-bind",
-      `127.0.0.1:${httpPort}`,
-      "--stats-socket",
-      `${dir.path}/admin.sock`,
-      "--stats-bind",
-      `127.0.0.1:${freePort()}`,
-    ];
+    const common = dir.listenArgs(httpPort, `127.0.0.1:${freePort()}`);
     const { balancer, haproxy } = await startBalancerWithHaproxy(
       config,
       common,

@@ -237,21 +237,14 @@ Deno.test({
     const glueA = startGlue(["-w", "--handler-paths", dirA.path]);
     const glueB = startGlue(["-w", "--handler-paths", dirB.path]);
     const conf = await haproxyDir();
-    const config = `${conf.path}/haproxy.cfg`;
+    const config = conf.config;
     const port = freePort();
     const common = [
       "--source",
       "etcd",
       "--etcd-prefix",
       prefix,
-      "--config-file",
-      config,
-      "--http-bind",
-      `127.0.0.1:${port}`,
-      "--stats-socket",
-      `${conf.path}/admin.sock`,
-      "--stats-bind",
-      "",
+      ...conf.listenArgs(port),
     ];
     const { balancer, haproxy } = await startBalancerWithHaproxy(
       config,

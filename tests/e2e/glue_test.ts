@@ -251,7 +251,7 @@ Deno.test({
     const tcpPort = freePort();
     const lbIni = (reload: string) =>
       example("lb")
-        .replace(/^config_file=.*$/m, `config_file=${conf.path}/haproxy.cfg`)
+        .replace(/^config_file=.*$/m, `config_file=${conf.config}`)
         .replace(/^reload_cmd=.*$/m, `reload_cmd=${reload}`)
         .replace(/^; http_bind=.*$/m, `http_bind=127.0.0.1:${port}`)
         .replace(/^; stats_bind=.*$/m, "stats_bind=")
@@ -260,7 +260,7 @@ Deno.test({
     const dir = await handlerDir({ "lb.ini": lbIni("") });
     const first = await runGlue(["-1", "--handler-paths", dir.path]);
     assertEquals(first.code, 0, first.stderr);
-    const haproxy = startHaproxy(`${conf.path}/haproxy.cfg`);
+    const haproxy = startHaproxy(conf.config);
     await Deno.writeTextFile(
       `${dir.path}/lb.ini`,
       lbIni(`kill -USR2 ${haproxy.pid}`),

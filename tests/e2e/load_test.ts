@@ -67,7 +67,7 @@ Deno.test({
     await removeContainers();
     const net = await createNetwork("docker-glue-test-storm");
     const dir = await haproxyDir();
-    const config = `${dir.path}/haproxy.cfg`;
+    const config = dir.config;
     const balancer = startBalancer([
       "-w",
       ...quietArgs(config),
@@ -157,7 +157,7 @@ Deno.test({
     await ensureImage();
     const net = await createNetwork("docker-glue-test-term");
     const dir = await haproxyDir();
-    const config = `${dir.path}/haproxy.cfg`;
+    const config = dir.config;
     const args = quietArgs(config);
     const names = Array.from({ length: 30 }, (_, i) => `dg-term-${i}`);
     try {
@@ -207,7 +207,7 @@ Deno.test({
     await removeContainers("dg-flap");
     const net = await createNetwork("docker-glue-test-flap");
     const dir = await haproxyDir();
-    const config = `${dir.path}/haproxy.cfg`;
+    const config = dir.config;
     const balancer = startBalancer(["-w", ...quietArgs(config)]);
     try {
       await balancer.waitForLine(/ Installed /);
@@ -260,18 +260,9 @@ Deno.test({
     await removeContainers();
     const net = await createNetwork("docker-glue-test-roll");
     const dir = await haproxyDir();
-    const config = `${dir.path}/haproxy.cfg`;
+    const config = dir.config;
     const port = freePort();
-    const common = [
-      "--config-file",
-      config,
-      "--http-bind",
-      `127.0.0.1:${port}`,
-      "--stats-bind",
-      "",
-      "--stats-socket",
-      `${dir.path}/admin.sock`,
-    ];
+    const common = dir.listenArgs(port);
     const { balancer, haproxy } = await startBalancerWithHaproxy(
       config,
       common,

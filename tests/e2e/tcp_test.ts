@@ -40,17 +40,10 @@ Deno.test({
     await removeContainers("dg-tcp-a", "dg-tcp-b", "dg-tcp-other");
     const net = await createNetwork("docker-glue-test-tcp");
     const dir = await haproxyDir();
-    const config = `${dir.path}/haproxy.cfg`;
+    const config = dir.config;
     const listen = freePort();
     const common = [
-      "--config-file",
-      config,
-      "--http-bind",
-      `127.0.0.1:${freePort()}`,
-      "--stats-socket",
-      `${dir.path}/admin.sock`,
-      "--stats-bind",
-      "",
+      ...dir.listenArgs(freePort()),
       "--tcp-bind-address",
       "127.0.0.1",
     ];

@@ -1,4 +1,5 @@
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import { describeServers, warningsOf } from "../_fixtures/routes.ts";
 import {
   buildRoutes,
   type RouteOptions,
@@ -26,18 +27,7 @@ function summary(table: RouteTable): string[] {
   return table.routes.map((r) =>
     `${r.host || "(default)"}${r.prefix || "/"}${
       r.stripPrefix ? " strip" : ""
-    } -> ${
-      r.servers.map((s) =>
-        `${s.containerName}@${s.address}:${s.port}*${s.weight}`
-      )
-        .join(" ")
-    }`
-  );
-}
-
-function warnings(table: RouteTable): string[] {
-  return table.findings.filter((f) => f.severity === "warning").map((f) =>
-    `${f.container} ${f.label ?? "-"}`
+    } -> ${describeServers(r.servers)}`
   );
 }
 
@@ -458,7 +448,7 @@ for (const c of cases) {
   Deno.test(`routes: ${c.description}`, () => {
     const table = buildRoutes(c.containers, c.options);
     assertEquals(summary(table), c.routes);
-    assertEquals(warnings(table).sort(), (c.warnings ?? []).sort());
+    assertEquals(warningsOf(table).sort(), (c.warnings ?? []).sort());
   });
 }
 
@@ -590,6 +580,6 @@ Deno.test("routes: containers from etcd are reached on their published port at t
     table.tcpRoutes.map((r) => r.servers.map((s) => `${s.address}:${s.port}`)),
     [["10.1.0.5:15432"]],
   );
-  assertEquals(warnings(table), ["hidden glue_http_80_host"]);
+  assertEquals(warningsOf(table), ["hidden glue_http_80_host"]);
   assertTrue(table.findings[0]?.message.includes("not published on host h2"));
 });

@@ -3,6 +3,7 @@ import {
   assertIncludes,
   assertTrue,
 } from "../_fixtures/assert.ts";
+import { describeServers, warningsOf } from "../_fixtures/routes.ts";
 import { buildRoutes, type RouteTable } from "../../lib/haproxy/routes.ts";
 import type { RouteOptions } from "../../lib/haproxy/claims.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
@@ -18,17 +19,7 @@ import {
 /** TCP routes as `listen -> name@ip:port*weight ...`. */
 function summary(table: RouteTable): string[] {
   return table.tcpRoutes.map((r) =>
-    `${r.listen} -> ${
-      r.servers.map((s) =>
-        `${s.containerName}@${s.address}:${s.port}*${s.weight}`
-      ).join(" ")
-    }`
-  );
-}
-
-function warnings(table: RouteTable): string[] {
-  return table.findings.filter((f) => f.severity === "warning").map((f) =>
-    `${f.container} ${f.label ?? "-"}`
+    `${r.listen} -> ${describeServers(r.servers)}`
   );
 }
 
@@ -195,7 +186,7 @@ for (const c of cases) {
     const table = buildRoutes(c.containers, c.options);
     assertEquals(summary(table), c.tcp);
     assertEquals(table.routes.length, c.http ?? 0);
-    assertEquals(warnings(table).sort(), (c.warnings ?? []).sort());
+    assertEquals(warningsOf(table).sort(), (c.warnings ?? []).sort());
   });
 }
 
