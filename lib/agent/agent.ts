@@ -61,6 +61,9 @@ export class ReportedError extends Error {
   }
 }
 
+/** How often, when events are quiet, the inventory is checked against Docker. */
+const RECONCILE_MS = 30_000;
+
 /** Reconnect back-off: 250 ms doubling up to 5 s. */
 const RECONNECT_BASE_MS = 250;
 const RECONNECT_MAX_MS = 5000;
@@ -176,18 +179,12 @@ export class Agent implements AgentContext {
           }
           attempt = 0;
           void this.dispatch(NONE, "");
-          for await (const line of readEvents(stream)) {
-            if ("skipped" in line) {
-              log.debug("Ignored event line {line}", { line: line.skipped });
-              continue;
-            }
-            const event = line.event;
-            if (!recent.add(event)) continue;
-            since = Math.max(since ?? 0, event.time);
-            await this.#onEvent(event);
-          }
+          await this.#follow(stream, recent, (time) => {
+            since = Math.max(since ?? 0, time);
+          });
         } finally {
           signal.removeEventListener("abort", stop);
+          stream.destroy();
         }
         if (signal.aborted) break;
         log.warn("Docker event stream at {url} ended; reconnecting", {
@@ -207,6 +204,84 @@ export class Agent implements AgentContext {
         signal,
       );
     }
+  }
+
+  /**
+   * Reads the stream as fast as it comes and handles the events in order
+   * behind it. Docker drops events for a subscriber that does not read for a
+   * moment, so reading never waits for an inspect. Every
+   * {@link RECONCILE_MS} of quiet the inventory is compared with Docker's
+   * list of running containers, a safety net for anything lost anyway.
+   */
+  async #follow(
+    stream: AsyncIterable<Uint8Array>,
+    recent: RecentEvents,
+    seen: (time: number) => void,
+  ): Promise<void> {
+    const pending: DockerEvent[] = [];
+    const waiting: { wake: (() => void) | null } = { wake: null };
+    let done = false;
+    let failure: unknown = null;
+    const reader = (async () => {
+      try {
+        for await (const line of readEvents(stream)) {
+          if ("skipped" in line) {
+            log.debug("Ignored event line {line}", { line: line.skipped });
+            continue;
+          }
+          if (!recent.add(line.event)) continue;
+          seen(line.event.time);
+          pending.push(line.event);
+          waiting.wake?.();
+        }
+      } catch (error) {
+        failure = error;
+      } finally {
+        done = true;
+        waiting.wake?.();
+      }
+    })();
+    let lastCheck = Date.now();
+    while (true) {
+      const event = pending.shift();
+      if (event !== undefined) {
+        await this.#onEvent(event);
+        continue;
+      }
+      if (done) break;
+      const left = lastCheck + RECONCILE_MS - Date.now();
+      if (left <= 0) {
+        await this.#reconcile();
+        lastCheck = Date.now();
+        continue;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        waiting.wake = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+      waiting.wake = null;
+    }
+    await reader;
+    if (failure !== null) throw failure;
+  }
+
+  /** Compares the inventory with Docker's running containers; resyncs on a difference. */
+  async #reconcile(): Promise<void> {
+    const listed = new Set(
+      (await this.docker.listContainers()).map((c) => c.Id),
+    );
+    const known = this.inventory.list().map((c) => c.id);
+    const drift = known.filter((id) => !listed.has(id)).length +
+      [...listed].filter((id) => !known.includes(id)).length;
+    if (drift === 0) return;
+    log.warn(
+      "The inventory missed {drift} container changes (Docker drops events under load); resynced",
+      { drift },
+    );
+    await this.inventory.resync();
+    void this.dispatch(NONE, "");
   }
 
   /** Waits for queued events, then lets every handler finish its work. */

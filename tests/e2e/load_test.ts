@@ -76,20 +76,46 @@ Deno.test({
     ]);
     const names = Array.from({ length: 200 }, (_, i) => `dg-storm-${i}`);
     const installs = () => balancer.count(/ Installed /);
-    const waitServers = (want: string[], what: string) =>
-      waitFor(
-        what,
-        async () => {
-          const have = serversIn(
-            await Deno.readTextFile(config).catch(() => ""),
-          );
-          return JSON.stringify(have) === JSON.stringify(want)
-            ? true
-            : undefined;
-        },
-        180_000,
-        250,
-      );
+    const waitServers = async (want: string[], what: string) => {
+      try {
+        await waitFor(
+          what,
+          async () => {
+            const have = serversIn(
+              await Deno.readTextFile(config).catch(() => ""),
+            );
+            return JSON.stringify(have) === JSON.stringify(want)
+              ? true
+              : undefined;
+          },
+          180_000,
+          250,
+        );
+      } catch (error) {
+        // Say which containers are off, and what the balancer said of them.
+        const have = serversIn(await Deno.readTextFile(config).catch(() => ""));
+        const missing = want.filter((n) => !have.includes(n));
+        const extra = have.filter((n) => !want.includes(n));
+        const names = [...missing, ...extra].map((n) => n.replace(/:80$/, ""))
+          .slice(0, 3);
+        const said = balancer.lines.filter((l) =>
+          names.some((n) => l.includes(n))
+        ).slice(-10);
+        const ps = names.length === 0 ? "" : await docker(
+          "ps",
+          "-a",
+          "--filter",
+          `name=${names[0]}`,
+          "--format",
+          "{{.Names}} {{.Status}}",
+        );
+        throw new Error(
+          `${(error as Error).message}; missing ${missing.join(",")}; extra ${
+            extra.join(",")
+          }; docker: ${ps}; log:\n${said.join("\n")}`,
+        );
+      }
+    };
     try {
       await balancer.waitForLine(/watching unix:/);
       const rssStart = await balancer.rssKiB();
