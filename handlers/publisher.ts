@@ -13,7 +13,6 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Lease } from "etcd3";
 import { BaseHandler } from "../lib/agent/base_handler.ts";
 import type { ContainerRecord } from "../lib/docker/container.ts";
 import {
@@ -25,14 +24,13 @@ import {
   hostContainersPrefix,
   normalizePrefix,
 } from "../lib/discovery/document.ts";
+import { EtcdClient, EtcdError } from "../lib/discovery/etcd_client.ts";
+import { CODE_NOT_FOUND } from "../lib/discovery/etcd_wire.ts";
 import {
-  connectEtcd,
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
-  type EtcdClient,
   parseEndpoints,
-  withTimeout,
-} from "../lib/discovery/etcd.ts";
+} from "../lib/discovery/endpoints.ts";
 import { backoff, sleep } from "../lib/util/sleep.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -40,8 +38,6 @@ const log = getLogger(["docker-glue", "publisher"]);
 
 /** Default lease TTL in seconds. */
 export const DEFAULT_TTL_S = 30;
-/** How long one etcd call may take before the sync is retried. */
-const CALL_TIMEOUT_MS = 5000;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -56,7 +52,8 @@ export class Publisher extends BaseHandler {
   #hostId = "";
   #advertise = "";
   #filter: { key: string; value: string | undefined } | null = null;
-  #lease: Lease | null = null;
+  /** The lease every key of this host hangs on (id), once granted. */
+  #lease: string | null = null;
   /** What etcd holds for this host, by container id (JSON text). */
   #published = new Map<string, string>();
   #needFull = true;
@@ -64,6 +61,7 @@ export class Publisher extends BaseHandler {
   #wake: (() => void) | null = null;
   #dirty = false;
   #loop: Promise<void> | null = null;
+  #keeper: Promise<void> | null = null;
 
   /** Reads the params and works out the host id; connects lazily. */
   override async init(): Promise<void> {
@@ -110,7 +108,7 @@ export class Publisher extends BaseHandler {
       }
       this.#hostId = checkHostId(name);
     }
-    this.#client = connectEtcd(this.#endpoints);
+    this.#client = new EtcdClient(this.#endpoints);
   }
 
   /** The host id keys are published under. */
@@ -125,6 +123,7 @@ export class Publisher extends BaseHandler {
    */
   handle(): Promise<void> {
     this.#loop ??= this.#run();
+    this.#keeper ??= this.#keepAlive();
     this.#kick();
     return Promise.resolve();
   }
@@ -136,9 +135,9 @@ export class Publisher extends BaseHandler {
   override async close(): Promise<void> {
     this.#closed.abort();
     this.#kick();
-    await this.#loop;
-    this.#lease?.release();
     this.#client?.close();
+    await this.#loop;
+    await this.#keeper;
   }
 
   #kick(): void {
@@ -162,8 +161,14 @@ export class Publisher extends BaseHandler {
     while (!signal.aborted) {
       if (!this.#dirty && !this.#needFull) {
         await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
+          // One listener per wait, removed after it: the agent waits here
+          // once per event for months.
+          const done = () => {
+            signal.removeEventListener("abort", done);
+            resolve();
+          };
+          this.#wake = done;
+          signal.addEventListener("abort", done, { once: true });
         });
         if (signal.aborted) break;
       }
@@ -180,12 +185,16 @@ export class Publisher extends BaseHandler {
       } catch (error) {
         if (signal.aborted) break;
         this.#needFull = true;
+        if (error instanceof EtcdError && error.code === CODE_NOT_FOUND) {
+          // The lease expired while etcd was out of reach.
+          this.#lease = null;
+        }
         const wait = backoff(attempt++, 250, 5000);
         if (!failing || attempt % 10 === 0) {
           log.warn(
-            "Cannot publish to etcd at {endpoints}: {error}; retrying in {wait} ms",
+            "Cannot publish host {host} to etcd: {error}; retrying in {wait} ms",
             {
-              endpoints: this.#endpoints.join(","),
+              host: this.#hostId,
               error: describe(error),
               wait,
             },
@@ -197,19 +206,37 @@ export class Publisher extends BaseHandler {
     }
   }
 
-  async #grant(client: EtcdClient): Promise<Lease> {
-    const lease = client.lease(this.#ttl);
-    lease.on("lost", (error) => {
-      if (this.#lease !== lease) return;
-      log.warn("etcd lease lost ({error}); publishing again with a new one", {
-        error: describe(error),
-      });
-      this.#lease = null;
-      this.#needFull = true;
-      this.#kick();
-    });
-    await withTimeout("granting an etcd lease", CALL_TIMEOUT_MS, lease.grant());
-    return lease;
+  /**
+   * Refreshes the lease every third of its TTL. When etcd says the lease is
+   * gone (it was unreachable for longer than the TTL), everything is
+   * published again on a new one.
+   */
+  async #keepAlive(): Promise<void> {
+    const signal = this.#closed.signal;
+    const every = Math.max(500, (this.#ttl * 1000) / 3);
+    while (!signal.aborted) {
+      await sleep(every, signal);
+      const lease = this.#lease;
+      const client = this.#client;
+      if (signal.aborted || lease === null || client === null) continue;
+      let ttl: number;
+      try {
+        ttl = await client.keepAlive(lease);
+      } catch {
+        // Unreachable: the sync loop reports it and retries; the next
+        // keepalive tells whether the lease outlived the gap.
+        continue;
+      }
+      if (ttl === 0 && this.#lease === lease) {
+        log.warn(
+          "etcd lease of host {host} expired; publishing again with a new one",
+          { host: this.#hostId },
+        );
+        this.#lease = null;
+        this.#needFull = true;
+        this.#kick();
+      }
+    }
   }
 
   async #sync(): Promise<void> {
@@ -229,34 +256,30 @@ export class Publisher extends BaseHandler {
       });
     }
     if (this.#lease === null) {
-      this.#lease = await this.#grant(client);
+      this.#lease = (await client.grant(this.#ttl)).id;
       this.#needFull = true;
     }
     const lease = this.#lease;
-    const call = <T>(what: string, work: PromiseLike<T>) =>
-      withTimeout(what, CALL_TIMEOUT_MS, work);
     if (this.#needFull) {
-      const existing = await call(
-        "listing this host's keys",
-        client.getAll().prefix(hostContainersPrefix(this.#prefix, this.#hostId))
-          .keys(),
-      );
-      await call(
-        "publishing the agent key",
-        lease.put(agentKey(this.#prefix, this.#hostId)).value(JSON.stringify({
+      const existing = (await client.range(
+        hostContainersPrefix(this.#prefix, this.#hostId),
+      )).kvs.map((kv) => kv.key);
+      await client.put(
+        agentKey(this.#prefix, this.#hostId),
+        JSON.stringify({
           version: DOCUMENT_VERSION,
           hostId: this.#hostId,
           advertiseAddress: this.#advertise,
           agentVersion: VERSION,
           since: new Date().toISOString(),
-        })),
+        }),
+        lease,
       );
       for (const { record, text } of desired.values()) {
-        await call(
-          "publishing a container",
-          lease.put(containerKey(this.#prefix, this.#hostId, record.id)).value(
-            text,
-          ),
+        await client.put(
+          containerKey(this.#prefix, this.#hostId, record.id),
+          text,
+          lease,
         );
       }
       const wanted = new Set(
@@ -267,7 +290,7 @@ export class Publisher extends BaseHandler {
       let stale = 0;
       for (const key of existing) {
         if (wanted.has(key)) continue;
-        await call("deleting a stale key", client.delete().key(key));
+        await client.delete(key);
         stale++;
       }
       this.#published = new Map([...desired].map(([id, d]) => [id, d.text]));
@@ -284,9 +307,10 @@ export class Publisher extends BaseHandler {
     }
     for (const [id, { record, text }] of desired) {
       if (this.#published.get(id) === text) continue;
-      await call(
-        "publishing a container",
-        lease.put(containerKey(this.#prefix, this.#hostId, id)).value(text),
+      await client.put(
+        containerKey(this.#prefix, this.#hostId, id),
+        text,
+        lease,
       );
       const fresh = !this.#published.has(id);
       this.#published.set(id, text);
@@ -297,10 +321,7 @@ export class Publisher extends BaseHandler {
     }
     for (const id of [...this.#published.keys()]) {
       if (desired.has(id)) continue;
-      await call(
-        "deleting a container key",
-        client.delete().key(containerKey(this.#prefix, this.#hostId, id)),
-      );
+      await client.delete(containerKey(this.#prefix, this.#hostId, id));
       this.#published.delete(id);
       log.info("Container {id}: removed from etcd", { id: id.slice(0, 12) });
     }

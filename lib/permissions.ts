@@ -68,32 +68,6 @@ export const GLUE_PERMISSIONS: readonly string[] = [
 ];
 
 /**
- * The flags for running an entry point from source. A compiled binary may
- * read the npm packages embedded in it without a permission; from source the
- * same packages sit in Deno's npm cache, so read access to that one
- * directory is added (the etcd client reads its protocol files at start-up).
- * Nothing else differs.
- */
-export function sourcePermissions(
-  permissions: readonly string[],
-  npmCache: string,
-): string[] {
-  let merged = false;
-  const out = permissions.map((flag) => {
-    if (flag === "--allow-read") {
-      merged = true;
-      return flag;
-    }
-    if (flag.startsWith("--allow-read=")) {
-      merged = true;
-      return `${flag},${npmCache}`;
-    }
-    return flag;
-  });
-  return merged ? out : [...out, `--allow-read=${npmCache}`];
-}
-
-/**
  * One line for an operator when the binary lacks a permission: what was
  * denied and the flag to build a binary that has it.
  */

@@ -1,13 +1,13 @@
 /**
  * Runs an entry point from source with the permissions its compiled binary
- * gets (lib/permissions.ts; see sourcePermissions for the one difference),
+ * gets (lib/permissions.ts), exactly those and no others,
  * passing on arguments, signals and the exit status. Used by
  * `deno task balancer` and `deno task glue`.
  *
  * @module
  */
 
-import { sourceRunPermissions } from "./targets.ts";
+import { permissionsFor } from "./targets.ts";
 
 const [entry, ...args] = Deno.args;
 if (entry === undefined) {
@@ -15,7 +15,7 @@ if (entry === undefined) {
   Deno.exit(2);
 }
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", ...await sourceRunPermissions(entry), entry, ...args],
+  args: ["run", ...permissionsFor(entry), entry, ...args],
   stdin: "inherit",
   stdout: "inherit",
   stderr: "inherit",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what docker-glue and its tests need on a Debian host:
 # Deno (pinned below, from the npm package `deno`), Debian's docker.io, haproxy,
-# busybox-static, etcd-server and systemd (for systemd-analyze), and a
+# busybox-static, etcd-server, etcd-client (etcdctl, the tests' independent
+# etcd reader) and systemd (for systemd-analyze), and a
 # running Docker engine. Safe to run
 # again: it only does what is missing, and never starts a second engine.
 set -euo pipefail
@@ -32,6 +33,7 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"

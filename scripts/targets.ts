@@ -5,11 +5,7 @@
  * @module
  */
 
-import {
-  BALANCER_PERMISSIONS,
-  GLUE_PERMISSIONS,
-  sourcePermissions,
-} from "../lib/permissions.ts";
+import { BALANCER_PERMISSIONS, GLUE_PERMISSIONS } from "../lib/permissions.ts";
 
 /** A binary: its entry point, output path and permissions. */
 export interface Target {
@@ -50,26 +46,6 @@ export function permissionsFor(entry: string): readonly string[] {
     );
   }
   return target.permissions;
-}
-
-/** Deno's npm package cache, as `deno info` reports it. */
-export async function npmCacheDir(): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-    stderr: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const info = JSON.parse(new TextDecoder().decode(out.stdout));
-  if (typeof info.npmCache !== "string") {
-    throw new Error("deno info --json did not report npmCache");
-  }
-  return info.npmCache;
-}
-
-/** Flags for running an entry point from source: its compiled set plus read access to the npm cache. */
-export async function sourceRunPermissions(entry: string): Promise<string[]> {
-  return sourcePermissions(permissionsFor(entry), await npmCacheDir());
 }
 
 /** The `deno compile` arguments for a target, with any extra flags before the entry point. */

@@ -7,7 +7,6 @@ import {
   BALANCER_PERMISSIONS,
   GLUE_PERMISSIONS,
   permissionHint,
-  sourcePermissions,
 } from "../lib/permissions.ts";
 import { compileArgs, TARGETS } from "../scripts/targets.ts";
 
@@ -43,24 +42,6 @@ Deno.test("permissions: docker-balancer's set is narrow", () => {
     BALANCER_PERMISSIONS.join(" "),
     "--allow-run=haproxy,systemctl,kill",
   );
-});
-
-Deno.test("permissions: from source, only read access to the npm cache is added", () => {
-  assertEquals(
-    sourcePermissions(["--allow-read=/a", "--allow-env"], "/cache/npm"),
-    [
-      "--allow-read=/a,/cache/npm",
-      "--allow-env",
-    ],
-  );
-  assertEquals(sourcePermissions(["--allow-read", "--allow-run"], "/c"), [
-    "--allow-read",
-    "--allow-run",
-  ]);
-  assertEquals(sourcePermissions(["--allow-env"], "/c"), [
-    "--allow-env",
-    "--allow-read=/c",
-  ]);
 });
 
 Deno.test("permissions: the hint names the denied access and the flag to build with", () => {

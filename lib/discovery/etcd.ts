@@ -5,7 +5,6 @@
  * @module
  */
 
-import { Etcd3, type Watcher } from "etcd3";
 import { getLogger } from "@logtape/logtape";
 import type { ContainerRecord } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
@@ -14,7 +13,10 @@ import {
   parseContainerDocument,
   parseContainerKey,
 } from "./document.ts";
+import { EtcdClient } from "./etcd_client.ts";
+import type { WatchEvent } from "./etcd_wire.ts";
 
+export { EtcdClient, EtcdError } from "./etcd_client.ts";
 export {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
@@ -23,42 +25,12 @@ export {
 
 const log = getLogger(["docker-glue", "etcd"]);
 
-/** etcd client type, re-exported so other modules need not import etcd3. */
-export type EtcdClient = Etcd3;
-
-/** Creates a client; it connects on first use. */
-export function connectEtcd(endpoints: readonly string[]): EtcdClient {
-  return new Etcd3(
-    {
-      hosts: [...endpoints],
-      dialTimeout: 3000,
-      // We retry ourselves, with our own back-off and logging.
-      faultHandling: { global: undefined as never },
-    } as ConstructorParameters<typeof Etcd3>[0],
-  );
-}
-
-/** Runs `work`, failing with a clear message after `ms`. */
-export async function withTimeout<T>(
-  what: string,
-  ms: number,
-  work: PromiseLike<T>,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      Promise.resolve(work),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what} took longer than ${ms / 1000} s`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/**
+ * How often a watching source checks that etcd still answers. A watch on a
+ * connection whose peer vanished without closing it would otherwise wait
+ * for events forever.
+ */
+const PROBE_INTERVAL_MS = 10_000;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -72,14 +44,13 @@ function describe(error: unknown): string {
 export class EtcdSource {
   readonly #client: EtcdClient;
   readonly #prefix: string;
-  readonly #endpoints: string;
   readonly #onChange: () => void;
   #records = new Map<string, ContainerRecord>();
   #loaded = false;
   #waiters: (() => void)[] = [];
-  #watcher: Watcher | null = null;
   #closed = new AbortController();
   #reported = new Set<string>();
+  #running: Promise<void> | null = null;
 
   /** Creates the source; nothing is read until {@link EtcdSource.start}. */
   constructor(
@@ -87,8 +58,7 @@ export class EtcdSource {
     prefix: string,
     onChange: () => void,
   ) {
-    this.#client = connectEtcd(endpoints);
-    this.#endpoints = endpoints.join(",");
+    this.#client = new EtcdClient(endpoints);
     this.#prefix = normalizePrefix(prefix);
     this.#onChange = onChange;
   }
@@ -105,7 +75,7 @@ export class EtcdSource {
 
   /** Reads and watches in the background, retrying while etcd is unreachable. */
   start(): void {
-    void this.#run();
+    this.#running ??= this.#run();
   }
 
   /** Resolves true once loaded, or false after `ms`. */
@@ -120,89 +90,101 @@ export class EtcdSource {
     });
   }
 
-  /** Stops watching and closes the client. */
+  /** Stops watching. */
   async close(): Promise<void> {
     this.#closed.abort();
-    await this.#watcher?.cancel().catch(() => {});
     this.#client.close();
+    await this.#running;
   }
 
   async #run(): Promise<void> {
     const signal = this.#closed.signal;
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    let attempt = 0;
+    let lost = false;
+    while (!signal.aborted) {
       try {
-        await this.#load();
-        this.#watcher = await withTimeout(
-          "starting the etcd watch",
-          10_000,
-          this.#client.watch().prefix(`${this.#prefix}/hosts/`).create(),
-        );
-        this.#watcher
-          .on("put", (kv) => this.#put(kv.key.toString(), kv.value.toString()))
-          .on("delete", (kv) => this.#delete(kv.key.toString()))
-          .on(
-            "disconnected",
-            () =>
-              log.warn(
-                "Lost the etcd watch at {endpoints}; keeping the last known containers",
-                {
-                  endpoints: this.#endpoints,
-                },
-              ),
-          )
-          .on("connected", () => {
-            // Re-read everything: deletes during the gap may be compacted away.
-            this.#load().catch((error) =>
-              log.warn("Cannot re-read etcd at {endpoints}: {error}", {
-                endpoints: this.#endpoints,
-                error: describe(error),
-              })
-            );
-          })
-          .on(
-            "error",
-            (error) =>
-              log.warn("etcd watch error: {error}", { error: describe(error) }),
-          );
-        return;
+        const revision = await this.#load(lost);
+        lost = false;
+        attempt = 0;
+        await this.#watch(revision);
+        if (signal.aborted) return;
+        // Only a probe failure ends a watch quietly.
+        throw new Error(`etcd at ${this.#client.endpoints} stopped answering`);
       } catch (error) {
         if (signal.aborted) return;
-        const wait = backoff(attempt, 250, 5000);
-        log.warn(
-          "Cannot read etcd at {endpoints}: {error}; retrying in {wait} ms",
-          {
-            endpoints: this.#endpoints,
-            error: describe(error),
-            wait,
-          },
-        );
+        const wait = backoff(attempt++, 250, 5000);
+        if (!lost || attempt % 10 === 0) {
+          log.warn(
+            "{error}; keeping the last known {count} containers, retrying in {wait} ms",
+            {
+              error: describe(error),
+              count: this.#records.size,
+              wait,
+            },
+          );
+        }
+        lost = true;
         await sleep(wait, signal);
       }
     }
   }
 
-  async #load(): Promise<void> {
-    const all = await withTimeout(
-      `reading ${this.#prefix}/hosts/ from etcd`,
-      10_000,
-      this.#client.getAll().prefix(`${this.#prefix}/hosts/`).strings(),
+  /**
+   * Watches from `revision` until the stream breaks (rejects) or a probe
+   * finds etcd silent (resolves).
+   */
+  async #watch(revision: string): Promise<void> {
+    const stop = new AbortController();
+    const closed = this.#closed.signal;
+    const onClose = () => stop.abort();
+    closed.addEventListener("abort", onClose, { once: true });
+    const probe = (async () => {
+      while (!stop.signal.aborted) {
+        await sleep(PROBE_INTERVAL_MS, stop.signal);
+        if (stop.signal.aborted) return;
+        try {
+          await this.#client.status();
+        } catch {
+          stop.abort();
+        }
+      }
+    })();
+    try {
+      await this.#client.watch(
+        `${this.#prefix}/hosts/`,
+        revision,
+        (events) => this.#apply(events),
+        stop.signal,
+      );
+    } finally {
+      stop.abort();
+      closed.removeEventListener("abort", onClose);
+      await probe;
+    }
+  }
+
+  /** Reads every key afresh (deletes during a gap may be compacted away). */
+  async #load(again: boolean): Promise<string> {
+    const { kvs, revision } = await this.#client.range(
+      `${this.#prefix}/hosts/`,
     );
     const next = new Map<string, ContainerRecord>();
-    for (const [key, value] of Object.entries(all)) {
+    for (const { key, value } of kvs) {
       const record = this.#parse(key, value);
       if (record !== null) next.set(key, record);
     }
     this.#records = next;
     const first = !this.#loaded;
     this.#loaded = true;
-    if (first) {
+    if (first || again) {
       log.info("Read {count} containers from etcd at {endpoints}", {
         count: next.size,
-        endpoints: this.#endpoints,
+        endpoints: this.#client.endpoints,
       });
-      for (const wake of this.#waiters.splice(0)) wake();
     }
+    if (first) { for (const wake of this.#waiters.splice(0)) wake(); }
     this.#onChange();
+    return revision;
   }
 
   #parse(key: string, value: string): ContainerRecord | null {
@@ -223,14 +205,22 @@ export class EtcdSource {
     }
   }
 
-  #put(key: string, value: string): void {
-    const record = this.#parse(key, value);
-    if (record === null) return;
-    this.#records.set(key, record);
-    this.#onChange();
-  }
-
-  #delete(key: string): void {
-    if (this.#records.delete(key)) this.#onChange();
+  #apply(events: readonly WatchEvent[]): void {
+    let changed = false;
+    for (const event of events) {
+      if (event.type === "delete") {
+        changed = this.#records.delete(event.key) || changed;
+        continue;
+      }
+      const record = this.#parse(event.key, event.value);
+      if (record !== null) {
+        this.#records.set(event.key, record);
+        changed = true;
+      } else {
+        // A key that no longer parses must not keep its old route.
+        changed = this.#records.delete(event.key) || changed;
+      }
+    }
+    if (changed) this.#onChange();
   }
 }

@@ -1,12 +1,13 @@
 /**
  * A real etcd for tests, on 127.0.0.1:2379 (the endpoint the binaries'
- * permissions allow) with a temporary data directory. It can be stopped and
- * started again on the same data.
+ * permissions allow) with a temporary data directory. It can be stopped,
+ * frozen and started again on the same data. Tests read and write it with
+ * etcd's own `etcdctl`, not with our client, so they check our keys against
+ * an independent reader.
  *
  * @module
  */
 
-import { Etcd3 } from "etcd3";
 import { waitFor } from "./_harness.ts";
 
 /** Client URL of the test etcd. */
@@ -16,11 +17,9 @@ export const ETCD_URL = "http://127.0.0.1:2379";
 export class TestEtcd {
   readonly #dataDir: string;
   #child: Deno.ChildProcess | null = null;
-  readonly client: Etcd3;
 
   private constructor(dataDir: string) {
     this.#dataDir = dataDir;
-    this.client = new Etcd3({ hosts: ETCD_URL, dialTimeout: 2000 });
   }
 
   /** Starts etcd on a fresh data directory. */
@@ -76,24 +75,62 @@ export class TestEtcd {
     );
   }
 
-  /** Stops etcd (SIGTERM) and waits for it. */
-  async pause(): Promise<void> {
+  /** Stops etcd (SIGTERM, or SIGKILL for a crash) and waits for it. */
+  async pause(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     const child = this.#child;
     if (child === null) return;
-    child.kill("SIGTERM");
+    child.kill(signal);
     await child.status;
     this.#child = null;
   }
 
-  /** Keys and values under a prefix. */
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) etcd: connections stay open, nothing answers. */
+  freeze(frozen: boolean): void {
+    this.#child?.kill(frozen ? "SIGSTOP" : "SIGCONT");
+  }
+
+  /** Keys and values under a prefix, read with etcdctl. */
   async read(prefix: string): Promise<Record<string, string>> {
-    return await this.client.getAll().prefix(prefix).strings();
+    const out = await etcdctl("get", "--prefix", prefix, "-w", "json");
+    const body = JSON.parse(out) as {
+      kvs?: { key: string; value?: string }[];
+    };
+    const decode = (b64: string) =>
+      new TextDecoder().decode(
+        Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
+      );
+    return Object.fromEntries(
+      (body.kvs ?? []).map((kv) => [decode(kv.key), decode(kv.value ?? "")]),
+    );
+  }
+
+  /** Stores a key with etcdctl. */
+  async put(key: string, value: string): Promise<void> {
+    await etcdctl("put", key, value);
   }
 
   /** Stops etcd and removes its data. */
   async stop(): Promise<void> {
-    this.client.close();
+    this.freeze(false);
     await this.pause();
     await Deno.remove(this.#dataDir, { recursive: true });
   }
+}
+
+/** Runs etcdctl against the test etcd; resolves to its output. */
+export async function etcdctl(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("etcdctl", {
+    args: ["--endpoints", ETCD_URL, "--command-timeout", "5s", ...args],
+    env: { ETCDCTL_API: "3" },
+    stdin: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(
+      `etcdctl ${args.join(" ")} failed: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }`,
+    );
+  }
+  return text;
 }

@@ -13,12 +13,7 @@
 import {
   BALANCER_PERMISSIONS,
   GLUE_PERMISSIONS,
-  sourcePermissions,
 } from "../../lib/permissions.ts";
-import { npmCacheDir } from "../../scripts/targets.ts";
-
-/** Deno's npm cache: what a compiled binary embeds, read from source instead. */
-const NPM_CACHE = await npmCacheDir();
 
 const decoder = new TextDecoder();
 /** The repository root (the entry points run with it as working directory). */
@@ -392,6 +387,7 @@ export class Process {
   readonly #lines: string[] = [];
   readonly #stdout: string[] = [];
   readonly #done: Promise<void>;
+  #exited = false;
   /** Exit status once it has exited. */
   readonly status: Promise<Deno.CommandStatus>;
 
@@ -423,6 +419,12 @@ export class Process {
       collect(this.#child.stdout, this.#stdout),
     ]).then(() => {});
     this.status = this.#child.status;
+    this.status.then(() => this.#exited = true);
+  }
+
+  /** Whether it has exited. */
+  get exited(): boolean {
+    return this.#exited;
   }
 
   /** Process id. */
@@ -493,7 +495,7 @@ function startEntry(
 ): Process {
   return new Process(Deno.execPath(), [
     "run",
-    ...sourcePermissions(permissions, NPM_CACHE),
+    ...permissions,
     ...extraPermissions,
     entry,
     ...args,

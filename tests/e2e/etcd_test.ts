@@ -67,7 +67,7 @@ Deno.test({
     const etcd = await TestEtcd.start();
     const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
     const hostKeys = `${prefix}/hosts/ha/containers/`;
-    await etcd.client.put(`${hostKeys}deadbeefdead`).value('{"version":1}');
+    await etcd.put(`${hostKeys}deadbeefdead`, '{"version":1}');
     const dir = await handlerDir("publisher", {
       endpoints: "http://127.0.0.1:2379",
       prefix,
@@ -220,6 +220,7 @@ Deno.test({
       "dg-host-b1",
       "dg-host-a2",
       "dg-host-a3",
+      "dg-host-a4",
     );
     const etcd = await TestEtcd.start();
     const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
@@ -330,6 +331,129 @@ Deno.test({
         },
       );
 
+      const bothHostsAnswer = () =>
+        waitFor(
+          "both hosts answering",
+          async () => {
+            const seen = new Set<string>();
+            for (let i = 0; i < 6; i++) {
+              seen.add(
+                (await httpGet(port, "multi.example.com", "/whoami")).body,
+              );
+            }
+            return seen.has("dg-host-a1 /") && seen.has("dg-host-b1 /")
+              ? true
+              : undefined;
+          },
+          30000,
+          100,
+        );
+
+      await t.step(
+        "etcd restarted four times, cleanly and by crash: agents and balancer live on",
+        async () => {
+          for (
+            const signal of [
+              "SIGTERM",
+              "SIGKILL",
+              "SIGTERM",
+              "SIGKILL",
+            ] as const
+          ) {
+            const t0 = performance.now();
+            await etcd.pause(signal);
+            await new Promise((r) => setTimeout(r, 500));
+            await etcd.resume();
+            console.log(
+              `etcd ${signal} and back up in ${
+                Math.round(performance.now() - t0)
+              } ms`,
+            );
+            // Long enough for every client to be back on etcd.
+            await new Promise((r) => setTimeout(r, 2000));
+          }
+          for (
+            const [name, p] of [["balancer", balancer], ["agent a", glueA], [
+              "agent b",
+              glueB,
+            ]] as const
+          ) {
+            assertEquals(
+              p.exited,
+              false,
+              `${name} exited:\n${p.lines.slice(-5).join("\n")}`,
+            );
+          }
+          const started = performance.now();
+          await run("dg-host-a4", {
+            glue_http_80_host: "a4.example.com",
+            "dg-host": "a",
+          }, "127.0.0.1::80");
+          await waitFor(
+            "a4 routed after the restarts",
+            async () =>
+              (await httpGet(port, "a4.example.com", "/whoami")).body ===
+                  "dg-host-a4 /"
+                ? true
+                : undefined,
+            30000,
+            100,
+          );
+          console.log(
+            `after four etcd restarts: a new container routed in ${
+              Math.round(performance.now() - started)
+            } ms`,
+          );
+          await bothHostsAnswer();
+        },
+      );
+
+      await t.step(
+        "a frozen etcd is noticed, routes stay, and the balancer reads again after",
+        async () => {
+          const warned = balancer.count(
+            /keeping the last known \d+ containers/,
+          );
+          const reads = balancer.count(/Read \d+ containers from etcd/);
+          etcd.freeze(true);
+          try {
+            // Probe interval plus call timeout, with room to spare.
+            await waitFor(
+              "the balancer to notice",
+              () =>
+                Promise.resolve(
+                  balancer.count(/keeping the last known \d+ containers/) >
+                      warned
+                    ? true
+                    : undefined,
+                ),
+              25000,
+              200,
+            );
+            assertEquals(
+              (await httpGet(port, "a2.example.com", "/whoami")).body,
+              "dg-host-a2 /",
+            );
+          } finally {
+            etcd.freeze(false);
+          }
+          await waitFor(
+            "the balancer to read etcd again",
+            () =>
+              Promise.resolve(
+                balancer.count(/Read \d+ containers from etcd/) > reads
+                  ? true
+                  : undefined,
+              ),
+            20000,
+            200,
+          );
+          // Leases may have run out while etcd was frozen; the agents
+          // publish again and both hosts come back.
+          await bothHostsAnswer();
+        },
+      );
+
       await t.step(
         "killing one host's agent removes its routes within the TTL",
         async () => {
@@ -372,6 +496,7 @@ Deno.test({
         "dg-host-b1",
         "dg-host-a2",
         "dg-host-a3",
+        "dg-host-a4",
       );
       await dirA.remove();
       await dirB.remove();
