@@ -38,6 +38,11 @@ const log = getLogger(["docker-glue", "publisher"]);
 
 /** Default lease TTL in seconds. */
 export const DEFAULT_TTL_S = 30;
+/**
+ * Shortest TTL that outlives etcd 3.4's longest shutdown (its 7 s request
+ * timeout) when the last refresh was a third of the TTL before it.
+ */
+const SAFE_TTL_S = 12;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -78,6 +83,12 @@ export class Publisher extends BaseHandler {
       );
     }
     this.#ttl = Number(ttl);
+    if (this.#ttl < SAFE_TTL_S) {
+      log.warn(
+        "[params] ttl={ttl} in {file}: etcd can take up to 7 s to restart, answering nothing while leases run down; below {safe} s this host's containers may drop out of etcd during etcd restarts",
+        { ttl: this.#ttl, file: this.iniFile, safe: SAFE_TTL_S },
+      );
+    }
     this.#advertise = this.param("advertise-address", "").trim();
     if (this.#advertise === "") {
       throw new TypeError(
