@@ -186,6 +186,35 @@ Deno.test({
       );
 
       await t.step(
+        "etcd frozen past the TTL: the expired lease is replaced and the keys come back",
+        async () => {
+          const keys = Object.keys(await etcd.read(hostKeys));
+          assertTrue(keys.length > 0);
+          const expired = glue.count(/lease of host ha expired/);
+          etcd.freeze(true);
+          await new Promise((r) => setTimeout(r, (TTL + 3) * 1000));
+          etcd.freeze(false);
+          const thawed = performance.now();
+          await glue.waitForLine(/lease of host ha expired/, 10000);
+          assertTrue(glue.count(/lease of host ha expired/) > expired);
+          await waitFor(
+            "the keys published again",
+            async () => {
+              const now = Object.keys(await etcd.read(hostKeys));
+              return keys.every((k) => now.includes(k)) ? true : undefined;
+            },
+            10000,
+            100,
+          );
+          console.log(
+            `lease expired while etcd was frozen: keys back ${
+              Math.round(performance.now() - thawed)
+            } ms after etcd answered again`,
+          );
+        },
+      );
+
+      await t.step(
         "after SIGKILL the host's keys vanish within the TTL",
         async () => {
           glue.kill("SIGKILL");
