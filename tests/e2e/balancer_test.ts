@@ -306,7 +306,12 @@ Deno.test({
               Math.round(started)
             } ms): ${reloads} reloads`,
           );
-          assertTrue(reloads >= 1 && reloads <= 10, `reloads=${reloads}`);
+          // The starts trickle in over 11 to 16 s on two cores, and every
+          // pause of more than the 500 ms quiet window ends a batch: 6 to 10
+          // reloads were seen. Without batching it would be 50; under a
+          // third of that still proves the batching without failing a slow
+          // run.
+          assertTrue(reloads >= 1 && reloads <= 15, `reloads=${reloads}`);
           await removeContainers(...names);
           await waitFor("bulk routes gone", async () => {
             const text = await Deno.readTextFile(config);
