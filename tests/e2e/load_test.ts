@@ -155,8 +155,11 @@ Deno.test({
       );
       // start, die and destroy per container and round (rm -f sends no stop).
       assertTrue(events >= 1000, `only ${events} events seen`);
+      // Unbatched, every start and every removal would reload (about 800);
+      // 51 to 91 were seen over seven runs, so the bound leaves room for a
+      // slow machine and still catches lost batching.
       assertTrue(
-        reloads * 10 < events,
+        reloads * 6 < events,
         `${reloads} reloads for ${events} events`,
       );
       assertTrue(
