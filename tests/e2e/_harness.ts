@@ -381,6 +381,27 @@ export function startHaproxy(configFile: string): HAProxy {
   };
 }
 
+/** Waits until `host` + `path` through HAProxy answers 200 with `body`; resolves to the wait in ms. */
+export async function waitForBody(
+  port: number,
+  host: string,
+  path: string,
+  body: string,
+  ms = 20000,
+): Promise<number> {
+  const start = performance.now();
+  await waitFor(
+    `${host}${path} to answer "${body}"`,
+    async () => {
+      const res = await httpGet(port, host, path);
+      return res.status === 200 && res.body === body ? true : undefined;
+    },
+    ms,
+    20,
+  );
+  return performance.now() - start;
+}
+
 /** A process whose standard error is collected line by line. */
 export class Process {
   readonly #child: Deno.ChildProcess;

@@ -22,29 +22,10 @@ import {
   runContainer,
   startBalancerWithHaproxy,
   waitFor,
+  waitForBody,
 } from "./_harness.ts";
 
 /** Waits until a request for host+path answers 200 with `body`; returns the wait in ms. */
-async function waitForBody(
-  port: number,
-  host: string,
-  path: string,
-  body: string,
-  ms = 20000,
-): Promise<number> {
-  const start = performance.now();
-  await waitFor(
-    `${host}${path} to answer "${body}"`,
-    async () => {
-      const res = await httpGet(port, host, path);
-      return res.status === 200 && res.body === body ? true : undefined;
-    },
-    ms,
-    20,
-  );
-  return performance.now() - start;
-}
-
 async function waitForStatus(
   port: number,
   host: string,

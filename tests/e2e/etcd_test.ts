@@ -19,6 +19,7 @@ import {
   startGlue,
   TEST_LABEL,
   waitFor,
+  waitForBody,
 } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -292,21 +293,29 @@ Deno.test({
     try {
       await balancer.waitForLine(/Read \d+ containers from etcd/);
 
+      const bothHostsAnswer = () =>
+        waitFor(
+          "both hosts answering",
+          async () => {
+            const seen = new Set<string>();
+            for (let i = 0; i < 6; i++) {
+              seen.add(
+                (await httpGet(port, "multi.example.com", "/whoami")).body,
+              );
+            }
+            return seen.has("dg-host-a1 /") && seen.has("dg-host-b1 /")
+              ? true
+              : undefined;
+          },
+          30000,
+          100,
+        );
+
       await t.step("requests reach containers of both hosts", async () => {
         const label = { glue_http_80_host: "multi.example.com" };
         await run("dg-host-a1", { ...label, "dg-host": "a" }, "127.0.0.1::80");
         await run("dg-host-b1", { ...label, "dg-host": "b" }, "127.0.0.2::80");
-        await waitFor("both hosts answering", async () => {
-          const seen = new Set<string>();
-          for (let i = 0; i < 6; i++) {
-            seen.add(
-              (await httpGet(port, "multi.example.com", "/whoami")).body,
-            );
-          }
-          return seen.has("dg-host-a1 /") && seen.has("dg-host-b1 /")
-            ? true
-            : undefined;
-        }, 30000);
+        await bothHostsAnswer();
         const text = await Deno.readTextFile(config);
         assertTrue(
           /server host-b\.dg-host-b1:80 127\.0\.0\.2:\d+ /.test(text),
@@ -322,15 +331,12 @@ Deno.test({
             glue_http_80_host: "a2.example.com",
             "dg-host": "a",
           }, "127.0.0.1::80");
-          await waitFor(
-            "a2 routed",
-            async () =>
-              (await httpGet(port, "a2.example.com", "/whoami")).body ===
-                  "dg-host-a2 /"
-                ? true
-                : undefined,
+          await waitForBody(
+            port,
+            "a2.example.com",
+            "/whoami",
+            "dg-host-a2 /",
             30000,
-            20,
           );
           console.log(
             `container start on a host to routed by the etcd-fed balancer: ${
@@ -355,36 +361,15 @@ Deno.test({
             "dg-host": "a",
           }, "127.0.0.1::80");
           await etcd.resume();
-          await waitFor(
-            "a3 routed after etcd is back",
-            async () =>
-              (await httpGet(port, "a3.example.com", "/whoami")).body ===
-                  "dg-host-a3 /"
-                ? true
-                : undefined,
+          await waitForBody(
+            port,
+            "a3.example.com",
+            "/whoami",
+            "dg-host-a3 /",
             40000,
-            100,
           );
         },
       );
-
-      const bothHostsAnswer = () =>
-        waitFor(
-          "both hosts answering",
-          async () => {
-            const seen = new Set<string>();
-            for (let i = 0; i < 6; i++) {
-              seen.add(
-                (await httpGet(port, "multi.example.com", "/whoami")).body,
-              );
-            }
-            return seen.has("dg-host-a1 /") && seen.has("dg-host-b1 /")
-              ? true
-              : undefined;
-          },
-          30000,
-          100,
-        );
 
       await t.step(
         "etcd restarted four times, cleanly and by crash: agents and balancer live on",
@@ -432,15 +417,12 @@ Deno.test({
             glue_http_80_host: "a4.example.com",
             "dg-host": "a",
           }, "127.0.0.1::80");
-          await waitFor(
-            "a4 routed after the restarts",
-            async () =>
-              (await httpGet(port, "a4.example.com", "/whoami")).body ===
-                  "dg-host-a4 /"
-                ? true
-                : undefined,
+          await waitForBody(
+            port,
+            "a4.example.com",
+            "/whoami",
+            "dg-host-a4 /",
             30000,
-            100,
           );
           console.log(
             `after four etcd restarts: a new container routed in ${
