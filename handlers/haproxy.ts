@@ -97,7 +97,7 @@ export class HAProxyHandler extends BaseHandler {
     }
     let etcd: EtcdSource | null = null;
     if (source === "etcd") {
-      // Loaded only when used: the etcd client is large.
+      // Loaded only when used: a balancer fed by Docker needs none of it.
       const { EtcdSource } = await import("../lib/discovery/etcd.ts");
       etcd = new EtcdSource(
         parseEndpoints(this.param("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),

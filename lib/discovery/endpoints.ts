@@ -1,6 +1,6 @@
 /**
  * etcd endpoint settings, apart from the client so that reading flags does
- * not load the etcd client library.
+ * not load the etcd modules.
  *
  * @module
  */

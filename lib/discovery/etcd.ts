@@ -16,13 +16,6 @@ import {
 import { EtcdClient } from "./etcd_client.ts";
 import type { WatchEvent } from "./etcd_wire.ts";
 
-export { EtcdClient, EtcdError } from "./etcd_client.ts";
-export {
-  DEFAULT_ETCD_ENDPOINTS,
-  DEFAULT_ETCD_PREFIX,
-  parseEndpoints,
-} from "./endpoints.ts";
-
 const log = getLogger(["docker-glue", "etcd"]);
 
 /**
