@@ -51,7 +51,6 @@ function describe(error: unknown): string {
 /** Publishes running containers to etcd. */
 export class Publisher extends BaseHandler {
   #client: EtcdClient | null = null;
-  #endpoints: string[] = [];
   #prefix = DEFAULT_ETCD_PREFIX;
   #ttl = DEFAULT_TTL_S;
   #hostId = "";
@@ -70,7 +69,7 @@ export class Publisher extends BaseHandler {
 
   /** Reads the params and works out the host id; connects lazily. */
   override async init(): Promise<void> {
-    this.#endpoints = parseEndpoints(
+    const endpoints = parseEndpoints(
       this.param("endpoints", DEFAULT_ETCD_ENDPOINTS),
     );
     this.#prefix = normalizePrefix(this.param("prefix", DEFAULT_ETCD_PREFIX));
@@ -119,7 +118,7 @@ export class Publisher extends BaseHandler {
       }
       this.#hostId = checkHostId(name);
     }
-    this.#client = new EtcdClient(this.#endpoints);
+    this.#client = new EtcdClient(endpoints);
   }
 
   /** The host id keys are published under. */
@@ -188,7 +187,7 @@ export class Publisher extends BaseHandler {
         await this.#sync();
         if (failing) {
           log.info("etcd at {endpoints} is reachable again; resynced", {
-            endpoints: this.#endpoints.join(","),
+            endpoints: this.#client?.endpoints,
           });
         }
         failing = false;

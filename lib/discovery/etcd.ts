@@ -127,10 +127,9 @@ export class EtcdSource {
    * finds etcd silent (resolves).
    */
   async #watch(revision: string): Promise<void> {
+    // close() closes the client, which ends the watch; this only stops the
+    // watch when the probe fails, and the probe when the watch ends.
     const stop = new AbortController();
-    const closed = this.#closed.signal;
-    const onClose = () => stop.abort();
-    closed.addEventListener("abort", onClose, { once: true });
     const probe = (async () => {
       while (!stop.signal.aborted) {
         await sleep(PROBE_INTERVAL_MS, stop.signal);
@@ -151,7 +150,6 @@ export class EtcdSource {
       );
     } finally {
       stop.abort();
-      closed.removeEventListener("abort", onClose);
       await probe;
     }
   }
@@ -175,7 +173,9 @@ export class EtcdSource {
         endpoints: this.#client.endpoints,
       });
     }
-    if (first) { for (const wake of this.#waiters.splice(0)) wake(); }
+    if (first) {
+      for (const wake of this.#waiters.splice(0)) wake();
+    }
     this.#onChange();
     return revision;
   }
