@@ -12,12 +12,12 @@ import type { Command } from "commander";
 import { Agent } from "./lib/agent/agent.ts";
 import {
   DEFAULT_HANDLER_TIMEOUT_MS,
-  type HandlerIni,
+  type EventSelector,
   parseEvents,
 } from "./lib/agent/handler_ini.ts";
 import { EXIT_USAGE, fail, fatalMessage, runAgent } from "./lib/cli/daemon.ts";
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
-import { HAPROXY_DEFAULTS } from "./lib/haproxy/setup.ts";
+import { HAPROXY_DEFAULTS, parseMode } from "./lib/haproxy/setup.ts";
 import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
@@ -27,7 +27,11 @@ import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { parseDebounce } from "./lib/util/debounce.ts";
 import { VERSION } from "./lib/version.ts";
 import { baseProgram, commonOptions, parseFlags } from "./lib/cli/program.ts";
-import { DEFAULT_WATCH_SET, HAProxyHandler } from "./handlers/haproxy.ts";
+import {
+  DEFAULT_WATCH_SET,
+  HAProxyHandler,
+  type HAProxyHandlerSettings,
+} from "./handlers/haproxy.ts";
 
 const PROGRAM = "docker-balancer";
 
@@ -41,7 +45,8 @@ interface Flags {
   rc?: string;
   includeEnv?: boolean;
   dockerUrl?: string;
-  reloadCmd: string;
+  haproxy?: string;
+  reloadCmd?: string;
   haproxyBin: string;
   network?: string;
   debounce: string;
@@ -88,9 +93,12 @@ function program(): Command {
         "treat container environment variables as labels too (labels win)",
       )
       .option(
+        "--haproxy <mode>",
+        "managed: start, supervise and reload HAProxy ourselves (the default with -w); external: HAProxy runs elsewhere and --reload-cmd reloads it (the default with -1 or --reload-cmd)",
+      )
+      .option(
         "--reload-cmd <cmd>",
-        "command that reloads HAProxy, run without a shell; '' to skip",
-        HAPROXY_DEFAULTS.reloadCmd,
+        `command that reloads an external HAProxy, run without a shell; '' to skip (default: "${HAPROXY_DEFAULTS.reloadCmd}")`,
       )
       .option(
         "--haproxy-bin <path>",
@@ -148,47 +156,40 @@ function program(): Command {
   );
 }
 
-/** The HAProxy handler's INI, as the flags describe it. */
-function iniFromFlags(flags: Flags): HandlerIni {
-  const params: Record<string, string> = {
-    config_file: flags.configFile,
-    reload_cmd: flags.reloadCmd,
-    haproxy_bin: flags.haproxyBin,
-    debounce: flags.debounce,
-    http_bind: flags.httpBind,
-    stats_bind: flags.statsBind,
-    tcp_bind_address: flags.tcpBindAddress,
-    stats_socket: flags.statsSocket,
-    include_env: flags.includeEnv ? "1" : "0",
-    dry_run: flags.dryRun ? "1" : "0",
-  };
-  if (flags.templateDir !== undefined) params.template_dir = flags.templateDir;
-  if (flags.templateFile !== undefined) {
-    params.template_file = flags.templateFile;
-  }
-  if (flags.rc !== undefined) params.rc = flags.rc;
-  if (flags.network !== undefined) params.network = flags.network;
+/** The HAProxy handler's settings, as the flags give them. */
+function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
   if (flags.source !== "docker" && flags.source !== "etcd") {
     throw new TypeError(
       `Invalid source "${flags.source}": expected docker or etcd`,
     );
   }
-  params.source = flags.source;
-  params.etcd_endpoints = parseEndpoints(flags.etcdEndpoints).join(",");
-  params.etcd_prefix = flags.etcdPrefix;
-  // Checked here so a bad value is a usage error, not a handler failure.
-  parseDebounce(flags.debounce);
-  const watched = parseEvents(flags.watchSet);
   return {
-    file: PROGRAM,
-    className: "haproxy",
-    events: { ...watched, none: true },
-    enabled: true,
-    triggersNone: false,
-    timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
-    params,
-    sections: { params },
-    warnings: [],
+    haproxy: {
+      templateDir: flags.templateDir,
+      templateFile: flags.templateFile,
+      configFile: flags.configFile,
+      rc: flags.rc,
+      // -1 writes the file for whoever runs HAProxy; only -w can run it.
+      mode: flags.once && flags.haproxy === undefined
+        ? "external"
+        : parseMode(flags.haproxy, flags.reloadCmd !== undefined),
+      reloadCmd: flags.reloadCmd ?? HAPROXY_DEFAULTS.reloadCmd,
+      haproxyBin: flags.haproxyBin,
+      network: flags.network,
+      includeEnv: flags.includeEnv === true,
+      httpBind: flags.httpBind,
+      statsBind: flags.statsBind,
+      tcpBindAddress: flags.tcpBindAddress,
+      statsSocket: flags.statsSocket,
+      dryRun: flags.dryRun === true,
+      once: flags.once === true,
+      debounce: parseDebounce(flags.debounce),
+    },
+    source: flags.source === "docker" ? { kind: "docker" } : {
+      kind: "etcd",
+      endpoints: parseEndpoints(flags.etcdEndpoints),
+      prefix: flags.etcdPrefix,
+    },
   };
 }
 
@@ -196,7 +197,7 @@ async function main(args: string[]): Promise<number> {
   const flags = parseFlags<Flags>(program(), args);
   if (typeof flags === "number") return flags;
   if (flags.once === flags.watch) {
-    fail(
+    return fail(
       PROGRAM,
       flags.once
         ? "-1 and -w exclude each other"
@@ -204,10 +205,12 @@ async function main(args: string[]): Promise<number> {
       EXIT_USAGE,
     );
   }
-  let ini: HandlerIni;
+  let settings: HAProxyHandlerSettings;
+  let events: EventSelector;
   try {
     await setupLogging(parseLogLevel(flags.logLevel));
-    ini = iniFromFlags(flags);
+    settings = settingsFromFlags(flags);
+    events = { ...parseEvents(flags.watchSet), none: true };
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
@@ -218,13 +221,23 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
-  const handler = new HAProxyHandler(agent, PROGRAM, ini);
+  const handler = new HAProxyHandler(agent, PROGRAM, {
+    file: PROGRAM,
+    className: "haproxy",
+    events,
+    enabled: true,
+    triggersNone: false,
+    timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
+    params: {},
+    sections: {},
+    warnings: [],
+  }, settings);
   await handler.init();
   agent.add({
     name: "haproxy",
-    events: ini.events,
+    events,
     triggersNone: false,
-    timeoutMs: ini.timeoutMs,
+    timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
     handler,
   });
   const fromEtcd = flags.source === "etcd";
@@ -242,6 +255,6 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    fail(PROGRAM, fatalMessage(error));
+    Deno.exit(fail(PROGRAM, fatalMessage(error)));
   }
 }

@@ -113,7 +113,7 @@ async function main(args: string[]): Promise<number> {
   if (typeof flags === "number") return flags;
   const modes = [flags.once, flags.watch, flags.check].filter(Boolean).length;
   if (modes !== 1) {
-    fail(
+    return fail(
       PROGRAM,
       modes === 0
         ? "nothing to do: pass -1 (once), -w (watch) or --check (see -h)"
@@ -203,6 +203,6 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    fail(PROGRAM, fatalMessage(error));
+    Deno.exit(fail(PROGRAM, fatalMessage(error)));
   }
 }

@@ -5,6 +5,7 @@
  *
  * INI params (all optional) mirror docker-balancer's flags: `template_dir`,
  * `template_file`, `config_file`, `rc`, `reload_cmd`, `haproxy_bin`,
+ * `haproxy` (managed or external),
  * `network`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
  * `debounce`, `dry_run`, and for containers published by other hosts'
@@ -13,7 +14,8 @@
  * @module
  */
 
-import { BaseHandler } from "../lib/agent/base_handler.ts";
+import { type AgentContext, BaseHandler } from "../lib/agent/base_handler.ts";
+import type { HandlerIni } from "../lib/agent/handler_ini.ts";
 import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
@@ -26,87 +28,140 @@ import {
   createBalancer,
   HAPROXY_DEFAULTS,
   type HAProxySettings,
+  parseMode,
 } from "../lib/haproxy/setup.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
 
 /** Default `--watch-set`: the original's `die,start` plus what else changes routing. */
 export const DEFAULT_WATCH_SET =
-  "start,die,stop,destroy,pause,unpause,health_status,rename";
+  "start,kill,die,stop,destroy,pause,unpause,health_status,rename";
+
+/** Events after which a container must get no new requests at once, not after the debounce window. */
+const URGENT = new Set(["kill", "pause"]);
 
 /** How long `none` waits for the first read from etcd. */
 const ETCD_READY_MS = 10_000;
 
+/** Where the handler's containers come from. */
+export type ContainerSource =
+  | { readonly kind: "docker" }
+  | {
+    readonly kind: "etcd";
+    readonly endpoints: readonly string[];
+    readonly prefix: string;
+  };
+
+/** Everything the HAProxy handler needs, typed: from INI params or from docker-balancer's flags. */
+export interface HAProxyHandlerSettings {
+  /** The engine's settings. */
+  readonly haproxy: HAProxySettings;
+  /** Where containers come from. */
+  readonly source: ContainerSource;
+}
+
 /**
- * Renders on `none` at once and on other events after the debounce window.
- * With `source=etcd` the containers come from etcd instead of the local
- * engine, and etcd changes trigger the renders.
+ * Reads a handler file's params into settings.
+ *
+ * @throws {TypeError} naming the param at fault.
+ */
+export function settingsFromParams(
+  param: (name: string) => string | undefined,
+): HAProxyHandlerSettings {
+  const named = <T>(name: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      throw new TypeError(`[params] ${name}: ${(error as Error).message}`);
+    }
+  };
+  const flag = (name: string) => {
+    const value = param(name);
+    if (value === undefined || value === "") return false;
+    return named(name, () => parseBoolean(value));
+  };
+  const or = (name: string, fallback: string) => param(name) ?? fallback;
+  const source = or("source", "docker");
+  if (source !== "docker" && source !== "etcd") {
+    throw new TypeError(
+      `[params] source: expected docker or etcd, got ${JSON.stringify(source)}`,
+    );
+  }
+  return {
+    haproxy: {
+      templateDir: param("template_dir"),
+      templateFile: param("template_file"),
+      configFile: or("config_file", HAPROXY_DEFAULTS.configFile),
+      rc: param("rc"),
+      mode: named(
+        "haproxy",
+        () => parseMode(param("haproxy"), param("reload_cmd") !== undefined),
+      ),
+      reloadCmd: or("reload_cmd", HAPROXY_DEFAULTS.reloadCmd),
+      haproxyBin: or("haproxy_bin", HAPROXY_DEFAULTS.haproxyBin),
+      network: param("network"),
+      includeEnv: flag("include_env"),
+      httpBind: or("http_bind", HAPROXY_DEFAULTS.httpBind),
+      statsBind: or("stats_bind", HAPROXY_DEFAULTS.statsBind),
+      tcpBindAddress: or("tcp_bind_address", HAPROXY_DEFAULTS.tcpBindAddress),
+      statsSocket: or("stats_socket", HAPROXY_DEFAULTS.statsSocket),
+      dryRun: flag("dry_run"),
+      debounce: named(
+        "debounce",
+        () => parseDebounce(or("debounce", HAPROXY_DEFAULTS.debounce)),
+      ),
+    },
+    source: source === "docker" ? { kind: "docker" } : {
+      kind: "etcd",
+      endpoints: named(
+        "etcd_endpoints",
+        () => parseEndpoints(or("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),
+      ),
+      prefix: or("etcd_prefix", DEFAULT_ETCD_PREFIX),
+    },
+  };
+}
+
+/**
+ * Renders on `none` at once and on other events as they come (bursts are
+ * coalesced). With an etcd source the containers come from etcd instead of
+ * the local engine, and etcd changes trigger the renders.
  */
 export class HAProxyHandler extends BaseHandler {
   #balancer: HAProxyBalancer | null = null;
   #etcd: EtcdSource | null = null;
+  readonly #given: HAProxyHandlerSettings | undefined;
 
-  /** Reads the params into settings; fails on a bad value. */
-  #settings(): HAProxySettings {
-    const flag = (name: string) => {
-      const value = this.param(name);
-      if (value === undefined || value === "") return false;
-      try {
-        return parseBoolean(value);
-      } catch (error) {
-        throw new TypeError(`[params] ${name}: ${(error as Error).message}`);
-      }
-    };
-    let debounce;
-    try {
-      debounce = parseDebounce(
-        this.param("debounce", HAPROXY_DEFAULTS.debounce),
-      );
-    } catch (error) {
-      throw new TypeError(`[params] debounce: ${(error as Error).message}`);
-    }
-    return {
-      templateDir: this.param("template_dir"),
-      templateFile: this.param("template_file"),
-      configFile: this.param("config_file", HAPROXY_DEFAULTS.configFile),
-      rc: this.param("rc"),
-      reloadCmd: this.param("reload_cmd", HAPROXY_DEFAULTS.reloadCmd),
-      haproxyBin: this.param("haproxy_bin", HAPROXY_DEFAULTS.haproxyBin),
-      network: this.param("network"),
-      includeEnv: flag("include_env"),
-      httpBind: this.param("http_bind", HAPROXY_DEFAULTS.httpBind),
-      statsBind: this.param("stats_bind", HAPROXY_DEFAULTS.statsBind),
-      tcpBindAddress: this.param(
-        "tcp_bind_address",
-        HAPROXY_DEFAULTS.tcpBindAddress,
-      ),
-      statsSocket: this.param("stats_socket", HAPROXY_DEFAULTS.statsSocket),
-      dryRun: flag("dry_run"),
-      debounce,
-    };
+  /**
+   * Creates the handler. docker-balancer passes `settings` made from its
+   * flags; a handler file's params are read at {@link HAProxyHandler.init}.
+   */
+  constructor(
+    agent: AgentContext,
+    iniFile: string,
+    ini: HandlerIni,
+    settings?: HAProxyHandlerSettings,
+  ) {
+    super(agent, iniFile, ini);
+    this.#given = settings;
   }
 
   /** Compiles the template and checks HAProxy and the config directory. */
   override async init(): Promise<void> {
-    const source = this.param("source", "docker");
-    if (source !== "docker" && source !== "etcd") {
-      throw new TypeError(
-        `[params] source: expected docker or etcd, got ${
-          JSON.stringify(source)
-        }`,
-      );
-    }
+    const settings = this.#given ??
+      settingsFromParams((name) => this.param(name));
+    const source = settings.source;
     let etcd: EtcdSource | null = null;
-    if (source === "etcd") {
+    if (source.kind === "etcd") {
       // Loaded only when used: a balancer fed by Docker needs none of it.
       const { EtcdSource } = await import("../lib/discovery/etcd.ts");
       etcd = new EtcdSource(
-        parseEndpoints(this.param("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),
-        this.param("etcd_prefix", DEFAULT_ETCD_PREFIX),
+        source.endpoints,
+        source.prefix,
         () => this.#balancer?.schedule(),
       );
     }
     this.#balancer = await createBalancer(
-      this.#settings(),
+      settings.haproxy,
       etcd === null ? () => this.agent.inventory.list() : () => etcd.list(),
     );
     this.#etcd = etcd;
@@ -137,6 +192,7 @@ export class HAProxyHandler extends BaseHandler {
       }
     }
     if (event === NONE) await this.balancer.update();
+    else if (URGENT.has(event)) this.balancer.urgent();
     else this.balancer.schedule();
   }
 

@@ -18,11 +18,30 @@ export const ETCD_HOSTS: readonly string[] = [
   "localhost:2379",
 ];
 
-/** Network access: the Docker sockets and etcd. */
-const NET = [...DOCKER_SOCKETS.map((path) => `unix:${path}`), ...ETCD_HOSTS];
+/**
+ * Where a managed HAProxy's sockets live. Deno grants unix sockets by exact
+ * path, so the runtime API works with the default `--stats-socket`; another
+ * path means reloads only, unless the binary is built with it.
+ */
+export const HAPROXY_RUN_DIR = "/run/haproxy";
 
-/** Where docker-balancer may write: the HAProxy configuration directory. */
-export const HAPROXY_CONFIG_DIRS: readonly string[] = ["/etc/haproxy"];
+/** HAProxy's admin socket (the default `--stats-socket`) and the master CLI beside it. */
+export const HAPROXY_SOCKETS: readonly string[] = [
+  `${HAPROXY_RUN_DIR}/admin.sock`,
+  `${HAPROXY_RUN_DIR}/master.sock`,
+];
+
+/** Network access: the Docker sockets, HAProxy's sockets and etcd. */
+const NET = [
+  ...[...DOCKER_SOCKETS, ...HAPROXY_SOCKETS].map((path) => `unix:${path}`),
+  ...ETCD_HOSTS,
+];
+
+/** Where docker-balancer may write: the HAProxy configuration directory and its sockets' directory. */
+export const HAPROXY_CONFIG_DIRS: readonly string[] = [
+  "/etc/haproxy",
+  HAPROXY_RUN_DIR,
+];
 
 /** Files and directories docker-balancer may read besides those it writes. */
 export const BALANCER_READS: readonly string[] = [

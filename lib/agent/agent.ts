@@ -18,6 +18,7 @@ import {
   RecentEvents,
 } from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
+import { isTerminatingSignal } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { permissionHint } from "../permissions.ts";
 import type { AgentContext } from "./base_handler.ts";
@@ -313,7 +314,13 @@ export class Agent implements AgentContext {
       id: event.id.slice(0, 12),
     });
     if (event.action === "destroy") this.inventory.forget(event.id);
-    else await this.inventory.refresh(event.id);
+    else if (
+      event.action === "kill" && isTerminatingSignal(event.attributes.signal)
+    ) {
+      // No inspect: it would say "running", and every millisecond counts
+      // before the process goes.
+      this.inventory.markStopping(event.id);
+    } else await this.inventory.refresh(event.id);
     void this.dispatch(event.action, event.id);
   }
 

@@ -17,14 +17,14 @@ export const EXIT_FAILURE = 1;
 /** Exit status for a usage error. */
 export const EXIT_USAGE = 2;
 
-/** Prints `program: message` on standard error and exits. */
+/** Prints `program: message` on standard error; returns the exit status for the entry point. */
 export function fail(
   program: string,
   message: string,
   status = EXIT_FAILURE,
-): never {
+): number {
   console.error(`${program}: ${message}`);
-  Deno.exit(status);
+  return status;
 }
 
 // Errors whose message is written for the operator and needs no stack.
@@ -77,7 +77,7 @@ export async function runAgent(
       await agent.docker.ping();
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) throw error;
-      fail(
+      return fail(
         options.program,
         `Cannot reach Docker at ${agent.dockerUrl}: ${
           (error as Error).message

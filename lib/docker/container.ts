@@ -59,6 +59,11 @@ export interface ContainerRecord {
   readonly restartCount: number;
   /** When the current run started (RFC 3339), or "". */
   readonly startedAt: string;
+  /**
+   * Set once Docker reported a terminating signal (`docker stop`, `docker
+   * kill`): the container is going, and gets no new requests.
+   */
+  readonly stopping?: boolean;
   /** Set for records read from etcd: the host the container runs on. */
   readonly host?: ContainerHost;
 }
@@ -158,4 +163,24 @@ export function narrowInspect(inspect: unknown): ContainerRecord {
 export function isServing(record: ContainerRecord): boolean {
   return record.running && !record.paused &&
     (record.health === "none" || record.health === "healthy");
+}
+
+/** Signals that end a process; the others (HUP, USR1, WINCH...) ask it to reload or rotate. */
+const TERMINATING = new Set(["TERM", "KILL", "INT", "QUIT"]);
+const SIGNAL_NUMBERS: Readonly<Record<string, string>> = {
+  "2": "INT",
+  "3": "QUIT",
+  "9": "KILL",
+  "15": "TERM",
+};
+
+/**
+ * Whether the signal of a Docker `kill` event (`15`, `SIGTERM` or `TERM`)
+ * ends the container's process.
+ */
+export function isTerminatingSignal(signal: string | undefined): boolean {
+  if (signal === undefined) return false;
+  const name = SIGNAL_NUMBERS[signal.trim()] ??
+    signal.trim().toUpperCase().replace(/^SIG/, "");
+  return TERMINATING.has(name);
 }

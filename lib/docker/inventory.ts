@@ -67,6 +67,19 @@ export class Inventory {
     return record;
   }
 
+  /**
+   * Marks a container as stopping (Docker sent it a terminating signal)
+   * without asking Docker: it still runs, but is on its way out. Returns
+   * false for a container not in the inventory. The next inspect (on
+   * `start`, `die` ...) replaces the mark with what Docker says.
+   */
+  markStopping(id: string): boolean {
+    const record = this.#records.get(id);
+    if (record === undefined) return false;
+    this.#records.set(id, { ...record, stopping: true });
+    return true;
+  }
+
   /** Drops a container known to be gone (a `destroy` event) without asking Docker. */
   forget(id: string): void {
     this.#records.delete(id);

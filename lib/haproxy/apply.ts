@@ -47,7 +47,8 @@ export class ReloadError extends Error {
   }
 }
 
-async function readOrNull(path: string): Promise<string | null> {
+/** The text of a file, or null when there is none. */
+export async function readOrNull(path: string): Promise<string | null> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
@@ -156,4 +157,24 @@ export async function reload(reloadCmd: readonly string[]): Promise<void> {
       }`,
     );
   }
+}
+
+/** The first line docker-balancer's built-in templates write. */
+export const WRITTEN_BY = "# Written by docker-balancer.";
+
+/**
+ * Keeps a configuration docker-balancer did not write (one without
+ * {@link WRITTEN_BY}, such as a distribution's stock haproxy.cfg) as
+ * `<file>.orig` before it is first replaced. Returns the path it was kept
+ * at, or null when there was nothing to keep or a copy exists already.
+ */
+export async function keepForeignConfig(
+  configFile: string,
+): Promise<string | null> {
+  const current = await readOrNull(configFile);
+  if (current === null || current.includes(WRITTEN_BY)) return null;
+  const kept = `${configFile}.orig`;
+  if (await readOrNull(kept) !== null) return null;
+  await Deno.writeTextFile(kept, current, { createNew: true });
+  return kept;
 }

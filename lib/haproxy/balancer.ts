@@ -12,9 +12,15 @@ import {
   applyConfig,
   type ApplyOptions,
   ConfigRejectedError,
+  keepForeignConfig,
+  readOrNull,
   reload,
-  ReloadError,
 } from "./apply.ts";
+import { commandsFor, planChange, type RuntimeOp } from "./plan.ts";
+import type { ManagedHAProxy } from "./process.ts";
+import { AdminSocket, RuntimeError } from "./runtime.ts";
+import { backoff } from "../util/sleep.ts";
+import { HAPROXY_SOCKETS } from "../permissions.ts";
 import { type Renderer, TemplateError } from "./render.ts";
 import { damping } from "./damping.ts";
 import { ReportedError } from "../agent/agent.ts";
@@ -43,6 +49,22 @@ export interface BalancerOptions {
   readonly debounce: DebounceTiming;
   /** Where dry-run output goes; standard output by default. */
   readonly print?: (text: string) => void;
+  /**
+   * Who runs HAProxy: a {@link ManagedHAProxy} started and reloaded by us,
+   * or an external one reloaded with `apply.reloadCmd`.
+   */
+  readonly managed?: ManagedHAProxy;
+  /** HAProxy's admin socket, for changes without a reload; absent: reloads only. */
+  readonly adminSocket?: string;
+  /** Where server states are saved before a reload (the template's `server-state-file`). */
+  readonly stateFile?: string;
+  /**
+   * A single run (`-1`): a file that already holds the rendering is taken
+   * as what HAProxy runs, and nothing is reloaded. Following events, the
+   * first apply always makes HAProxy run the file, in case an earlier
+   * reload failed.
+   */
+  readonly once?: boolean;
 }
 
 /** Counters an operator or a test can read. */
@@ -55,7 +77,15 @@ export interface BalancerStats {
   reloads: number;
   /** Configurations HAProxy rejected. */
   rejections: number;
+  /** Changes applied through the runtime API, without a reload. */
+  runtimeUpdates: number;
+  /** Runtime changes that failed and fell back to a reload. */
+  runtimeFallbacks: number;
 }
+
+/** Retry of a failed apply: 500 ms doubling up to 30 s. */
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 30_000;
 
 interface Placement {
   readonly container: string;
@@ -103,6 +133,8 @@ export class HAProxyBalancer {
     installs: 0,
     reloads: 0,
     rejections: 0,
+    runtimeUpdates: 0,
+    runtimeFallbacks: 0,
   };
   readonly #options: BalancerOptions;
   readonly #source: () => readonly ContainerRecord[];
@@ -110,10 +142,19 @@ export class HAProxyBalancer {
   #placed = new Map<string, Placement>();
   #reported = new Set<string>();
   #lastPrinted: string | null = null;
-  #reloadPending = false;
   #queue: Promise<void> = Promise.resolve();
   #damped = new Set<string>();
   #recheck: ReturnType<typeof setTimeout> | undefined;
+  /** The configuration HAProxy runs, when known. */
+  #running: string | null = null;
+  #admin: AdminSocket | null;
+  /** False after a runtime change failed half-way: HAProxy's server states are then not saved. */
+  #statesTrusted = true;
+  #checkedForeign = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  /** Size of the table being applied, for the log. */
+  #size = { routes: 0, servers: 0 };
 
   /** Creates the engine; `source` returns the current containers. */
   constructor(
@@ -122,6 +163,17 @@ export class HAProxyBalancer {
   ) {
     this.#options = options;
     this.#source = source;
+    this.#admin = options.adminSocket
+      ? new AdminSocket(options.adminSocket)
+      : null;
+    const managed = options.managed;
+    if (managed !== undefined) {
+      managed.onRestart = () => {
+        // It runs the file as it was when it started; go on from there.
+        this.#running = managed.loadedText;
+        this.schedule();
+      };
+    }
     this.#debouncer = new Debouncer(
       () => this.update().catch(() => {}),
       options.debounce,
@@ -143,12 +195,25 @@ export class HAProxyBalancer {
     await this.#queue;
   }
 
+  /**
+   * Runs an update now, ahead of the debounce window: a container is about
+   * to stop and must stop getting requests at once.
+   */
+  urgent(): void {
+    // This update covers whatever the debounce window held.
+    this.#debouncer.cancel();
+    this.update().catch(() => {});
+  }
+
   /** Drops a scheduled update and waits for one in progress. */
   async close(): Promise<void> {
     clearTimeout(this.#recheck);
     this.#recheck = undefined;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     await this.#debouncer.stop();
     await this.#queue;
+    await this.#options.managed?.stop();
   }
 
   /**
@@ -169,7 +234,6 @@ export class HAProxyBalancer {
     const containers = this.#damp(all);
     const table = buildRoutes(containers, this.#options.routes);
     this.#report(table.findings);
-    this.#logPlacements(table, all);
     log.debug("Route table: {routes}", {
       routes: [...table.routes, ...table.tcpRoutes].map((route) =>
         `${route.backend}=[${
@@ -195,35 +259,16 @@ export class HAProxyBalancer {
         (this.#options.print ?? ((out) => console.log(out)))(text);
         this.#lastPrinted = text;
       }
+      this.#logPlacements(table, all);
       return;
     }
     const routes = [...table.routes, ...table.tcpRoutes];
-    const servers = routes.reduce((n, r) => n + r.servers.length, 0);
+    this.#size = {
+      routes: routes.length,
+      servers: routes.reduce((n, r) => n + r.servers.length, 0),
+    };
     try {
-      const outcome = await applyConfig(text, {
-        ...this.#options.apply,
-        // A reload that failed earlier is retried below, not here.
-        reloadCmd: [],
-      });
-      if (outcome === "applied") {
-        this.stats.installs++;
-        this.#reloadPending = true;
-        log.info("Installed {file}: {routes} routes, {servers} servers", {
-          file: this.#options.apply.configFile,
-          routes: routes.length,
-          servers,
-        });
-      } else {
-        log.debug("Configuration unchanged; nothing to install");
-      }
-      if (this.#reloadPending && this.#options.apply.reloadCmd.length > 0) {
-        await reload(this.#options.apply.reloadCmd);
-        this.stats.reloads++;
-        log.info("Reloaded HAProxy with {cmd}", {
-          cmd: this.#options.apply.reloadCmd.join(" "),
-        });
-      }
-      this.#reloadPending = false;
+      await this.#apply(text);
     } catch (error) {
       if (error instanceof ConfigRejectedError) {
         this.stats.rejections++;
@@ -231,15 +276,194 @@ export class HAProxyBalancer {
         for (const line of error.details) {
           log.error("haproxy: {line}", { line });
         }
-      } else if (error instanceof ReloadError) {
-        log.error("{message}; will retry on the next change", {
-          message: error.message,
-        });
-      } else {
-        throw error;
+        throw new ReportedError(error.message);
       }
-      throw new ReportedError(error.message);
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      // A full disk, a reload that failed, an HAProxy that does not start:
+      // nothing the next event fixes, so try again by itself.
+      const wait = backoff(this.#attempt++, RETRY_BASE_MS, RETRY_MAX_MS);
+      const message = error instanceof Error ? error.message : String(error);
+      log.error("Cannot apply {file}: {message}; retrying in {wait} ms", {
+        file: this.#options.apply.configFile,
+        message,
+        wait,
+      });
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        this.update().catch(() => {});
+      }, wait);
+      throw new ReportedError(message);
     }
+    this.#attempt = 0;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.#logPlacements(table, all);
+  }
+
+  /** Gets HAProxy to run `text`: through the runtime API when it can, by a reload otherwise. */
+  async #apply(text: string): Promise<void> {
+    const { configFile } = this.#options.apply;
+    if (!this.#checkedForeign) {
+      const kept = await keepForeignConfig(configFile);
+      if (kept !== null) {
+        log.warn(
+          "{file} was not written by docker-balancer; kept it as {kept}",
+          { file: configFile, kept },
+        );
+      }
+      this.#checkedForeign = true;
+    }
+    if (
+      this.#running === null && this.#options.once &&
+      await readOrNull(configFile) === text
+    ) {
+      log.debug("Configuration unchanged; nothing to install");
+      this.#running = text;
+      return;
+    }
+    const plan = planChange(this.#running, text);
+    if (plan.kind === "none") {
+      // Nothing for HAProxy; the file is put right if someone changed it.
+      await this.#install(text);
+      return;
+    }
+    if (plan.kind === "runtime") {
+      if (this.#admin !== null) {
+        try {
+          await this.#runtime(plan.ops);
+          // The file follows, so a reload or restart runs the same servers.
+          await this.#install(text);
+          this.#running = text;
+          this.stats.runtimeUpdates++;
+          log.info(
+            "Applied {count} server changes through the runtime API, no reload",
+            { count: plan.ops.length },
+          );
+          return;
+        } catch (error) {
+          if (error instanceof ConfigRejectedError) throw error;
+          if (error instanceof Deno.errors.NotCapable) this.#noPermission();
+          this.stats.runtimeFallbacks++;
+          this.#statesTrusted = false;
+          return await this.#reload(
+            text,
+            `runtime API failed (${
+              error instanceof Error ? error.message : String(error)
+            })`,
+          );
+        }
+      }
+      return await this.#reload(text, "membership changed (no admin socket)");
+    }
+    await this.#reload(text, plan.reason);
+  }
+
+  /** Validates and installs `text`; reloads nothing. */
+  async #install(text: string): Promise<void> {
+    const outcome = await applyConfig(text, {
+      ...this.#options.apply,
+      reloadCmd: [],
+    });
+    if (outcome === "applied") {
+      this.stats.installs++;
+      log.info("Installed {file}: {routes} routes, {servers} servers", {
+        file: this.#options.apply.configFile,
+        ...this.#size,
+      });
+    }
+  }
+
+  async #reload(text: string, reason: string): Promise<void> {
+    await this.#install(text);
+    await this.#saveStates();
+    const managed = this.#options.managed;
+    const command = this.#options.apply.reloadCmd;
+    if (managed !== undefined) await managed.reload();
+    else if (command.length > 0) await reload(command);
+    this.#running = text;
+    this.#statesTrusted = true;
+    // With no reload command whoever runs HAProxy reloads it: nothing to say.
+    if (managed === undefined && command.length === 0) return;
+    this.stats.reloads++;
+    log.info("Reloaded HAProxy: {reason}", { reason });
+  }
+
+  /** Runs the operations on the admin socket and checks that HAProxy has what was asked. */
+  async #runtime(ops: readonly RuntimeOp[]): Promise<void> {
+    const admin = this.#admin as AdminSocket;
+    for (const op of ops) {
+      for (const { command, ok } of commandsFor(op)) {
+        await admin.run(command, ok);
+      }
+    }
+    const servers = new Map(
+      (await admin.servers()).map((s) => [`${s.backend}/${s.name}`, s]),
+    );
+    for (const op of ops) {
+      const name = op.op === "add" ? op.server.name : op.server;
+      const now = servers.get(`${op.backend}/${name}`);
+      const expected = op.op === "add"
+        ? op.server
+        : op.op === "address"
+        ? { address: op.address, port: op.port }
+        : op.op === "weight"
+        ? { weight: op.weight }
+        : null;
+      const off = expected === null ? now !== undefined : now === undefined ||
+        Object.entries(expected).some(([key, value]) =>
+          (key === "address" || key === "port" || key === "weight") &&
+          now[key] !== value
+        );
+      if (off) {
+        throw new RuntimeError(
+          `HAProxy reports server ${op.backend}/${name} as ${
+            now === undefined
+              ? "absent"
+              : `${now.address}:${now.port} weight ${now.weight}`
+          } after "${op.op}"`,
+        );
+      }
+    }
+  }
+
+  /** The binary may not use the admin socket: say so once and reload from now on. */
+  #noPermission(): void {
+    log.warn(
+      "Not allowed to use HAProxy's admin socket {socket}; every change reloads (this binary may use {allowed})",
+      { socket: this.#admin?.path ?? "", allowed: HAPROXY_SOCKETS[0] ?? "" },
+    );
+    this.#admin = null;
+  }
+
+  /**
+   * Saves server states (health, drain, weights set at runtime) for the
+   * next worker to load. After a runtime change that failed half-way they
+   * are not trusted: the file alone then decides.
+   */
+  async #saveStates(): Promise<void> {
+    const file = this.#options.stateFile;
+    if (file === undefined) return;
+    if (this.#admin !== null && this.#statesTrusted && this.#running !== null) {
+      try {
+        const text = await this.#admin.serversStateText();
+        const temp = `${file}.${Deno.pid}.tmp`;
+        await Deno.writeTextFile(temp, text);
+        await Deno.rename(temp, file);
+        return;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotCapable) this.#noPermission();
+        else {
+          log.warn(
+            "Cannot save server states to {file}: {error}; the new worker starts from the configuration alone",
+            { file, error: (error as Error).message },
+          );
+        }
+      }
+    }
+    await Deno.remove(file).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
 
   /**

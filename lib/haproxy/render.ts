@@ -29,6 +29,10 @@ export interface ListenOptions {
   readonly tcpBindAddress: string;
   /** Path of HAProxy's admin socket (with `expose-fd listeners`), or "" for none. */
   readonly statsSocket?: string;
+  /** HAProxy's `server-state-file`, or "" for none. */
+  readonly stateFile?: string;
+  /** Arguments of the global `log` line; "" for the template's default. */
+  readonly logTarget?: string;
 }
 
 /** The routes a configuration is rendered from. */
@@ -91,13 +95,14 @@ class SearchPathLoader {
   }
 }
 
-/** What the template sees for one route: the route plus ready-made match values. */
 /** What the template sees for one server. */
 interface ServerView {
   name: string;
   address: string;
   port: number;
+  /** The weight in force: 0 while draining, so any template drains. */
   weight: number;
+  draining: boolean;
 }
 
 interface RouteView {
@@ -119,11 +124,12 @@ interface TcpView {
 }
 
 function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
-  return route.servers.map(({ name, address, port, weight }) => ({
+  return route.servers.map(({ name, address, port, weight, draining }) => ({
     name,
     address,
     port,
-    weight,
+    weight: draining ? 0 : weight,
+    draining,
   }));
 }
 
@@ -201,6 +207,8 @@ export class Renderer {
         http_bind: this.#listen.httpBind,
         stats_bind: this.#listen.statsBind,
         stats_socket: this.#listen.statsSocket ?? "",
+        state_file: this.#listen.stateFile ?? "",
+        log_target: this.#listen.logTarget ?? "",
       });
     } catch (error) {
       throw new TemplateError(

@@ -28,8 +28,10 @@ export interface Server {
   readonly address: string;
   /** Port HAProxy connects to: the container port, or the published host port for a container on another host. */
   readonly port: number;
-  /** HAProxy weight, 0-256. */
+  /** HAProxy weight, 0-256, as the labels give it. */
   readonly weight: number;
+  /** The container is stopping: it finishes what it has and gets no new requests. */
+  readonly draining: boolean;
 }
 
 /** All containers serving one host and path prefix. */
@@ -122,6 +124,7 @@ function serverOf(claim: HttpClaim | TcpClaim): Server {
     address: claim.target.address,
     port: claim.target.port,
     weight: claim.weight,
+    draining: claim.container.stopping === true,
   };
 }
 

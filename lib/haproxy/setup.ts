@@ -10,6 +10,7 @@ import type { ContainerRecord } from "../docker/container.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { splitArgs } from "../util/argv.ts";
 import { HAProxyBalancer } from "./balancer.ts";
+import { ManagedHAProxy } from "./process.ts";
 import {
   DEFAULT_TEMPLATE_DIRS,
   DEFAULT_TEMPLATE_FILE,
@@ -28,7 +29,13 @@ export interface HAProxySettings {
   readonly configFile: string;
   /** `--rc`; undefined means the first default rc file that exists. */
   readonly rc?: string | undefined;
-  /** `--reload-cmd` as one string; "" disables reloading. */
+  /**
+   * `--haproxy`: `managed` starts, supervises and reloads HAProxy itself;
+   * `external` writes the file for an HAProxy run by someone else and
+   * reloads it with `reloadCmd`.
+   */
+  readonly mode: HAProxyMode;
+  /** `--reload-cmd` as one string (external mode); "" disables reloading. */
   readonly reloadCmd: string;
   /** `--haproxy-bin`. */
   readonly haproxyBin: string;
@@ -46,8 +53,49 @@ export interface HAProxySettings {
   readonly statsSocket?: string;
   /** `--dry-run`. */
   readonly dryRun: boolean;
+  /** `-1`: apply once; an unchanged file is not reloaded. */
+  readonly once?: boolean;
   /** `--debounce`, parsed. */
   readonly debounce: DebounceTiming;
+}
+
+/** Who runs HAProxy. */
+export type HAProxyMode = "managed" | "external";
+
+/**
+ * Reads `--haproxy` / `haproxy=`: the value if given, else `external` when a
+ * reload command was given (as with the original docker-glue) and `managed`
+ * otherwise.
+ *
+ * @throws {SettingsError} for another value, or a reload command given with
+ * `managed`.
+ */
+export function parseMode(
+  value: string | undefined,
+  reloadCmdGiven: boolean,
+): HAProxyMode {
+  if (value === undefined || value === "") {
+    return reloadCmdGiven ? "external" : "managed";
+  }
+  if (value !== "managed" && value !== "external") {
+    throw new SettingsError(
+      `Invalid HAProxy mode ${
+        JSON.stringify(value)
+      }: expected managed or external`,
+    );
+  }
+  if (value === "managed" && reloadCmdGiven) {
+    throw new SettingsError(
+      "A reload command goes with an external HAProxy: a managed one is reloaded through its master",
+    );
+  }
+  return value;
+}
+
+/** The master CLI socket of a managed HAProxy: beside the admin socket, else beside the configuration. */
+export function masterSocketFor(settings: HAProxySettings): string {
+  const anchor = settings.statsSocket || settings.configFile;
+  return `${anchor.slice(0, anchor.lastIndexOf("/")) || ""}/master.sock`;
 }
 
 /** Defaults shared by the balancer's flags and the handler's params. */
@@ -188,6 +236,9 @@ export async function createBalancer(
       `Invalid TCP bind address "${settings.tcpBindAddress}": expected * or an IP address`,
     );
   }
+  const statsSocket = checkSocketPath(settings.statsSocket ?? "");
+  // States are saved through the admin socket, so there is no state file without one.
+  const stateFile = statsSocket === "" ? "" : `${settings.configFile}.state`;
   const renderer = new Renderer(
     {
       dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
@@ -197,7 +248,13 @@ export async function createBalancer(
       httpBind,
       statsBind: statsBind[0] ?? "",
       tcpBindAddress,
-      statsSocket: checkSocketPath(settings.statsSocket ?? ""),
+      statsSocket,
+      stateFile,
+      // A managed HAProxy's notices (servers going up and down) reach our
+      // log through its standard error; no syslog needed.
+      logTarget: settings.mode === "managed"
+        ? "stderr format short local0 notice"
+        : "",
     },
   );
   let checkArgs: string[] = [];
@@ -221,6 +278,18 @@ export async function createBalancer(
       reloadCmd,
     },
     dryRun: settings.dryRun,
+    once: settings.once === true,
     debounce: settings.debounce,
+    ...(statsSocket === "" ? {} : { adminSocket: statsSocket, stateFile }),
+    ...(settings.mode === "managed" && !settings.dryRun
+      ? {
+        managed: new ManagedHAProxy({
+          haproxyBin: settings.haproxyBin,
+          configFile: settings.configFile,
+          masterSocket: masterSocketFor(settings),
+          extraArgs: checkArgs,
+        }),
+      }
+      : {}),
   }, source);
 }

@@ -45,8 +45,10 @@ function parseDuration(text: string, whole: string): number {
 }
 
 /**
- * Runs `task` after a burst of {@link Debouncer.trigger} calls settles. Runs
- * never overlap: a trigger during a run schedules one more run after it.
+ * Runs `task` for a burst of {@link Debouncer.trigger} calls: at once for the
+ * first trigger after a quiet window, then once more when the rest of the
+ * burst settles. Runs never overlap: a trigger during a run schedules one
+ * more run after it.
  */
 export class Debouncer {
   readonly #task: () => Promise<void>;
@@ -55,6 +57,8 @@ export class Debouncer {
   #firstAt: number | undefined;
   #running: Promise<void> | null = null;
   #again = false;
+  /** When the last run ended; a trigger a quiet window later runs at once. */
+  #idleSince = -Infinity;
 
   /** Creates a debouncer; `task` should not throw (errors are swallowed). */
   constructor(task: () => Promise<void>, timing: DebounceTiming) {
@@ -65,6 +69,14 @@ export class Debouncer {
   /** Notes a change; the task runs after the quiet window or the maximum wait. */
   trigger(): void {
     const now = Date.now();
+    if (
+      this.#timer === undefined && this.#running === null &&
+      now - this.#idleSince >= this.#timing.quietMs
+    ) {
+      // A lone event waits for nothing; only what follows it is coalesced.
+      this.#fire();
+      return;
+    }
     this.#firstAt ??= now;
     clearTimeout(this.#timer);
     const wait = Math.max(
@@ -78,6 +90,13 @@ export class Debouncer {
   async flush(): Promise<void> {
     if (this.#timer !== undefined) this.#fire();
     while (this.#running !== null) await this.#running;
+  }
+
+  /** Drops a pending run, for a caller that runs the task itself now. */
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#firstAt = undefined;
   }
 
   /** Drops a pending run and waits for one in progress to finish. */
@@ -105,6 +124,7 @@ export class Debouncer {
         } while (this.#again);
       } finally {
         this.#running = null;
+        this.#idleSince = Date.now();
       }
     })();
   }

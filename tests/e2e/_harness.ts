@@ -13,7 +13,10 @@
 import {
   BALANCER_PERMISSIONS,
   GLUE_PERMISSIONS,
+  HAPROXY_SOCKETS,
 } from "../../lib/permissions.ts";
+import { parseShowProc, type ProcList } from "../../lib/haproxy/process.ts";
+import { sendCommand } from "../../lib/haproxy/runtime.ts";
 
 const decoder = new TextDecoder();
 /** The repository root (the entry points run with it as working directory). */
@@ -204,6 +207,11 @@ export interface RunOptions {
   /** Port httpd listens on inside the container (default 80, the image's EXPOSE). */
   port?: number;
   extra?: string[];
+  /**
+   * Run httpd as PID 1 with no signal handler, like many real images: it
+   * ignores SIGTERM, and `docker stop` kills it after the timeout.
+   */
+  ignoreSigterm?: boolean;
 }
 
 /** Starts a test container named `name` that answers with its name; returns its id. */
@@ -234,6 +242,13 @@ export function runContainer(
     args.push("-e", `PORT=${options.port}`, "--expose", String(options.port));
   }
   args.push(...(options.extra ?? []), IMAGE);
+  if (options.ignoreSigterm) {
+    args.push(
+      "sh",
+      "-c",
+      'mkdir -p /www && echo "$NAME /" > /www/whoami && exec httpd -f -p "${PORT:-80}" -h /www',
+    );
+  }
   return docker(...args);
 }
 
@@ -252,6 +267,20 @@ export function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
+}
+
+/** The admin socket docker-balancer may use, and the master CLI beside it. */
+export const ADMIN_SOCKET = HAPROXY_SOCKETS[0]!;
+/** The master CLI socket of a managed HAProxy. */
+export const MASTER_SOCKET = HAPROXY_SOCKETS[1]!;
+
+/** What a managed HAProxy's master says of itself, or null when nothing answers. */
+export async function masterProc(): Promise<ProcList | null> {
+  try {
+    return parseShowProc(await sendCommand(MASTER_SOCKET, "show proc", 1000));
+  } catch {
+    return null;
+  }
 }
 
 /** A test's HAProxy directory and the flags that point docker-balancer at it. */
@@ -286,8 +315,10 @@ export async function haproxyDir(): Promise<HAProxyDir> {
       config,
       "--http-bind",
       `127.0.0.1:${httpPort}`,
+      // The one admin socket the binary may use (lib/permissions.ts); tests
+      // run one at a time, so they can share it.
       "--stats-socket",
-      `${path}/admin.sock`,
+      ADMIN_SOCKET,
       "--stats-bind",
       statsBind,
     ],

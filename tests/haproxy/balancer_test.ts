@@ -36,6 +36,7 @@ Deno.test("engine: a rejected config keeps the running one and the next change i
       templateDir: `${dir}:`,
       templateFile: "faulty.cfg.njk",
       configFile: config,
+      mode: "external",
       reloadCmd:
         `sh -c 'test ! -e ${dir}/fail && echo reload >> ${dir}/reloads'`,
       haproxyBin: "haproxy",

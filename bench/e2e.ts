@@ -1,0 +1,262 @@
+/**
+ * End-to-end benchmark: a real Docker engine, docker-balancer from source
+ * with its compiled permissions, and the HAProxy it manages (the main
+ * command's mode). Prints the machine, HAProxy's version and, as Markdown
+ * rows for docs/BENCHMARKS.md:
+ *
+ * - start-to-route after `docker run -d` returns, p50/p95, for a container
+ *   joining a host that exists and for a new host, with 50 and 400 other
+ *   containers running; `docker run -d`'s own time is the floor;
+ * - 50 and 100 containers started together: reloads, and the time from the
+ *   last `docker run` returning to the last route answering;
+ * - reloads during a rolling replacement of 16 containers;
+ * - resident memory of docker-balancer with each number of containers.
+ *
+ * Usage: `deno task bench:e2e` (about 10 minutes), or `--quick` for the
+ * short version CI runs so the benchmark cannot rot.
+ *
+ * @module
+ */
+
+import {
+  createNetwork,
+  docker,
+  ensureImage,
+  freePort,
+  haproxyDir,
+  httpGet,
+  masterProc,
+  removeContainers,
+  runContainer,
+  sh,
+  startBalancer,
+} from "../tests/e2e/_harness.ts";
+
+const quick = Deno.args.includes("--quick");
+const SIZES = quick ? [10] : [50, 400];
+const SAMPLES = quick ? 3 : 15;
+const STORMS = quick ? [10] : [50, 100];
+const ROLLING = quick ? 4 : 16;
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ??
+    NaN;
+}
+
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+/** Polls through HAProxy until `host` answers with `name`; returns when it did. */
+async function routedAt(
+  port: number,
+  host: string,
+  name: string,
+  limitMs = 30_000,
+): Promise<number> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline) {
+    const res = await httpGet(port, host, "/whoami", 1000).catch(() => null);
+    if (res?.status === 200 && res.body === `${name} /`) {
+      return performance.now();
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(`${name} not routed on ${host} within ${limitMs} ms`);
+}
+
+/** Runs a container and returns when `docker run -d` returned and how long it took. */
+async function timedRun(
+  name: string,
+  network: string,
+  labels: Record<string, string>,
+): Promise<{ returned: number; took: number }> {
+  const start = performance.now();
+  await runContainer(name, { network, labels });
+  const returned = performance.now();
+  return { returned, took: returned - start };
+}
+
+/** Starts containers, at most `parallel` `docker run`s at a time. */
+async function startMany(
+  names: readonly string[],
+  network: string,
+  labels: (name: string) => Record<string, string>,
+  parallel: number,
+): Promise<number> {
+  let next = 0;
+  let last = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++]!;
+      await runContainer(name, { network, labels: labels(name) });
+      last = Math.max(last, performance.now());
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return last;
+}
+
+async function reloads(): Promise<number> {
+  return (await masterProc())?.reloads ?? NaN;
+}
+
+async function machine(): Promise<string> {
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(
+    /model name\s*:\s*(.*)/,
+  )?.[1] ?? "unknown CPU";
+  const haproxy = (await sh("haproxy", "-v")).split("\n")[0];
+  const engine = await docker("version", "--format", "{{.Server.Version}}");
+  const mem = Math.round(
+    Number(
+      /MemTotal:\s*([0-9]+)/.exec(await Deno.readTextFile("/proc/meminfo"))
+        ?.[1],
+    ) / 1024 / 1024,
+  );
+  return `${navigator.hardwareConcurrency} cores (${cpu}), ${mem} GiB; ${haproxy}; Docker ${engine}; Deno ${Deno.version.deno}`;
+}
+
+const rows: string[] = [];
+function row(...cells: (string | number)[]): void {
+  const line = `| ${cells.join(" | ")} |`;
+  rows.push(line);
+  console.log(line);
+}
+
+await ensureImage();
+await removeContainers();
+const net = await createNetwork("docker-glue-bench");
+const dir = await haproxyDir();
+const port = freePort();
+const balancer = startBalancer([
+  "-w",
+  "--haproxy",
+  "managed",
+  ...dir.listenArgs(port),
+]);
+try {
+  console.log(`machine: ${await machine()}`);
+  console.log(
+    `command: deno task bench:e2e${quick ? " --quick" : ""}; ${
+      new Date().toISOString()
+    }`,
+  );
+  await balancer.waitForLine(/Started HAProxy/);
+  console.log("\n| measure | containers running | result | floor |");
+  console.log("|---|---|---|---|");
+
+  // A host with one server, for containers that join it.
+  await runContainer("bench-join-base", {
+    network: net.name,
+    labels: { glue_http_80_host: "join.example.com" },
+  });
+  await routedAt(port, "join.example.com", "bench-join-base");
+
+  let background = 0;
+  for (const size of SIZES) {
+    const names = Array.from(
+      { length: size - background },
+      (_, i) => `bench-bg-${background + i}`,
+    );
+    await startMany(names, net.name, (name) => ({
+      glue_http_80_host: `${name}.example.com`,
+    }), 4);
+    background = size;
+    await routedAt(
+      port,
+      `bench-bg-${size - 1}.example.com`,
+      `bench-bg-${size - 1}`,
+    );
+
+    for (const kind of ["join", "new"] as const) {
+      const latencies: number[] = [];
+      const floors: number[] = [];
+      const before = await reloads();
+      for (let i = 0; i < SAMPLES; i++) {
+        const name = `bench-${kind}-${size}-${i}`;
+        const host = kind === "join"
+          ? "join.example.com"
+          : `${name}.example.com`;
+        // A quiet moment first: this measures a lone start, not a burst.
+        await new Promise((r) => setTimeout(r, 700));
+        const run = await timedRun(name, net.name, { glue_http_80_host: host });
+        latencies.push((await routedAt(port, host, name)) - run.returned);
+        floors.push(run.took);
+        await docker("rm", "-f", name);
+      }
+      row(
+        kind === "join"
+          ? "start-to-route, joining an existing host, p50 / p95"
+          : "start-to-route, new host, p50 / p95",
+        size,
+        `${ms(percentile(latencies, 0.5))} / ${
+          ms(percentile(latencies, 0.95))
+        } (${
+          (await reloads()) - before
+        } reloads for ${SAMPLES} starts and ${SAMPLES} removals)`,
+        `docker run -d ${ms(percentile(floors, 0.5))}`,
+      );
+    }
+    row(
+      "docker-balancer resident memory",
+      size + 1,
+      `${Math.round((await balancer.rssKiB()) / 1024)} MB`,
+      "-",
+    );
+  }
+
+  for (const count of STORMS) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = await reloads();
+    const names = Array.from(
+      { length: count },
+      (_, i) => `bench-storm-${count}-${i}`,
+    );
+    const last = await startMany(names, net.name, (name) => ({
+      glue_http_80_host: `${name}.example.com`,
+    }), 8);
+    let done = 0;
+    for (const name of names) {
+      done = Math.max(done, await routedAt(port, `${name}.example.com`, name));
+    }
+    row(
+      `${count} started together: last start to last route`,
+      background + 1,
+      `${ms(done - last)}, ${(await reloads()) - before} reloads`,
+      "-",
+    );
+    await docker("rm", "-f", ...names);
+  }
+
+  {
+    await new Promise((r) => setTimeout(r, 1000));
+    const label = { glue_http_80_host: "roll.example.com" };
+    const live: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const name = `bench-roll-0-${i}`;
+      await runContainer(name, { network: net.name, labels: label });
+      live.push(name);
+    }
+    await routedAt(port, "roll.example.com", "bench-roll-0-2");
+    const before = await reloads();
+    for (let i = 0; i < ROLLING; i++) {
+      const slot = i % 3;
+      const name = `bench-roll-${i + 1}-${slot}`;
+      await runContainer(name, { network: net.name, labels: label });
+      await routedAt(port, "roll.example.com", name);
+      await docker("stop", "-t", "2", live[slot]!);
+      await docker("rm", live[slot]!);
+      live[slot] = name;
+    }
+    row(
+      `rolling replacement of ${ROLLING} containers`,
+      background + 4,
+      `${(await reloads()) - before} reloads`,
+      "-",
+    );
+  }
+} finally {
+  await balancer.stop();
+  await removeContainers();
+  await net.remove();
+  await dir.remove();
+}

@@ -1,0 +1,173 @@
+/**
+ * A client for HAProxy's command sockets: the admin socket of the running
+ * worker (`stats socket ... level admin`) and the master CLI (`-S`). One
+ * connection per command, because HAProxy answers a non-interactive
+ * connection once and closes it.
+ *
+ * @module
+ */
+
+/** HAProxy answered a runtime command with an error, or did not answer. */
+export class RuntimeError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RuntimeError";
+  }
+}
+
+/** How long one command may take before the socket counts as not answering. */
+const COMMAND_TIMEOUT_MS = 3000;
+
+/**
+ * Sends one command and returns HAProxy's whole answer.
+ *
+ * @throws {RuntimeError} when the socket cannot be reached or does not
+ * answer in time; a missing permission (`Deno.errors.NotCapable`) is thrown
+ * as it is.
+ */
+export async function sendCommand(
+  socket: string,
+  command: string,
+  timeoutMs = COMMAND_TIMEOUT_MS,
+): Promise<string> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: socket });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw new RuntimeError(
+      `Cannot reach HAProxy socket ${socket}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    await conn.write(new TextEncoder().encode(`${command}\n`));
+    // The master CLI answers only once our side is closed for writing.
+    await conn.closeWrite();
+    const chunks: string[] = [];
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(64 * 1024);
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      chunks.push(decoder.decode(buffer.subarray(0, n), { stream: true }));
+    }
+    return chunks.join("");
+  } catch (error) {
+    throw new RuntimeError(
+      `HAProxy socket ${socket} did not answer "${command}": ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer
+    }
+  }
+}
+
+/** One server as `show servers state` reports it. */
+export interface ServerState {
+  /** Backend name. */
+  readonly backend: string;
+  /** Server name. */
+  readonly name: string;
+  /** Address. */
+  readonly address: string;
+  /** Port. */
+  readonly port: number;
+  /** Weight in effect (`srv_uweight`). */
+  readonly weight: number;
+  /** Operational state: 0 stopped, 1 starting, 2 running, 3 stopping. */
+  readonly opState: number;
+  /** Administrative state bits; 0 means ready, 1 maintenance, 8 drain. */
+  readonly adminState: number;
+}
+
+/**
+ * Parses the answer of `show servers state` (the server-state-file format:
+ * a version line, a `#` header naming the columns, one line per server).
+ *
+ * @throws {SyntaxError} when the answer has no header.
+ */
+export function parseServersState(text: string): ServerState[] {
+  const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+  const header = lines.find((line) => line.startsWith("# "));
+  if (header === undefined) {
+    throw new SyntaxError(
+      `Unexpected "show servers state" answer: ${
+        JSON.stringify(text.slice(0, 120))
+      }`,
+    );
+  }
+  const columns = header.slice(2).split(/\s+/);
+  const at = (name: string) => columns.indexOf(name);
+  const index = {
+    backend: at("be_name"),
+    name: at("srv_name"),
+    address: at("srv_addr"),
+    port: at("srv_port"),
+    weight: at("srv_uweight"),
+    op: at("srv_op_state"),
+    admin: at("srv_admin_state"),
+  };
+  const out: ServerState[] = [];
+  for (const line of lines) {
+    if (line.startsWith("#") || /^[0-9]+$/.test(line)) continue;
+    const fields = line.split(/\s+/);
+    const get = (i: number) => fields[i] ?? "";
+    out.push({
+      backend: get(index.backend),
+      name: get(index.name),
+      address: get(index.address),
+      port: Number(get(index.port)),
+      weight: Number(get(index.weight)),
+      opState: Number(get(index.op)),
+      adminState: Number(get(index.admin)),
+    });
+  }
+  return out;
+}
+
+/** The admin socket of a running HAProxy. */
+export class AdminSocket {
+  /** Path of the socket. */
+  readonly path: string;
+
+  /** Creates a client for the socket at `path`. */
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /**
+   * Runs a command whose answer is empty or a known success message.
+   *
+   * @throws {RuntimeError} with HAProxy's answer when it refused.
+   */
+  async run(command: string, ok: RegExp = /^$/): Promise<void> {
+    const answer = (await sendCommand(this.path, command)).trim();
+    if (!ok.test(answer)) {
+      throw new RuntimeError(
+        `HAProxy refused "${command}": ${answer.split("\n").join(" | ")}`,
+      );
+    }
+  }
+
+  /** Every server of every backend, as HAProxy has it now. */
+  async servers(): Promise<ServerState[]> {
+    return parseServersState(
+      await sendCommand(this.path, "show servers state"),
+    );
+  }
+
+  /** The raw `show servers state` text, in the server-state-file format. */
+  serversStateText(): Promise<string> {
+    return sendCommand(this.path, "show servers state");
+  }
+}
