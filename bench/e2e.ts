@@ -97,22 +97,23 @@ async function startMany(
 }
 
 async function reloads(): Promise<number> {
-  return (await masterProc())?.reloads ?? NaN;
+  // The master does not answer while it re-executes itself for a reload.
+  for (let i = 0; i < 100; i++) {
+    const proc = await masterProc();
+    if (proc !== null) return proc.reloads;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return NaN;
 }
 
 async function machine(): Promise<string> {
-  const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(
-    /model name\s*:\s*(.*)/,
-  )?.[1] ?? "unknown CPU";
+  // Deno reads /proc only with every permission; lscpu and free read it for us.
+  const cpu = /Model name:\s*(.*)/.exec(await sh("lscpu"))?.[1] ??
+    "unknown CPU";
+  const mem = /Mem:\s+([0-9.]+\S*)/.exec(await sh("free", "-h"))?.[1] ?? "?";
   const haproxy = (await sh("haproxy", "-v")).split("\n")[0];
   const engine = await docker("version", "--format", "{{.Server.Version}}");
-  const mem = Math.round(
-    Number(
-      /MemTotal:\s*([0-9]+)/.exec(await Deno.readTextFile("/proc/meminfo"))
-        ?.[1],
-    ) / 1024 / 1024,
-  );
-  return `${navigator.hardwareConcurrency} cores (${cpu}), ${mem} GiB; ${haproxy}; Docker ${engine}; Deno ${Deno.version.deno}`;
+  return `${navigator.hardwareConcurrency} cores (${cpu}), ${mem} memory; ${haproxy}; Docker ${engine}; Deno ${Deno.version.deno}`;
 }
 
 const rows: string[] = [];

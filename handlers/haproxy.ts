@@ -162,7 +162,7 @@ export class HAProxyHandler extends BaseHandler {
     }
     this.#balancer = await createBalancer(
       settings.haproxy,
-      etcd === null ? () => this.agent.inventory.list() : () => etcd.list(),
+      etcd ?? this.agent.inventory,
     );
     this.#etcd = etcd;
     etcd?.start();

@@ -98,5 +98,5 @@ export function permissionHint(error: Deno.errors.NotCapable): string {
   const flag = match === null
     ? "--allow-..."
     : `--allow-${match[1]}=${match[2]?.replace(/^unix:/, "")}`;
-  return `Missing permission: ${denied}. This binary runs with the permissions it was compiled with (README, "Permissions"); build one that has it with: deno task compile ${flag}`;
+  return `Missing permission: ${denied}. This binary runs with the permissions it was compiled with (docs/install.md, "Permissions"); build one that has it with: deno task compile ${flag}`;
 }

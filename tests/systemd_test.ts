@@ -49,6 +49,9 @@ Deno.test("systemd: units wait for Docker, restart on failure and are hardened",
   const balancer = await Deno.readTextFile(
     `${ROOT}systemd/docker-balancer.service`,
   );
-  assertIncludes(balancer, "After=docker.service haproxy.service");
+  // One unit runs both docker-balancer and the HAProxy it manages.
+  assertIncludes(balancer, "Conflicts=haproxy.service");
+  assertIncludes(balancer, "KillMode=mixed");
+  assertIncludes(balancer, "RuntimeDirectory=haproxy");
   assertIncludes(balancer, "PrivateTmp=yes");
 });

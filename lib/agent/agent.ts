@@ -18,6 +18,7 @@ import {
   RecentEvents,
 } from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
+import { ReportedError } from "../util/reported_error.ts";
 import { isTerminatingSignal } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { permissionHint } from "../permissions.ts";
@@ -26,7 +27,7 @@ import { type EventSelector, NONE, selects } from "./handler_ini.ts";
 
 const log = getLogger(["docker-glue", "agent"]);
 
-export { NONE };
+export { NONE, ReportedError };
 
 /** The part of a handler the agent calls. */
 export interface HandlerLike {
@@ -48,18 +49,6 @@ export interface HandlerSlot {
   readonly timeoutMs: number;
   /** The handler. */
   readonly handler: HandlerLike;
-}
-
-/**
- * A handler failure the handler has already logged in full; the agent counts
- * it as a failure without logging it again.
- */
-export class ReportedError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ReportedError";
-  }
 }
 
 /** How often, when events are quiet, the inventory is checked against Docker. */

@@ -6,7 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ContainerRecord } from "../docker/container.ts";
+import type { ContainerRecord, ContainerSource } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import {
   normalizePrefix,
@@ -34,7 +34,7 @@ function describe(error: unknown): string {
  * While etcd is unreachable the last known containers stay; after a
  * reconnect everything is read again.
  */
-export class EtcdSource {
+export class EtcdSource implements ContainerSource {
   readonly #client: EtcdClient;
   readonly #prefix: string;
   readonly #onChange: () => void;

@@ -68,6 +68,15 @@ export interface ContainerRecord {
   readonly host?: ContainerHost;
 }
 
+/**
+ * Where the HAProxy engine reads containers from: the Docker inventory of
+ * this host, or what the agents of many hosts published to etcd.
+ */
+export interface ContainerSource {
+  /** The containers as known now. */
+  list(): readonly ContainerRecord[];
+}
+
 function asRecord(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === "object"
     ? value as Record<string, unknown>

@@ -6,13 +6,17 @@
  */
 
 import { type DockerClient, statusCodeOf } from "./client.ts";
-import { type ContainerRecord, narrowInspect } from "./container.ts";
+import {
+  type ContainerRecord,
+  type ContainerSource,
+  narrowInspect,
+} from "./container.ts";
 
 /** How many inspects a full resync runs at once. */
 const RESYNC_CONCURRENCY = 8;
 
 /** Running containers by id. */
-export class Inventory {
+export class Inventory implements ContainerSource {
   readonly #docker: DockerClient;
   #records = new Map<string, ContainerRecord>();
 

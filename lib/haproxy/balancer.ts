@@ -6,7 +6,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type ContainerRecord, isServing } from "../docker/container.ts";
+import {
+  type ContainerRecord,
+  type ContainerSource,
+  isServing,
+} from "../docker/container.ts";
 import { Debouncer, type DebounceTiming } from "../util/debounce.ts";
 import {
   applyConfig,
@@ -16,14 +20,19 @@ import {
   readOrNull,
   reload,
 } from "./apply.ts";
-import { commandsFor, planChange, type RuntimeOp } from "./plan.ts";
+import {
+  commandsFor,
+  planChange,
+  type RuntimeOp,
+  templateFit,
+} from "./plan.ts";
 import type { ManagedHAProxy } from "./process.ts";
 import { AdminSocket, RuntimeError } from "./runtime.ts";
 import { backoff } from "../util/sleep.ts";
 import { HAPROXY_SOCKETS } from "../permissions.ts";
 import { type Renderer, TemplateError } from "./render.ts";
 import { damping } from "./damping.ts";
-import { ReportedError } from "../agent/agent.ts";
+import { ReportedError } from "../util/reported_error.ts";
 import {
   buildRoutes,
   type Finding,
@@ -137,7 +146,7 @@ export class HAProxyBalancer {
     runtimeFallbacks: 0,
   };
   readonly #options: BalancerOptions;
-  readonly #source: () => readonly ContainerRecord[];
+  readonly #source: ContainerSource;
   readonly #debouncer: Debouncer;
   #placed = new Map<string, Placement>();
   #reported = new Set<string>();
@@ -156,16 +165,23 @@ export class HAProxyBalancer {
   /** Size of the table being applied, for the log. */
   #size = { routes: 0, servers: 0 };
 
-  /** Creates the engine; `source` returns the current containers. */
-  constructor(
-    options: BalancerOptions,
-    source: () => readonly ContainerRecord[],
-  ) {
+  /** Creates the engine; `source` has the current containers. */
+  constructor(options: BalancerOptions, source: ContainerSource) {
     this.#options = options;
     this.#source = source;
     this.#admin = options.adminSocket
       ? new AdminSocket(options.adminSocket)
       : null;
+    if (this.#admin !== null && !options.dryRun) {
+      const misfit = templateFit((input) => options.renderer.render(input));
+      if (misfit !== null) {
+        log.warn(
+          "The template renders more than server lines when a server joins ({reason}); every change reloads HAProxy",
+          { reason: misfit },
+        );
+        this.#admin = null;
+      }
+    }
     const managed = options.managed;
     if (managed !== undefined) {
       managed.onRestart = () => {
@@ -230,7 +246,7 @@ export class HAProxyBalancer {
   }
 
   async #update(): Promise<void> {
-    const all = this.#source();
+    const all = this.#source.list();
     const containers = this.#damp(all);
     const table = buildRoutes(containers, this.#options.routes);
     this.#report(table.findings);

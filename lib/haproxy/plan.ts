@@ -12,6 +12,8 @@
  * @module
  */
 
+import type { RenderInput } from "./render.ts";
+
 /** One `server` line of a backend, parsed. */
 export interface ServerLine {
   /** Server name. */
@@ -248,6 +250,43 @@ export function planChange(running: string | null, next: string): Plan {
   // come, and a name that is removed and added again never collides.
   ops.sort((a, b) => Number(b.op === "remove") - Number(a.op === "remove"));
   return ops.length === 0 ? { kind: "none" } : { kind: "runtime", ops };
+}
+
+/** A route table with one host served by `servers` servers, for {@link templateFit}. */
+function probeTable(servers: number): RenderInput {
+  return {
+    routes: [{
+      host: "probe.invalid",
+      prefix: "",
+      stripPrefix: false,
+      backend: "http_probe.invalid",
+      servers: Array.from({ length: servers }, (_, i) => ({
+        name: `probe-${i + 1}:80`,
+        containerId: `probe-${i + 1}`,
+        containerName: `probe-${i + 1}`,
+        address: `192.0.2.${i + 1}`,
+        port: 80,
+        weight: 100,
+        draining: false,
+      })),
+    }],
+    tcpRoutes: [],
+  };
+}
+
+/**
+ * Whether a template lets membership change through the runtime API: a
+ * server joining a host must change nothing but `server` lines. Returns
+ * null when it does, or why not.
+ */
+export function templateFit(
+  render: (input: RenderInput) => string,
+): string | null {
+  const plan = planChange(render(probeTable(1)), render(probeTable(2)));
+  if (plan.kind === "runtime") return null;
+  return plan.kind === "reload"
+    ? plan.reason
+    : "a new server changes nothing in the rendered file";
 }
 
 /** One admin-socket command and the answers that mean it worked. */

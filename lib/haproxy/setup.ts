@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ContainerRecord } from "../docker/container.ts";
+import type { ContainerSource } from "../docker/container.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { splitArgs } from "../util/argv.ts";
 import { HAProxyBalancer } from "./balancer.ts";
@@ -213,7 +213,7 @@ async function checkWritable(configFile: string): Promise<void> {
  */
 export async function createBalancer(
   settings: HAProxySettings,
-  source: () => readonly ContainerRecord[],
+  source: ContainerSource,
 ): Promise<HAProxyBalancer> {
   let reloadCmd: string[];
   try {

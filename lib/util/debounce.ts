@@ -57,8 +57,8 @@ export class Debouncer {
   #firstAt: number | undefined;
   #running: Promise<void> | null = null;
   #again = false;
-  /** When the last run ended; a trigger a quiet window later runs at once. */
-  #idleSince = -Infinity;
+  /** When the last trigger came; one a quiet window later runs at once. */
+  #lastTrigger = -Infinity;
 
   /** Creates a debouncer; `task` should not throw (errors are swallowed). */
   constructor(task: () => Promise<void>, timing: DebounceTiming) {
@@ -69,10 +69,9 @@ export class Debouncer {
   /** Notes a change; the task runs after the quiet window or the maximum wait. */
   trigger(): void {
     const now = Date.now();
-    if (
-      this.#timer === undefined && this.#running === null &&
-      now - this.#idleSince >= this.#timing.quietMs
-    ) {
+    const quiet = now - this.#lastTrigger >= this.#timing.quietMs;
+    this.#lastTrigger = now;
+    if (this.#timer === undefined && this.#running === null && quiet) {
       // A lone event waits for nothing; only what follows it is coalesced.
       this.#fire();
       return;
@@ -124,7 +123,6 @@ export class Debouncer {
         } while (this.#again);
       } finally {
         this.#running = null;
-        this.#idleSince = Date.now();
       }
     })();
   }

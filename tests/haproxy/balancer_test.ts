@@ -11,7 +11,7 @@ import {
 } from "../_fixtures/assert.ts";
 import { container, ip, labels } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
-import { ReportedError } from "../../lib/agent/agent.ts";
+import { ReportedError } from "../../lib/util/reported_error.ts";
 import { createBalancer } from "../../lib/haproxy/setup.ts";
 
 // Extends the built-in template and breaks it for one host, like a user's
@@ -46,7 +46,7 @@ Deno.test("engine: a rejected config keeps the running one and the next change i
       tcpBindAddress: "127.0.0.1",
       dryRun: false,
       debounce: { quietMs: 0, maxMs: 0 },
-    }, () => containers);
+    }, { list: () => containers });
     const reloads = async () =>
       (await Deno.readTextFile(`${dir}/reloads`).catch(() => "")).split("\n")
         .filter(Boolean).length;

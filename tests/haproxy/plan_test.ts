@@ -19,6 +19,7 @@ import {
   type Plan,
   planChange,
   shapeOf,
+  templateFit,
 } from "../../lib/haproxy/plan.ts";
 import { Renderer } from "../../lib/haproxy/render.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
@@ -273,4 +274,22 @@ Deno.test("plan: shape reads IPv6 server addresses by their last colon", () => {
     [server?.address, server?.port, server?.weight],
     ["fd00::2", 8080, 7],
   );
+});
+
+Deno.test("plan: the built-in template fits the runtime scheme; one that counts servers does not", () => {
+  assertEquals(templateFit((input) => renderer.render(input)), null);
+  const counting = new Renderer(
+    { dirs: [BUILTIN_DIR], file: "/dev/null" },
+    { httpBind: [], statsBind: "", tcpBindAddress: "*" },
+  );
+  const reason = templateFit((input) =>
+    counting.render(input) +
+    input.routes.map((r) =>
+      `backend ${r.backend}\n    # ${r.servers.length} servers\n    http-request set-header X-N ${r.servers.length}\n${
+        r.servers.map((s) => `    server ${s.name} ${s.address}:${s.port}\n`)
+          .join("")
+      }`
+    ).join("")
+  );
+  assertIncludes(reason ?? "", "X-N");
 });

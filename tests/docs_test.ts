@@ -2,8 +2,8 @@ import { assertIncludes } from "./_fixtures/assert.ts";
 
 const root = new URL("../", import.meta.url);
 
-Deno.test("README: the plugin section shows the demo plugin as it is", async () => {
-  const readme = await Deno.readTextFile(new URL("README.md", root));
+Deno.test("docs: the plugin section shows the demo plugin as it is", async () => {
+  const readme = await Deno.readTextFile(new URL("docs/docker-glue.md", root));
   const plugin = await Deno.readTextFile(
     new URL("examples/plugins/demo_handler.ts", root),
   );
