@@ -15,6 +15,11 @@ export interface ApplyOptions {
   readonly checkArgs: readonly string[];
   /** Reload command as argv; empty means do not reload. */
   readonly reloadCmd: readonly string[];
+  /**
+   * Files the configuration names and HAProxy reads with it (the host map):
+   * validated together with it, installed just before it.
+   */
+  readonly companions?: readonly { path: string; text: string }[];
 }
 
 /** What {@link applyConfig} did. */
@@ -94,17 +99,32 @@ export async function applyConfig(
   options: ApplyOptions,
 ): Promise<ApplyOutcome> {
   const { configFile } = options;
-  if (await readOrNull(configFile) === text) return "unchanged";
-  const slash = configFile.lastIndexOf("/");
-  const dir = slash >= 0 ? configFile.slice(0, slash) || "/" : ".";
-  const base = configFile.slice(slash + 1);
+  const companions = [];
+  for (const file of options.companions ?? []) {
+    if (await readOrNull(file.path) !== file.text) companions.push(file);
+  }
+  if (await readOrNull(configFile) === text && companions.length === 0) {
+    return "unchanged";
+  }
   // Same directory as the target, so the rename is atomic.
-  const temp = `${dir}/.${base}.${Deno.pid}.${
-    crypto.randomUUID().slice(0, 8)
-  }.tmp`;
+  const tempOf = (path: string) =>
+    `${path.slice(0, path.lastIndexOf("/") + 1)}.${
+      path.slice(path.lastIndexOf("/") + 1)
+    }.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const temp = tempOf(configFile);
+  const temps = companions.map((file) => ({
+    ...file,
+    temp: tempOf(file.path),
+  }));
+  // The check reads the new companions through their temporary names.
+  let checked = text;
+  for (const file of temps) checked = checked.replaceAll(file.path, file.temp);
   let installed = false;
   try {
-    await Deno.writeTextFile(temp, text, { mode: 0o644 });
+    for (const file of temps) {
+      await Deno.writeTextFile(file.temp, file.text, { mode: 0o644 });
+    }
+    await Deno.writeTextFile(temp, checked, { mode: 0o644 });
     const check = await run([
       options.haproxyBin,
       "-c",
@@ -114,18 +134,23 @@ export async function applyConfig(
     ]);
     if (!check.success) {
       const rejected = `${configFile}.rejected`;
-      await Deno.rename(temp, rejected);
-      installed = true;
+      await Deno.writeTextFile(rejected, text, { mode: 0o644 });
       // HAProxy names the file it checked; name the one the operator can open.
       const details = check.lines
         .filter((line) => !line.startsWith("[NOTICE]"))
         .map((line) => line.replaceAll(temp, rejected));
       throw new ConfigRejectedError(configFile, rejected, details);
     }
+    for (const file of temps) await Deno.rename(file.temp, file.path);
+    if (checked !== text) await Deno.writeTextFile(temp, text, { mode: 0o644 });
     await Deno.rename(temp, configFile);
     installed = true;
   } finally {
-    if (!installed) await Deno.remove(temp).catch(() => {});
+    if (!installed) {
+      for (const path of [temp, ...temps.map((file) => file.temp)]) {
+        await Deno.remove(path).catch(() => {});
+      }
+    }
   }
   await reload(options.reloadCmd);
   return "applied";
@@ -177,4 +202,24 @@ export async function keepForeignConfig(
   if (await readOrNull(kept) !== null) return null;
   await Deno.writeTextFile(kept, current, { createNew: true });
   return kept;
+}
+
+/**
+ * Writes `text` to `path` through a temporary file beside it and a rename,
+ * so readers see the old content or the new, never a part; an unchanged
+ * file is left alone.
+ */
+export async function writeAtomically(
+  path: string,
+  text: string,
+): Promise<void> {
+  if (await readOrNull(path) === text) return;
+  const temp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await Deno.writeTextFile(temp, text, { mode: 0o644 });
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
 }

@@ -19,13 +19,17 @@ import {
   keepForeignConfig,
   readOrNull,
   reload,
+  writeAtomically,
 } from "./apply.ts";
 import {
   commandsFor,
+  type HostMap,
   planChange,
   type RuntimeOp,
   templateFit,
 } from "./plan.ts";
+import { assignPool, EMPTY_POOL, type PoolAssignment } from "./pool.ts";
+import type { RenderInput } from "./render.ts";
 import type { ManagedHAProxy } from "./process.ts";
 import { AdminSocket, RuntimeError } from "./runtime.ts";
 import { backoff } from "../util/sleep.ts";
@@ -65,6 +69,11 @@ export interface BalancerOptions {
   readonly managed?: ManagedHAProxy;
   /** HAProxy's admin socket, for changes without a reload; absent: reloads only. */
   readonly adminSocket?: string;
+  /**
+   * The host map file: plain host names are routed through it to pool
+   * backends, so new hosts need no reload. Absent: no pool, no map.
+   */
+  readonly hostMapFile?: string;
   /** Where server states are saved before a reload (the template's `server-state-file`). */
   readonly stateFile?: string;
   /**
@@ -164,6 +173,17 @@ export class HAProxyBalancer {
   #attempt = 0;
   /** Size of the table being applied, for the log. */
   #size = { routes: 0, servers: 0 };
+  /** Which pool backend serves which plain host (pool.ts). */
+  #pool: PoolAssignment = EMPTY_POOL;
+  /** The host map HAProxy runs, when known. */
+  #runningMap: HostMap = [];
+  #lastTrigger = -Infinity;
+  #burstStart = -Infinity;
+  /** The next update is the first of a burst, and is applied whatever it needs. */
+  #leading = false;
+  #urgent = false;
+  /** A reload waiting for the burst to settle. */
+  #deferred: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates the engine; `source` has the current containers. */
   constructor(options: BalancerOptions, source: ContainerSource) {
@@ -190,35 +210,49 @@ export class HAProxyBalancer {
         this.schedule();
       };
     }
+    // Updates run back to back; what arrives during one is taken together
+    // by the next. The debounce timing holds back reloads alone (#update).
     this.#debouncer = new Debouncer(
       () => this.update().catch(() => {}),
-      options.debounce,
+      { quietMs: 0, maxMs: 0 },
     );
   }
 
-  /** Asks for an update after the debounce window. */
+  /**
+   * Asks for an update. It runs at once, or right after the one in
+   * progress (changes that arrive meanwhile are taken together); only a
+   * reload waits for a burst of events to settle.
+   */
   schedule(): void {
-    if (this.#options.debounce.quietMs === 0) {
-      this.update().catch(() => {});
-    } else {
-      this.#debouncer.trigger();
+    const now = Date.now();
+    if (now - this.#lastTrigger >= this.#options.debounce.quietMs) {
+      // The first change after a quiet time waits for nothing.
+      this.#burstStart = now;
+      this.#leading = true;
     }
+    this.#lastTrigger = now;
+    this.#debouncer.trigger();
   }
 
   /** Runs a scheduled update now, if any, and waits for updates in progress. */
   async flush(): Promise<void> {
+    if (this.#deferred !== undefined) {
+      clearTimeout(this.#deferred);
+      this.#deferred = undefined;
+      this.#leading = true;
+      this.#debouncer.trigger();
+    }
     await this.#debouncer.flush();
     await this.#queue;
   }
 
   /**
-   * Runs an update now, ahead of the debounce window: a container is about
-   * to stop and must stop getting requests at once.
+   * Asks for an update that no burst may hold back, even when it needs a
+   * reload: a container is about to stop and must get no new requests.
    */
   urgent(): void {
-    // This update covers whatever the debounce window held.
-    this.#debouncer.cancel();
-    this.update().catch(() => {});
+    this.#urgent = true;
+    this.schedule();
   }
 
   /** Drops a scheduled update and waits for one in progress. */
@@ -227,6 +261,8 @@ export class HAProxyBalancer {
     this.#recheck = undefined;
     clearTimeout(this.#retry);
     this.#retry = undefined;
+    clearTimeout(this.#deferred);
+    this.#deferred = undefined;
     await this.#debouncer.stop();
     await this.#queue;
     await this.#options.managed?.stop();
@@ -248,8 +284,16 @@ export class HAProxyBalancer {
   async #update(): Promise<void> {
     const all = this.#source.list();
     const containers = this.#damp(all);
-    const table = buildRoutes(containers, this.#options.routes);
-    this.#report(table.findings);
+    const built = buildRoutes(containers, this.#options.routes);
+    this.#report(built.findings);
+    let table: RouteTable & RenderInput = built;
+    let hostMap: HostMap | undefined;
+    if (this.#options.hostMapFile !== undefined) {
+      const pooled = assignPool(built, this.#pool);
+      table = pooled.table;
+      hostMap = pooled.table.hostMap;
+      this.#pool = pooled.assignment;
+    }
     log.debug("Route table: {routes}", {
       routes: [...table.routes, ...table.tcpRoutes].map((route) =>
         `${route.backend}=[${
@@ -271,9 +315,15 @@ export class HAProxyBalancer {
     }
     this.stats.renders++;
     if (this.#options.dryRun) {
-      if (text !== this.#lastPrinted) {
-        (this.#options.print ?? ((out) => console.log(out)))(text);
-        this.#lastPrinted = text;
+      // The host map is a file of its own; shown here as comments.
+      const printed = hostMap === undefined
+        ? text
+        : `${text}\n# ${this.#options.hostMapFile}:\n${
+          hostMap.map(([host, backend]) => `# ${host} ${backend}\n`).join("")
+        }`;
+      if (printed !== this.#lastPrinted) {
+        (this.#options.print ?? ((out) => console.log(out)))(printed);
+        this.#lastPrinted = printed;
       }
       this.#logPlacements(table, all);
       return;
@@ -283,8 +333,12 @@ export class HAProxyBalancer {
       routes: routes.length,
       servers: routes.reduce((n, r) => n + r.servers.length, 0),
     };
+    const leading = this.#leading;
+    const urgent = this.#urgent;
+    this.#leading = false;
+    this.#urgent = false;
     try {
-      await this.#apply(text);
+      if (!(await this.#apply(text, hostMap, leading || urgent))) return;
     } catch (error) {
       if (error instanceof ConfigRejectedError) {
         this.stats.rejections++;
@@ -317,8 +371,27 @@ export class HAProxyBalancer {
     this.#logPlacements(table, all);
   }
 
-  /** Gets HAProxy to run `text`: through the runtime API when it can, by a reload otherwise. */
-  async #apply(text: string): Promise<void> {
+  /**
+   * How long a reload should still wait for the burst of events to settle,
+   * in ms; 0 when it may run now.
+   */
+  #burstWait(): number {
+    const { quietMs, maxMs } = this.#options.debounce;
+    if (quietMs === 0) return 0;
+    const end = Math.min(this.#lastTrigger + quietMs, this.#burstStart + maxMs);
+    return Math.max(0, end - Date.now());
+  }
+
+  /**
+   * Gets HAProxy to run `text` (and `hostMap`): through the runtime API when
+   * it can, by a reload otherwise. A reload in the middle of a burst waits
+   * for the burst to settle, unless `now`; returns false when it waits.
+   */
+  async #apply(
+    text: string,
+    hostMap: HostMap | undefined,
+    now: boolean,
+  ): Promise<boolean> {
     const { configFile } = this.#options.apply;
     if (!this.#checkedForeign) {
       const kept = await keepForeignConfig(configFile);
@@ -336,50 +409,83 @@ export class HAProxyBalancer {
     ) {
       log.debug("Configuration unchanged; nothing to install");
       this.#running = text;
-      return;
+      return true;
     }
-    const plan = planChange(this.#running, text);
+    const mapFile = this.#options.hostMapFile;
+    const plan = planChange(
+      this.#running,
+      text,
+      mapFile === undefined || hostMap === undefined
+        ? undefined
+        : { file: mapFile, before: this.#runningMap, after: hostMap },
+    );
     if (plan.kind === "none") {
       // Nothing for HAProxy; the file is put right if someone changed it.
-      await this.#install(text);
-      return;
+      await this.#install(text, hostMap);
+      return true;
     }
-    if (plan.kind === "runtime") {
-      if (this.#admin !== null) {
-        try {
-          await this.#runtime(plan.ops);
-          // The file follows, so a reload or restart runs the same servers.
-          await this.#install(text);
-          this.#running = text;
-          this.stats.runtimeUpdates++;
-          log.info(
-            "Applied {count} server changes through the runtime API, no reload",
-            { count: plan.ops.length },
-          );
-          return;
-        } catch (error) {
-          if (error instanceof ConfigRejectedError) throw error;
-          if (error instanceof Deno.errors.NotCapable) this.#noPermission();
-          this.stats.runtimeFallbacks++;
-          this.#statesTrusted = false;
-          return await this.#reload(
-            text,
-            `runtime API failed (${
-              error instanceof Error ? error.message : String(error)
-            })`,
-          );
-        }
+    if (plan.kind === "runtime" && this.#admin !== null) {
+      try {
+        await this.#runtime(plan.ops, hostMap);
+        // The file follows, so a reload or restart runs the same servers.
+        await this.#install(text, hostMap);
+        this.#running = text;
+        this.#runningMap = hostMap ?? [];
+        this.stats.runtimeUpdates++;
+        log.info(
+          "Applied {count} server changes through the runtime API, no reload",
+          { count: plan.ops.length },
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConfigRejectedError) throw error;
+        if (error instanceof Deno.errors.NotCapable) this.#noPermission();
+        this.stats.runtimeFallbacks++;
+        this.#statesTrusted = false;
+        await this.#reload(
+          text,
+          hostMap,
+          `runtime API failed (${
+            error instanceof Error ? error.message : String(error)
+          })`,
+        );
+        return true;
       }
-      return await this.#reload(text, "membership changed (no admin socket)");
     }
-    await this.#reload(text, plan.reason);
+    const reason = plan.kind === "reload"
+      ? plan.reason
+      : "membership changed (no admin socket)";
+    const wait = now || this.#running === null ? 0 : this.#burstWait();
+    if (wait > 0) {
+      clearTimeout(this.#deferred);
+      this.#deferred = setTimeout(() => {
+        this.#deferred = undefined;
+        this.update().catch(() => {});
+      }, wait);
+      log.debug("Reload ({reason}) waits {wait} ms for the burst to settle", {
+        reason,
+        wait,
+      });
+      return false;
+    }
+    await this.#reload(text, hostMap, reason);
+    return true;
   }
 
-  /** Validates and installs `text`; reloads nothing. */
-  async #install(text: string): Promise<void> {
+  /** Validates and installs `text` (and the host map before it); reloads nothing. */
+  async #install(text: string, hostMap: HostMap | undefined): Promise<void> {
+    const mapFile = this.#options.hostMapFile;
     const outcome = await applyConfig(text, {
       ...this.#options.apply,
       reloadCmd: [],
+      // HAProxy reads the host map with the configuration.
+      ...(mapFile === undefined || hostMap === undefined ? {} : {
+        companions: [{
+          path: mapFile,
+          text: hostMap.map(([host, backend]) => `${host} ${backend}\n`)
+            .join(""),
+        }],
+      }),
     });
     if (outcome === "applied") {
       this.stats.installs++;
@@ -390,14 +496,19 @@ export class HAProxyBalancer {
     }
   }
 
-  async #reload(text: string, reason: string): Promise<void> {
-    await this.#install(text);
+  async #reload(
+    text: string,
+    hostMap: HostMap | undefined,
+    reason: string,
+  ): Promise<void> {
+    await this.#install(text, hostMap);
     await this.#saveStates();
     const managed = this.#options.managed;
     const command = this.#options.apply.reloadCmd;
     if (managed !== undefined) await managed.reload();
     else if (command.length > 0) await reload(command);
     this.#running = text;
+    this.#runningMap = hostMap ?? [];
     this.#statesTrusted = true;
     // With no reload command whoever runs HAProxy reloads it: nothing to say.
     if (managed === undefined && command.length === 0) return;
@@ -406,7 +517,10 @@ export class HAProxyBalancer {
   }
 
   /** Runs the operations on the admin socket and checks that HAProxy has what was asked. */
-  async #runtime(ops: readonly RuntimeOp[]): Promise<void> {
+  async #runtime(
+    ops: readonly RuntimeOp[],
+    hostMap: HostMap | undefined,
+  ): Promise<void> {
     const admin = this.#admin as AdminSocket;
     for (const op of ops) {
       for (const { command, ok } of commandsFor(op)) {
@@ -417,6 +531,7 @@ export class HAProxyBalancer {
       (await admin.servers()).map((s) => [`${s.backend}/${s.name}`, s]),
     );
     for (const op of ops) {
+      if (op.op === "map") continue;
       const name = op.op === "add" ? op.server.name : op.server;
       const now = servers.get(`${op.backend}/${name}`);
       const expected = op.op === "add"
@@ -441,6 +556,17 @@ export class HAProxyBalancer {
         );
       }
     }
+    const mapFile = this.#options.hostMapFile;
+    if (mapFile !== undefined && ops.some((op) => op.op === "map")) {
+      const want = (hostMap ?? []).map(([h, b]) => `${h} ${b}`).join("\n");
+      const has = (await admin.mapEntries(mapFile)).map(([h, b]) => `${h} ${b}`)
+        .sort().join("\n");
+      if (has !== want) {
+        throw new RuntimeError(
+          `HAProxy's host map ${mapFile} differs from the plan after the change`,
+        );
+      }
+    }
   }
 
   /** The binary may not use the admin socket: say so once and reload from now on. */
@@ -462,10 +588,7 @@ export class HAProxyBalancer {
     if (file === undefined) return;
     if (this.#admin !== null && this.#statesTrusted && this.#running !== null) {
       try {
-        const text = await this.#admin.serversStateText();
-        const temp = `${file}.${Deno.pid}.tmp`;
-        await Deno.writeTextFile(temp, text);
-        await Deno.rename(temp, file);
+        await writeAtomically(file, await this.#admin.serversStateText());
         return;
       } catch (error) {
         if (error instanceof Deno.errors.NotCapable) this.#noPermission();

@@ -67,7 +67,30 @@ export type RuntimeOp =
     readonly server: string;
     readonly address: string;
     readonly port: number;
+  }
+  | {
+    readonly op: "map";
+    /** The map file, as the configuration names it. */
+    readonly file: string;
+    readonly host: string;
+    /** The backend the host goes to, or null to remove the entry. */
+    readonly backend: string | null;
+    /** Whether the host had an entry before. */
+    readonly existed: boolean;
   };
+
+/** Host map entries: host and backend. */
+export type HostMap = readonly (readonly [string, string])[];
+
+/** The host map before and after, for {@link planChange}. */
+export interface HostMapChange {
+  /** The map file, as the configuration names it. */
+  readonly file: string;
+  /** Entries HAProxy has. */
+  readonly before: HostMap;
+  /** Entries it should have. */
+  readonly after: HostMap;
+}
 
 /** What it takes for HAProxy to run the new configuration. */
 export type Plan =
@@ -195,15 +218,51 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
+function mapOps(change: HostMapChange | undefined): RuntimeOp[] {
+  if (change === undefined) return [];
+  const before = new Map(change.before);
+  const after = new Map(change.after);
+  const ops: RuntimeOp[] = [];
+  for (const [host, backend] of after) {
+    const was = before.get(host);
+    if (was === backend) continue;
+    ops.push({
+      op: "map",
+      file: change.file,
+      host,
+      backend,
+      existed: was !== undefined,
+    });
+  }
+  for (const host of before.keys()) {
+    if (!after.has(host)) {
+      ops.push({
+        op: "map",
+        file: change.file,
+        host,
+        backend: null,
+        existed: true,
+      });
+    }
+  }
+  return ops;
+}
+
 /**
  * Compares what HAProxy runs (`running`, or null when that is not known)
- * with the new rendering and says what to do.
+ * with the new rendering and says what to do. `map` is the host map's
+ * change, when the configuration uses one.
  */
-export function planChange(running: string | null, next: string): Plan {
+export function planChange(
+  running: string | null,
+  next: string,
+  map?: HostMapChange,
+): Plan {
   if (running === null) {
     return { kind: "reload", reason: "the running configuration is not known" };
   }
-  if (running === next) return { kind: "none" };
+  const entries = mapOps(map);
+  if (running === next && entries.length === 0) return { kind: "none" };
   const before = shapeOf(running);
   const after = shapeOf(next);
   if (!sameList(before.skeleton, after.skeleton)) {
@@ -246,10 +305,17 @@ export function planChange(running: string | null, next: string): Plan {
       if (!servers.has(name)) ops.push({ op: "remove", backend, server: name });
     }
   }
-  // Removals first: a server that goes frees its connections before others
-  // come, and a name that is removed and added again never collides.
-  ops.sort((a, b) => Number(b.op === "remove") - Number(a.op === "remove"));
-  return ops.length === 0 ? { kind: "none" } : { kind: "runtime", ops };
+  // A host leaves the map before its servers go, and enters it after they
+  // came; removals before additions, so a name removed and added again
+  // never collides.
+  const rank = (op: RuntimeOp) =>
+    op.op === "map"
+      ? (op.backend === null ? 0 : 3)
+      : op.op === "remove"
+      ? 1
+      : 2;
+  const all = [...ops, ...entries].sort((a, b) => rank(a) - rank(b));
+  return all.length === 0 ? { kind: "none" } : { kind: "runtime", ops: all };
 }
 
 /** A route table with one host served by `servers` servers, for {@link templateFit}. */
@@ -301,6 +367,16 @@ const EMPTY = /^$/;
 
 /** The admin-socket commands that carry out one operation, in order. */
 export function commandsFor(op: RuntimeOp): Command[] {
+  if (op.op === "map") {
+    return [{
+      command: op.backend === null
+        ? `del map ${op.file} ${op.host}`
+        : `${
+          op.existed ? "set" : "add"
+        } map ${op.file} ${op.host} ${op.backend}`,
+      ok: EMPTY,
+    }];
+  }
   const id = `${op.backend}/${op.op === "add" ? op.server.name : op.server}`;
   switch (op.op) {
     case "add":

@@ -10,6 +10,7 @@ import nunjucks from "nunjucks";
 import { BUILTIN_DIR, BUILTIN_TEMPLATES } from "./builtin_templates.ts";
 import { escapeRegex } from "./labels.ts";
 import type { HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
+import type { PooledTable } from "./pool.ts";
 
 /** Where templates come from. */
 export interface TemplateOptions {
@@ -33,10 +34,14 @@ export interface ListenOptions {
   readonly stateFile?: string;
   /** Arguments of the global `log` line; "" for the template's default. */
   readonly logTarget?: string;
+  /** The host map file, for tables with a pool; "" for none. */
+  readonly hostMap?: string;
 }
 
 /** The routes a configuration is rendered from. */
-export type RenderInput = Pick<RouteTable, "routes" | "tcpRoutes">;
+export type RenderInput =
+  & Pick<RouteTable, "routes" | "tcpRoutes">
+  & Partial<Pick<PooledTable, "pool">>;
 
 /** No routes at all. */
 export const NO_ROUTES: RenderInput = { routes: [], tcpRoutes: [] };
@@ -114,6 +119,7 @@ interface RouteView {
   strip_prefix: boolean;
   backend: string;
   servers: readonly ServerView[];
+  mapped: boolean;
 }
 
 interface TcpView {
@@ -157,6 +163,7 @@ function viewOf(route: HttpRoute): RouteView {
     strip_prefix: route.stripPrefix,
     backend: route.backend,
     servers: serversOf(route),
+    mapped: route.mapped === true,
   };
 }
 
@@ -201,6 +208,11 @@ export class Renderer {
     try {
       return this.#template.render({
         routes: table.routes.map(viewOf),
+        pool: (table.pool ?? []).map(({ backend, route }) => ({
+          backend,
+          servers: route === null ? [] : serversOf(route),
+        })),
+        host_map: table.pool === undefined ? "" : this.#listen.hostMap ?? "",
         tcp_routes: table.tcpRoutes.map((route) =>
           tcpViewOf(route, this.#listen.tcpBindAddress)
         ),

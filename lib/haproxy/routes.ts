@@ -46,6 +46,8 @@ export interface HttpRoute {
   readonly backend: string;
   /** Servers, ordered by name. */
   readonly servers: readonly Server[];
+  /** Found through the host map, in a pool backend (see pool.ts). */
+  readonly mapped?: boolean;
 }
 
 /** All containers serving TCP connections on one listen port. */

@@ -166,6 +166,21 @@ export class AdminSocket {
     );
   }
 
+  /** Entries of a map file as HAProxy has them: key and value. */
+  async mapEntries(file: string): Promise<[string, string][]> {
+    const answer = await sendCommand(this.path, `show map ${file}`);
+    const out: [string, string][] = [];
+    for (const line of answer.split("\n")) {
+      // "0x55d0c0a5b2c0 wp1.example.com hosts_1"
+      const [, key, value] = line.trim().split(/\s+/);
+      if (key !== undefined && value !== undefined) out.push([key, value]);
+    }
+    if (out.length === 0 && /Unknown map|No such/i.test(answer)) {
+      throw new RuntimeError(`HAProxy has no map ${file}: ${answer.trim()}`);
+    }
+    return out;
+  }
+
   /** The raw `show servers state` text, in the server-state-file format. */
   serversStateText(): Promise<string> {
     return sendCommand(this.path, "show servers state");

@@ -239,6 +239,8 @@ export async function createBalancer(
   const statsSocket = checkSocketPath(settings.statsSocket ?? "");
   // States are saved through the admin socket, so there is no state file without one.
   const stateFile = statsSocket === "" ? "" : `${settings.configFile}.state`;
+  // Without the runtime API a host map would only rename backends.
+  const hostMap = statsSocket === "" ? "" : `${settings.configFile}.hosts.map`;
   const renderer = new Renderer(
     {
       dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
@@ -250,6 +252,7 @@ export async function createBalancer(
       tcpBindAddress,
       statsSocket,
       stateFile,
+      hostMap,
       // A managed HAProxy's notices (servers going up and down) reach our
       // log through its standard error; no syslog needed.
       logTarget: settings.mode === "managed"
@@ -280,7 +283,9 @@ export async function createBalancer(
     dryRun: settings.dryRun,
     once: settings.once === true,
     debounce: settings.debounce,
-    ...(statsSocket === "" ? {} : { adminSocket: statsSocket, stateFile }),
+    ...(statsSocket === ""
+      ? {}
+      : { adminSocket: statsSocket, stateFile, hostMapFile: hostMap }),
     ...(settings.mode === "managed" && !settings.dryRun
       ? {
         managed: new ManagedHAProxy({

@@ -192,7 +192,10 @@ Deno.test({
       });
       const dry = await runBalancer(["-1", "--dry-run", ...base]);
       assertEquals(dry.code, 0, dry.stderr);
-      assertIncludes(dry.stdout, "var(txn.host) -m str cli.example.com");
+      // A plain host name is routed through the host map to a pool backend.
+      assertIncludes(dry.stdout, "map_str(");
+      assertIncludes(dry.stdout, "# cli.example.com hosts_1");
+      assertIncludes(dry.stdout, "server dg-cli:80 ");
       await waitFor("no config from a dry run", async () => {
         try {
           await Deno.stat(config);
@@ -205,7 +208,10 @@ Deno.test({
       const once = await runBalancer(["-1", ...base]);
       assertEquals(once.code, 0, once.stderr);
       const installed = await Deno.readTextFile(config);
-      assertIncludes(installed, "cli.example.com");
+      assertIncludes(
+        await Deno.readTextFile(`${config}.hosts.map`),
+        "cli.example.com hosts_1\n",
+      );
       assertIncludes(once.stderr, "Container dg-cli: routed cli.example.com/");
 
       // A user template HAProxy rejects: the installed file stays as it was.

@@ -335,6 +335,12 @@ Deno.test({
       );
     } finally {
       const status = await balancer.stop();
+      if (Deno.env.get("DG_TEST_LOG")) {
+        await Deno.writeTextFile(
+          Deno.env.get("DG_TEST_LOG")!,
+          balancer.lines.join("\n"),
+        );
+      }
       await haproxy.stop();
       await removeContainers();
       await net.remove();

@@ -4,7 +4,11 @@
  * takes: nothing, runtime operations, or a reload (with its reason).
  */
 
-import { assertEquals, assertIncludes } from "../_fixtures/assert.ts";
+import {
+  assertEquals,
+  assertIncludes,
+  assertTrue,
+} from "../_fixtures/assert.ts";
 import {
   container,
   exposes,
@@ -22,6 +26,12 @@ import {
   templateFit,
 } from "../../lib/haproxy/plan.ts";
 import { Renderer } from "../../lib/haproxy/render.ts";
+import {
+  assignPool,
+  EMPTY_POOL,
+  POOL_SPARE,
+  type PoolAssignment,
+} from "../../lib/haproxy/pool.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 
 const renderer = new Renderer(
@@ -66,6 +76,8 @@ function summary(plan: Plan): string[] {
         return `weight ${op.backend}/${op.server} ${op.weight}`;
       case "address":
         return `address ${op.backend}/${op.server} ${op.address}:${op.port}`;
+      case "map":
+        return `map ${op.host} ${op.backend ?? "(removed)"}`;
     }
   });
 }
@@ -292,4 +304,114 @@ Deno.test("plan: the built-in template fits the runtime scheme; one that counts 
     ).join("")
   );
   assertIncludes(reason ?? "", "X-N");
+});
+
+/** Renders with the host map and its pool, as the engine does with an admin socket. */
+function pooled(
+  containers: readonly ContainerRecord[],
+  previous: PoolAssignment = EMPTY_POOL,
+) {
+  const { table, assignment } = assignPool(buildRoutes(containers), previous);
+  return { text: mapRenderer.render(table), map: table.hostMap, assignment };
+}
+
+const mapRenderer = new Renderer(
+  { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
+  {
+    httpBind: ["127.0.0.1:18080"],
+    statsBind: "",
+    tcpBindAddress: "127.0.0.1",
+    statsSocket: "/run/haproxy/admin.sock",
+    stateFile: "/etc/haproxy/haproxy.cfg.state",
+    hostMap: "/etc/haproxy/haproxy.cfg.hosts.map",
+  },
+);
+
+function pooledPlan(
+  before: readonly ContainerRecord[],
+  after: readonly ContainerRecord[],
+): string[] {
+  const a = pooled(before);
+  const b = pooled(after, a.assignment);
+  return summary(
+    planChange(a.text, b.text, {
+      file: "/etc/haproxy/haproxy.cfg.hosts.map",
+      before: a.map,
+      after: b.map,
+    }),
+  );
+}
+
+const bHost = container(
+  "b1",
+  ip("10.0.0.4"),
+  labels({ glue_http_80_host: "b.example.com" }),
+);
+
+Deno.test("plan with the host map: a new host is a pool backend's servers and a map entry, no reload", () => {
+  assertEquals(pooledPlan([one], [one, bHost]), [
+    "add hosts_2/b1:80 10.0.0.4:80 weight 100",
+    "map b.example.com hosts_2",
+  ]);
+});
+
+Deno.test("plan with the host map: the last container of a host takes its map entry first", () => {
+  assertEquals(pooledPlan([one, bHost], [one]), [
+    "map b.example.com (removed)",
+    "remove hosts_2/b1:80",
+  ]);
+});
+
+Deno.test("plan with the host map: a host keeps its pool backend while others come and go", () => {
+  const a = pooled([one, bHost]);
+  const b = pooled([bHost], a.assignment);
+  const c = pooled([bHost, one], b.assignment);
+  assertEquals([a.map, b.map, c.map], [
+    [["a.example.com", "hosts_1"], ["b.example.com", "hosts_2"]],
+    [["b.example.com", "hosts_2"]],
+    [["a.example.com", "hosts_1"], ["b.example.com", "hosts_2"]],
+  ]);
+});
+
+Deno.test("plan with the host map: prefixes and wildcards keep their ACLs and reload", () => {
+  assertEquals(
+    pooledPlan([one], [
+      one,
+      container(
+        "p1",
+        ip("10.0.0.5"),
+        labels({
+          glue_http_80_host: "a.example.com",
+          glue_http_80_prefix: "api",
+        }),
+      ),
+    ]),
+    ["reload: backend http_a.example.com_api added"],
+  );
+});
+
+Deno.test("plan with the host map: outgrowing the pool reloads once, with room to spare", () => {
+  const many = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      container(
+        `h${i}`,
+        ip(`10.0.${Math.floor(i / 200)}.${(i % 200) + 2}`),
+        labels({ glue_http_80_host: `h${i}.example.com` }),
+      ));
+  const first = pooled(many(5));
+  assertEquals(first.assignment.size, 5 + POOL_SPARE);
+  const full = pooled(many(5 + POOL_SPARE), first.assignment);
+  assertEquals(full.assignment.size, 5 + POOL_SPARE);
+  assertEquals(planChange(first.text, full.text).kind, "runtime");
+  const grown = pooled(many(6 + POOL_SPARE), full.assignment);
+  assertTrue(
+    grown.assignment.size >= 6 + 2 * POOL_SPARE,
+    `size ${grown.assignment.size}`,
+  );
+  assertEquals(
+    summary(planChange(full.text, grown.text))[0],
+    `reload: backend hosts_${6 + POOL_SPARE} added, backend hosts_${
+      7 + POOL_SPARE
+    } added, backend hosts_${8 + POOL_SPARE} added, ...`,
+  );
 });

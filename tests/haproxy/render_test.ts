@@ -19,6 +19,7 @@ import {
   TemplateError,
 } from "../../lib/haproxy/render.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
+import { assignPool, EMPTY_POOL, POOL_SPARE } from "../../lib/haproxy/pool.ts";
 import {
   BUILTIN_DIR,
   DEFAULT_TEMPLATE_DIRS,
@@ -60,7 +61,7 @@ Deno.test("render: the built-in template passes haproxy -c", async () => {
   assertIncludes(text, "default_backend http_default");
   assertIncludes(
     text,
-    "acl r1_host var(txn.host) -m str openstack.example.com",
+    "var(txn.host) -m str openstack.example.com",
   );
   assertIncludes(text, "-m end .example.com");
   assertIncludes(
@@ -252,6 +253,42 @@ Deno.test("render: missing and broken templates fail at construction, naming the
     );
     const abs = new Renderer({ dirs: [], file: `${dir}/abs.njk` }, listen);
     assertEquals(abs.render(NO_ROUTES), "absolute 0");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("render: with the host map, plain hosts go through the map to pool backends and haproxy -c passes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const hostMap = `${dir}/hosts.map`;
+    const renderer = new Renderer(
+      { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+      { ...listen, hostMap },
+    );
+    const { table } = assignPool(buildRoutes(readme), EMPTY_POOL);
+    await Deno.writeTextFile(
+      hostMap,
+      table.hostMap.map(([host, backend]) => `${host} ${backend}\n`).join(""),
+    );
+    const text = renderer.render(table);
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+    assertIncludes(
+      text,
+      `use_backend %[var(txn.host),map_str(${hostMap})] if { var(txn.host),map_str(${hostMap}) -m found }`,
+    );
+    // A host with a prefix keeps its ACL and comes before the map; the
+    // wildcard comes after it, so no exact host is shadowed.
+    const prefix = text.indexOf("-m str openstack.example.com");
+    const map = text.indexOf("map_str(");
+    const wildcard = text.indexOf("-m end .example.com");
+    assertTrue(prefix < map && map < wildcard, `${prefix} ${map} ${wildcard}`);
+    assertEquals(
+      table.pool.length,
+      table.hostMap.length + POOL_SPARE,
+    );
+    assertIncludes(text, `backend hosts_${table.pool.length}\n`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -27,9 +27,9 @@ const FIXED = new Set(renderer.render(NO_ROUTES).split("\n"));
 
 /** Shapes of the lines the template writes per route. */
 const SHAPES = [
-  /^ {4}acl r\d+_host var\(txn\.host\) -m (str|end) \.?[a-z0-9.-]+$/,
-  /^ {4}acl r\d+_path path -m (str|beg) \/[A-Za-z0-9._~!&*+,;=:@%/-]*$/,
-  /^ {4}use_backend [A-Za-z0-9._:-]+ if r\d+_(host|path)( r\d+_path)?$/,
+  /^ {4}acl [A-Za-z0-9._:-]+_host var\(txn\.host\) -m (str|end) \.?[a-z0-9.-]+$/,
+  /^ {4}acl [A-Za-z0-9._:-]+_path path -m (str|beg) \/[A-Za-z0-9._~!&*+,;=:@%/-]*$/,
+  /^ {4}use_backend [A-Za-z0-9._:-]+ if [A-Za-z0-9._:-]+_(host|path)( [A-Za-z0-9._:-]+_path)?$/,
   /^ {4}default_backend [A-Za-z0-9._:-]+$/,
   /^backend [A-Za-z0-9._:-]+$/,
   /^frontend tcp_\d+$/,

@@ -1,0 +1,100 @@
+/**
+ * Backends for new hosts without a reload. HAProxy 2.6 cannot add a backend
+ * at runtime, so the configuration carries a pool of backends, some of them
+ * empty; a route for a plain host name (no path prefix, no wildcard) takes a
+ * pool backend and is found through a host map that the runtime API can
+ * change. Pure: the caller keeps the assignment between updates.
+ *
+ * @module
+ */
+
+import type { HttpRoute, RouteTable } from "./routes.ts";
+
+/** Which pool backend serves which host, and how many pool backends there are. */
+export interface PoolAssignment {
+  /** Pool slot (1-based) by host. */
+  readonly slots: ReadonlyMap<string, number>;
+  /** Pool backends in the configuration, used or not. */
+  readonly size: number;
+}
+
+/** No hosts, no pool yet. */
+export const EMPTY_POOL: PoolAssignment = { slots: new Map(), size: 0 };
+
+/**
+ * Spare pool backends made when the pool grows: at least this many, or a
+ * quarter of the hosts, whichever is more. 64 covers a storm of 50 new hosts
+ * without a reload; each empty backend costs HAProxy a few KB.
+ */
+export const POOL_SPARE = 64;
+
+/** Name of the pool backend in `slot`. */
+export function poolBackend(slot: number): string {
+  return `hosts_${slot}`;
+}
+
+/** A route table whose plain-host routes are served through the host map. */
+export interface PooledTable extends RouteTable {
+  /** Every pool backend in slot order: the route it serves, or none (spare). */
+  readonly pool: readonly { backend: string; route: HttpRoute | null }[];
+  /** Host map entries, host to pool backend, sorted by host. */
+  readonly hostMap: readonly (readonly [string, string])[];
+}
+
+/** Whether a route can be served through the host map. */
+export function isPlainHost(route: HttpRoute): boolean {
+  return route.host !== "" && !route.host.startsWith("*.") &&
+    route.prefix === "";
+}
+
+/**
+ * Gives every plain-host route a pool backend: the one it had in `previous`
+ * if it had one, else the lowest free slot. The pool never shrinks while the
+ * process runs (that would be a structural change); it grows, to leave at
+ * least {@link POOL_SPARE} spares, only when the hosts outgrow it.
+ */
+export function assignPool(
+  table: RouteTable,
+  previous: PoolAssignment,
+): { table: PooledTable; assignment: PoolAssignment } {
+  const plain = table.routes.filter(isPlainHost);
+  const slots = new Map<string, number>();
+  const taken = new Set<number>();
+  for (const route of plain) {
+    const slot = previous.slots.get(route.host);
+    if (slot !== undefined && slot <= previous.size) {
+      slots.set(route.host, slot);
+      taken.add(slot);
+    }
+  }
+  let size = previous.size;
+  if (plain.length > size || size === 0) {
+    size = plain.length +
+      Math.max(POOL_SPARE, Math.ceil(plain.length / 4));
+  }
+  let free = 1;
+  for (const route of plain) {
+    if (slots.has(route.host)) continue;
+    while (taken.has(free)) free++;
+    slots.set(route.host, free);
+    taken.add(free);
+  }
+  const bySlot = new Map<number, HttpRoute>();
+  const routes = table.routes.map((route) => {
+    const slot = slots.get(route.host);
+    if (slot === undefined || !isPlainHost(route)) return route;
+    const pooled = { ...route, backend: poolBackend(slot), mapped: true };
+    bySlot.set(slot, pooled);
+    return pooled;
+  });
+  const pool = Array.from({ length: size }, (_, i) => ({
+    backend: poolBackend(i + 1),
+    route: bySlot.get(i + 1) ?? null,
+  }));
+  const hostMap = [...slots].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+    .map(([host, slot]) => [host, poolBackend(slot)] as const);
+  return {
+    table: { ...table, routes, pool, hostMap },
+    assignment: { slots, size },
+  };
+}
