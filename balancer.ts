@@ -111,7 +111,7 @@ function program(): Command {
       )
       .option(
         "--debounce <quiet[:max]>",
-        "wait for this quiet time (at most max) before re-rendering; 0 to render on every event",
+        "a change that needs a reload waits for this quiet time (at most max after the burst began); other changes apply at once; 0 to never wait",
         HAPROXY_DEFAULTS.debounce,
       )
       .option(

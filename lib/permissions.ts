@@ -6,6 +6,16 @@
  * @module
  */
 
+/**
+ * V8 settings both binaries run with. `--optimize-for-size` keeps the heap
+ * close to what is live: under an event storm (200 containers started and
+ * removed twice) resident memory stayed at 86-89 MB with it and grew to
+ * 125-173 MB without it, with 16-37 MB of live heap either way.
+ */
+export const RUNTIME_FLAGS: readonly string[] = [
+  "--v8-flags=--optimize-for-size",
+];
+
 /** Docker sockets the binaries may talk to. */
 export const DOCKER_SOCKETS: readonly string[] = [
   "/var/run/docker.sock",

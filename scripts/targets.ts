@@ -5,7 +5,11 @@
  * @module
  */
 
-import { BALANCER_PERMISSIONS, GLUE_PERMISSIONS } from "../lib/permissions.ts";
+import {
+  BALANCER_PERMISSIONS,
+  GLUE_PERMISSIONS,
+  RUNTIME_FLAGS,
+} from "../lib/permissions.ts";
 
 /** A binary: its entry point, output path and permissions. */
 export interface Target {
@@ -32,7 +36,7 @@ export const TARGETS: readonly Target[] = [
 ];
 
 /**
- * Permission flags of an entry point.
+ * Flags an entry point runs with: the V8 settings and its permissions.
  *
  * @throws {RangeError} for a file that is not an entry point.
  */
@@ -45,7 +49,7 @@ export function permissionsFor(entry: string): readonly string[] {
       }`,
     );
   }
-  return target.permissions;
+  return [...RUNTIME_FLAGS, ...target.permissions];
 }
 
 /** The `deno compile` arguments for a target, with any extra flags before the entry point. */
@@ -60,6 +64,7 @@ export function compileArgs(
     // so it is embedded anyway; naming it keeps that explicit.
     "--include",
     "handlers/",
+    ...RUNTIME_FLAGS,
     ...target.permissions,
     ...extra,
     "--output",

@@ -182,6 +182,7 @@ export class HAProxyBalancer {
   /** The next update is the first of a burst, and is applied whatever it needs. */
   #leading = false;
   #urgent = false;
+  #lastReload = -Infinity;
   /** A reload waiting for the burst to settle. */
   #deferred: ReturnType<typeof setTimeout> | undefined;
 
@@ -231,6 +232,9 @@ export class HAProxyBalancer {
       this.#leading = true;
     }
     this.#lastTrigger = now;
+    // A reload already waits for this burst and will take this change too;
+    // rendering again for every event of a storm would only churn memory.
+    if (this.#deferred !== undefined && !this.#urgent) return;
     this.#debouncer.trigger();
   }
 
@@ -338,7 +342,7 @@ export class HAProxyBalancer {
     this.#leading = false;
     this.#urgent = false;
     try {
-      if (!(await this.#apply(text, hostMap, leading || urgent))) return;
+      if (!(await this.#apply(text, hostMap, leading, urgent))) return;
     } catch (error) {
       if (error instanceof ConfigRejectedError) {
         this.stats.rejections++;
@@ -378,19 +382,25 @@ export class HAProxyBalancer {
   #burstWait(): number {
     const { quietMs, maxMs } = this.#options.debounce;
     if (quietMs === 0) return 0;
-    const end = Math.min(this.#lastTrigger + quietMs, this.#burstStart + maxMs);
+    // The maximum wait counts from the burst's start or the last reload,
+    // so a long burst reloads once per maximum wait, not on every event
+    // once the first maximum has passed.
+    const since = Math.max(this.#burstStart, this.#lastReload);
+    const end = Math.min(this.#lastTrigger + quietMs, since + maxMs);
     return Math.max(0, end - Date.now());
   }
 
   /**
    * Gets HAProxy to run `text` (and `hostMap`): through the runtime API when
    * it can, by a reload otherwise. A reload in the middle of a burst waits
-   * for the burst to settle, unless `now`; returns false when it waits.
+   * for the burst to settle, unless this is the burst's first update or an
+   * urgent one; returns false when it waits.
    */
   async #apply(
     text: string,
     hostMap: HostMap | undefined,
-    now: boolean,
+    leading: boolean,
+    urgent: boolean,
   ): Promise<boolean> {
     const { configFile } = this.#options.apply;
     if (!this.#checkedForeign) {
@@ -455,7 +465,14 @@ export class HAProxyBalancer {
     const reason = plan.kind === "reload"
       ? plan.reason
       : "membership changed (no admin socket)";
-    const wait = now || this.#running === null ? 0 : this.#burstWait();
+    // The first change after a quiet time, and a drain that needs a reload
+    // (no runtime API), go at once, but HAProxy reloads at most once per
+    // quiet time: a storm with pauses in it, or a mass stop, is a burst too.
+    const rested =
+      Date.now() - this.#lastReload >= this.#options.debounce.quietMs;
+    const wait = this.#running === null || ((leading || urgent) && rested)
+      ? 0
+      : this.#burstWait();
     if (wait > 0) {
       clearTimeout(this.#deferred);
       this.#deferred = setTimeout(() => {
@@ -510,6 +527,7 @@ export class HAProxyBalancer {
     this.#running = text;
     this.#runningMap = hostMap ?? [];
     this.#statesTrusted = true;
+    this.#lastReload = Date.now();
     // With no reload command whoever runs HAProxy reloads it: nothing to say.
     if (managed === undefined && command.length === 0) return;
     this.stats.reloads++;

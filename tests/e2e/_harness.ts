@@ -14,6 +14,7 @@ import {
   BALANCER_PERMISSIONS,
   GLUE_PERMISSIONS,
   HAPROXY_SOCKETS,
+  RUNTIME_FLAGS,
 } from "../../lib/permissions.ts";
 import { parseShowProc, type ProcList } from "../../lib/haproxy/process.ts";
 import { sendCommand } from "../../lib/haproxy/runtime.ts";
@@ -547,6 +548,7 @@ function startEntry(
 ): Process {
   return new Process(Deno.execPath(), [
     "run",
+    ...RUNTIME_FLAGS,
     ...permissions,
     ...extraPermissions,
     entry,

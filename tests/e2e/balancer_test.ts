@@ -257,7 +257,7 @@ Deno.test({
       );
 
       await t.step(
-        "50 containers started together cause a handful of reloads",
+        "50 containers started together, each a new host, cause at most 2 reloads",
         async () => {
           const reloadsBefore = balancer.count(/Reloaded HAProxy/);
           const names = Array.from({ length: 50 }, (_, i) => `dg-bulk-${i}`);
@@ -287,12 +287,10 @@ Deno.test({
               Math.round(started)
             } ms): ${reloads} reloads`,
           );
-          // The starts trickle in over 11 to 16 s on two cores, and every
-          // pause of more than the 500 ms quiet window ends a batch: 6 to 10
-          // reloads were seen. Without batching it would be 50; under a
-          // third of that still proves the batching without failing a slow
-          // run.
-          assertTrue(reloads >= 1 && reloads <= 15, `reloads=${reloads}`);
+          // Each is a new host: a spare pool backend and a host map entry
+          // through the runtime API, so no reload is needed at all (the
+          // pool starts with 64 spares). The issue's bound is 2.
+          assertTrue(reloads <= 2, `reloads=${reloads}`);
           await removeContainers(...names);
           await waitFor("bulk routes gone", async () => {
             const text = await Deno.readTextFile(config);

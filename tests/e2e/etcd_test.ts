@@ -316,10 +316,16 @@ Deno.test({
         await run("dg-host-a1", { ...label, "dg-host": "a" }, "127.0.0.1::80");
         await run("dg-host-b1", { ...label, "dg-host": "b" }, "127.0.0.2::80");
         await bothHostsAnswer();
-        const text = await Deno.readTextFile(config);
-        assertTrue(
-          /server host-b\.dg-host-b1:80 127\.0\.0\.2:\d+ /.test(text),
-          text,
+        // The file follows the runtime change once haproxy -c has passed.
+        await waitFor(
+          "the file to name host b's server",
+          async () =>
+            /server host-b\.dg-host-b1:80 127\.0\.0\.2:\d+ /.test(
+                await Deno.readTextFile(config),
+              )
+              ? true
+              : undefined,
+          5000,
         );
       });
 

@@ -170,6 +170,12 @@ Deno.test({
       assertTrue(check.ok, check.output);
     } finally {
       const status = await balancer.stop();
+      if (Deno.env.get("DG_TEST_LOG")) {
+        await Deno.writeTextFile(
+          Deno.env.get("DG_TEST_LOG")!,
+          balancer.lines.join("\n"),
+        );
+      }
       await removeContainers(...names);
       await net.remove();
       await dir.remove();
