@@ -45,10 +45,8 @@ function parseDuration(text: string, whole: string): number {
 }
 
 /**
- * Runs `task` for a burst of {@link Debouncer.trigger} calls: at once for the
- * first trigger after a quiet window, then once more when the rest of the
- * burst settles. Runs never overlap: a trigger during a run schedules one
- * more run after it.
+ * Runs `task` after a burst of {@link Debouncer.trigger} calls settles. Runs
+ * never overlap: a trigger during a run schedules one more run after it.
  */
 export class Debouncer {
   readonly #task: () => Promise<void>;
@@ -57,8 +55,6 @@ export class Debouncer {
   #firstAt: number | undefined;
   #running: Promise<void> | null = null;
   #again = false;
-  /** When the last trigger came; one a quiet window later runs at once. */
-  #lastTrigger = -Infinity;
 
   /** Creates a debouncer; `task` should not throw (errors are swallowed). */
   constructor(task: () => Promise<void>, timing: DebounceTiming) {
@@ -69,13 +65,6 @@ export class Debouncer {
   /** Notes a change; the task runs after the quiet window or the maximum wait. */
   trigger(): void {
     const now = Date.now();
-    const quiet = now - this.#lastTrigger >= this.#timing.quietMs;
-    this.#lastTrigger = now;
-    if (this.#timer === undefined && this.#running === null && quiet) {
-      // A lone event waits for nothing; only what follows it is coalesced.
-      this.#fire();
-      return;
-    }
     this.#firstAt ??= now;
     clearTimeout(this.#timer);
     const wait = Math.max(
@@ -89,13 +78,6 @@ export class Debouncer {
   async flush(): Promise<void> {
     if (this.#timer !== undefined) this.#fire();
     while (this.#running !== null) await this.#running;
-  }
-
-  /** Drops a pending run, for a caller that runs the task itself now. */
-  cancel(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#firstAt = undefined;
   }
 
   /** Drops a pending run and waits for one in progress to finish. */

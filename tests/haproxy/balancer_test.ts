@@ -104,3 +104,75 @@ Deno.test("engine: a rejected config keeps the running one and the next change i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "engine: a write that fails on a full file system is retried by itself until it lands",
+  // Mounting a small tmpfs needs root, as CI has.
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const full = `${dir}/etc`;
+    await Deno.mkdir(full);
+    await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", full],
+    }).output();
+    try {
+      const config = `${full}/haproxy.cfg`;
+      let containers: ContainerRecord[] = [
+        container(
+          "web",
+          ip("10.0.0.2"),
+          labels({ glue_http_80_host: "a.example.com" }),
+        ),
+      ];
+      const balancer = await createBalancer({
+        configFile: config,
+        mode: "external",
+        reloadCmd: `sh -c 'echo reload >> ${dir}/reloads'`,
+        haproxyBin: "haproxy",
+        includeEnv: false,
+        httpBind: "127.0.0.1:18080",
+        statsBind: "",
+        tcpBindAddress: "127.0.0.1",
+        dryRun: false,
+        debounce: { quietMs: 0, maxMs: 0 },
+      }, { list: () => containers });
+      await balancer.update();
+      // Fill the file system: the next configuration cannot be written.
+      const filler = `${full}/filler`;
+      await new Deno.Command("dd", {
+        args: ["if=/dev/zero", `of=${filler}`, "bs=1k", "count=64"],
+        stderr: "null",
+      }).output();
+      containers = [
+        ...containers,
+        container(
+          "api",
+          ip("10.0.0.3"),
+          labels({ glue_http_80_host: "b.example.com" }),
+        ),
+      ];
+      await assertRejects(() => balancer.update(), ReportedError);
+      assertExcludes(await Deno.readTextFile(config), "10.0.0.3");
+      assertEquals(balancer.stats.installs, 1);
+      // Room again: no new event comes, the retry installs it by itself.
+      await Deno.remove(filler);
+      const deadline = Date.now() + 5000;
+      while (
+        !(await Deno.readTextFile(config)).includes("10.0.0.3") &&
+        Date.now() < deadline
+      ) await new Promise((r) => setTimeout(r, 50));
+      assertIncludes(await Deno.readTextFile(config), "10.0.0.3");
+      assertEquals(balancer.stats.installs, 2);
+      assertEquals(
+        (await Deno.readTextFile(`${dir}/reloads`)).trim().split("\n").length,
+        2,
+      );
+      await balancer.close();
+    } finally {
+      await new Deno.Command("umount", { args: [full] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
