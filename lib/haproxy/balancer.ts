@@ -522,6 +522,8 @@ export class HAProxyBalancer {
     await this.#saveStates();
     const managed = this.#options.managed;
     const command = this.#options.apply.reloadCmd;
+    // A managed HAProxy not running yet is started, which it logs itself.
+    const starting = managed !== undefined && !managed.running;
     if (managed !== undefined) await managed.reload();
     else if (command.length > 0) await reload(command);
     this.#running = text;
@@ -529,7 +531,7 @@ export class HAProxyBalancer {
     this.#statesTrusted = true;
     this.#lastReload = Date.now();
     // With no reload command whoever runs HAProxy reloads it: nothing to say.
-    if (managed === undefined && command.length === 0) return;
+    if (starting || (managed === undefined && command.length === 0)) return;
     this.stats.reloads++;
     log.info("Reloaded HAProxy: {reason}", { reason });
   }

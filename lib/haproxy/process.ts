@@ -309,15 +309,16 @@ export class ManagedHAProxy {
     this.#recent = [...this.#recent.slice(-9), line];
     const severity = priority === null ? null : Number(priority[1]) % 8;
     if (
-      /\[(ALERT|EMERG)\]/.test(line) ||
-      (severity !== null && severity <= 3)
+      /\[(ALERT|EMERG)\]/.test(line) || (severity !== null && severity <= 3)
     ) log.error("haproxy: {line}", { line });
     else if (
-      // Before the first reload there are no states to load; notices tell
-      // of every reload, which we log ourselves.
-      /Can't open (global )?server state file/.test(line) ||
-      /\[NOTICE\]/.test(line)
+      // Notices tell of every reload, which we log ourselves; an old worker
+      // stopping its proxies is how a reload ends; before the first reload
+      // there are no states to load.
+      /\[NOTICE\]|Proxy \S+ stopped|Former worker|Can't open (global )?server state file/
+        .test(line)
     ) log.debug("haproxy: {line}", { line });
+    else if (/ is UP/.test(line)) log.info("haproxy: {line}", { line });
     else if (/\[WARNING\]/.test(line) || severity === 4) {
       log.warn("haproxy: {line}", { line });
     } else log.info("haproxy: {line}", { line });

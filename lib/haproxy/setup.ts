@@ -253,10 +253,12 @@ export async function createBalancer(
       statsSocket,
       stateFile,
       hostMap,
-      // A managed HAProxy's notices (servers going up and down) reach our
-      // log through its standard error; no syslog needed.
+      // A managed HAProxy runs in the foreground: it writes its warnings and
+      // alerts (servers going up and down) to standard error, which goes to
+      // our log, so no syslog is needed. Its log then carries emergencies
+      // only, or every server change would be said twice.
       logTarget: settings.mode === "managed"
-        ? "stderr format short local0 notice"
+        ? "stderr format short local0 emerg"
         : "",
     },
   );
