@@ -12,7 +12,26 @@ import {
 import { container, ip, labels } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { ReportedError } from "../../lib/util/reported_error.ts";
-import { createBalancer } from "../../lib/haproxy/setup.ts";
+import {
+  createBalancer,
+  type HAProxySettings,
+} from "../../lib/haproxy/setup.ts";
+
+/** Settings for an engine on `config` with an external HAProxy and no admin socket. */
+function external(config: string, reloadCmd: string): HAProxySettings {
+  return {
+    configFile: config,
+    mode: "external",
+    reloadCmd,
+    haproxyBin: "haproxy",
+    includeEnv: false,
+    httpBind: "127.0.0.1:18080",
+    statsBind: "",
+    tcpBindAddress: "127.0.0.1",
+    dryRun: false,
+    debounce: { quietMs: 0, maxMs: 0 },
+  };
+}
 
 // Extends the built-in template and breaks it for one host, like a user's
 // template with a bug that only some containers trigger.
@@ -33,19 +52,12 @@ Deno.test("engine: a rejected config keeps the running one and the next change i
       ),
     ];
     const balancer = await createBalancer({
+      ...external(
+        config,
+        `sh -c 'test ! -e ${dir}/fail && echo reload >> ${dir}/reloads'`,
+      ),
       templateDir: `${dir}:`,
       templateFile: "faulty.cfg.njk",
-      configFile: config,
-      mode: "external",
-      reloadCmd:
-        `sh -c 'test ! -e ${dir}/fail && echo reload >> ${dir}/reloads'`,
-      haproxyBin: "haproxy",
-      includeEnv: false,
-      httpBind: "127.0.0.1:18080",
-      statsBind: "",
-      tcpBindAddress: "127.0.0.1",
-      dryRun: false,
-      debounce: { quietMs: 0, maxMs: 0 },
     }, { list: () => containers });
     const reloads = async () =>
       (await Deno.readTextFile(`${dir}/reloads`).catch(() => "")).split("\n")
@@ -109,7 +121,9 @@ Deno.test({
   name:
     "engine: a write that fails on a full file system is retried by itself until it lands",
   // Mounting a small tmpfs needs root, as CI has.
-  ignore: Deno.uid() !== 0,
+  ignore: new TextDecoder().decode(
+    new Deno.Command("id", { args: ["-u"] }).outputSync().stdout,
+  ).trim() !== "0",
   async fn() {
     const dir = await Deno.makeTempDir();
     const full = `${dir}/etc`;
@@ -126,18 +140,10 @@ Deno.test({
           labels({ glue_http_80_host: "a.example.com" }),
         ),
       ];
-      const balancer = await createBalancer({
-        configFile: config,
-        mode: "external",
-        reloadCmd: `sh -c 'echo reload >> ${dir}/reloads'`,
-        haproxyBin: "haproxy",
-        includeEnv: false,
-        httpBind: "127.0.0.1:18080",
-        statsBind: "",
-        tcpBindAddress: "127.0.0.1",
-        dryRun: false,
-        debounce: { quietMs: 0, maxMs: 0 },
-      }, { list: () => containers });
+      const balancer = await createBalancer(
+        external(config, `sh -c 'echo reload >> ${dir}/reloads'`),
+        { list: () => containers },
+      );
       await balancer.update();
       // Fill the file system: the next configuration cannot be written.
       const filler = `${full}/filler`;

@@ -34,16 +34,24 @@ import {
 } from "../../lib/haproxy/pool.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 
-const renderer = new Renderer(
-  { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
-  {
-    httpBind: ["127.0.0.1:18080"],
-    statsBind: "",
-    tcpBindAddress: "127.0.0.1",
-    statsSocket: "/run/haproxy/admin.sock",
-    stateFile: "/etc/haproxy/haproxy.cfg.state",
-  },
-);
+const HOST_MAP = "/etc/haproxy/haproxy.cfg.hosts.map";
+
+/** The built-in template as the engine sets it up with an admin socket; with the host map when asked. */
+function builtin(hostMap: string = ""): Renderer {
+  return new Renderer(
+    { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
+    {
+      httpBind: ["127.0.0.1:18080"],
+      statsBind: "",
+      tcpBindAddress: "127.0.0.1",
+      statsSocket: "/run/haproxy/admin.sock",
+      stateFile: "/etc/haproxy/haproxy.cfg.state",
+      hostMap,
+    },
+  );
+}
+
+const renderer = builtin();
 
 function render(containers: readonly ContainerRecord[]): string {
   return renderer.render(buildRoutes(containers));
@@ -315,17 +323,7 @@ function pooled(
   return { text: mapRenderer.render(table), map: table.hostMap, assignment };
 }
 
-const mapRenderer = new Renderer(
-  { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
-  {
-    httpBind: ["127.0.0.1:18080"],
-    statsBind: "",
-    tcpBindAddress: "127.0.0.1",
-    statsSocket: "/run/haproxy/admin.sock",
-    stateFile: "/etc/haproxy/haproxy.cfg.state",
-    hostMap: "/etc/haproxy/haproxy.cfg.hosts.map",
-  },
-);
+const mapRenderer = builtin(HOST_MAP);
 
 function pooledPlan(
   before: readonly ContainerRecord[],
@@ -335,7 +333,7 @@ function pooledPlan(
   const b = pooled(after, a.assignment);
   return summary(
     planChange(a.text, b.text, {
-      file: "/etc/haproxy/haproxy.cfg.hosts.map",
+      file: HOST_MAP,
       before: a.map,
       after: b.map,
     }),
