@@ -22,6 +22,11 @@ export interface ManagedOptions {
   readonly masterSocket: string;
   /** Extra arguments (the rc file's EXTRAOPTS). */
   readonly extraArgs: readonly string[];
+  /**
+   * Socket files HAProxy creates (the admin socket); HAProxy leaves them
+   * behind, so they are removed with the master socket once it has stopped.
+   */
+  readonly sockets?: readonly string[];
 }
 
 /** HAProxy could not be started, or did not take a reload. */
@@ -201,6 +206,11 @@ export class ManagedHAProxy {
       }
     }
     await this.#supervisor;
+    for (
+      const path of [this.#options.masterSocket, ...this.#options.sockets ?? []]
+    ) {
+      await Deno.remove(path).catch(() => {});
+    }
   }
 
   async #showProc(): Promise<ProcList | null> {

@@ -295,6 +295,7 @@ export async function createBalancer(
           configFile: settings.configFile,
           masterSocket: masterSocketFor(settings),
           extraArgs: checkArgs,
+          sockets: statsSocket === "" ? [] : [statsSocket],
         }),
       }
       : {}),

@@ -17,6 +17,7 @@ import {
   freePort,
   haproxyDir,
   httpGet,
+  MASTER_SOCKET,
   masterProc,
   Process,
   removeContainers,
@@ -316,6 +317,14 @@ Deno.test({
         assertEquals(status.code, 0, started.lines.slice(-10).join("\n"));
         assertEquals(await masterProc(), null);
         assertEquals(await haproxiesOn(config), []);
+        // HAProxy leaves its socket files behind; docker-balancer removes them.
+        for (const socket of [ADMIN_SOCKET, MASTER_SOCKET]) {
+          assertEquals(
+            await Deno.stat(socket).then(() => "there", () => "gone"),
+            "gone",
+            socket,
+          );
+        }
       });
     } finally {
       if (Deno.env.get("DG_TEST_LOG")) {
