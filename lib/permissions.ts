@@ -9,7 +9,7 @@
 /**
  * V8 settings both binaries run with. `--optimize-for-size` keeps the heap
  * close to what is live: under an event storm (200 containers started and
- * removed twice) resident memory stayed at 86-89 MB with it and grew to
+ * removed twice) resident memory stayed at 84-95 MB with it and grew to
  * 125-173 MB without it, with 16-37 MB of live heap either way.
  */
 export const RUNTIME_FLAGS: readonly string[] = [
