@@ -43,7 +43,7 @@ const URGENT = new Set(["kill", "pause"]);
 const ETCD_READY_MS = 10_000;
 
 /** Where the handler's containers come from. */
-export type ContainerSource =
+export type SourceSettings =
   | { readonly kind: "docker" }
   | {
     readonly kind: "etcd";
@@ -56,7 +56,7 @@ export interface HAProxyHandlerSettings {
   /** The engine's settings. */
   readonly haproxy: HAProxySettings;
   /** Where containers come from. */
-  readonly source: ContainerSource;
+  readonly source: SourceSettings;
 }
 
 /**

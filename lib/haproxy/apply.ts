@@ -52,6 +52,17 @@ export class ReloadError extends Error {
   }
 }
 
+/**
+ * A hidden temporary name in the same directory as `path`, so that renaming
+ * it over `path` is atomic.
+ */
+function tempBeside(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${Deno.pid}.${
+    crypto.randomUUID().slice(0, 8)
+  }.tmp`;
+}
+
 /** The text of a file, or null when there is none. */
 export async function readOrNull(path: string): Promise<string | null> {
   try {
@@ -107,14 +118,10 @@ export async function applyConfig(
     return "unchanged";
   }
   // Same directory as the target, so the rename is atomic.
-  const tempOf = (path: string) =>
-    `${path.slice(0, path.lastIndexOf("/") + 1)}.${
-      path.slice(path.lastIndexOf("/") + 1)
-    }.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const temp = tempOf(configFile);
+  const temp = tempBeside(configFile);
   const temps = companions.map((file) => ({
     ...file,
-    temp: tempOf(file.path),
+    temp: tempBeside(file.path),
   }));
   // The check reads the new companions through their temporary names.
   let checked = text;
@@ -214,7 +221,7 @@ export async function writeAtomically(
   text: string,
 ): Promise<void> {
   if (await readOrNull(path) === text) return;
-  const temp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const temp = tempBeside(path);
   try {
     await Deno.writeTextFile(temp, text, { mode: 0o644 });
     await Deno.rename(temp, path);

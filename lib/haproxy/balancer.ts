@@ -28,7 +28,12 @@ import {
   type RuntimeOp,
   templateFit,
 } from "./plan.ts";
-import { assignPool, EMPTY_POOL, type PoolAssignment } from "./pool.ts";
+import {
+  assignPool,
+  EMPTY_POOL,
+  hostMapText,
+  type PoolAssignment,
+} from "./pool.ts";
 import type { RenderInput } from "./render.ts";
 import type { ManagedHAProxy } from "./process.ts";
 import { AdminSocket, RuntimeError } from "./runtime.ts";
@@ -323,7 +328,7 @@ export class HAProxyBalancer {
       const printed = hostMap === undefined
         ? text
         : `${text}\n# ${this.#options.hostMapFile}:\n${
-          hostMap.map(([host, backend]) => `# ${host} ${backend}\n`).join("")
+          hostMapText(hostMap).replace(/^/gm, "# ").replace(/# $/, "")
         }`;
       if (printed !== this.#lastPrinted) {
         (this.#options.print ?? ((out) => console.log(out)))(printed);
@@ -499,8 +504,7 @@ export class HAProxyBalancer {
       ...(mapFile === undefined || hostMap === undefined ? {} : {
         companions: [{
           path: mapFile,
-          text: hostMap.map(([host, backend]) => `${host} ${backend}\n`)
-            .join(""),
+          text: hostMapText(hostMap),
         }],
       }),
     });
@@ -554,18 +558,14 @@ export class HAProxyBalancer {
       if (op.op === "map") continue;
       const name = op.op === "add" ? op.server.name : op.server;
       const now = servers.get(`${op.backend}/${name}`);
-      const expected = op.op === "add"
-        ? op.server
-        : op.op === "address"
-        ? { address: op.address, port: op.port }
-        : op.op === "weight"
-        ? { weight: op.weight }
-        : null;
-      const off = expected === null ? now !== undefined : now === undefined ||
-        Object.entries(expected).some(([key, value]) =>
-          (key === "address" || key === "port" || key === "weight") &&
-          now[key] !== value
-        );
+      const off = now === undefined ? op.op !== "remove" : op.op === "remove" ||
+        (op.op === "add" &&
+          (now.address !== op.server.address ||
+            now.port !== op.server.port ||
+            now.weight !== op.server.weight)) ||
+        (op.op === "address" &&
+          (now.address !== op.address || now.port !== op.port)) ||
+        (op.op === "weight" && now.weight !== op.weight);
       if (off) {
         throw new RuntimeError(
           `HAProxy reports server ${op.backend}/${name} as ${
@@ -578,10 +578,8 @@ export class HAProxyBalancer {
     }
     const mapFile = this.#options.hostMapFile;
     if (mapFile !== undefined && ops.some((op) => op.op === "map")) {
-      const want = (hostMap ?? []).map(([h, b]) => `${h} ${b}`).join("\n");
-      const has = (await admin.mapEntries(mapFile)).map(([h, b]) => `${h} ${b}`)
-        .sort().join("\n");
-      if (has !== want) {
+      const has = hostMapText(await admin.mapEntries(mapFile));
+      if (has !== hostMapText(hostMap ?? [])) {
         throw new RuntimeError(
           `HAProxy's host map ${mapFile} differs from the plan after the change`,
         );

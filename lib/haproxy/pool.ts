@@ -98,3 +98,11 @@ export function assignPool(
     assignment: { slots, size },
   };
 }
+
+/** The host map file's text: one `host backend` line per entry, sorted by host. */
+export function hostMapText(
+  entries: readonly (readonly [string, string])[],
+): string {
+  return [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+    .map(([host, backend]) => `${host} ${backend}\n`).join("");
+}

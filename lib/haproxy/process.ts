@@ -253,10 +253,12 @@ export class ManagedHAProxy {
 
   async #spawn(): Promise<void> {
     const { haproxyBin, configFile, masterSocket, extraArgs } = this.#options;
-    for (const path of [masterSocket]) {
-      const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-      await Deno.mkdir(dir, { recursive: true });
-    }
+    await Deno.mkdir(
+      masterSocket.slice(0, masterSocket.lastIndexOf("/")) || "/",
+      {
+        recursive: true,
+      },
+    );
     this.#recent = [];
     this.loadedText = await Deno.readTextFile(configFile);
     const child = new Deno.Command(haproxyBin, {
