@@ -17,7 +17,11 @@ import {
 } from "./lib/agent/handler_ini.ts";
 import { EXIT_USAGE, fail, fatalMessage, runAgent } from "./lib/cli/daemon.ts";
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
-import { HAPROXY_DEFAULTS, parseMode } from "./lib/haproxy/setup.ts";
+import {
+  acmeSettings,
+  HAPROXY_DEFAULTS,
+  parseMode,
+} from "./lib/haproxy/setup.ts";
 import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
@@ -55,6 +59,12 @@ interface Flags {
   statsBind: string;
   tcpBindAddress: string;
   statsSocket: string;
+  httpsBind?: string;
+  tlsCertDir: string;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCaFile?: string;
+  acmeBackoff: string;
   source: string;
   etcdEndpoints: string;
   etcdPrefix: string;
@@ -139,6 +149,29 @@ function program(): Command {
         HAPROXY_DEFAULTS.statsSocket,
       )
       .option(
+        "--https-bind <addrs>",
+        "bind address(es) of the HTTPS frontend, comma-separated, such as *:443; off unless given",
+      )
+      .option(
+        "--tls-cert-dir <dir>",
+        "PEM files (certificate chain and key in one file) the HTTPS frontend serves by SNI; default.pem is served when no name matches",
+        HAPROXY_DEFAULTS.tlsCertDir,
+      )
+      .option(
+        "--acme-directory <url>",
+        "ACME directory URL: get certificates for the hosts of routes labelled tls, by HTTP-01",
+      )
+      .option("--acme-email <address>", "contact address of the ACME account")
+      .option(
+        "--acme-ca-file <file>",
+        "PEM CA certificates to trust for the ACME server's own TLS (a private CA)",
+      )
+      .option(
+        "--acme-backoff <base[:max]>",
+        "wait after a failed ACME request, doubling up to max",
+        HAPROXY_DEFAULTS.acmeBackoff,
+      )
+      .option(
         "--source <source>",
         "where containers come from: docker (this host's engine) or etcd (published by docker-glue agents)",
         "docker",
@@ -181,6 +214,14 @@ function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
       statsBind: flags.statsBind,
       tcpBindAddress: flags.tcpBindAddress,
       statsSocket: flags.statsSocket,
+      httpsBind: flags.httpsBind,
+      tlsCertDir: flags.tlsCertDir,
+      acme: acmeSettings({
+        directory: flags.acmeDirectory,
+        email: flags.acmeEmail,
+        caFile: flags.acmeCaFile,
+        backoff: flags.acmeBackoff,
+      }),
       dryRun: flags.dryRun === true,
       once: flags.once === true,
       debounce: parseDebounce(flags.debounce),

@@ -25,6 +25,7 @@ import type { EtcdSource } from "../lib/discovery/etcd.ts";
 import { NONE, parseBoolean } from "../lib/agent/handler_ini.ts";
 import type { HAProxyBalancer } from "../lib/haproxy/balancer.ts";
 import {
+  acmeSettings,
   createBalancer,
   HAPROXY_DEFAULTS,
   type HAProxySettings,
@@ -104,6 +105,15 @@ export function settingsFromParams(
       statsBind: or("stats_bind", HAPROXY_DEFAULTS.statsBind),
       tcpBindAddress: or("tcp_bind_address", HAPROXY_DEFAULTS.tcpBindAddress),
       statsSocket: or("stats_socket", HAPROXY_DEFAULTS.statsSocket),
+      httpsBind: param("https_bind"),
+      tlsCertDir: param("tls_cert_dir"),
+      acme: named("acme_directory", () =>
+        acmeSettings({
+          directory: param("acme_directory"),
+          email: param("acme_email"),
+          caFile: param("acme_ca_file"),
+          backoff: param("acme_backoff"),
+        })),
       dryRun: flag("dry_run"),
       debounce: named(
         "debounce",

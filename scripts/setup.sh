@@ -2,7 +2,8 @@
 # Installs and starts what docker-glue and its tests need on a Debian host:
 # Deno (pinned below, from the npm package `deno`), Debian's docker.io, haproxy,
 # busybox-static, etcd-server, etcd-client (etcdctl, the tests' independent
-# etcd reader) and systemd (for systemd-analyze), and a
+# etcd reader), systemd (for systemd-analyze), openssl and pebble (a real
+# ACME server, with pebble-challtestsrv as its DNS), and a
 # running Docker engine. Safe to run
 # again: it only does what is missing, and never starts a second engine.
 set -euo pipefail
@@ -35,6 +36,9 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# The HTTPS tests: certificates made with openssl, a real ACME server.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null

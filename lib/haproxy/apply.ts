@@ -214,16 +214,17 @@ export async function keepForeignConfig(
 /**
  * Writes `text` to `path` through a temporary file beside it and a rename,
  * so readers see the old content or the new, never a part; an unchanged
- * file is left alone.
+ * file is left alone. `mode` applies to a file written anew.
  */
 export async function writeAtomically(
   path: string,
   text: string,
+  mode = 0o644,
 ): Promise<void> {
   if (await readOrNull(path) === text) return;
   const temp = tempBeside(path);
   try {
-    await Deno.writeTextFile(temp, text, { mode: 0o644 });
+    await Deno.writeTextFile(temp, text, { mode });
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});

@@ -22,8 +22,10 @@ import {
   writeAtomically,
 } from "./apply.ts";
 import {
+  type CertFile,
   commandsFor,
   type HostMap,
+  type MapChange,
   planChange,
   type RuntimeOp,
   templateFit,
@@ -31,11 +33,21 @@ import {
 import {
   assignPool,
   EMPTY_POOL,
-  hostMapText,
+  type HostMaps,
+  mapText,
   type PoolAssignment,
 } from "./pool.ts";
-import type { RenderInput } from "./render.ts";
+import type { MapFiles, RenderInput } from "./render.ts";
+import {
+  crtListText,
+  pruneLiveFiles,
+  type ServedCerts,
+  servedCerts,
+  type TlsFiles,
+  writeLiveFiles,
+} from "./tls.ts";
 import type { ManagedHAProxy } from "./process.ts";
+import type { AcmeManager } from "../acme/manager.ts";
 import { AdminSocket, RuntimeError } from "./runtime.ts";
 import { backoff } from "../util/sleep.ts";
 import { HAPROXY_SOCKETS } from "../permissions.ts";
@@ -75,10 +87,17 @@ export interface BalancerOptions {
   /** HAProxy's admin socket, for changes without a reload; absent: reloads only. */
   readonly adminSocket?: string;
   /**
-   * The host map file: plain host names are routed through it to pool
-   * backends, so new hosts need no reload. Absent: no pool, no map.
+   * The map files the template reads. With `http`, plain host names are
+   * routed through host maps to pool backends, so new hosts need no
+   * reload; absent: no pool, no maps.
    */
-  readonly hostMapFile?: string;
+  readonly maps?: Partial<MapFiles>;
+  /** The HTTPS frontend's certificates; absent: no HTTPS. */
+  readonly tls?: TlsFiles;
+  /** ACME HTTP-01 tokens HAProxy answers with (`maps.acme`). */
+  readonly challenges?: { entries(): HostMap };
+  /** Told the hosts of routes labelled `tls` after every update, to get them certificates. */
+  readonly acme?: AcmeManager;
   /** Where server states are saved before a reload (the template's `server-state-file`). */
   readonly stateFile?: string;
   /**
@@ -122,8 +141,8 @@ function placements(table: RouteTable): Map<string, Placement> {
   const all: [string, HttpRoute | TcpRoute][] = [
     ...table.routes.map((route): [string, HttpRoute] => [
       `${route.host || "(default host)"}${route.prefix || "/"}${
-        route.stripPrefix ? " (prefix stripped)" : ""
-      }`,
+        route.settings.stripPrefix ? " (prefix stripped)" : ""
+      }${route.settings.tls ? " (and HTTPS)" : ""}`,
       route,
     ]),
     ...table.tcpRoutes.map((route): [string, TcpRoute] => [
@@ -142,6 +161,54 @@ function placements(table: RouteTable): Map<string, Placement> {
     }
   }
   return out;
+}
+
+/** What HAProxy reads besides the configuration: maps and certificates. */
+interface Companions {
+  /** Map files and their entries. */
+  readonly maps: readonly { file: string; entries: HostMap }[];
+  /** The HTTPS frontend's certificates, or null without HTTPS. */
+  readonly certs: ServedCerts | null;
+}
+
+/** The companion files' paths and texts, for installing with the configuration. */
+function companionFiles(
+  companions: Companions,
+  tls: TlsFiles | undefined,
+): { path: string; text: string }[] {
+  return [
+    ...companions.maps.map(({ file, entries }) => ({
+      path: file,
+      text: mapText(entries),
+    })),
+    ...(tls === undefined || companions.certs === null ? [] : [{
+      path: tls.crtList,
+      text: crtListText(companions.certs.certs),
+    }]),
+  ];
+}
+
+/** Runtime operations in a few words, for the log. */
+function summarize(ops: readonly RuntimeOp[]): string {
+  const counts = new Map<string, number>();
+  for (const op of ops) {
+    const what = op.op === "map"
+      ? (op.value === null ? "map entries removed" : "map entries set")
+      : op.op === "cert-add"
+      ? "certificates added"
+      : op.op === "cert-remove"
+      ? "certificates removed"
+      : `servers ${
+        {
+          add: "added",
+          remove: "removed",
+          weight: "reweighted",
+          address: "moved",
+        }[op.op]
+      }`;
+    counts.set(what, (counts.get(what) ?? 0) + 1);
+  }
+  return [...counts].map(([what, n]) => `${n} ${what}`).join(", ");
 }
 
 function findingKey(finding: Finding): string {
@@ -180,8 +247,10 @@ export class HAProxyBalancer {
   #size = { routes: 0, servers: 0 };
   /** Which pool backend serves which plain host (pool.ts). */
   #pool: PoolAssignment = EMPTY_POOL;
-  /** The host map HAProxy runs, when known. */
-  #runningMap: HostMap = [];
+  /** The map files HAProxy runs, by file. */
+  #runningMaps = new Map<string, HostMap>();
+  /** The crt-list's certificates HAProxy runs. */
+  #runningCerts: readonly CertFile[] = [];
   #lastTrigger = -Infinity;
   #burstStart = -Infinity;
   /** The next update is the first of a burst, and is applied whatever it needs. */
@@ -273,6 +342,8 @@ export class HAProxyBalancer {
     clearTimeout(this.#deferred);
     this.#deferred = undefined;
     await this.#debouncer.stop();
+    await this.#options.acme?.close();
+    await this.#options.tls?.source.close();
     await this.#queue;
     await this.#options.managed?.stop();
   }
@@ -295,13 +366,24 @@ export class HAProxyBalancer {
     const containers = this.#damp(all);
     const built = buildRoutes(containers, this.#options.routes);
     this.#report(built.findings);
+    if (!this.#options.dryRun) {
+      this.#options.acme?.want(
+        built.routes.filter((route) => route.settings.tls).map((route) =>
+          route.host
+        ),
+      );
+    }
     let table: RouteTable & RenderInput = built;
-    let hostMap: HostMap | undefined;
-    if (this.#options.hostMapFile !== undefined) {
+    let hostMaps: HostMaps | undefined;
+    if (this.#options.maps?.http !== undefined) {
       const pooled = assignPool(built, this.#pool);
       table = pooled.table;
-      hostMap = pooled.table.hostMap;
+      hostMaps = pooled.table.maps;
       this.#pool = pooled.assignment;
+    }
+    const companions = this.#companionsFor(hostMaps);
+    if (companions.certs !== null) {
+      table = { ...table, defaultCert: companions.certs.defaultCert.path };
     }
     log.debug("Route table: {routes}", {
       routes: [...table.routes, ...table.tcpRoutes].map((route) =>
@@ -324,12 +406,15 @@ export class HAProxyBalancer {
     }
     this.stats.renders++;
     if (this.#options.dryRun) {
-      // The host map is a file of its own; shown here as comments.
-      const printed = hostMap === undefined
-        ? text
-        : `${text}\n# ${this.#options.hostMapFile}:\n${
-          hostMapText(hostMap).replace(/^/gm, "# ").replace(/# $/, "")
-        }`;
+      // Maps and the crt-list are files of their own; shown as comments.
+      const printed = [
+        text,
+        ...companionFiles(companions, this.#options.tls).map((file) =>
+          `# ${file.path}:\n${
+            file.text.replace(/^/gm, "# ").replace(/# $/, "")
+          }`
+        ),
+      ].join("\n");
       if (printed !== this.#lastPrinted) {
         (this.#options.print ?? ((out) => console.log(out)))(printed);
         this.#lastPrinted = printed;
@@ -347,7 +432,7 @@ export class HAProxyBalancer {
     this.#leading = false;
     this.#urgent = false;
     try {
-      if (!(await this.#apply(text, hostMap, leading, urgent))) return;
+      if (!(await this.#apply(text, companions, leading, urgent))) return;
     } catch (error) {
       if (error instanceof ConfigRejectedError) {
         this.stats.rejections++;
@@ -396,14 +481,14 @@ export class HAProxyBalancer {
   }
 
   /**
-   * Gets HAProxy to run `text` (and `hostMap`): through the runtime API when
+   * Gets HAProxy to run `text` (and its maps and certificates): through the runtime API when
    * it can, by a reload otherwise. A reload in the middle of a burst waits
    * for the burst to settle, unless this is the burst's first update or an
    * urgent one; returns false when it waits.
    */
   async #apply(
     text: string,
-    hostMap: HostMap | undefined,
+    companions: Companions,
     leading: boolean,
     urgent: boolean,
   ): Promise<boolean> {
@@ -423,33 +508,42 @@ export class HAProxyBalancer {
       await readOrNull(configFile) === text
     ) {
       log.debug("Configuration unchanged; nothing to install");
-      this.#running = text;
+      await this.#install(text, companions);
+      this.#ran(text, companions);
       return true;
     }
-    const mapFile = this.#options.hostMapFile;
-    const plan = planChange(
-      this.#running,
-      text,
-      mapFile === undefined || hostMap === undefined
-        ? undefined
-        : { file: mapFile, before: this.#runningMap, after: hostMap },
-    );
+    const tls = this.#options.tls;
+    const plan = planChange(this.#running, text, {
+      maps: companions.maps.map(({ file, entries }): MapChange => ({
+        file,
+        before: this.#runningMaps.get(file) ?? [],
+        after: entries,
+      })),
+      ...(tls === undefined || companions.certs === null ? {} : {
+        certs: {
+          crtList: tls.crtList,
+          before: this.#runningCerts,
+          after: companions.certs.certs,
+        },
+      }),
+    });
     if (plan.kind === "none") {
-      // Nothing for HAProxy; the file is put right if someone changed it.
-      await this.#install(text, hostMap);
+      // Nothing for HAProxy; the files are put right if someone changed them.
+      await this.#install(text, companions);
       return true;
     }
     if (plan.kind === "runtime" && this.#admin !== null) {
       try {
-        await this.#runtime(plan.ops, hostMap);
+        // New certificates are on disk before HAProxy is told of them.
+        await this.#writeCerts(companions);
+        await this.#runtime(plan.ops, companions);
         // The file follows, so a reload or restart runs the same servers.
-        await this.#install(text, hostMap);
-        this.#running = text;
-        this.#runningMap = hostMap ?? [];
+        await this.#install(text, companions);
+        this.#ran(text, companions);
         this.stats.runtimeUpdates++;
         log.info(
-          "Applied {count} server changes through the runtime API, no reload",
-          { count: plan.ops.length },
+          "Applied {count} changes through the runtime API, no reload: {summary}",
+          { count: plan.ops.length, summary: summarize(plan.ops) },
         );
         return true;
       } catch (error) {
@@ -459,7 +553,7 @@ export class HAProxyBalancer {
         this.#statesTrusted = false;
         await this.#reload(
           text,
-          hostMap,
+          companions,
           `runtime API failed (${
             error instanceof Error ? error.message : String(error)
           })`,
@@ -490,23 +584,31 @@ export class HAProxyBalancer {
       });
       return false;
     }
-    await this.#reload(text, hostMap, reason);
+    await this.#reload(text, companions, reason);
     return true;
   }
 
-  /** Validates and installs `text` (and the host map before it); reloads nothing. */
-  async #install(text: string, hostMap: HostMap | undefined): Promise<void> {
-    const mapFile = this.#options.hostMapFile;
+  /** Writes the certificate files HAProxy is about to read. */
+  async #writeCerts(companions: Companions): Promise<void> {
+    const tls = this.#options.tls;
+    if (tls === undefined || companions.certs === null) return;
+    await writeLiveFiles(tls.liveDir, [
+      companions.certs.defaultCert,
+      ...companions.certs.certs,
+    ]);
+  }
+
+  /**
+   * Validates and installs `text`, with its certificate files, maps and
+   * crt-list before it; reloads nothing.
+   */
+  async #install(text: string, companions: Companions): Promise<void> {
+    await this.#writeCerts(companions);
     const outcome = await applyConfig(text, {
       ...this.#options.apply,
       reloadCmd: [],
-      // HAProxy reads the host map with the configuration.
-      ...(mapFile === undefined || hostMap === undefined ? {} : {
-        companions: [{
-          path: mapFile,
-          text: hostMapText(hostMap),
-        }],
-      }),
+      // HAProxy reads the maps and the crt-list with the configuration.
+      companions: companionFiles(companions, this.#options.tls),
     });
     if (outcome === "applied") {
       this.stats.installs++;
@@ -515,14 +617,64 @@ export class HAProxyBalancer {
         ...this.#size,
       });
     }
+    const tls = this.#options.tls;
+    if (tls !== undefined && companions.certs !== null) {
+      await pruneLiveFiles(
+        tls.liveDir,
+        new Set([
+          companions.certs.defaultCert.path,
+          ...companions.certs.certs.map((cert) => cert.path),
+        ]),
+      );
+    }
+  }
+
+  /** Takes note of what HAProxy runs now. */
+  #ran(text: string, companions: Companions): void {
+    this.#running = text;
+    this.#runningMaps = new Map(
+      companions.maps.map(({ file, entries }) => [file, entries]),
+    );
+    this.#runningCerts = companions.certs?.certs ?? [];
+  }
+
+  /** Maps and certificates for this update. */
+  #companionsFor(hostMaps: HostMaps | undefined): Companions {
+    const files = this.#options.maps ?? {};
+    const tls = this.#options.tls;
+    const maps: { file: string; entries: HostMap }[] = [];
+    if (hostMaps !== undefined) {
+      if (files.http) maps.push({ file: files.http, entries: hostMaps.http });
+      if (tls !== undefined && files.https) {
+        maps.push({ file: files.https, entries: hostMaps.https });
+      }
+      if (tls !== undefined && files.redirect) {
+        maps.push({ file: files.redirect, entries: hostMaps.redirect });
+      }
+    }
+    if (files.acme) {
+      const entries = [...this.#options.challenges?.entries() ?? []].sort((
+        [a],
+        [b],
+      ) => a < b ? -1 : a > b ? 1 : 0);
+      maps.push({ file: files.acme, entries });
+    }
+    return { maps, certs: tls === undefined ? null : servedCerts(tls) };
+  }
+
+  /** Whether HAProxy runs `key` in the map `file` with `value`. */
+  serves(file: string, key: string, value: string): boolean {
+    return (this.#runningMaps.get(file) ?? []).some(([k, v]) =>
+      k === key && v === value
+    );
   }
 
   async #reload(
     text: string,
-    hostMap: HostMap | undefined,
+    companions: Companions,
     reason: string,
   ): Promise<void> {
-    await this.#install(text, hostMap);
+    await this.#install(text, companions);
     await this.#saveStates();
     const managed = this.#options.managed;
     const command = this.#options.apply.reloadCmd;
@@ -530,8 +682,7 @@ export class HAProxyBalancer {
     const starting = managed !== undefined && !managed.running;
     if (managed !== undefined) await managed.reload();
     else if (command.length > 0) await reload(command);
-    this.#running = text;
-    this.#runningMap = hostMap ?? [];
+    this.#ran(text, companions);
     this.#statesTrusted = true;
     this.#lastReload = Date.now();
     // With no reload command whoever runs HAProxy reloads it: nothing to say.
@@ -543,19 +694,21 @@ export class HAProxyBalancer {
   /** Runs the operations on the admin socket and checks that HAProxy has what was asked. */
   async #runtime(
     ops: readonly RuntimeOp[],
-    hostMap: HostMap | undefined,
+    companions: Companions,
   ): Promise<void> {
     const admin = this.#admin as AdminSocket;
     for (const op of ops) {
-      for (const { command, ok } of commandsFor(op)) {
-        await admin.run(command, ok);
+      for (const { command, ok, payload } of commandsFor(op)) {
+        await admin.run(command, ok, payload);
       }
     }
     const servers = new Map(
       (await admin.servers()).map((s) => [`${s.backend}/${s.name}`, s]),
     );
     for (const op of ops) {
-      if (op.op === "map") continue;
+      if (op.op === "map" || op.op === "cert-add" || op.op === "cert-remove") {
+        continue;
+      }
       const name = op.op === "add" ? op.server.name : op.server;
       const now = servers.get(`${op.backend}/${name}`);
       const off = now === undefined ? op.op !== "remove" : op.op === "remove" ||
@@ -576,12 +729,26 @@ export class HAProxyBalancer {
         );
       }
     }
-    const mapFile = this.#options.hostMapFile;
-    if (mapFile !== undefined && ops.some((op) => op.op === "map")) {
-      const has = hostMapText(await admin.mapEntries(mapFile));
-      if (has !== hostMapText(hostMap ?? [])) {
+    const touched = new Set(ops.map((op) => op.op === "map" ? op.file : ""));
+    for (const { file, entries } of companions.maps) {
+      if (!touched.has(file)) continue;
+      if (mapText(await admin.mapEntries(file)) !== mapText(entries)) {
         throw new RuntimeError(
-          `HAProxy's host map ${mapFile} differs from the plan after the change`,
+          `HAProxy's map ${file} differs from the plan after the change`,
+        );
+      }
+    }
+    const tls = this.#options.tls;
+    if (
+      tls !== undefined && companions.certs !== null &&
+      ops.some((op) => op.op === "cert-add" || op.op === "cert-remove")
+    ) {
+      const has = (await admin.crtListEntries(tls.crtList)).sort().join("\n");
+      const want = companions.certs.certs.map((cert) => cert.path).sort()
+        .join("\n");
+      if (has !== want) {
+        throw new RuntimeError(
+          `HAProxy's crt-list ${tls.crtList} differs from the plan after the change`,
         );
       }
     }

@@ -8,7 +8,11 @@
 import type { ContainerRecord } from "../docker/container.ts";
 import { pickAddress } from "./address.ts";
 import {
+  type Balance,
+  parseBalance,
+  parseCheckPath,
   parseHostList,
+  parseMaxconn,
   parsePort,
   parsePortList,
   parsePrefix,
@@ -24,7 +28,48 @@ export interface RouteOptions {
   readonly includeEnv?: boolean;
   /** Ports HAProxy already listens on (HTTP and stats); TCP may not take them. */
   readonly reservedPorts?: readonly number[];
+  /** An HTTPS frontend exists (`--https-bind`), so `tls` and `redirect_https` labels take effect. */
+  readonly https?: boolean;
 }
+
+/**
+ * How a route is served, from the labels of the containers that serve it.
+ * All containers of one route must agree; the oldest one decides.
+ */
+export interface RouteSettings {
+  /** `strip_prefix`: the prefix is removed before the request reaches the servers. */
+  readonly stripPrefix: boolean;
+  /** `tls`: also served on the HTTPS frontend. */
+  readonly tls: boolean;
+  /** `redirect_https`: plain-HTTP requests get a permanent redirect to HTTPS. */
+  readonly redirectHttps: boolean;
+  /** `check`: HTTP health-check path; "" for a TCP check. */
+  readonly check: string;
+  /** `balance`: the load-balancing algorithm. */
+  readonly balance: Balance;
+  /** `sticky`: cookie-based persistence. */
+  readonly sticky: boolean;
+}
+
+/** Settings of a route whose labels set none. */
+export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
+  stripPrefix: false,
+  tls: false,
+  redirectHttps: false,
+  check: "",
+  balance: "roundrobin",
+  sticky: false,
+};
+
+/** The label suffix of each route setting, for messages. */
+export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
+  stripPrefix: "strip_prefix",
+  tls: "tls",
+  redirectHttps: "redirect_https",
+  check: "check",
+  balance: "balance",
+  sticky: "sticky",
+};
 
 /** Something about a container worth telling the operator. */
 export interface Finding {
@@ -44,10 +89,12 @@ export interface Finding {
 export interface HttpClaim {
   readonly host: string;
   readonly prefix: string;
-  readonly stripPrefix: boolean;
+  readonly settings: RouteSettings;
   /** Container port (what the labels name). */
   readonly port: number;
   readonly weight: number;
+  /** Per-server connection limit; 0 for none. */
+  readonly maxconn: number;
   /** Where HAProxy connects. */
   readonly target: Target;
   readonly container: ContainerRecord;
@@ -227,21 +274,56 @@ export function claimsOf(
     let current = `glue_http_${port}_host`;
     try {
       const hosts = parseHostList(labels[current] ?? "");
-      current = `glue_http_${port}_prefix`;
-      const prefix = parsePrefix(labels[current] ?? "");
-      current = `glue_http_${port}_strip_prefix`;
-      const strip = parseSwitch(labels[current] ?? "0");
-      current = `glue_http_${port}_weight`;
-      const weight = parseWeight(labels[current] ?? "100");
+      const read = <T>(
+        suffix: string,
+        parse: (value: string) => T,
+        fallback: T,
+      ): T => {
+        current = `glue_http_${port}_${suffix}`;
+        const value = labels[current];
+        return value === undefined ? fallback : parse(value);
+      };
+      const prefix = read("prefix", parsePrefix, "");
+      const strip = read("strip_prefix", parseSwitch, false);
+      const weight = read("weight", parseWeight, 100);
+      let tls = read("tls", parseSwitch, false);
+      let redirectHttps = read("redirect_https", parseSwitch, false);
+      const check = read("check", parseCheckPath, "");
+      const balance = read<Balance>("balance", parseBalance, "roundrobin");
+      const sticky = read("sticky", parseSwitch, false);
+      const maxconn = read("maxconn", parseMaxconn, 0);
+      if ((tls || redirectHttps) && !options.https) {
+        findings.push({
+          ...base,
+          severity: "info",
+          label: `glue_http_${port}_${
+            redirectHttps ? "redirect_https" : "tls"
+          }`,
+          message:
+            `port ${port} is served on plain HTTP only: HTTPS is off (start with --https-bind to serve it)`,
+        });
+        tls = false;
+        redirectHttps = false;
+      }
+      const settings: RouteSettings = {
+        // Stripping an empty prefix changes nothing; treat it as off so it
+        // cannot conflict with a container that left the label out.
+        stripPrefix: strip && prefix !== "",
+        // A redirect to HTTPS is only useful where HTTPS serves the route.
+        tls: tls || redirectHttps,
+        redirectHttps,
+        check,
+        balance,
+        sticky,
+      };
       for (const host of hosts) {
         httpClaims.push({
           host,
           prefix,
-          // Stripping an empty prefix changes nothing; treat it as off so it
-          // cannot conflict with a container that left the label out.
-          stripPrefix: strip && prefix !== "",
+          settings,
           port,
           weight,
+          maxconn,
           target,
           container,
         });

@@ -107,6 +107,61 @@ export function parseSwitch(value: string): boolean {
   return value === "1";
 }
 
+// An absolute path with an optional query: URL characters HAProxy's
+// configuration parser takes as one word.
+const CHECK_PATH = /^\/([A-Za-z0-9._~!&*+,;=:@\/?-]|%[0-9A-Fa-f]{2})*$/;
+
+/** Parses an HTTP health-check path such as `/healthz` or `/status?full=1`. */
+export function parseCheckPath(value: string): string {
+  if (value.length > 1024 || !CHECK_PATH.test(value)) {
+    throw new TypeError(
+      `Invalid check path ${
+        quoteValue(value)
+      }: expected an absolute URL path such as "/healthz"`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Load-balancing algorithms a route may ask for: those HAProxy 2.6 lets
+ * servers be added to at runtime (`source` with consistent hashing).
+ */
+export const BALANCE_ALGORITHMS = [
+  "roundrobin",
+  "leastconn",
+  "random",
+  "source",
+] as const;
+
+/** One of {@link BALANCE_ALGORITHMS}. */
+export type Balance = typeof BALANCE_ALGORITHMS[number];
+
+/** Parses a load-balancing algorithm. */
+export function parseBalance(value: string): Balance {
+  const found = BALANCE_ALGORITHMS.find((name) => name === value);
+  if (found === undefined) {
+    throw new TypeError(
+      `Invalid balance ${quoteValue(value)}: expected one of ${
+        BALANCE_ALGORITHMS.join(", ")
+      }`,
+    );
+  }
+  return found;
+}
+
+/** Parses a per-server connection limit: an integer from 1 to 1000000. */
+export function parseMaxconn(value: string): number {
+  if (!/^[1-9][0-9]{0,6}$/.test(value) || Number(value) > 1_000_000) {
+    throw new RangeError(
+      `Invalid maxconn ${
+        quoteValue(value)
+      }: expected an integer from 1 to 1000000`,
+    );
+  }
+  return Number(value);
+}
+
 /** Escapes a validated prefix for use inside a regular expression. */
 export function escapeRegex(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { DEFAULT_ROUTE_SETTINGS } from "./claims.ts";
 import type { RenderInput } from "./render.ts";
 
 /** One `server` line of a backend, parsed. */
@@ -41,6 +42,8 @@ export interface ConfigShape {
   readonly sections: readonly string[];
   /** Servers by backend, then by name. */
   readonly servers: ReadonlyMap<string, ReadonlyMap<string, ServerLine>>;
+  /** `dynamic-cookie-key` of backends with cookie persistence. */
+  readonly cookieKeys: ReadonlyMap<string, string>;
 }
 
 /** A change the admin socket can make. */
@@ -49,6 +52,11 @@ export type RuntimeOp =
     readonly op: "add";
     readonly backend: string;
     readonly server: ServerLine;
+    /**
+     * The backend's cookie key, when it has cookie persistence: setting it
+     * again gives the new server its cookie value.
+     */
+    readonly cookieKey?: string;
   }
   | {
     readonly op: "remove";
@@ -72,24 +80,64 @@ export type RuntimeOp =
     readonly op: "map";
     /** The map file, as the configuration names it. */
     readonly file: string;
-    readonly host: string;
-    /** The backend the host goes to, or null to remove the entry. */
-    readonly backend: string | null;
-    /** Whether the host had an entry before. */
+    readonly key: string;
+    /** The new value, or null to remove the entry. */
+    readonly value: string | null;
+    /** Whether the key had an entry before. */
     readonly existed: boolean;
+  }
+  | {
+    readonly op: "cert-add";
+    /** The crt-list the certificate joins. */
+    readonly crtList: string;
+    /** The certificate's file, as the crt-list names it. */
+    readonly file: string;
+    /** Certificate chain and key, PEM, with no blank lines. */
+    readonly pem: string;
+  }
+  | {
+    readonly op: "cert-remove";
+    readonly crtList: string;
+    readonly file: string;
   };
 
-/** Host map entries: host and backend. */
+/** Map entries: key and value. */
 export type HostMap = readonly (readonly [string, string])[];
 
-/** The host map before and after, for {@link planChange}. */
-export interface HostMapChange {
+/** A map file's entries before and after, for {@link planChange}. */
+export interface MapChange {
   /** The map file, as the configuration names it. */
   readonly file: string;
   /** Entries HAProxy has. */
   readonly before: HostMap;
   /** Entries it should have. */
   readonly after: HostMap;
+}
+
+/** A certificate file HAProxy serves: its path names its content. */
+export interface CertFile {
+  /** Path, as the crt-list names it. */
+  readonly path: string;
+  /** Certificate chain and key, PEM. */
+  readonly pem: string;
+}
+
+/** The certificates of a crt-list before and after, for {@link planChange}. */
+export interface CertChange {
+  /** The crt-list file, as the configuration names it. */
+  readonly crtList: string;
+  /** Certificates HAProxy has. */
+  readonly before: readonly CertFile[];
+  /** Certificates it should have. */
+  readonly after: readonly CertFile[];
+}
+
+/** What changes besides the configuration text. */
+export interface CompanionChanges {
+  /** Map files. */
+  readonly maps?: readonly MapChange[];
+  /** The HTTPS frontend's certificates. */
+  readonly certs?: CertChange;
 }
 
 /** What it takes for HAProxy to run the new configuration. */
@@ -146,6 +194,7 @@ export function shapeOf(text: string): ConfigShape {
   const skeleton: string[] = [];
   const sections: string[] = [];
   const servers = new Map<string, Map<string, ServerLine>>();
+  const cookieKeys = new Map<string, string>();
   let defaultsArgs: string[] = [];
   let inDefaults = false;
   let backend: string | null = null;
@@ -170,6 +219,9 @@ export function shapeOf(text: string): ConfigShape {
       if (inDefaults) defaultsArgs.push(...words.slice(1));
       else backendArgs.push(...words.slice(1));
     }
+    if (words[0] === "dynamic-cookie-key" && backend !== null) {
+      cookieKeys.set(backend, words[1] ?? "");
+    }
     if (words[0] === "server" && backend !== null) {
       const server = parseServer(words, [...defaultsArgs, ...backendArgs]);
       const map = servers.get(backend);
@@ -180,7 +232,7 @@ export function shapeOf(text: string): ConfigShape {
     }
     skeleton.push(`${backend ?? ""}\t${line}`);
   }
-  return { skeleton, sections, servers };
+  return { skeleton, sections, servers, cookieKeys };
 }
 
 function describeStructure(before: ConfigShape, after: ConfigShape): string {
@@ -218,29 +270,28 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
-function mapOps(change: HostMapChange | undefined): RuntimeOp[] {
-  if (change === undefined) return [];
+function mapOps(change: MapChange): RuntimeOp[] {
   const before = new Map(change.before);
   const after = new Map(change.after);
   const ops: RuntimeOp[] = [];
-  for (const [host, backend] of after) {
-    const was = before.get(host);
-    if (was === backend) continue;
+  for (const [key, value] of after) {
+    const was = before.get(key);
+    if (was === value) continue;
     ops.push({
       op: "map",
       file: change.file,
-      host,
-      backend,
+      key,
+      value,
       existed: was !== undefined,
     });
   }
-  for (const host of before.keys()) {
-    if (!after.has(host)) {
+  for (const key of before.keys()) {
+    if (!after.has(key)) {
       ops.push({
         op: "map",
         file: change.file,
-        host,
-        backend: null,
+        key,
+        value: null,
         existed: true,
       });
     }
@@ -248,20 +299,43 @@ function mapOps(change: HostMapChange | undefined): RuntimeOp[] {
   return ops;
 }
 
+function certOps(change: CertChange | undefined): RuntimeOp[] {
+  if (change === undefined) return [];
+  const before = new Set(change.before.map((cert) => cert.path));
+  const after = new Set(change.after.map((cert) => cert.path));
+  const { crtList } = change;
+  return [
+    ...change.after.filter((cert) => !before.has(cert.path)).map((
+      cert,
+    ): RuntimeOp => ({
+      op: "cert-add",
+      crtList,
+      file: cert.path,
+      pem: cert.pem,
+    })),
+    ...change.before.filter((cert) => !after.has(cert.path)).map((
+      cert,
+    ): RuntimeOp => ({ op: "cert-remove", crtList, file: cert.path })),
+  ];
+}
+
 /**
  * Compares what HAProxy runs (`running`, or null when that is not known)
- * with the new rendering and says what to do. `map` is the host map's
- * change, when the configuration uses one.
+ * with the new rendering and says what to do. `changes` are those of the
+ * files the configuration reads: maps and certificates.
  */
 export function planChange(
   running: string | null,
   next: string,
-  map?: HostMapChange,
+  changes: CompanionChanges = {},
 ): Plan {
   if (running === null) {
     return { kind: "reload", reason: "the running configuration is not known" };
   }
-  const entries = mapOps(map);
+  const entries = [
+    ...(changes.maps ?? []).flatMap(mapOps),
+    ...certOps(changes.certs),
+  ];
   if (running === next && entries.length === 0) return { kind: "none" };
   const before = shapeOf(running);
   const after = shapeOf(next);
@@ -274,7 +348,13 @@ export function planChange(
     for (const [name, server] of servers) {
       const was = old.get(name);
       if (was === undefined) {
-        ops.push({ op: "add", backend, server });
+        const cookieKey = after.cookieKeys.get(backend);
+        ops.push({
+          op: "add",
+          backend,
+          server,
+          ...(cookieKey === undefined ? {} : { cookieKey }),
+        });
         continue;
       }
       if (!sameList(was.options, server.options)) {
@@ -305,15 +385,24 @@ export function planChange(
       if (!servers.has(name)) ops.push({ op: "remove", backend, server: name });
     }
   }
-  // A host leaves the map before its servers go, and enters it after they
-  // came; removals before additions, so a name removed and added again
-  // never collides.
-  const rank = (op: RuntimeOp) =>
-    op.op === "map"
-      ? (op.backend === null ? 0 : 3)
-      : op.op === "remove"
-      ? 1
-      : 2;
+  // A certificate arrives before the hosts it serves and leaves after its
+  // replacement came. A host leaves a map before its servers go, and
+  // enters it after they came; removals before additions, so a name
+  // removed and added again never collides.
+  const rank = (op: RuntimeOp) => {
+    switch (op.op) {
+      case "cert-add":
+        return 0;
+      case "map":
+        return op.value === null ? 1 : 4;
+      case "remove":
+        return 2;
+      case "cert-remove":
+        return 5;
+      default:
+        return 3;
+    }
+  };
   const all = [...ops, ...entries].sort((a, b) => rank(a) - rank(b));
   return all.length === 0 ? { kind: "none" } : { kind: "runtime", ops: all };
 }
@@ -324,7 +413,7 @@ function probeTable(servers: number): RenderInput {
     routes: [{
       host: "probe.invalid",
       prefix: "",
-      stripPrefix: false,
+      settings: DEFAULT_ROUTE_SETTINGS,
       backend: "http_probe.invalid",
       servers: Array.from({ length: servers }, (_, i) => ({
         name: `probe-${i + 1}:80`,
@@ -334,6 +423,7 @@ function probeTable(servers: number): RenderInput {
         port: 80,
         weight: 100,
         draining: false,
+        maxconn: 0,
       })),
     }],
     tcpRoutes: [],
@@ -361,21 +451,51 @@ export interface Command {
   readonly command: string;
   /** Matches HAProxy's whole (trimmed) answer when the command worked. */
   readonly ok: RegExp;
+  /** Lines sent after the command (`<<`), ended by an empty line. */
+  readonly payload?: string;
 }
+
+const SUCCESS = /(^|\n)Success!$/;
 
 const EMPTY = /^$/;
 
 /** The admin-socket commands that carry out one operation, in order. */
 export function commandsFor(op: RuntimeOp): Command[] {
-  if (op.op === "map") {
-    return [{
-      command: op.backend === null
-        ? `del map ${op.file} ${op.host}`
-        : `${
-          op.existed ? "set" : "add"
-        } map ${op.file} ${op.host} ${op.backend}`,
-      ok: EMPTY,
-    }];
+  switch (op.op) {
+    case "map":
+      return [{
+        command: op.value === null
+          ? `del map ${op.file} ${op.key}`
+          : `${
+            op.existed ? "set" : "add"
+          } map ${op.file} ${op.key} ${op.value}`,
+        ok: EMPTY,
+      }];
+    case "cert-add":
+      return [
+        {
+          command: `new ssl cert ${op.file}`,
+          ok: /^New empty certificate store '.*'!$/,
+        },
+        {
+          command: `set ssl cert ${op.file}`,
+          payload: op.pem,
+          ok: /^Transaction (created|updated) for certificate .*!$/,
+        },
+        { command: `commit ssl cert ${op.file}`, ok: SUCCESS },
+        { command: `add ssl crt-list ${op.crtList} ${op.file}`, ok: SUCCESS },
+      ];
+    case "cert-remove":
+      return [
+        {
+          command: `del ssl crt-list ${op.crtList} ${op.file}`,
+          ok: /^Entry '.*' deleted in crtlist '.*'!$/,
+        },
+        {
+          command: `del ssl cert ${op.file}`,
+          ok: /^Certificate '.*' deleted!$/,
+        },
+      ];
   }
   const id = `${op.backend}/${op.op === "add" ? op.server.name : op.server}`;
   switch (op.op) {
@@ -393,6 +513,12 @@ export function commandsFor(op: RuntimeOp): Command[] {
         ...(op.server.options.includes("check")
           ? [{ command: `enable health ${id}`, ok: EMPTY }]
           : []),
+        // Dynamic servers get no cookie value until the key is set again.
+        ...(op.cookieKey === undefined ? [] : [{
+          command:
+            `set dynamic-cookie-key backend ${op.backend} ${op.cookieKey}`,
+          ok: EMPTY,
+        }]),
         { command: `set server ${id} state ready`, ok: EMPTY },
       ];
     case "remove":

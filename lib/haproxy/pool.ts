@@ -33,12 +33,25 @@ export function poolBackend(slot: number): string {
   return `hosts_${slot}`;
 }
 
-/** A route table whose plain-host routes are served through the host map. */
+/** Map entries: key and value, sorted by key. */
+export type MapEntries = readonly (readonly [string, string])[];
+
+/** The host maps of a pooled table, each host to its pool backend. */
+export interface HostMaps {
+  /** Hosts the HTTP frontend serves. */
+  readonly http: MapEntries;
+  /** Hosts the HTTPS frontend serves (`tls`). */
+  readonly https: MapEntries;
+  /** Hosts whose plain-HTTP requests are redirected to HTTPS (`redirect_https`). */
+  readonly redirect: MapEntries;
+}
+
+/** A route table whose plain-host routes are served through the host maps. */
 export interface PooledTable extends RouteTable {
   /** Every pool backend in slot order: the route it serves, or none (spare). */
   readonly pool: readonly { backend: string; route: HttpRoute | null }[];
-  /** Host map entries, host to pool backend, sorted by host. */
-  readonly hostMap: readonly (readonly [string, string])[];
+  /** Host map entries, by frontend. */
+  readonly maps: HostMaps;
 }
 
 /** Whether a route can be served through the host map. */
@@ -91,18 +104,24 @@ export function assignPool(
     backend: poolBackend(i + 1),
     route: bySlot.get(i + 1) ?? null,
   }));
-  const hostMap = [...slots].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-    .map(([host, slot]) => [host, poolBackend(slot)] as const);
+  const pooled = [...bySlot.values()].sort((a, b) =>
+    a.host < b.host ? -1 : a.host > b.host ? 1 : 0
+  );
+  const entries = (keep: (route: HttpRoute) => boolean) =>
+    pooled.filter(keep).map((route) => [route.host, route.backend] as const);
+  const maps: HostMaps = {
+    http: entries((route) => !route.settings.redirectHttps),
+    https: entries((route) => route.settings.tls),
+    redirect: entries((route) => route.settings.redirectHttps),
+  };
   return {
-    table: { ...table, routes, pool, hostMap },
+    table: { ...table, routes, pool, maps },
     assignment: { slots, size },
   };
 }
 
-/** The host map file's text: one `host backend` line per entry, sorted by host. */
-export function hostMapText(
-  entries: readonly (readonly [string, string])[],
-): string {
+/** A map file's text: one `key value` line per entry, sorted by key. */
+export function mapText(entries: MapEntries): string {
   return [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
     .map(([host, backend]) => `${host} ${backend}\n`).join("");
 }

@@ -34,14 +34,36 @@ export interface ListenOptions {
   readonly stateFile?: string;
   /** Arguments of the global `log` line; "" for the template's default. */
   readonly logTarget?: string;
-  /** The host map file, for tables with a pool; "" for none. */
-  readonly hostMap?: string;
+  /** Map files the configuration reads; absent or "" for none. */
+  readonly maps?: Partial<MapFiles>;
+  /** `bind` arguments of the HTTPS frontend; none for no HTTPS. */
+  readonly httpsBind?: readonly string[];
+  /** The crt-list file of the HTTPS frontend: the certificates HAProxy picks from by SNI. */
+  readonly crtList?: string;
+  /** Secret HAProxy derives sticky-session cookie values from. */
+  readonly cookieKey?: string;
+}
+
+/** The map files of a configuration. */
+export interface MapFiles {
+  /** Plain hosts the HTTP frontend serves, to pool backends. */
+  readonly http: string;
+  /** Plain hosts the HTTPS frontend serves, to pool backends. */
+  readonly https: string;
+  /** Plain hosts redirected from HTTP to HTTPS. */
+  readonly redirect: string;
+  /** ACME HTTP-01 tokens to their key authorizations. */
+  readonly acme: string;
 }
 
 /** The routes a configuration is rendered from. */
 export type RenderInput =
   & Pick<RouteTable, "routes" | "tcpRoutes">
-  & Partial<Pick<PooledTable, "pool">>;
+  & Partial<Pick<PooledTable, "pool">>
+  & {
+    /** The certificate served when no other matches the SNI name. */
+    readonly defaultCert?: string;
+  };
 
 /** No routes at all. */
 export const NO_ROUTES: RenderInput = { routes: [], tcpRoutes: [] };
@@ -108,6 +130,8 @@ interface ServerView {
   /** The weight in force: 0 while draining, so any template drains. */
   weight: number;
   draining: boolean;
+  /** Connection limit, 0 for none. */
+  maxconn: number;
 }
 
 interface RouteView {
@@ -117,6 +141,11 @@ interface RouteView {
   prefix: string;
   prefix_regex: string;
   strip_prefix: boolean;
+  tls: boolean;
+  redirect_https: boolean;
+  check: string;
+  balance: string;
+  sticky: boolean;
   backend: string;
   servers: readonly ServerView[];
   mapped: boolean;
@@ -130,12 +159,15 @@ interface TcpView {
 }
 
 function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
-  return route.servers.map(({ name, address, port, weight, draining }) => ({
+  return route.servers.map((
+    { name, address, port, weight, draining, maxconn },
+  ) => ({
     name,
     address,
     port,
     weight: draining ? 0 : weight,
     draining,
+    maxconn,
   }));
 }
 
@@ -160,7 +192,12 @@ function viewOf(route: HttpRoute): RouteView {
     wildcard,
     prefix: route.prefix,
     prefix_regex: escapeRegex(route.prefix),
-    strip_prefix: route.stripPrefix,
+    strip_prefix: route.settings.stripPrefix,
+    tls: route.settings.tls,
+    redirect_https: route.settings.redirectHttps,
+    check: route.settings.check,
+    balance: route.settings.balance,
+    sticky: route.settings.sticky,
     backend: route.backend,
     servers: serversOf(route),
     mapped: route.mapped === true,
@@ -205,14 +242,26 @@ export class Renderer {
    * @throws {TemplateError} when the template fails while rendering.
    */
   render(table: RenderInput): string {
+    const maps = this.#listen.maps ?? {};
+    const pooled = table.pool !== undefined;
+    const httpsBind = this.#listen.httpsBind ?? [];
     try {
       return this.#template.render({
         routes: table.routes.map(viewOf),
         pool: (table.pool ?? []).map(({ backend, route }) => ({
           backend,
           servers: route === null ? [] : serversOf(route),
+          route: route === null ? null : viewOf(route),
         })),
-        host_map: table.pool === undefined ? "" : this.#listen.hostMap ?? "",
+        host_map: pooled ? maps.http ?? "" : "",
+        https_map: pooled && httpsBind.length > 0 ? maps.https ?? "" : "",
+        redirect_map: pooled && httpsBind.length > 0 ? maps.redirect ?? "" : "",
+        acme_map: maps.acme ?? "",
+        https_bind: httpsBind,
+        https_port: httpsPortSuffix(httpsBind),
+        default_cert: table.defaultCert ?? "",
+        crt_list: this.#listen.crtList ?? "",
+        cookie_key: this.#listen.cookieKey ?? "docker-glue",
         tcp_routes: table.tcpRoutes.map((route) =>
           tcpViewOf(route, this.#listen.tcpBindAddress)
         ),
@@ -229,6 +278,16 @@ export class Renderer {
       );
     }
   }
+}
+
+/**
+ * What a redirect to HTTPS puts after the host: nothing when the HTTPS
+ * frontend listens on 443, else `:port` of its first bind.
+ */
+function httpsPortSuffix(binds: readonly string[]): string {
+  const address = (binds[0] ?? "").split(/\s+/)[0] ?? "";
+  const port = /:([0-9]+)$/.exec(address)?.[1];
+  return port === undefined || port === "443" ? "" : `:${port}`;
 }
 
 function firstLine(error: unknown): string {

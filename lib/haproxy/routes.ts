@@ -11,10 +11,12 @@ import {
   type Finding,
   type HttpClaim,
   type RouteOptions,
+  type RouteSettings,
+  SETTING_LABELS,
   type TcpClaim,
 } from "./claims.ts";
 
-export type { Finding, RouteOptions };
+export type { Finding, RouteOptions, RouteSettings };
 
 /** One server line of a backend. */
 export interface Server {
@@ -32,6 +34,8 @@ export interface Server {
   readonly weight: number;
   /** The container is stopping: it finishes what it has and gets no new requests. */
   readonly draining: boolean;
+  /** Connection limit (`maxconn` label); 0 for none. */
+  readonly maxconn: number;
 }
 
 /** All containers serving one host and path prefix. */
@@ -40,8 +44,8 @@ export interface HttpRoute {
   readonly host: string;
   /** Path prefix starting with `/`, or "" for every path. */
   readonly prefix: string;
-  /** Whether the prefix is removed before the request reaches the servers. */
-  readonly stripPrefix: boolean;
+  /** How the route is served: prefix stripping, TLS, checks, balancing, persistence. */
+  readonly settings: RouteSettings;
   /** HAProxy backend name, unique in the table. */
   readonly backend: string;
   /** Servers, ordered by name. */
@@ -127,7 +131,26 @@ function serverOf(claim: HttpClaim | TcpClaim): Server {
     port: claim.target.port,
     weight: claim.weight,
     draining: claim.container.stopping === true,
+    maxconn: "maxconn" in claim ? claim.maxconn : 0,
   };
+}
+
+/** The first setting two claims on one route disagree on, if any. */
+function disagreement(
+  a: RouteSettings,
+  b: RouteSettings,
+): keyof RouteSettings | undefined {
+  const keys = Object.keys(SETTING_LABELS) as (keyof RouteSettings)[];
+  return keys.find((key) => a[key] !== b[key]);
+}
+
+function shown(settings: RouteSettings, key: keyof RouteSettings): string {
+  const value = settings[key];
+  return typeof value === "boolean"
+    ? (value ? "1" : "0")
+    : value === ""
+    ? "(none)"
+    : value;
 }
 
 function byName(a: Server, b: Server): number {
@@ -156,18 +179,20 @@ function httpRoutes(
     if (winner === undefined) continue;
     const servers: Server[] = [];
     for (const claim of group) {
-      if (claim.stripPrefix !== winner.stripPrefix) {
+      const key = disagreement(claim.settings, winner.settings);
+      if (key !== undefined) {
+        const label = SETTING_LABELS[key];
         findings.push({
           severity: "warning",
           container: claim.container.name,
           containerId: claim.container.id,
-          label: `glue_http_${claim.port}_strip_prefix`,
+          label: `glue_http_${claim.port}_${label}`,
           message: `not routed on ${claim.host || "(default)"}${
             claim.prefix || "/"
-          }: strip_prefix=${
-            claim.stripPrefix ? 1 : 0
-          } conflicts with older container ${winner.container.name} (strip_prefix=${
-            winner.stripPrefix ? 1 : 0
+          }: ${label}=${
+            shown(claim.settings, key)
+          } conflicts with older container ${winner.container.name} (${label}=${
+            shown(winner.settings, key)
           }), which keeps the route`,
         });
         continue;
@@ -177,7 +202,7 @@ function httpRoutes(
     routes.push({
       host: winner.host,
       prefix: winner.prefix,
-      stripPrefix: winner.stripPrefix,
+      settings: winner.settings,
       backend: "",
       servers: servers.sort(byName),
     });

@@ -57,7 +57,8 @@ export async function sendCommand(
     return chunks.join("");
   } catch (error) {
     throw new RuntimeError(
-      `HAProxy socket ${socket} did not answer "${command}": ${
+      // The first line only: a payload can hold a private key.
+      `HAProxy socket ${socket} did not answer "${command.split("\n")[0]}": ${
         (error as Error).message
       }`,
       { cause: error },
@@ -146,12 +147,21 @@ export class AdminSocket {
   }
 
   /**
-   * Runs a command whose answer is empty or a known success message.
+   * Runs a command whose answer is empty or a known success message. A
+   * payload (a certificate) follows the command line after `<<` and must
+   * hold no empty line, which would end it.
    *
    * @throws {RuntimeError} with HAProxy's answer when it refused.
    */
-  async run(command: string, ok: RegExp = /^$/): Promise<void> {
-    const answer = (await sendCommand(this.path, command)).trim();
+  async run(
+    command: string,
+    ok: RegExp = /^$/,
+    payload?: string,
+  ): Promise<void> {
+    const answer = (await sendCommand(
+      this.path,
+      payload === undefined ? command : `${command} <<\n${payload.trim()}\n`,
+    )).trim();
     if (!ok.test(answer)) {
       throw new RuntimeError(
         `HAProxy refused "${command}": ${answer.split("\n").join(" | ")}`,
@@ -179,6 +189,18 @@ export class AdminSocket {
       throw new RuntimeError(`HAProxy has no map ${file}: ${answer.trim()}`);
     }
     return out;
+  }
+
+  /** The certificate files of a crt-list, as HAProxy has them. */
+  async crtListEntries(file: string): Promise<string[]> {
+    const answer = await sendCommand(this.path, `show ssl crt-list ${file}`);
+    if (/^Can't|not found|No such/im.test(answer)) {
+      throw new RuntimeError(
+        `HAProxy has no crt-list ${file}: ${answer.trim()}`,
+      );
+    }
+    return answer.split("\n").map((line) => line.trim().split(/\s+/)[0] ?? "")
+      .filter((word) => word !== "" && !word.startsWith("#"));
   }
 
   /** The raw `show servers state` text, in the server-state-file format. */

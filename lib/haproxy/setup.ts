@@ -16,8 +16,14 @@ import {
   DEFAULT_TEMPLATE_FILE,
 } from "./builtin_templates.ts";
 import { readRc } from "./rc.ts";
-import { Renderer } from "./render.ts";
+import { type MapFiles, Renderer } from "./render.ts";
 import { resolveTemplateDirs } from "./template_dirs.ts";
+import { CertDirectory } from "../tls/cert_dir.ts";
+import { selfSignedDefault } from "./tls.ts";
+import { readOrNull, writeAtomically } from "./apply.ts";
+import { AcmeManager, type AcmeSettings } from "../acme/manager.ts";
+import { ChallengeMap } from "../acme/challenges.ts";
+import { parseBackoff } from "../acme/policy.ts";
 
 /** HAProxy settings as the operator gives them. */
 export interface HAProxySettings {
@@ -51,6 +57,12 @@ export interface HAProxySettings {
   readonly tcpBindAddress: string;
   /** `--stats-socket`: HAProxy's admin socket, "" for none. */
   readonly statsSocket?: string;
+  /** `--https-bind`, comma-separated; "" or absent for no HTTPS frontend. */
+  readonly httpsBind?: string | undefined;
+  /** `--tls-cert-dir`: the certificates the HTTPS frontend serves. */
+  readonly tlsCertDir?: string | undefined;
+  /** ACME settings; absent: no ACME. */
+  readonly acme?: AcmeSettings | undefined;
   /** `--dry-run`. */
   readonly dryRun: boolean;
   /** `-1`: apply once; an unchanged file is not reloaded. */
@@ -108,7 +120,45 @@ export const HAPROXY_DEFAULTS = {
   tcpBindAddress: "*",
   statsSocket: "/run/haproxy/admin.sock",
   debounce: "500ms:3s",
+  tlsCertDir: "/etc/haproxy/certs",
+  acmeBackoff: "1m:24h",
 } as const;
+
+/**
+ * ACME settings from `--acme-directory`, `--acme-email`, `--acme-ca-file`
+ * and `--acme-backoff` (or their INI params): undefined when no directory
+ * is given.
+ *
+ * @throws {SettingsError} when the directory comes without an email, or the
+ * other way round, or the back-off cannot be read.
+ */
+export function acmeSettings(given: {
+  directory?: string | undefined;
+  email?: string | undefined;
+  caFile?: string | undefined;
+  backoff?: string | undefined;
+}): AcmeSettings | undefined {
+  const directory = given.directory?.trim() ?? "";
+  const email = given.email?.trim() ?? "";
+  if (directory === "" && email === "") return undefined;
+  if (directory === "" || email === "") {
+    throw new SettingsError(
+      "ACME needs both a directory URL (--acme-directory) and a contact email (--acme-email)",
+    );
+  }
+  let backoff;
+  try {
+    backoff = parseBackoff(given.backoff ?? HAPROXY_DEFAULTS.acmeBackoff);
+  } catch (error) {
+    throw new SettingsError((error as Error).message);
+  }
+  return {
+    directoryUrl: directory,
+    email,
+    caFile: given.caFile || undefined,
+    backoff,
+  };
+}
 
 /** A setting that cannot work; the message names it. */
 export class SettingsError extends Error {
@@ -237,10 +287,54 @@ export async function createBalancer(
     );
   }
   const statsSocket = checkSocketPath(settings.statsSocket ?? "");
+  const httpsBind = parseBinds(settings.httpsBind ?? "", "HTTPS bind");
+  const https = httpsBind.length > 0;
+  const acme = settings.acme;
+  const { configFile } = settings;
+  if (acme !== undefined) {
+    if (!https) {
+      throw new SettingsError(
+        "ACME gets certificates for the HTTPS frontend: give --https-bind too",
+      );
+    }
+    if (statsSocket === "") {
+      throw new SettingsError(
+        "ACME challenges are answered through HAProxy's runtime API: it needs --stats-socket",
+      );
+    }
+    if (settings.once) {
+      throw new SettingsError(
+        "ACME runs with -w: with -1 nothing would wait for a certificate or renew it",
+      );
+    }
+    if (!/^https?:\/\/\S+$/.test(acme.directoryUrl)) {
+      throw new SettingsError(
+        `Invalid ACME directory ${
+          JSON.stringify(acme.directoryUrl)
+        }: expected an https:// URL`,
+      );
+    }
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(acme.email)) {
+      throw new SettingsError(
+        `Invalid ACME email ${
+          JSON.stringify(acme.email)
+        }: expected an address such as admin@example.com`,
+      );
+    }
+  }
   // States are saved through the admin socket, so there is no state file without one.
-  const stateFile = statsSocket === "" ? "" : `${settings.configFile}.state`;
-  // Without the runtime API a host map would only rename backends.
-  const hostMap = statsSocket === "" ? "" : `${settings.configFile}.hosts.map`;
+  const stateFile = statsSocket === "" ? "" : `${configFile}.state`;
+  // Without the runtime API host maps would only rename backends.
+  const maps: Partial<MapFiles> = statsSocket === "" ? {} : {
+    http: `${configFile}.hosts.map`,
+    ...(https
+      ? {
+        https: `${configFile}.https.map`,
+        redirect: `${configFile}.redirect.map`,
+      }
+      : {}),
+    ...(acme === undefined ? {} : { acme: `${configFile}.acme.map` }),
+  };
   const renderer = new Renderer(
     {
       dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
@@ -252,7 +346,10 @@ export async function createBalancer(
       tcpBindAddress,
       statsSocket,
       stateFile,
-      hostMap,
+      maps,
+      httpsBind,
+      crtList: `${configFile}.crt-list`,
+      cookieKey: await cookieKey(configFile, settings.dryRun),
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
       // our log, so no syslog is needed. Its log then carries emergencies
@@ -269,15 +366,63 @@ export async function createBalancer(
     await checkHaproxy(settings.haproxyBin);
     await checkWritable(settings.configFile);
   }
-  return new HAProxyBalancer({
+  // Called only once the engine below exists.
+  const schedule = () => balancer.schedule();
+  let tls;
+  let directory: CertDirectory | undefined;
+  if (https) {
+    const dir = settings.tlsCertDir || HAPROXY_DEFAULTS.tlsCertDir;
+    directory = new CertDirectory(dir, schedule);
+    if (!settings.dryRun) {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 }).catch(
+        (error) => {
+          if (error instanceof Deno.errors.NotCapable) throw error;
+          throw new SettingsError(
+            `Cannot create the certificate directory ${dir}: ${
+              (error as Error).message
+            }`,
+          );
+        },
+      );
+    }
+    try {
+      await directory.scan();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      if (!(error instanceof Deno.errors.NotFound) || !settings.dryRun) {
+        throw new SettingsError(
+          `Cannot read the certificate directory ${dir}: ${
+            (error as Error).message
+          }`,
+        );
+      }
+    }
+    const liveDir = `${configFile}.certs`;
+    tls = {
+      crtList: `${configFile}.crt-list`,
+      liveDir,
+      source: directory,
+      fallback: directory.defaultCert === undefined
+        ? await selfSignedDefault(liveDir, new Date())
+        : directory.defaultCert.info,
+    };
+  }
+  let challenges: ChallengeMap | undefined;
+  let manager: AcmeManager | undefined;
+  if (acme !== undefined && directory !== undefined && maps.acme) {
+    challenges = new ChallengeMap(maps.acme);
+    manager = new AcmeManager(acme, directory, challenges, schedule);
+  }
+  const balancer = new HAProxyBalancer({
     routes: {
       network: settings.network,
       includeEnv: settings.includeEnv,
-      reservedPorts: listenPorts([...httpBind, ...statsBind]),
+      reservedPorts: listenPorts([...httpBind, ...statsBind, ...httpsBind]),
+      https,
     },
     renderer,
     apply: {
-      configFile: settings.configFile,
+      configFile,
       haproxyBin: settings.haproxyBin,
       checkArgs,
       reloadCmd,
@@ -285,14 +430,16 @@ export async function createBalancer(
     dryRun: settings.dryRun,
     once: settings.once === true,
     debounce: settings.debounce,
-    ...(statsSocket === ""
-      ? {}
-      : { adminSocket: statsSocket, stateFile, hostMapFile: hostMap }),
+    maps,
+    ...(tls === undefined ? {} : { tls }),
+    ...(challenges === undefined ? {} : { challenges }),
+    ...(manager === undefined ? {} : { acme: manager }),
+    ...(statsSocket === "" ? {} : { adminSocket: statsSocket, stateFile }),
     ...(settings.mode === "managed" && !settings.dryRun
       ? {
         managed: new ManagedHAProxy({
           haproxyBin: settings.haproxyBin,
-          configFile: settings.configFile,
+          configFile,
           masterSocket: masterSocketFor(settings),
           extraArgs: checkArgs,
           sockets: statsSocket === "" ? [] : [statsSocket],
@@ -300,4 +447,26 @@ export async function createBalancer(
       }
       : {}),
   }, source);
+  challenges?.attach(balancer);
+  if (!settings.dryRun && !settings.once) directory?.watch();
+  return balancer;
+}
+
+/**
+ * The secret HAProxy derives sticky-session cookies from, so a cookie
+ * does not tell a client the server's address. Made once beside the
+ * configuration and kept, so cookies survive restarts.
+ */
+async function cookieKey(configFile: string, dryRun: boolean): Promise<string> {
+  const file = `${configFile}.cookie-key`;
+  const existing = (await readOrNull(file))?.trim();
+  if (existing !== undefined && /^[0-9a-f]{32}$/.test(existing)) {
+    return existing;
+  }
+  if (dryRun) return "(made-at-first-start)";
+  const key = [...crypto.getRandomValues(new Uint8Array(16))].map((b) =>
+    b.toString(16).padStart(2, "0")
+  ).join("");
+  await writeAtomically(file, `${key}\n`, 0o600);
+  return key;
 }

@@ -208,6 +208,8 @@ export interface RunOptions {
   /** Port httpd listens on inside the container (default 80, the image's EXPOSE). */
   port?: number;
   extra?: string[];
+  /** Command and arguments after the image, instead of the image's. */
+  command?: string[];
   /**
    * Run httpd as PID 1 with no signal handler, like many real images: it
    * ignores SIGTERM, and `docker stop` kills it after the timeout.
@@ -242,7 +244,7 @@ export function runContainer(
   if (options.port !== undefined) {
     args.push("-e", `PORT=${options.port}`, "--expose", String(options.port));
   }
-  args.push(...(options.extra ?? []), IMAGE);
+  args.push(...(options.extra ?? []), IMAGE, ...(options.command ?? []));
   if (options.ignoreSigterm) {
     args.push(
       "sh",

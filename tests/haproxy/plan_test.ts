@@ -46,7 +46,7 @@ function builtin(hostMap: string = ""): Renderer {
       tcpBindAddress: "127.0.0.1",
       statsSocket: "/run/haproxy/admin.sock",
       stateFile: "/etc/haproxy/haproxy.cfg.state",
-      hostMap,
+      maps: { http: hostMap },
     },
   );
 }
@@ -85,7 +85,11 @@ function summary(plan: Plan): string[] {
       case "address":
         return `address ${op.backend}/${op.server} ${op.address}:${op.port}`;
       case "map":
-        return `map ${op.host} ${op.backend ?? "(removed)"}`;
+        return `map ${op.key} ${op.value ?? "(removed)"}`;
+      case "cert-add":
+        return `cert-add ${op.file}`;
+      case "cert-remove":
+        return `cert-remove ${op.file}`;
     }
   });
 }
@@ -320,7 +324,11 @@ function pooled(
   previous: PoolAssignment = EMPTY_POOL,
 ) {
   const { table, assignment } = assignPool(buildRoutes(containers), previous);
-  return { text: mapRenderer.render(table), map: table.hostMap, assignment };
+  return {
+    text: mapRenderer.render(table),
+    map: table.maps.http,
+    assignment,
+  };
 }
 
 const mapRenderer = builtin(HOST_MAP);
@@ -333,9 +341,7 @@ function pooledPlan(
   const b = pooled(after, a.assignment);
   return summary(
     planChange(a.text, b.text, {
-      file: HOST_MAP,
-      before: a.map,
-      after: b.map,
+      maps: [{ file: HOST_MAP, before: a.map, after: b.map }],
     }),
   );
 }

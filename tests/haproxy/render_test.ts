@@ -19,7 +19,12 @@ import {
   TemplateError,
 } from "../../lib/haproxy/render.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
-import { assignPool, EMPTY_POOL, POOL_SPARE } from "../../lib/haproxy/pool.ts";
+import {
+  assignPool,
+  EMPTY_POOL,
+  mapText,
+  POOL_SPARE,
+} from "../../lib/haproxy/pool.ts";
 import {
   BUILTIN_DIR,
   DEFAULT_TEMPLATE_DIRS,
@@ -264,12 +269,12 @@ Deno.test("render: with the host map, plain hosts go through the map to pool bac
     const hostMap = `${dir}/hosts.map`;
     const renderer = new Renderer(
       { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
-      { ...listen, hostMap },
+      { ...listen, maps: { http: hostMap } },
     );
     const { table } = assignPool(buildRoutes(readme), EMPTY_POOL);
     await Deno.writeTextFile(
       hostMap,
-      table.hostMap.map(([host, backend]) => `${host} ${backend}\n`).join(""),
+      mapText(table.maps.http),
     );
     const text = renderer.render(table);
     const check = await haproxyCheck(text);
@@ -280,13 +285,13 @@ Deno.test("render: with the host map, plain hosts go through the map to pool bac
     );
     // A host with a prefix keeps its ACL and comes before the map; the
     // wildcard comes after it, so no exact host is shadowed.
-    const prefix = text.indexOf("-m str openstack.example.com");
-    const map = text.indexOf("map_str(");
-    const wildcard = text.indexOf("-m end .example.com");
+    const prefix = text.indexOf("use_backend http_openstack.example.com");
+    const map = text.indexOf("use_backend %[var(txn.host),map_str(");
+    const wildcard = text.indexOf("use_backend http_wildcard.example.com");
     assertTrue(prefix < map && map < wildcard, `${prefix} ${map} ${wildcard}`);
     assertEquals(
       table.pool.length,
-      table.hostMap.length + POOL_SPARE,
+      table.maps.http.length + POOL_SPARE,
     );
     assertIncludes(text, `backend hosts_${table.pool.length}\n`);
   } finally {

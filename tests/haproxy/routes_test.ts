@@ -26,7 +26,7 @@ import {
 function summary(table: RouteTable): string[] {
   return table.routes.map((r) =>
     `${r.host || "(default)"}${r.prefix || "/"}${
-      r.stripPrefix ? " strip" : ""
+      r.settings.stripPrefix ? " strip" : ""
     } -> ${describeServers(r.servers)}`
   );
 }

@@ -1,0 +1,318 @@
+/**
+ * Certificates by ACME (HTTP-01) for the hosts of routes labelled `tls`:
+ * requested when a host appears, renewed when a third of the lifetime is
+ * left, written into the certificate directory, from where they reach
+ * HAProxy like any other certificate. One request at a time; a name that
+ * failed waits out its back-off, also across restarts.
+ *
+ * @module
+ */
+
+import acme from "acme-client";
+import https from "node:https";
+import { getLogger } from "@logtape/logtape";
+import type { CertDirectory } from "../tls/cert_dir.ts";
+import { covers, inspectPem } from "../tls/pem.ts";
+import { readOrNull, writeAtomically } from "../haproxy/apply.ts";
+import {
+  type Backoff,
+  backoffMs,
+  dueAt,
+  type NameState,
+  uncertifiable,
+} from "./policy.ts";
+
+const log = getLogger(["docker-glue", "acme"]);
+
+/** ACME settings as the operator gives them. */
+export interface AcmeSettings {
+  /** The CA's directory URL (`--acme-directory`). */
+  readonly directoryUrl: string;
+  /** Contact address for the account (`--acme-email`). */
+  readonly email: string;
+  /** PEM file of CA certificates to trust for the directory's TLS (`--acme-ca-file`). */
+  readonly caFile?: string | undefined;
+  /** Waits after failures (`--acme-backoff`). */
+  readonly backoff: Backoff;
+}
+
+/** Where HTTP-01 answers go: HAProxy, through its ACME map. */
+export interface ChallengeResponder {
+  /** Resolves once HAProxy answers `token` with `keyAuthorization`. */
+  publish(token: string, keyAuthorization: string): Promise<void>;
+  /** Stops answering `token`. */
+  withdraw(token: string): Promise<void>;
+}
+
+/** The longest a timer waits, so a clock change is noticed within an hour. */
+const MAX_TIMER_MS = 3_600_000;
+
+/** Gets and renews certificates for the wanted hosts. */
+export class AcmeManager {
+  readonly #settings: AcmeSettings;
+  readonly #certs: CertDirectory;
+  readonly #responder: ChallengeResponder;
+  readonly #onIssued: () => void;
+  readonly #stateFile: string;
+  #wanted = new Set<string>();
+  #skipped = new Set<string>();
+  #states = new Map<string, NameState>();
+  #client: acme.Client | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #loaded = false;
+
+  /**
+   * `onIssued` runs after a certificate was written, so the engine serves
+   * it without waiting for the directory watcher.
+   */
+  constructor(
+    settings: AcmeSettings,
+    certs: CertDirectory,
+    responder: ChallengeResponder,
+    onIssued: () => void,
+  ) {
+    this.#settings = settings;
+    this.#certs = certs;
+    this.#responder = responder;
+    this.#onIssued = onIssued;
+    this.#stateFile = `${certs.dir}/.acme/state.json`;
+  }
+
+  /** The hosts of routes labelled `tls`, after every change of the route table. */
+  want(hosts: Iterable<string>): void {
+    const next = new Set<string>();
+    for (const host of hosts) {
+      const reason = uncertifiable(host);
+      if (reason === null) {
+        next.add(host);
+      } else if (!this.#skipped.has(host) && host !== "") {
+        this.#skipped.add(host);
+        log.warn(
+          "ACME: no certificate for {host}: {reason}; served with the certificate that matches, else the default one",
+          { host, reason },
+        );
+      }
+    }
+    const added = [...next].some((host) => !this.#wanted.has(host));
+    this.#wanted = next;
+    if (added) this.#wake();
+  }
+
+  /** Stops requesting; an order under way is finished first. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  #wake(): void {
+    if (this.#closed) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#running = this.#run().catch((error) => {
+      log.error("ACME: {error}", { error: (error as Error).message });
+    }).finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.#wake();
+      } else this.#arm();
+    });
+  }
+
+  /** Sets the timer for the next name due. */
+  #arm(): void {
+    if (this.#closed) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const host of this.#wanted) next = Math.min(next, this.#dueAt(host));
+    if (next === Infinity) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => this.#wake(),
+      Math.min(Math.max(next - now, 0), MAX_TIMER_MS),
+    );
+  }
+
+  #current(host: string) {
+    let best: { notBefore: Date; notAfter: Date } | undefined;
+    for (const cert of this.#certs.certs) {
+      if (!covers(cert.info.names, host)) continue;
+      if (best === undefined || cert.info.notAfter > best.notAfter) {
+        best = cert.info;
+      }
+    }
+    return best;
+  }
+
+  #dueAt(host: string): number {
+    return dueAt(this.#current(host), this.#states.get(host));
+  }
+
+  async #run(): Promise<void> {
+    await this.#loadState();
+    for (const host of [...this.#wanted].sort()) {
+      if (this.#closed) return;
+      if (!this.#wanted.has(host) || this.#dueAt(host) > Date.now()) continue;
+      await this.#request(host);
+    }
+  }
+
+  async #request(host: string): Promise<void> {
+    const current = this.#current(host);
+    log.info("ACME: requesting a certificate for {host} ({why})", {
+      host,
+      why: current === undefined
+        ? "none yet"
+        : `renewal; the current one expires ${current.notAfter.toISOString()}`,
+    });
+    const started = performance.now();
+    try {
+      const client = await this.#clientFor();
+      const [key, csr] = await acme.crypto.createCsr(
+        { altNames: [host] },
+        await acme.crypto.createPrivateEcdsaKey(),
+      );
+      const chain = await client.auto({
+        csr,
+        email: this.#settings.email,
+        termsOfServiceAgreed: true,
+        challengePriority: ["http-01"],
+        // HAProxy's map is checked instead: a request to our own public
+        // name from this host proves little and may not route at all.
+        skipChallengeVerification: true,
+        challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
+          await this.#responder.publish(challenge.token, keyAuthorization);
+        },
+        challengeRemoveFn: async (_authz, challenge) => {
+          await this.#responder.withdraw(challenge.token);
+        },
+      });
+      const pem = `${chain.trim()}\n${String(key).trim()}\n`;
+      const info = inspectPem(pem, new Date());
+      const file = `${this.#certs.dir}/${host}.pem`;
+      await writeAtomically(file, pem, 0o600);
+      // Spaced by the base back-off even after a success, so a certificate
+      // that cannot be loaded never makes a request loop.
+      this.#states.set(host, {
+        failures: 0,
+        notBefore: Date.now() + this.#settings.backoff.baseMs,
+      });
+      await this.#saveState();
+      log.info(
+        "ACME: issued a certificate for {host}, valid until {until}, in {ms} ms; written to {file}",
+        {
+          host,
+          until: info.notAfter.toISOString(),
+          ms: Math.round(performance.now() - started),
+          file,
+        },
+      );
+      await this.#certs.scan();
+      this.#onIssued();
+    } catch (error) {
+      const failures = (this.#states.get(host)?.failures ?? 0) + 1;
+      const wait = backoffMs(failures, this.#settings.backoff);
+      const reason = describe(error);
+      this.#states.set(host, {
+        failures,
+        notBefore: Date.now() + wait,
+        lastError: reason,
+      });
+      await this.#saveState().catch(() => {});
+      log.error(
+        "ACME: certificate for {host} failed ({failures} in a row): {reason}; next try in {wait} s",
+        { host, failures, reason, wait: Math.round(wait / 1000) },
+      );
+    }
+  }
+
+  async #clientFor(): Promise<acme.Client> {
+    if (this.#client !== undefined) return this.#client;
+    const { caFile, directoryUrl } = this.#settings;
+    if (caFile !== undefined && caFile !== "") {
+      // acme-client sends every request through its own axios instance.
+      acme.axios.defaults.httpsAgent = new https.Agent({
+        ca: await Deno.readTextFile(caFile),
+      });
+    }
+    this.#client = new acme.Client({
+      directoryUrl,
+      accountKey: await this.#accountKey(),
+    });
+    return this.#client;
+  }
+
+  /** The account key for this CA, made once and kept beside the certificates. */
+  async #accountKey(): Promise<string> {
+    const digest = new Uint8Array(
+      await crypto.subtle.digest(
+        "SHA-256",
+        new TextEncoder().encode(this.#settings.directoryUrl),
+      ),
+    );
+    const id = [...digest.slice(0, 6)].map((b) =>
+      b.toString(16).padStart(2, "0")
+    ).join("");
+    const file = `${this.#certs.dir}/.acme/account-${id}.key`;
+    const existing = await readOrNull(file);
+    if (existing !== null) return existing;
+    await Deno.mkdir(`${this.#certs.dir}/.acme`, {
+      recursive: true,
+      mode: 0o700,
+    });
+    const key = String(await acme.crypto.createPrivateEcdsaKey());
+    await writeAtomically(file, key, 0o600);
+    return key;
+  }
+
+  async #loadState(): Promise<void> {
+    if (this.#loaded) return;
+    this.#loaded = true;
+    const text = await readOrNull(this.#stateFile);
+    if (text === null) return;
+    try {
+      const saved = JSON.parse(text) as Record<string, NameState>;
+      for (const [host, state] of Object.entries(saved)) {
+        if (
+          typeof state?.failures === "number" &&
+          typeof state.notBefore === "number"
+        ) {
+          this.#states.set(host, state);
+        }
+      }
+    } catch (error) {
+      log.warn("ACME: ignoring {file}: {error}", {
+        file: this.#stateFile,
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  async #saveState(): Promise<void> {
+    await Deno.mkdir(`${this.#certs.dir}/.acme`, {
+      recursive: true,
+      mode: 0o700,
+    });
+    await writeAtomically(
+      this.#stateFile,
+      `${JSON.stringify(Object.fromEntries(this.#states), null, 1)}\n`,
+      0o600,
+    );
+  }
+}
+
+/** An ACME or network error in one line. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const text = error.message.split("\n").map((line) => line.trim())
+    .filter(Boolean).join(" ");
+  const code = (error as { code?: string }).code;
+  return code !== undefined && !text.includes(code) ? `${code}: ${text}` : text;
+}
