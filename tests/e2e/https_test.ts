@@ -12,7 +12,6 @@ import {
 } from "../_fixtures/assert.ts";
 import {
   createNetwork,
-  docker,
   ensureImage,
   freePort,
   haproxyDir,
