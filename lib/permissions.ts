@@ -29,6 +29,19 @@ export const ETCD_HOSTS: readonly string[] = [
 ];
 
 /**
+ * ACME servers the binaries may reach: Let's Encrypt (production and
+ * staging), ZeroSSL, and an ACME server on this host at Pebble's port
+ * (a private CA, and the tests). Another CA needs a build with it.
+ */
+export const ACME_HOSTS: readonly string[] = [
+  "acme-v02.api.letsencrypt.org",
+  "acme-staging-v02.api.letsencrypt.org",
+  "acme.zerossl.com",
+  "127.0.0.1:14000",
+  "localhost:14000",
+];
+
+/**
  * Where a managed HAProxy's sockets live. Deno grants unix sockets by exact
  * path, so the runtime API works with the default `--stats-socket`; another
  * path means reloads only, unless the binary is built with it.
@@ -41,10 +54,11 @@ export const HAPROXY_SOCKETS: readonly string[] = [
   `${HAPROXY_RUN_DIR}/master.sock`,
 ];
 
-/** Network access: the Docker sockets, HAProxy's sockets and etcd. */
+/** Network access: the Docker sockets, HAProxy's sockets, etcd and ACME servers. */
 const NET = [
   ...[...DOCKER_SOCKETS, ...HAPROXY_SOCKETS].map((path) => `unix:${path}`),
   ...ETCD_HOSTS,
+  ...ACME_HOSTS,
 ];
 
 /** Where docker-balancer may write: the HAProxy configuration directory and its sockets' directory. */

@@ -44,6 +44,9 @@ export interface ChallengeResponder {
   withdraw(token: string): Promise<void>;
 }
 
+/** How long one request to the CA may take. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** The longest a timer waits, so a clock change is noticed within an hour. */
 const MAX_TIMER_MS = 3_600_000;
 
@@ -236,6 +239,16 @@ export class AcmeManager {
   async #clientFor(): Promise<acme.Client> {
     if (this.#client !== undefined) return this.#client;
     const { caFile, directoryUrl } = this.#settings;
+    // acme-client's interceptors retry a failed request up to five times
+    // over 75 s before anything is reported, and then lose the network
+    // error's reason. Our back-off is the one policy: without them a
+    // failure is reported at once with its cause, and the name waits its
+    // turn. (Its requests take every status; it checks them itself.)
+    acme.axios.interceptors.request.clear();
+    acme.axios.interceptors.response.clear();
+    const defaults = acme.axios.defaults;
+    // A request that hangs counts as failed.
+    defaults.timeout = REQUEST_TIMEOUT_MS;
     if (caFile !== undefined && caFile !== "") {
       // acme-client sends every request through its own axios instance.
       acme.axios.defaults.httpsAgent = new https.Agent({

@@ -14,8 +14,8 @@ export interface TestCa {
   /** The CA certificate, PEM. */
   readonly pem: string;
   /**
-   * Issues a certificate for `names` and returns chain and key in one PEM
-   * bundle, as HAProxy reads it.
+   * Issues a certificate for `names` (DNS names or IPv4 addresses) and
+   * returns chain and key in one PEM bundle, as HAProxy reads it.
    */
   issue(names: readonly string[], days?: number): Promise<string>;
 }
@@ -60,7 +60,11 @@ export async function createCa(dir: string): Promise<TestCa> {
         "-subj",
         `/CN=${names[0]}`,
         "-addext",
-        `subjectAltName=${names.map((name) => `DNS:${name}`).join(",")}`,
+        `subjectAltName=${
+          names.map((name) =>
+            /^[0-9.]+$/.test(name) ? `IP:${name}` : `DNS:${name}`
+          ).join(",")
+        }`,
       );
       await sh(
         "openssl",

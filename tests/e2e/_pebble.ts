@@ -1,0 +1,139 @@
+/**
+ * A real ACME server on loopback for the tests: Debian's Pebble, with
+ * pebble-challtestsrv as its DNS server answering every name with
+ * 127.0.0.1, and HTTP-01 validation sent to our HTTP frontend's port.
+ *
+ * @module
+ */
+
+import { freePort, waitFor } from "./_harness.ts";
+import { createCa } from "./_tls.ts";
+
+/** Pebble's ACME port: the one docker-balancer's permissions allow (lib/permissions.ts). */
+export const PEBBLE_PORT = 14000;
+
+/** A running Pebble. */
+export interface Pebble {
+  /** The ACME directory URL. */
+  readonly directory: string;
+  /** PEM file of the CA that signed Pebble's own TLS certificate (for --acme-ca-file). */
+  readonly caFile: string;
+  /** The root Pebble issues under, PEM (what a client trusts). */
+  root(): Promise<string>;
+  /** Makes Pebble's DNS answer `host` with `address` (a loopback address). */
+  resolve(host: string, address: string): Promise<void>;
+  /** Stops Pebble and its DNS server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Pebble with its files in `dir`, validating HTTP-01 on
+ * 127.0.0.1:`httpPort` and issuing certificates valid for `validitySeconds`.
+ */
+export async function startPebble(
+  dir: string,
+  httpPort: number,
+  validitySeconds: number,
+): Promise<Pebble> {
+  // Pebble's own TLS certificate, from a CA of the test's (a client
+  // refuses a self-signed certificate as a server's).
+  const ca = await createCa(dir);
+  const bundle = await ca.issue(["localhost", "127.0.0.1"]);
+  const split = bundle.indexOf("-----BEGIN PRIVATE KEY-----");
+  await Deno.writeTextFile(`${dir}/pebble.crt`, bundle.slice(0, split));
+  await Deno.writeTextFile(`${dir}/pebble.key`, bundle.slice(split));
+  await Deno.writeTextFile(`${dir}/pebble-ca.crt`, ca.pem);
+  const management = freePort();
+  const dns = freePort();
+  const dnsManagement = freePort();
+  await Deno.writeTextFile(
+    `${dir}/pebble.json`,
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${PEBBLE_PORT}`,
+        managementListenAddress: `127.0.0.1:${management}`,
+        certificate: `${dir}/pebble.crt`,
+        privateKey: `${dir}/pebble.key`,
+        httpPort,
+        tlsPort: freePort(),
+        ocspResponderURL: "",
+        externalAccountBindingRequired: false,
+        certificateValidityPeriod: validitySeconds,
+      },
+    }),
+  );
+  const quiet = { stdin: "null", stdout: "null", stderr: "null" } as const;
+  const challtestsrv = new Deno.Command("pebble-challtestsrv", {
+    args: [
+      "-defaultIPv4",
+      "127.0.0.1",
+      "-defaultIPv6",
+      "",
+      "-http01",
+      "",
+      "-https01",
+      "",
+      "-tlsalpn01",
+      "",
+      "-dns01",
+      `127.0.0.1:${dns}`,
+      "-management",
+      `127.0.0.1:${dnsManagement}`,
+    ],
+    ...quiet,
+  }).spawn();
+  const pebble = new Deno.Command("pebble", {
+    args: ["-config", `${dir}/pebble.json`, "-dnsserver", `127.0.0.1:${dns}`],
+    env: {
+      PEBBLE_VA_NOSLEEP: "1",
+      PEBBLE_WFE_NONCEREJECT: "0",
+      PEBBLE_AUTHZREUSE: "0",
+    },
+    ...quiet,
+  }).spawn();
+  const caFile = `${dir}/pebble-ca.crt`;
+  const client = Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(caFile)],
+  });
+  const directory = `https://127.0.0.1:${PEBBLE_PORT}/dir`;
+  await waitFor(
+    "Pebble",
+    async () => {
+      const response = await fetch(directory, { client });
+      await response.body?.cancel();
+      return response.ok ? true : undefined;
+    },
+    10000,
+    100,
+  );
+  return {
+    directory,
+    caFile,
+    async root() {
+      const response = await fetch(
+        `https://127.0.0.1:${management}/roots/0`,
+        { client },
+      );
+      return await response.text();
+    },
+    async resolve(host, address) {
+      const response = await fetch(`http://127.0.0.1:${dnsManagement}/add-a`, {
+        method: "POST",
+        body: JSON.stringify({ host: `${host}.`, addresses: [address] }),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`add-a ${host}: ${response.status}`);
+    },
+    async stop() {
+      for (const child of [pebble, challtestsrv]) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // gone already
+        }
+        await child.status;
+      }
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,271 @@
+/**
+ * ACME end to end against Pebble, a real ACME server on loopback: a
+ * labelled container gets a certificate by HTTP-01 answered through
+ * HAProxy, the certificate is renewed with no reload and no failed request
+ * under load, and with Pebble stopped existing certificates keep serving
+ * while issuance retries with back-off.
+ */
+
+import {
+  assertEquals,
+  assertIncludes,
+  assertTrue,
+} from "../_fixtures/assert.ts";
+import {
+  createNetwork,
+  ensureImage,
+  freePort,
+  haproxyDir,
+  masterProc,
+  Process,
+  removeContainers,
+  runContainer,
+  startBalancer,
+  waitFor,
+} from "./_harness.ts";
+import { httpsGet, servedCert } from "./_tls.ts";
+import { startPebble } from "./_pebble.ts";
+
+/** Lifetime of Pebble's certificates: renewal is due after two thirds. */
+const VALIDITY_S = 30;
+
+async function reloads(): Promise<number> {
+  const proc = await masterProc();
+  if (proc === null) throw new Error("HAProxy's master does not answer");
+  return proc.reloads;
+}
+
+Deno.test({
+  name:
+    "e2e acme: certificates from Pebble by HTTP-01 through HAProxy, renewed without reload or failed request, back-off while the CA is down",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await ensureImage();
+    await removeContainers();
+    const net = await createNetwork("docker-glue-test-acme");
+    const dir = await haproxyDir();
+    const certs = `${dir.path}/certs`;
+    const http = freePort();
+    const https = freePort();
+    const work = await Deno.makeTempDir({ prefix: "docker-glue-pebble-" });
+    const pebble = await startPebble(work, http, VALIDITY_S);
+    let pebbleUp = true;
+    let balancer: Process | null = null;
+    try {
+      // The CA file must be readable by the binary's permissions.
+      const caFile = `${dir.path}/pebble-ca.pem`;
+      await Deno.copyFile(pebble.caFile, caFile);
+      const root = await pebble.root();
+      balancer = startBalancer([
+        "-w",
+        "--haproxy",
+        "managed",
+        ...dir.listenArgs(http),
+        "--https-bind",
+        `127.0.0.1:${https}`,
+        "--tls-cert-dir",
+        certs,
+        "--acme-directory",
+        pebble.directory,
+        "--acme-email",
+        "ops@example.com",
+        "--acme-ca-file",
+        caFile,
+        "--acme-backoff",
+        "1s:4s",
+      ]);
+      const started = balancer;
+      await started.waitForLine(/Started HAProxy/);
+      const figures: string[] = [];
+
+      await t.step(
+        "a labelled container gets a certificate and is reached over HTTPS",
+        async () => {
+          const t0 = performance.now();
+          await runContainer("dg-acme-1", {
+            network: net.name,
+            labels: {
+              glue_http_80_host: "acme1.example.com",
+              glue_http_80_tls: "1",
+            },
+          });
+          const r = await waitFor(
+            "acme1 over HTTPS with Pebble's root",
+            async () => {
+              try {
+                const r = await httpsGet(
+                  https,
+                  "acme1.example.com",
+                  "/whoami",
+                  [
+                    root,
+                  ],
+                );
+                return r.status === 200 ? r : undefined;
+              } catch {
+                return undefined;
+              }
+            },
+            20000,
+            20,
+          );
+          assertEquals(r.body, "dg-acme-1 /");
+          figures.push(
+            `container start to HTTPS with a Pebble certificate: ${
+              (performance.now() - t0).toFixed(0)
+            } ms`,
+          );
+          const issued = await started.waitForLine(
+            /ACME: issued a certificate for acme1\.example\.com/,
+          );
+          figures.push(issued.replace(/^.*ACME: /, ""));
+          const mode = (await Deno.stat(`${certs}/acme1.example.com.pem`)).mode;
+          assertEquals((mode ?? 0) & 0o777, 0o600);
+        },
+      );
+
+      await t.step(
+        "a host that cannot have a certificate is skipped with a warning",
+        async () => {
+          await runContainer("dg-acme-local", {
+            network: net.name,
+            labels: {
+              glue_http_80_host: "intranet.local",
+              glue_http_80_tls: "1",
+            },
+          });
+          await started.waitForLine(
+            /ACME: no certificate for intranet\.local: \.local is a private top-level domain/,
+          );
+        },
+      );
+
+      await t.step(
+        "renewal at two thirds of the lifetime: no reload, no failed request under load",
+        async () => {
+          const before = await reloads();
+          const first = await servedCert(https, "acme1.example.com");
+          let ok = 0;
+          const failures: string[] = [];
+          let stop = false;
+          const worker = async () => {
+            while (!stop) {
+              try {
+                const r = await httpsGet(
+                  https,
+                  "acme1.example.com",
+                  "/whoami",
+                  [
+                    root,
+                  ],
+                );
+                if (r.status === 200) ok++;
+                else failures.push(`status ${r.status}`);
+              } catch (error) {
+                failures.push(String(error));
+              }
+            }
+          };
+          const workers = [worker(), worker()];
+          try {
+            await started.waitForLine(
+              /ACME: requesting a certificate for acme1\.example\.com \(renewal/,
+              VALIDITY_S * 1000,
+            );
+            await waitFor(
+              "the renewed certificate served",
+              async () =>
+                (await servedCert(https, "acme1.example.com")).fingerprint !==
+                    first.fingerprint
+                  ? true
+                  : undefined,
+              10000,
+              50,
+            );
+            // Keep the load on a little past the swap.
+            await new Promise((r) => setTimeout(r, 500));
+          } finally {
+            stop = true;
+            await Promise.all(workers);
+          }
+          assertEquals(failures.slice(0, 3), []);
+          assertTrue(ok > 50, `${ok} requests`);
+          assertEquals(await reloads(), before);
+          const renewed = started.lines.filter((line) =>
+            /ACME: issued a certificate for acme1\.example\.com/.test(line)
+          );
+          figures.push(
+            `renewal: ${
+              renewed.at(-1)?.replace(/^.*ACME: /, "")
+            }; ${ok} HTTPS requests, 0 failed, 0 reloads`,
+          );
+        },
+      );
+
+      await t.step(
+        "a name that fails validation backs off",
+        async () => {
+          // Pebble validates at an address where nothing listens.
+          await pebble.resolve("unreachable.example.com", "127.0.0.2");
+          await runContainer("dg-acme-bad", {
+            network: net.name,
+            labels: {
+              glue_http_80_host: "unreachable.example.com",
+              glue_http_80_tls: "1",
+            },
+          });
+          const one = await started.waitForLine(
+            /ACME: certificate for unreachable\.example\.com failed \(1 in a row\).*next try in 1 s/,
+          );
+          assertIncludes(one, "127.0.0.2");
+          await started.waitForLine(
+            /ACME: certificate for unreachable\.example\.com failed \(2 in a row\).*next try in 2 s/,
+            10000,
+          );
+        },
+      );
+
+      await t.step(
+        "with the CA down, certificates keep serving and issuance backs off",
+        async () => {
+          await pebble.stop();
+          pebbleUp = false;
+          await runContainer("dg-acme-2", {
+            network: net.name,
+            labels: {
+              glue_http_80_host: "acme2.example.com",
+              glue_http_80_tls: "1",
+            },
+          });
+          const one = await started.waitForLine(
+            /ACME: certificate for acme2\.example\.com failed \(1 in a row\).*next try in 1 s/,
+          );
+          const two = await started.waitForLine(
+            /ACME: certificate for acme2\.example\.com failed \(2 in a row\).*next try in 2 s/,
+            10000,
+          );
+          await started.waitForLine(
+            /ACME: certificate for acme2\.example\.com failed \(3 in a row\).*next try in 4 s/,
+            10000,
+          );
+          assertIncludes(one, "ECONNREFUSED");
+          assertTrue(two.length > 0);
+          const r = await httpsGet(https, "acme1.example.com", "/whoami", [
+            root,
+          ]);
+          assertEquals(r.body, "dg-acme-1 /");
+        },
+      );
+      console.log(figures.join("\n"));
+    } finally {
+      if (Deno.env.get("DG_TEST_LOG")) console.log(balancer?.lines.join("\n"));
+      await balancer?.stop();
+      if (pebbleUp) await pebble.stop();
+      await removeContainers();
+      await net.remove();
+      await dir.remove();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
