@@ -61,11 +61,14 @@ export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
   sticky: false,
 };
 
-/** The label suffix of each route setting, for messages. */
+/**
+ * The label suffix of each route setting, for messages, in the order
+ * conflicts are looked for: redirect_https before tls, which it implies.
+ */
 export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
   stripPrefix: "strip_prefix",
-  tls: "tls",
   redirectHttps: "redirect_https",
+  tls: "tls",
   check: "check",
   balance: "balance",
   sticky: "sticky",

@@ -419,3 +419,90 @@ Deno.test("plan with the host map: outgrowing the pool reloads once, with room t
     } added, backend hosts_${8 + POOL_SPARE} added, ...`,
   );
 });
+
+Deno.test("plan: a certificate joins before the hosts it serves; the one it replaces leaves last", () => {
+  const plan = planChange("same", "same", {
+    certs: {
+      crtList: "/etc/haproxy/haproxy.cfg.crt-list",
+      before: [{ path: "/c/a.example.com.1111.pem", pem: "old" }],
+      after: [{ path: "/c/a.example.com.2222.pem", pem: "new" }],
+    },
+    maps: [{
+      file: HOST_MAP,
+      before: [],
+      after: [["a.example.com", "hosts_1"]],
+    }],
+  });
+  assertEquals(summary(plan), [
+    "cert-add /c/a.example.com.2222.pem",
+    "map a.example.com hosts_1",
+    "cert-remove /c/a.example.com.1111.pem",
+  ]);
+});
+
+Deno.test("commands: a certificate goes in through a transaction with its PEM as payload, and out of the crt-list before the store", () => {
+  const list = "/etc/haproxy/haproxy.cfg.crt-list";
+  const add = commandsFor({
+    op: "cert-add",
+    crtList: list,
+    file: "/c/a.pem",
+    pem: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----",
+  });
+  assertEquals(add.map((c) => c.command), [
+    "new ssl cert /c/a.pem",
+    "set ssl cert /c/a.pem",
+    "commit ssl cert /c/a.pem",
+    `add ssl crt-list ${list} /c/a.pem`,
+  ]);
+  assertEquals(add[1]?.payload?.startsWith("-----BEGIN CERTIFICATE"), true);
+  // HAProxy 2.6's answers, as seen on the admin socket.
+  assertTrue(add[0]!.ok.test("New empty certificate store '/c/a.pem'!"));
+  assertTrue(add[2]!.ok.test("Committing /c/a.pem\nSuccess!"));
+  assertTrue(!add[2]!.ok.test("Committing /c/a.pem\nError!"));
+  const remove = commandsFor({
+    op: "cert-remove",
+    crtList: list,
+    file: "/c/a.pem",
+  });
+  assertEquals(remove.map((c) => c.command), [
+    `del ssl crt-list ${list} /c/a.pem`,
+    "del ssl cert /c/a.pem",
+  ]);
+  assertTrue(
+    remove[0]!.ok.test(`Entry '/c/a.pem' deleted in crtlist '${list}'!`),
+  );
+  assertTrue(remove[1]!.ok.test("Certificate '/c/a.pem' deleted!"));
+});
+
+Deno.test("plan: a server joining a sticky backend sets the cookie key again, which gives it a cookie", () => {
+  const sticky = new Renderer(
+    { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
+    {
+      httpBind: ["127.0.0.1:18080"],
+      statsBind: "",
+      tcpBindAddress: "127.0.0.1",
+      statsSocket: "/run/haproxy/admin.sock",
+      cookieKey: "0123456789abcdef0123456789abcdef",
+    },
+  );
+  const s = (name: string, address: string) =>
+    container(
+      name,
+      ip(address),
+      labels({ glue_http_80_host: "s.example.com", glue_http_80_sticky: "1" }),
+    );
+  const plan = planChange(
+    sticky.render(buildRoutes([s("s1", "10.0.0.2")])),
+    sticky.render(buildRoutes([s("s1", "10.0.0.2"), s("s2", "10.0.0.3")])),
+  );
+  assertEquals(plan.kind, "runtime");
+  if (plan.kind !== "runtime") return;
+  assertEquals(
+    plan.ops.flatMap(commandsFor).map((c) => c.command).filter((c) =>
+      c.includes("cookie")
+    ),
+    [
+      "set dynamic-cookie-key backend http_s.example.com 0123456789abcdef0123456789abcdef",
+    ],
+  );
+});

@@ -19,6 +19,7 @@ import {
   TemplateError,
 } from "../../lib/haproxy/render.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
+import { createSelfSigned } from "../../lib/tls/self_signed.ts";
 import {
   assignPool,
   EMPTY_POOL,
@@ -294,6 +295,98 @@ Deno.test("render: with the host map, plain hosts go through the map to pool bac
       table.maps.http.length + POOL_SPARE,
     );
     assertIncludes(text, `backend hosts_${table.pool.length}\n`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("render: HTTPS with host maps, redirects, ACME map and certificates passes haproxy -c", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pem = await createSelfSigned(new Date());
+    await Deno.writeTextFile(`${dir}/default.pem`, pem);
+    await Deno.writeTextFile(`${dir}/a.pem`, pem);
+    await Deno.writeTextFile(`${dir}/crt-list`, `${dir}/a.pem\n`);
+    const maps = {
+      http: `${dir}/hosts.map`,
+      https: `${dir}/https.map`,
+      redirect: `${dir}/redirect.map`,
+      acme: `${dir}/acme.map`,
+    };
+    const renderer = new Renderer(
+      { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+      {
+        ...listen,
+        maps,
+        httpsBind: ["127.0.0.1:18443"],
+        crtList: `${dir}/crt-list`,
+        cookieKey: "0123456789abcdef0123456789abcdef",
+      },
+    );
+    const secure = (
+      name: string,
+      address: string,
+      more: Record<string, string>,
+    ) => container(name, ip(address), labels(more));
+    const { table } = assignPool(
+      buildRoutes([
+        ...readme,
+        secure("tls", "10.0.1.1", {
+          glue_http_80_host: "tls.example.org",
+          glue_http_80_tls: "1",
+          glue_http_80_sticky: "1",
+          glue_http_80_check: "/healthz",
+        }),
+        secure("moved", "10.0.1.2", {
+          glue_http_80_host: "moved.example.org",
+          glue_http_80_redirect_https: "1",
+          glue_http_80_balance: "source",
+        }),
+        secure("prefixed", "10.0.1.3", {
+          glue_http_80_host: "p.example.org",
+          glue_http_80_prefix: "app",
+          glue_http_80_redirect_https: "1",
+          glue_http_80_maxconn: "20",
+        }),
+      ], { https: true }),
+      EMPTY_POOL,
+    );
+    await Deno.writeTextFile(maps.http, mapText(table.maps.http));
+    await Deno.writeTextFile(maps.https, mapText(table.maps.https));
+    await Deno.writeTextFile(maps.redirect, mapText(table.maps.redirect));
+    await Deno.writeTextFile(maps.acme, "token123 token123.thumb\n");
+    const text = renderer.render({
+      ...table,
+      defaultCert: `${dir}/default.pem`,
+    });
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+    assertEquals(table.maps.https.map(([host]) => host), [
+      "moved.example.org",
+      "tls.example.org",
+    ]);
+    assertEquals(table.maps.redirect.map(([host]) => host), [
+      "moved.example.org",
+    ]);
+    // Redirected hosts are not served on plain HTTP.
+    assertTrue(!table.maps.http.some(([host]) => host === "moved.example.org"));
+    assertIncludes(
+      text,
+      `bind 127.0.0.1:18443 ssl crt ${dir}/default.pem crt-list ${dir}/crt-list alpn h2,http/1.1`,
+    );
+    assertIncludes(
+      text,
+      "http-request redirect location https://%[var(txn.host)]:18443%[capture.req.uri] code 301 if http_p.example.org_app_host http_p.example.org_app_path",
+    );
+    assertIncludes(
+      text,
+      "server prefixed:80 10.0.1.3:80 weight 100 maxconn 20 check",
+    );
+    assertIncludes(text, "hash-type consistent");
+    assertIncludes(
+      text,
+      "http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host tls.example.org",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

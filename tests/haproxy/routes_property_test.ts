@@ -12,6 +12,16 @@ import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 import { NO_ROUTES, Renderer } from "../../lib/haproxy/render.ts";
 import { DEFAULT_TEMPLATE_DIRS } from "../../lib/haproxy/builtin_templates.ts";
+import { createSelfSigned } from "../../lib/tls/self_signed.ts";
+
+// The HTTPS frontend is on, so every new label reaches the template;
+// haproxy -c reads the default certificate and the crt-list.
+const tlsDir = await Deno.makeTempDir({ prefix: "docker-glue-property-" });
+await Deno.writeTextFile(
+  `${tlsDir}/default.pem`,
+  await createSelfSigned(new Date()),
+);
+await Deno.writeTextFile(`${tlsDir}/crt-list`, "");
 
 const renderer = new Renderer(
   { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
@@ -19,11 +29,17 @@ const renderer = new Renderer(
     httpBind: ["127.0.0.1:18080"],
     statsBind: "127.0.0.1:18404",
     tcpBindAddress: "127.0.0.1",
+    httpsBind: ["127.0.0.1:18443"],
+    crtList: `${tlsDir}/crt-list`,
+    cookieKey: "0123456789abcdef0123456789abcdef",
   },
 );
+const DEFAULT_CERT = `${tlsDir}/default.pem`;
 
 /** Lines the template writes whatever the routes: allowed verbatim. */
-const FIXED = new Set(renderer.render(NO_ROUTES).split("\n"));
+const FIXED = new Set(
+  renderer.render({ ...NO_ROUTES, defaultCert: DEFAULT_CERT }).split("\n"),
+);
 
 /** Shapes of the lines the template writes per route. */
 const SHAPES = [
@@ -33,7 +49,16 @@ const SHAPES = [
   /^ {4}default_backend [A-Za-z0-9._:-]+$/,
   /^backend [A-Za-z0-9._:-]+$/,
   /^frontend tcp_\d+$/,
-  /^ {4}balance roundrobin$/,
+  /^ {4}balance (roundrobin|leastconn|random|source)$/,
+  /^ {4}# Servers join a hashed backend at runtime only with consistent hashing\.$/,
+  /^ {4}hash-type consistent$/,
+  /^ {4}# Cookie values derive from each server's address, so servers added at$/,
+  /^ {4}# runtime get one too\.$/,
+  /^ {4}cookie GLUESRV insert indirect nocache dynamic$/,
+  /^ {4}dynamic-cookie-key [0-9a-f]{32}$/,
+  /^ {4}option httpchk$/,
+  /^ {4}http-check send meth GET uri \/[A-Za-z0-9._~!&*+,;=:@/?%-]*( ver HTTP\/1\.1 hdr Host [a-z0-9.-]+)?$/,
+  /^ {4}http-request redirect location https:\/\/%\[var\(txn\.host\)\]:18443%\[capture\.req\.uri\] code 301( if [A-Za-z0-9._:-]+_(host|path)( [A-Za-z0-9._:-]+_path)?)?$/,
   /^ {4}# A GET that fails on a server going away is tried on another one\.$/,
   /^ {4}retry-on all-retryable-errors$/,
   /^ {4}http-request disable-l7-retry unless METH_GET \|\| METH_HEAD$/,
@@ -41,7 +66,7 @@ const SHAPES = [
   /^ {4}option tcplog$/,
   /^ {4}bind 127\.0\.0\.1:\d+$/,
   /^ {4}http-request replace-path '\^[A-Za-z0-9._~!&*+,;=:@%/\\-]+\/\?\(\.\*\)\$' '\/\\1'$/,
-  /^ {4}server [A-Za-z0-9._:-]+ \d+\.\d+\.\d+\.\d+:\d+ weight \d+ check$/,
+  /^ {4}server [A-Za-z0-9._:-]+ \d+\.\d+\.\d+\.\d+:\d+ weight \d+( maxconn \d+)? check$/,
 ];
 
 function foreignLines(text: string): string[] {
@@ -86,10 +111,17 @@ const value = fc.oneof(
     "80",
     "8080",
     "5432",
+    "/healthz",
+    "/status?full=1",
+    "leastconn",
+    "source",
+    "random",
+    "roundrobin",
+    "100000",
   ),
   fc.constantFrom(...HOSTILE),
   fc.tuple(
-    fc.constantFrom("a.example.com", "api", "80"),
+    fc.constantFrom("a.example.com", "api", "80", "/healthz", "1", "source"),
     fc.constantFrom(...HOSTILE),
   ).map(([a, b]) => a + b),
   fc.string({ unit: "binary", maxLength: 40 }),
@@ -108,8 +140,21 @@ const port = fc.constantFrom(
   "80\n",
 );
 const key = fc.oneof(
-  fc.tuple(port, fc.constantFrom("host", "prefix", "strip_prefix", "weight"))
-    .map(([p, k]) => `glue_http_${p}_${k}`),
+  fc.tuple(
+    port,
+    fc.constantFrom(
+      "host",
+      "prefix",
+      "strip_prefix",
+      "weight",
+      "tls",
+      "redirect_https",
+      "check",
+      "balance",
+      "sticky",
+      "maxconn",
+    ),
+  ).map(([p, k]) => `glue_http_${p}_${k}`),
   fc.tuple(port, fc.constantFrom("weight", "listen")).map(([p, k]) =>
     `glue_tcp_${p}_${k}`
   ),
@@ -118,7 +163,7 @@ const key = fc.oneof(
 
 let serial = 0;
 const randomContainer = fc.record({
-  labels: fc.dictionary(key, value, { maxKeys: 6 }),
+  labels: fc.dictionary(key, value, { maxKeys: 8 }),
   exposed: fc.subarray(["80/tcp", "8080/tcp", "5432/tcp"]),
 }).map(({ labels: l, exposed }) => {
   serial++;
@@ -144,14 +189,40 @@ const goodContainers = fc.integer({ min: 1, max: 3 }).map((n) =>
   })
 );
 
+/** Containers with a valid host and one route option of any value. */
+const optionContainer = fc.record({
+  option: fc.constantFrom(
+    "tls",
+    "redirect_https",
+    "check",
+    "balance",
+    "sticky",
+    "maxconn",
+    "prefix",
+    "strip_prefix",
+    "weight",
+  ),
+  value,
+}).map(({ option, value }) => {
+  serial++;
+  return container(
+    `opt${serial}`,
+    ip(`10.3.${(serial >> 8) & 255}.${serial & 255}`),
+    labels({
+      glue_http_80_host: "options.example.com",
+      [`glue_http_80_${option}`]: value,
+    }),
+  );
+});
+
 const labelSets = fc.tuple(
-  fc.array(randomContainer, { maxLength: 8 }),
+  fc.array(fc.oneof(randomContainer, optionContainer), { maxLength: 8 }),
   goodContainers,
 );
 
 function check([random, good]: [ContainerRecord[], ContainerRecord[]]): string {
-  const table = buildRoutes([...random, ...good]);
-  const text = renderer.render(table);
+  const table = buildRoutes([...random, ...good], { https: true });
+  const text = renderer.render({ ...table, defaultCert: DEFAULT_CERT });
   assertEquals(foreignLines(text), []);
   for (const g of good) {
     const route = table.routes.find((r) =>

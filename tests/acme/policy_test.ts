@@ -1,0 +1,69 @@
+/** The ACME politeness rules, without a CA. */
+
+import { assertEquals, assertThrows, assertTrue } from "../_fixtures/assert.ts";
+import {
+  backoffMs,
+  dueAt,
+  parseBackoff,
+  renewalTime,
+  uncertifiable,
+} from "../../lib/acme/policy.ts";
+
+Deno.test("acme policy: names a CA cannot certify by HTTP-01 are skipped with the reason", () => {
+  assertEquals(uncertifiable("www.example.com"), null);
+  assertEquals(uncertifiable("a.b.example.co.uk"), null);
+  for (
+    const [host, part] of [
+      ["", "default host"],
+      ["*.example.com", "DNS-01"],
+      ["intranet", "without a dot"],
+      ["printer.local", ".local"],
+      ["app.localhost", ".localhost"],
+      ["svc.internal", ".internal"],
+      ["10.0.0.1", "IP address"],
+    ]
+  ) {
+    assertTrue(
+      uncertifiable(host!)?.includes(part!) === true,
+      `${host}: ${uncertifiable(host!)}`,
+    );
+  }
+});
+
+Deno.test("acme policy: renewal once a third of the lifetime is left", () => {
+  const from = new Date("2026-01-01T00:00:00Z");
+  const to = new Date("2026-04-01T00:00:00Z"); // 90 days
+  assertEquals(
+    new Date(renewalTime(from, to)).toISOString(),
+    "2026-03-02T00:00:00.000Z",
+  );
+});
+
+Deno.test("acme policy: back-off doubles from the base up to the maximum", () => {
+  const backoff = { baseMs: 60_000, maxMs: 86_400_000 };
+  assertEquals(
+    [1, 2, 3, 4, 12, 20, 500].map((n) => backoffMs(n, backoff)),
+    [60_000, 120_000, 240_000, 480_000, 86_400_000, 86_400_000, 86_400_000],
+  );
+});
+
+Deno.test("acme policy: a name is due at renewal, never inside its back-off window", () => {
+  const current = {
+    notBefore: new Date(0),
+    notAfter: new Date(90_000),
+  };
+  assertEquals(dueAt(undefined, undefined), 0);
+  assertEquals(dueAt(current, undefined), 60_000);
+  assertEquals(dueAt(undefined, { failures: 2, notBefore: 5_000 }), 5_000);
+  assertEquals(dueAt(current, { failures: 1, notBefore: 70_000 }), 70_000);
+  assertEquals(dueAt(current, { failures: 0, notBefore: 1_000 }), 60_000);
+});
+
+Deno.test("acme policy: --acme-backoff reads base[:max]", () => {
+  assertEquals(parseBackoff("1m:24h"), { baseMs: 60_000, maxMs: 86_400_000 });
+  assertEquals(parseBackoff("30s"), { baseMs: 30_000, maxMs: 86_400_000 });
+  assertEquals(parseBackoff("500ms:4s"), { baseMs: 500, maxMs: 4_000 });
+  for (const bad of ["", "1", "0s", "5m:1m", "1d", "x:y"]) {
+    assertThrows(() => parseBackoff(bad), TypeError, "Invalid ACME back-off");
+  }
+});
