@@ -25,26 +25,17 @@ import {
   freePort,
   haproxyDir,
   httpGet,
-  masterProc,
   removeContainers,
   runContainer,
-  sh,
   startBalancer,
 } from "../tests/e2e/_harness.ts";
+import { machine, ms, percentile, reloads, row } from "./_common.ts";
 
 const quick = Deno.args.includes("--quick");
 const SIZES = quick ? [10] : [50, 400];
 const SAMPLES = quick ? 3 : 15;
 const STORMS = quick ? [10] : [50, 100];
 const ROLLING = quick ? 4 : 16;
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ??
-    NaN;
-}
-
-const ms = (value: number) => `${value.toFixed(0)} ms`;
 
 /** Polls through HAProxy until `host` answers with `name`; returns when it did. */
 async function routedAt(
@@ -94,33 +85,6 @@ async function startMany(
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   return last;
-}
-
-async function reloads(): Promise<number> {
-  // The master does not answer while it re-executes itself for a reload.
-  for (let i = 0; i < 100; i++) {
-    const proc = await masterProc();
-    if (proc !== null) return proc.reloads;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return NaN;
-}
-
-async function machine(): Promise<string> {
-  // Deno reads /proc only with every permission; lscpu and free read it for us.
-  const cpu = /Model name:\s*(.*)/.exec(await sh("lscpu"))?.[1] ??
-    "unknown CPU";
-  const mem = /Mem:\s+([0-9.]+\S*)/.exec(await sh("free", "-h"))?.[1] ?? "?";
-  const haproxy = (await sh("haproxy", "-v")).split("\n")[0];
-  const engine = await docker("version", "--format", "{{.Server.Version}}");
-  return `${navigator.hardwareConcurrency} cores (${cpu}), ${mem} memory; ${haproxy}; Docker ${engine}; Deno ${Deno.version.deno}`;
-}
-
-const rows: string[] = [];
-function row(...cells: (string | number)[]): void {
-  const line = `| ${cells.join(" | ")} |`;
-  rows.push(line);
-  console.log(line);
 }
 
 await ensureImage();

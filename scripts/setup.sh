@@ -2,7 +2,7 @@
 # Installs and starts what docker-glue and its tests need on a Debian host:
 # Deno (pinned below, from the npm package `deno`), Debian's docker.io, haproxy,
 # busybox-static, etcd-server, etcd-client (etcdctl, the tests' independent
-# etcd reader), systemd (for systemd-analyze), openssl and pebble (a real
+# etcd reader), systemd (for systemd-analyze), openssl, curl and pebble (a real
 # ACME server, with pebble-challtestsrv as its DNS), and a
 # running Docker engine. Safe to run
 # again: it only does what is missing, and never starts a second engine.
@@ -38,6 +38,7 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # The HTTPS tests: certificates made with openssl, a real ACME server.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"

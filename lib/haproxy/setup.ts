@@ -20,7 +20,7 @@ import { type MapFiles, Renderer } from "./render.ts";
 import { resolveTemplateDirs } from "./template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
 import { selfSignedDefault } from "./tls.ts";
-import { readOrNull, writeAtomically } from "./apply.ts";
+import { readOrNull } from "./apply.ts";
 import { AcmeManager, type AcmeSettings } from "../acme/manager.ts";
 import { ChallengeMap } from "../acme/challenges.ts";
 import { parseBackoff } from "../acme/policy.ts";
@@ -335,6 +335,13 @@ export async function createBalancer(
       : {}),
     ...(acme === undefined ? {} : { acme: `${configFile}.acme.map` }),
   };
+  let checkArgs: string[] = [];
+  if (!settings.dryRun) {
+    const rc = await readRc(settings.rc);
+    checkArgs = rc.args;
+    await checkHaproxy(settings.haproxyBin);
+    await checkWritable(settings.configFile);
+  }
   const renderer = new Renderer(
     {
       dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
@@ -349,7 +356,7 @@ export async function createBalancer(
       maps,
       httpsBind,
       crtList: `${configFile}.crt-list`,
-      cookieKey: await cookieKey(configFile, settings.dryRun),
+      cookieKey: await cookieKey(configFile),
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
       // our log, so no syslog is needed. Its log then carries emergencies
@@ -359,13 +366,6 @@ export async function createBalancer(
         : "",
     },
   );
-  let checkArgs: string[] = [];
-  if (!settings.dryRun) {
-    const rc = await readRc(settings.rc);
-    checkArgs = rc.args;
-    await checkHaproxy(settings.haproxyBin);
-    await checkWritable(settings.configFile);
-  }
   // Called only once the engine below exists.
   const schedule = () => balancer.schedule();
   let tls;
@@ -453,20 +453,17 @@ export async function createBalancer(
 }
 
 /**
- * The secret HAProxy derives sticky-session cookies from, so a cookie
- * does not tell a client the server's address. Made once beside the
- * configuration and kept, so cookies survive restarts.
+ * The secret HAProxy derives sticky-session cookies from, so a cookie does
+ * not tell a client the server's address. It lives in the configuration
+ * itself: the one the running file has, so cookies survive restarts, else
+ * a new random one.
  */
-async function cookieKey(configFile: string, dryRun: boolean): Promise<string> {
-  const file = `${configFile}.cookie-key`;
-  const existing = (await readOrNull(file))?.trim();
-  if (existing !== undefined && /^[0-9a-f]{32}$/.test(existing)) {
-    return existing;
-  }
-  if (dryRun) return "(made-at-first-start)";
-  const key = [...crypto.getRandomValues(new Uint8Array(16))].map((b) =>
+async function cookieKey(configFile: string): Promise<string> {
+  const running = await readOrNull(configFile).catch(() => null);
+  const kept = /^\s*dynamic-cookie-key ([0-9a-f]{32})$/m.exec(running ?? "")
+    ?.[1];
+  if (kept !== undefined) return kept;
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) =>
     b.toString(16).padStart(2, "0")
   ).join("");
-  await writeAtomically(file, `${key}\n`, 0o600);
-  return key;
 }

@@ -20,6 +20,7 @@ import {
   Process,
   removeContainers,
   runContainer,
+  sh,
   startBalancer,
   waitFor,
 } from "./_harness.ts";
@@ -111,6 +112,21 @@ Deno.test({
             20,
           );
           assertEquals(r.body, "dg-acme-1 /");
+          // As an operator would check it: curl trusting Pebble's root only.
+          const rootFile = `${work}/root.pem`;
+          await Deno.writeTextFile(rootFile, root);
+          assertEquals(
+            await sh(
+              "curl",
+              "-sS",
+              "--cacert",
+              rootFile,
+              "--resolve",
+              `acme1.example.com:${https}:127.0.0.1`,
+              `https://acme1.example.com:${https}/whoami`,
+            ),
+            "dg-acme-1 /",
+          );
           figures.push(
             `container start to HTTPS with a Pebble certificate: ${
               (performance.now() - t0).toFixed(0)

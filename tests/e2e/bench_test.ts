@@ -1,6 +1,7 @@
 /**
- * The end-to-end benchmark's short version, so it cannot rot: it must run to
- * the end against the real engine and a managed HAProxy and print every row.
+ * The end-to-end benchmarks' short versions, so they cannot rot: each must
+ * run to the end against the real engine and a managed HAProxy (and Pebble)
+ * and print every row.
  * Its timings are not asserted (machines are noisy); what a user would
  * notice is: joining a host and a rolling replacement reload nothing.
  */
@@ -8,28 +9,34 @@
 import { assertEquals, assertIncludes } from "../_fixtures/assert.ts";
 import { ROOT } from "./_harness.ts";
 
+/** Runs a benchmark's short version; returns what it printed. */
+async function quick(script: string): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "--allow-net",
+      "--allow-env",
+      script,
+      "--quick",
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, text + new TextDecoder().decode(out.stderr));
+  return text;
+}
+
 Deno.test({
   name: "bench: the end-to-end benchmark's short version runs and reports",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run",
-        "--allow-net",
-        "--allow-env",
-        "bench/e2e.ts",
-        "--quick",
-      ],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assertEquals(out.code, 0, text + new TextDecoder().decode(out.stderr));
+    const text = await quick("bench/e2e.ts");
     assertIncludes(text, "machine: ");
     assertIncludes(text, "HAProxy version");
     const join =
@@ -43,5 +50,26 @@ Deno.test({
       text,
       "| rolling replacement of 4 containers | 14 | 0 reloads |",
     );
+  },
+});
+
+Deno.test({
+  name:
+    "bench: the HTTPS benchmark's short version runs; certificates change and renew with no reload and no failed request",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const text = await quick("bench/https.ts");
+    assertIncludes(text, "machine: ");
+    const swap =
+      /\| certificate replaced in the directory to served, p50 \/ p95 \| 3 \| [0-9]+ ms \/ [0-9]+ ms \(0 reloads\)/
+        .exec(text);
+    assertEquals(swap !== null, true, text);
+    assertIncludes(text, "| new tls container: docker run returned to HTTPS");
+    assertIncludes(text, "| ACME issuance as logged");
+    const renewal =
+      /\| renewal under HTTPS load: request to new certificate served \| 1 \| [0-9]+ ms; [0-9]+ requests, 0 failed, 0 reloads/
+        .exec(text);
+    assertEquals(renewal !== null, true, text);
   },
 });

@@ -1,0 +1,45 @@
+/**
+ * What the end-to-end benchmarks share: percentiles, HAProxy's reload
+ * count, the machine's description and Markdown rows.
+ *
+ * @module
+ */
+
+import { docker, masterProc, sh } from "../tests/e2e/_harness.ts";
+
+/** The value at fraction `p` (0-1) of the sorted values. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ??
+    NaN;
+}
+
+/** Milliseconds, rounded, with the unit. */
+export const ms = (value: number): string => `${value.toFixed(0)} ms`;
+
+/** HAProxy's reload count from its master, or NaN when it does not answer. */
+export async function reloads(): Promise<number> {
+  // The master does not answer while it re-executes itself for a reload.
+  for (let i = 0; i < 100; i++) {
+    const proc = await masterProc();
+    if (proc !== null) return proc.reloads;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return NaN;
+}
+
+/** The machine, HAProxy, Docker and Deno, in one line for the record. */
+export async function machine(): Promise<string> {
+  // Deno reads /proc only with every permission; lscpu and free read it for us.
+  const cpu = /Model name:\s*(.*)/.exec(await sh("lscpu"))?.[1] ??
+    "unknown CPU";
+  const mem = /Mem:\s+([0-9.]+\S*)/.exec(await sh("free", "-h"))?.[1] ?? "?";
+  const haproxy = (await sh("haproxy", "-v")).split("\n")[0];
+  const engine = await docker("version", "--format", "{{.Server.Version}}");
+  return `${navigator.hardwareConcurrency} cores (${cpu}), ${mem} memory; ${haproxy}; Docker ${engine}; Deno ${Deno.version.deno}`;
+}
+
+/** Prints one Markdown table row. */
+export function row(...cells: (string | number)[]): void {
+  console.log(`| ${cells.join(" | ")} |`);
+}
