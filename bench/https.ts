@@ -59,32 +59,20 @@ await ensureImage();
 await removeContainers();
 const net = await createNetwork("docker-glue-bench-https");
 const dir = await haproxyDir();
-const certs = `${dir.path}/certs`;
+const certs = dir.certs;
 await Deno.mkdir(certs);
 const work = await Deno.makeTempDir({ prefix: "docker-glue-bench-tls-" });
 const http = freePort();
 const https = freePort();
 const pebble = await startPebble(work, http, VALIDITY_S);
-const caFile = `${dir.path}/pebble-ca.pem`;
-await Deno.copyFile(pebble.caFile, caFile);
 const root = await pebble.root();
 const balancer = startBalancer([
   "-w",
   "--haproxy",
   "managed",
   ...dir.listenArgs(http),
-  "--https-bind",
-  `127.0.0.1:${https}`,
-  "--tls-cert-dir",
-  certs,
-  "--acme-directory",
-  pebble.directory,
-  "--acme-email",
-  "ops@example.com",
-  "--acme-ca-file",
-  caFile,
-  "--acme-backoff",
-  "1s:4s",
+  ...dir.httpsArgs(https),
+  ...(await pebble.balancerArgs(dir.path)),
 ]);
 try {
   console.log(`machine: ${await machine()}`);

@@ -188,17 +188,17 @@ function companionFiles(
   ];
 }
 
-/** Runtime operations in a few words, for the log. */
+/** Runtime operations in a few words, for the log: "1 server added, 2 map entries set". */
 function summarize(ops: readonly RuntimeOp[]): string {
   const counts = new Map<string, number>();
   for (const op of ops) {
     const what = op.op === "map"
-      ? (op.value === null ? "map entries removed" : "map entries set")
+      ? `map entr* ${op.value === null ? "removed" : "set"}`
       : op.op === "cert-add"
-      ? "certificates added"
+      ? "certificate* added"
       : op.op === "cert-remove"
-      ? "certificates removed"
-      : `servers ${
+      ? "certificate* removed"
+      : `server* ${
         {
           add: "added",
           remove: "removed",
@@ -208,7 +208,14 @@ function summarize(ops: readonly RuntimeOp[]): string {
       }`;
     counts.set(what, (counts.get(what) ?? 0) + 1);
   }
-  return [...counts].map(([what, n]) => `${n} ${what}`).join(", ");
+  return [...counts].map(([what, n]) =>
+    `${n} ${
+      what.replace("entr*", n === 1 ? "entry" : "entries").replace(
+        "*",
+        n === 1 ? "" : "s",
+      )
+    }`
+  ).join(", ");
 }
 
 function findingKey(finding: Finding): string {
@@ -251,6 +258,8 @@ export class HAProxyBalancer {
   #runningMaps = new Map<string, HostMap>();
   /** The crt-list's certificates HAProxy runs. */
   #runningCerts: readonly CertFile[] = [];
+  /** The certificate files kept at the last clean-up of the certificate directory. */
+  #prunedFor = "";
   #lastTrigger = -Infinity;
   #burstStart = -Infinity;
   /** The next update is the first of a burst, and is applied whatever it needs. */
@@ -563,7 +572,7 @@ export class HAProxyBalancer {
     }
     const reason = plan.kind === "reload"
       ? plan.reason
-      : "membership changed (no admin socket)";
+      : `${summarize(plan.ops)} (no admin socket)`;
     // The first change after a quiet time, and a drain that needs a reload
     // (no runtime API), go at once, but HAProxy reloads at most once per
     // quiet time: a storm with pauses in it, or a mass stop, is a burst too.
@@ -619,13 +628,16 @@ export class HAProxyBalancer {
     }
     const tls = this.#options.tls;
     if (tls !== undefined && companions.certs !== null) {
-      await pruneLiveFiles(
-        tls.liveDir,
-        new Set([
-          companions.certs.defaultCert.path,
-          ...companions.certs.certs.map((cert) => cert.path),
-        ]),
-      );
+      const keep = [
+        companions.certs.defaultCert.path,
+        ...companions.certs.certs.map((cert) => cert.path),
+      ];
+      // Only when the certificates changed: most updates are servers.
+      const key = keep.join("\n");
+      if (key !== this.#prunedFor) {
+        await pruneLiveFiles(tls.liveDir, new Set(keep));
+        this.#prunedFor = key;
+      }
     }
   }
 

@@ -12,14 +12,26 @@ import type { HttpRoute, RouteTable } from "./routes.ts";
 
 /** Which pool backend serves which host, and how many pool backends there are. */
 export interface PoolAssignment {
-  /** Pool slot (1-based) by host. */
+  /** Pool slot (1-based) by host, for hosts routed now and parked ones. */
   readonly slots: ReadonlyMap<string, number>;
+  /**
+   * Slots of hosts that are not routed now, with their last route (no
+   * servers): the backend keeps that route's settings, so the host coming
+   * back (a redeploy) changes servers and map entries only.
+   */
+  readonly parked: ReadonlyMap<number, HttpRoute>;
   /** Pool backends in the configuration, used or not. */
   readonly size: number;
+  /** The routes served from each slot now, to park when their host goes. */
+  readonly routes?: ReadonlyMap<number, HttpRoute>;
 }
 
 /** No hosts, no pool yet. */
-export const EMPTY_POOL: PoolAssignment = { slots: new Map(), size: 0 };
+export const EMPTY_POOL: PoolAssignment = {
+  slots: new Map(),
+  parked: new Map(),
+  size: 0,
+};
 
 /**
  * Spare pool backends made when the pool grows: at least this many, or a
@@ -62,15 +74,19 @@ export function isPlainHost(route: HttpRoute): boolean {
 
 /**
  * Gives every plain-host route a pool backend: the one it had in `previous`
- * if it had one, else the lowest free slot. The pool never shrinks while the
- * process runs (that would be a structural change); it grows, to leave at
- * least {@link POOL_SPARE} spares, only when the hosts outgrow it.
+ * if it had one, else the lowest slot that is free, else the lowest slot
+ * of a parked host. A host that goes keeps its slot, parked, with its
+ * route's settings, until another host needs the slot. The pool never
+ * shrinks while the process runs (that would be a structural change); it
+ * grows, to leave at least {@link POOL_SPARE} spares, only when the hosts
+ * outgrow it.
  */
 export function assignPool(
   table: RouteTable,
   previous: PoolAssignment,
 ): { table: PooledTable; assignment: PoolAssignment } {
   const plain = table.routes.filter(isPlainHost);
+  const current = new Set(plain.map((route) => route.host));
   const slots = new Map<string, number>();
   const taken = new Set<number>();
   for (const route of plain) {
@@ -85,12 +101,29 @@ export function assignPool(
     size = plain.length +
       Math.max(POOL_SPARE, Math.ceil(plain.length / 4));
   }
+  // Hosts that went: parked in their slot, with their last route.
+  const parked = new Map<number, { host: string; route: HttpRoute }>();
+  for (const [host, slot] of previous.slots) {
+    if (current.has(host) || slot > size) continue;
+    const route = previous.parked.get(slot) ??
+      previous.routes?.get(slot);
+    if (route !== undefined) {
+      parked.set(slot, { host, route: { ...route, servers: [] } });
+    }
+  }
   let free = 1;
+  const parkedOrder = [...parked.keys()].sort((a, b) => a - b);
   for (const route of plain) {
     if (slots.has(route.host)) continue;
-    while (taken.has(free)) free++;
-    slots.set(route.host, free);
-    taken.add(free);
+    while (free <= size && (taken.has(free) || parked.has(free))) free++;
+    let slot = free;
+    if (slot > size) {
+      // No free slot: the lowest parked one is given up.
+      slot = parkedOrder.find((n) => !taken.has(n)) ?? ++size;
+      parked.delete(slot);
+    }
+    slots.set(route.host, slot);
+    taken.add(slot);
   }
   const bySlot = new Map<number, HttpRoute>();
   const routes = table.routes.map((route) => {
@@ -102,7 +135,7 @@ export function assignPool(
   });
   const pool = Array.from({ length: size }, (_, i) => ({
     backend: poolBackend(i + 1),
-    route: bySlot.get(i + 1) ?? null,
+    route: bySlot.get(i + 1) ?? parked.get(i + 1)?.route ?? null,
   }));
   const pooled = [...bySlot.values()].sort((a, b) =>
     a.host < b.host ? -1 : a.host > b.host ? 1 : 0
@@ -114,9 +147,15 @@ export function assignPool(
     https: entries((route) => route.settings.tls),
     redirect: entries((route) => route.settings.redirectHttps),
   };
+  const kept = new Map(slots);
+  const parkedRoutes = new Map<number, HttpRoute>();
+  for (const [slot, { host, route }] of parked) {
+    kept.set(host, slot);
+    parkedRoutes.set(slot, route);
+  }
   return {
     table: { ...table, routes, pool, maps },
-    assignment: { slots, size },
+    assignment: { slots: kept, parked: parkedRoutes, size, routes: bySlot },
   };
 }
 

@@ -74,14 +74,23 @@ export function crtListText(certs: readonly CertFile[]): string {
   return certs.map((cert) => `${cert.path}\n`).join("");
 }
 
-/** Writes the certificate files that are not there yet, readable by root alone. */
+/**
+ * Writes the certificate files that are not there yet, readable by root
+ * alone. A file's name carries its fingerprint, so one that exists holds
+ * the right certificate.
+ */
 export async function writeLiveFiles(
   liveDir: string,
   certs: readonly CertFile[],
 ): Promise<void> {
   await Deno.mkdir(liveDir, { recursive: true, mode: 0o700 });
   for (const cert of certs) {
-    await writeAtomically(cert.path, cert.pem, 0o600);
+    try {
+      await Deno.lstat(cert.path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      await writeAtomically(cert.path, cert.pem, 0o600);
+    }
   }
 }
 

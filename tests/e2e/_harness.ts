@@ -298,6 +298,10 @@ export interface HAProxyDir {
    * page at `statsBind` ("" for none).
    */
   listenArgs(httpPort: number, statsBind?: string): string[];
+  /** The certificate directory for an HTTPS frontend: `certs` in the directory. */
+  readonly certs: string;
+  /** Flags for an HTTPS frontend on 127.0.0.1:`httpsPort` serving {@link certs}. */
+  httpsArgs(httpsPort: number): string[];
   /** Removes the directory. */
   remove(): Promise<void>;
 }
@@ -324,6 +328,13 @@ export async function haproxyDir(): Promise<HAProxyDir> {
       ADMIN_SOCKET,
       "--stats-bind",
       statsBind,
+    ],
+    certs: `${path}/certs`,
+    httpsArgs: (httpsPort) => [
+      "--https-bind",
+      `127.0.0.1:${httpsPort}`,
+      "--tls-cert-dir",
+      `${path}/certs`,
     ],
     remove: () => Deno.remove(path, { recursive: true }),
   };

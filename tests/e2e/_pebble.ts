@@ -18,6 +18,12 @@ export interface Pebble {
   readonly directory: string;
   /** PEM file of the CA that signed Pebble's own TLS certificate (for --acme-ca-file). */
   readonly caFile: string;
+  /**
+   * docker-balancer's ACME flags for this Pebble, with a short back-off.
+   * The CA file is copied into `dir` (a test's HAProxy directory), where the
+   * binary's permissions let it read.
+   */
+  balancerArgs(dir: string): Promise<string[]>;
   /** The root Pebble issues under, PEM (what a client trusts). */
   root(): Promise<string>;
   /** Makes Pebble's DNS answer `host` with `address` (a loopback address). */
@@ -115,6 +121,19 @@ export async function startPebble(
         { client },
       );
       return await response.text();
+    },
+    async balancerArgs(target) {
+      await Deno.copyFile(caFile, `${target}/pebble-ca.pem`);
+      return [
+        "--acme-directory",
+        directory,
+        "--acme-email",
+        "ops@example.com",
+        "--acme-ca-file",
+        `${target}/pebble-ca.pem`,
+        "--acme-backoff",
+        "1s:4s",
+      ];
     },
     async resolve(host, address) {
       const response = await fetch(`http://127.0.0.1:${dnsManagement}/add-a`, {

@@ -46,7 +46,7 @@ Deno.test({
     await removeContainers();
     const net = await createNetwork("docker-glue-test-acme");
     const dir = await haproxyDir();
-    const certs = `${dir.path}/certs`;
+    const certs = dir.certs;
     const http = freePort();
     const https = freePort();
     const work = await Deno.makeTempDir({ prefix: "docker-glue-pebble-" });
@@ -54,27 +54,14 @@ Deno.test({
     let pebbleUp = true;
     let balancer: Process | null = null;
     try {
-      // The CA file must be readable by the binary's permissions.
-      const caFile = `${dir.path}/pebble-ca.pem`;
-      await Deno.copyFile(pebble.caFile, caFile);
       const root = await pebble.root();
       balancer = startBalancer([
         "-w",
         "--haproxy",
         "managed",
         ...dir.listenArgs(http),
-        "--https-bind",
-        `127.0.0.1:${https}`,
-        "--tls-cert-dir",
-        certs,
-        "--acme-directory",
-        pebble.directory,
-        "--acme-email",
-        "ops@example.com",
-        "--acme-ca-file",
-        caFile,
-        "--acme-backoff",
-        "1s:4s",
+        ...dir.httpsArgs(https),
+        ...(await pebble.balancerArgs(dir.path)),
       ]);
       const started = balancer;
       await started.waitForLine(/Started HAProxy/);

@@ -49,7 +49,7 @@ Deno.test({
     await removeContainers();
     const net = await createNetwork("docker-glue-test-https");
     const dir = await haproxyDir();
-    const certs = `${dir.path}/certs`;
+    const certs = dir.certs;
     const work = await Deno.makeTempDir({ prefix: "docker-glue-ca-" });
     const http = freePort();
     const https = freePort();
@@ -96,10 +96,7 @@ Deno.test({
         "--haproxy",
         "managed",
         ...dir.listenArgs(http),
-        "--https-bind",
-        `127.0.0.1:${https}`,
-        "--tls-cert-dir",
-        certs,
+        ...dir.httpsArgs(https),
       ]);
       const started = balancer;
       await started.waitForLine(/Started HAProxy/);

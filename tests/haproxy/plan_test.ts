@@ -506,3 +506,40 @@ Deno.test("plan: a server joining a sticky backend sets the cookie key again, wh
     ],
   );
 });
+
+Deno.test("plan with the host map: a host with its own check and stickiness goes and comes back without a reload", () => {
+  const special = (name: string, address: string) =>
+    container(
+      name,
+      ip(address),
+      labels({
+        glue_http_80_host: "special.example.com",
+        glue_http_80_sticky: "1",
+        glue_http_80_check: "/healthz",
+        glue_http_80_balance: "leastconn",
+      }),
+    );
+  const first = pooled([one, special("s1", "10.0.0.7")]);
+  const gone = pooled([one], first.assignment);
+  // Another host arriving meanwhile takes a free slot, not the parked one.
+  const other = pooled([one, bHost], gone.assignment);
+  const back = pooled(
+    [one, bHost, special("s2", "10.0.0.8")],
+    other.assignment,
+  );
+  // Map entries aside (planned with the maps in the engine), only servers change.
+  assertEquals(summary(planChange(first.text, gone.text)), [
+    "remove hosts_1/s1:80",
+  ]);
+  assertEquals(summary(planChange(gone.text, other.text)), [
+    "add hosts_3/b1:80 10.0.0.4:80 weight 100",
+  ]);
+  assertEquals(summary(planChange(other.text, back.text)), [
+    "add hosts_1/s2:80 10.0.0.8:80 weight 100",
+  ]);
+  assertEquals(back.map, [
+    ["a.example.com", "hosts_2"],
+    ["b.example.com", "hosts_3"],
+    ["special.example.com", "hosts_1"],
+  ]);
+});

@@ -1,0 +1,52 @@
+/**
+ * The HAProxy handler's INI params carry HTTPS and ACME settings the way
+ * docker-balancer's flags do, and a bad combination names the param.
+ */
+
+import {
+  assertEquals,
+  assertIncludes,
+  assertThrows,
+} from "../_fixtures/assert.ts";
+import { settingsFromParams } from "../../handlers/haproxy.ts";
+
+const from = (params: Record<string, string>) =>
+  settingsFromParams((name) => params[name]);
+
+Deno.test("haproxy params: https_bind, tls_cert_dir and the acme_* params become typed settings", () => {
+  const { haproxy } = from({
+    https_bind: "*:443",
+    tls_cert_dir: "/etc/haproxy/certs",
+    acme_directory: "https://acme-v02.api.letsencrypt.org/directory",
+    acme_email: "ops@example.com",
+    acme_backoff: "30s:1h",
+  });
+  assertEquals(haproxy.httpsBind, "*:443");
+  assertEquals(haproxy.tlsCertDir, "/etc/haproxy/certs");
+  assertEquals(haproxy.acme, {
+    directoryUrl: "https://acme-v02.api.letsencrypt.org/directory",
+    email: "ops@example.com",
+    caFile: undefined,
+    backoff: { baseMs: 30_000, maxMs: 3_600_000 },
+  });
+  assertEquals(from({}).haproxy.acme, undefined);
+});
+
+Deno.test("haproxy params: ACME without an email, or a bad back-off, names the param", () => {
+  const noEmail = assertThrows(
+    () => from({ acme_directory: "https://ca.example/dir" }),
+    TypeError,
+    "[params] acme_directory",
+  );
+  assertIncludes(noEmail.message, "--acme-email");
+  assertThrows(
+    () =>
+      from({
+        acme_directory: "https://ca.example/dir",
+        acme_email: "ops@example.com",
+        acme_backoff: "soon",
+      }),
+    TypeError,
+    "Invalid ACME back-off",
+  );
+});
