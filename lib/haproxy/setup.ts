@@ -21,7 +21,7 @@ import { resolveTemplateDirs } from "./template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
 import { selfSignedDefault } from "./tls.ts";
 import { readOrNull } from "./apply.ts";
-import { AcmeManager, type AcmeSettings } from "../acme/manager.ts";
+import type { AcmeManager, AcmeSettings } from "../acme/manager.ts";
 import { ChallengeMap } from "../acme/challenges.ts";
 import { parseBackoff } from "../acme/policy.ts";
 
@@ -307,7 +307,7 @@ export async function createBalancer(
         "ACME runs with -w: with -1 nothing would wait for a certificate or renew it",
       );
     }
-    if (!/^https?:\/\/\S+$/.test(acme.directoryUrl)) {
+    if (!/^https:\/\/\S+$/.test(acme.directoryUrl)) {
       throw new SettingsError(
         `Invalid ACME directory ${
           JSON.stringify(acme.directoryUrl)
@@ -324,6 +324,7 @@ export async function createBalancer(
   }
   // States are saved through the admin socket, so there is no state file without one.
   const stateFile = statsSocket === "" ? "" : `${configFile}.state`;
+  const crtList = `${configFile}.crt-list`;
   // Without the runtime API host maps would only rename backends.
   const maps: Partial<MapFiles> = statsSocket === "" ? {} : {
     http: `${configFile}.hosts.map`,
@@ -355,7 +356,7 @@ export async function createBalancer(
       stateFile,
       maps,
       httpsBind,
-      crtList: `${configFile}.crt-list`,
+      crtList,
       cookieKey: await cookieKey(configFile),
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
@@ -399,18 +400,24 @@ export async function createBalancer(
     }
     const liveDir = `${configFile}.certs`;
     tls = {
-      crtList: `${configFile}.crt-list`,
+      crtList,
       liveDir,
       source: directory,
-      fallback: directory.defaultCert === undefined
-        ? await selfSignedDefault(liveDir, new Date())
-        : directory.defaultCert.info,
+      // Also with the operator's default.pem, which may go away later.
+      fallback: await selfSignedDefault(
+        liveDir,
+        new Date(),
+        directory.defaultCert === undefined,
+      ),
     };
   }
   let challenges: ChallengeMap | undefined;
   let manager: AcmeManager | undefined;
   if (acme !== undefined && directory !== undefined && maps.acme) {
     challenges = new ChallengeMap(maps.acme);
+    // Loaded only when ACME is on: the client and its dependencies cost
+    // about 10 MB of memory.
+    const { AcmeManager } = await import("../acme/manager.ts");
     manager = new AcmeManager(acme, directory, challenges, schedule);
   }
   const balancer = new HAProxyBalancer({

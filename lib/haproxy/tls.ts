@@ -12,7 +12,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { type CertInfo, inspectPem } from "../tls/pem.ts";
-import { createSelfSigned, SELF_SIGNED_NAME } from "../tls/self_signed.ts";
+import { SELF_SIGNED_NAME } from "../tls/names.ts";
 import { writeAtomically } from "./apply.ts";
 import type { CertFile } from "./plan.ts";
 
@@ -113,11 +113,13 @@ export async function pruneLiveFiles(
 
 /**
  * The self-signed default certificate: the one made at an earlier start if
- * it is still valid for a month, else a new one.
+ * it is still valid for a month, else a new one. With `announce`, it is
+ * said in the log that clients no name matches get it.
  */
 export async function selfSignedDefault(
   liveDir: string,
   now: Date,
+  announce: boolean,
 ): Promise<CertInfo> {
   const month = new Date(now.getTime() + 30 * 86_400_000);
   try {
@@ -128,6 +130,7 @@ export async function selfSignedDefault(
           await Deno.readTextFile(`${liveDir}/${entry.name}`),
           month,
         );
+        if (announce) say(info);
         return info;
       } catch {
         // expiring or damaged: make a new one
@@ -136,10 +139,16 @@ export async function selfSignedDefault(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+  // Loaded only when needed: the X.509 library costs memory.
+  const { createSelfSigned } = await import("../tls/self_signed.ts");
   const info = inspectPem(await createSelfSigned(now), now);
+  if (announce) say(info);
+  return info;
+}
+
+function say(info: CertInfo): void {
   log.info(
-    "Made a self-signed certificate ({name}, valid until {until}) for HTTPS clients whose name matches no certificate; put default.pem in the certificate directory to serve your own",
+    "HTTPS clients whose name matches no certificate get a self-signed one ({name}, valid until {until}); put default.pem in the certificate directory to serve your own",
     { name: SELF_SIGNED_NAME, until: info.notAfter.toISOString() },
   );
-  return info;
 }

@@ -140,7 +140,7 @@ export class CertDirectory {
     const watcher = this.#watcher;
     if (watcher !== undefined) {
       (async () => {
-        for await (const _event of watcher) this.#soon(SETTLE_MS);
+        for await (const _event of watcher) this.#soon();
       })().catch((error) => {
         if (!this.#closed) {
           log.warn("Stopped watching {dir}: {error}", {
@@ -150,28 +150,35 @@ export class CertDirectory {
         }
       });
     }
-    this.#soon(RESCAN_MS);
+    this.#later();
   }
 
-  #soon(ms: number): void {
+  /** Reads the directory once a burst of change events has settled. */
+  #soon(): void {
     if (this.#closed) return;
-    const timer = ms === SETTLE_MS ? "settle" : "rescan";
-    if (timer === "settle") clearTimeout(this.#settle);
-    else clearTimeout(this.#timer);
-    const handle = setTimeout(() => {
-      this.scan().then((changed) => {
-        if (changed && !this.#closed) this.#onChange();
-      }).catch((error) => {
-        log.warn("Cannot read certificate directory {dir}: {error}", {
-          dir: this.dir,
-          error: (error as Error).message,
-        });
-      }).finally(() => {
-        if (timer === "rescan") this.#soon(RESCAN_MS);
+    clearTimeout(this.#settle);
+    this.#settle = setTimeout(() => this.#rescan(), SETTLE_MS);
+  }
+
+  /** Reads the directory again in {@link RESCAN_MS}, and so on until closed. */
+  #later(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => this.#rescan().finally(() => this.#later()),
+      RESCAN_MS,
+    );
+  }
+
+  async #rescan(): Promise<void> {
+    try {
+      if (await this.scan() && !this.#closed) this.#onChange();
+    } catch (error) {
+      log.warn("Cannot read certificate directory {dir}: {error}", {
+        dir: this.dir,
+        error: (error as Error).message,
       });
-    }, ms);
-    if (timer === "settle") this.#settle = handle;
-    else this.#timer = handle;
+    }
   }
 
   /** Stops watching. */

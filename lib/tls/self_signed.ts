@@ -8,8 +8,7 @@
 import * as x509 from "@peculiar/x509";
 import { Buffer } from "node:buffer";
 
-/** Common name of the generated certificate, so an operator recognises it. */
-export const SELF_SIGNED_NAME = "docker-balancer default certificate";
+import { SELF_SIGNED_NAME } from "./names.ts";
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 

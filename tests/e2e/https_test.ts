@@ -125,7 +125,9 @@ Deno.test({
           // self-signed default certificate.
           const plain = await servedCert(https, "plain.example.com");
           assertIncludes(plain.subject, "docker-balancer default certificate");
-          await started.waitForLine(/self-signed certificate/);
+          await started.waitForLine(
+            /matches no certificate get a self-signed one/,
+          );
         },
       );
 
