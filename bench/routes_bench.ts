@@ -8,6 +8,8 @@ import { buildRoutes } from "../lib/haproxy/routes.ts";
 import { Renderer } from "../lib/haproxy/render.ts";
 import { DEFAULT_TEMPLATE_DIRS } from "../lib/haproxy/builtin_templates.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
+import { assignPool, EMPTY_POOL } from "../lib/haproxy/pool.ts";
+import { planChange } from "../lib/haproxy/plan.ts";
 
 function inventory(size: number) {
   return Array.from({ length: size }, (_, i) =>
@@ -37,3 +39,37 @@ for (const size of [100, 1000]) {
     renderer.render(table);
   });
 }
+
+// What one update costs the engine with the host map: 400 plain hosts in
+// pool backends, rendered, then planned against the previous rendering.
+const plainHosts = Array.from({ length: 400 }, (_, i) =>
+  container(
+    `p${i}`,
+    ip(`10.9.${(i >> 8) & 255}.${i & 255}`),
+    labels({ glue_http_80_host: `host${i}.example.com` }),
+  ));
+const pooledRenderer = new Renderer(
+  { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+  {
+    httpBind: ["*:80"],
+    statsBind: "127.0.0.1:8404",
+    tcpBindAddress: "*",
+    statsSocket: "/run/haproxy/admin.sock",
+    maps: { http: "/etc/haproxy/haproxy.cfg.hosts.map" },
+  },
+);
+const before = assignPool(buildRoutes(plainHosts.slice(1)), EMPTY_POOL);
+const beforeText = pooledRenderer.render(before.table);
+Deno.bench("update with the host map: routes, pool, render", {
+  group: "pool",
+}, () => {
+  pooledRenderer.render(
+    assignPool(buildRoutes(plainHosts), before.assignment).table,
+  );
+});
+const afterText = pooledRenderer.render(
+  assignPool(buildRoutes(plainHosts), before.assignment).table,
+);
+Deno.bench("update with the host map: plan", { group: "pool" }, () => {
+  planChange(beforeText, afterText);
+});
