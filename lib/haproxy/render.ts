@@ -245,14 +245,17 @@ export class Renderer {
     const maps = this.#listen.maps ?? {};
     const pooled = table.pool !== undefined;
     const httpsBind = this.#listen.httpsBind ?? [];
+    // Pool backends show the same routes: one view each.
+    const routes = table.routes.map((route) => [route, viewOf(route)] as const);
+    const views = new Map<HttpRoute, RouteView>(routes);
     try {
       return this.#template.render({
-        routes: table.routes.map(viewOf),
-        pool: (table.pool ?? []).map(({ backend, route }) => ({
-          backend,
-          servers: route === null ? [] : serversOf(route),
-          route: route === null ? null : viewOf(route),
-        })),
+        routes: routes.map(([, view]) => view),
+        pool: (table.pool ?? []).map(({ backend, route }) => {
+          if (route === null) return { backend, servers: [], route: null };
+          const view = views.get(route) ?? viewOf(route);
+          return { backend, servers: view.servers, route: view };
+        }),
         host_map: pooled ? maps.http ?? "" : "",
         https_map: pooled && httpsBind.length > 0 ? maps.https ?? "" : "",
         redirect_map: pooled && httpsBind.length > 0 ? maps.redirect ?? "" : "",

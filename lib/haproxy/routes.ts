@@ -135,13 +135,16 @@ function serverOf(claim: HttpClaim | TcpClaim): Server {
   };
 }
 
+const SETTING_KEYS = Object.keys(SETTING_LABELS) as (keyof RouteSettings)[];
+
 /** The first setting two claims on one route disagree on, if any. */
 function disagreement(
   a: RouteSettings,
   b: RouteSettings,
 ): keyof RouteSettings | undefined {
-  const keys = Object.keys(SETTING_LABELS) as (keyof RouteSettings)[];
-  return keys.find((key) => a[key] !== b[key]);
+  // Claims of one container share their settings object.
+  if (a === b) return undefined;
+  return SETTING_KEYS.find((key) => a[key] !== b[key]);
 }
 
 function shown(settings: RouteSettings, key: keyof RouteSettings): string {
