@@ -209,8 +209,11 @@ export class AcmeManager {
       });
       await this.#saveState();
       log.info(
-        "ACME: issued a certificate for {host}, valid until {until}, in {ms} ms; written to {file}",
+        "ACME: {what} for {host}, valid until {until}, in {ms} ms; written to {file}",
         {
+          what: current === undefined
+            ? "issued a certificate"
+            : "renewed the certificate",
           host,
           until: info.notAfter.toISOString(),
           ms: Math.round(performance.now() - started),

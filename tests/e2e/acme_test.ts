@@ -196,8 +196,9 @@ Deno.test({
           assertTrue(ok > 50, `${ok} requests`);
           assertEquals(await reloads(), before);
           const renewed = started.lines.filter((line) =>
-            /ACME: issued a certificate for acme1\.example\.com/.test(line)
+            /ACME: renewed the certificate for acme1\.example\.com/.test(line)
           );
+          assertTrue(renewed.length > 0, "no renewal in the log");
           figures.push(
             `renewal: ${
               renewed.at(-1)?.replace(/^.*ACME: /, "")
