@@ -19,6 +19,7 @@ import { EXIT_USAGE, fail, fatalMessage, runAgent } from "./lib/cli/daemon.ts";
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
 import {
   acmeSettings,
+  checkSettings,
   HAPROXY_DEFAULTS,
   parseMode,
 } from "./lib/haproxy/setup.ts";
@@ -251,6 +252,8 @@ async function main(args: string[]): Promise<number> {
   try {
     await setupLogging(parseLogLevel(flags.logLevel));
     settings = settingsFromFlags(flags);
+    // A bad flag value is a usage error, found before anything runs.
+    checkSettings(settings.haproxy);
     events = { ...parseEvents(flags.watchSet), none: true };
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);

@@ -253,18 +253,29 @@ async function checkWritable(configFile: string): Promise<void> {
   }
 }
 
+/** Settings whose values have been checked, in the form the engine takes them. */
+export interface CheckedSettings {
+  /** The reload command as argv. */
+  readonly reloadCmd: string[];
+  /** HTTP frontend binds. */
+  readonly httpBind: string[];
+  /** The stats listener's bind, as a list of at most one. */
+  readonly statsBind: string[];
+  /** Where TCP frontends listen. */
+  readonly tcpBindAddress: string;
+  /** The admin socket, "" for none. */
+  readonly statsSocket: string;
+  /** HTTPS frontend binds; none for no HTTPS. */
+  readonly httpsBind: string[];
+}
+
 /**
- * Validates the settings, compiles the template, reads the rc file and, unless
- * this is a dry run, checks that HAProxy runs and the config directory is
- * writable.
+ * Checks the values the operator gave, without touching the system, so an
+ * entry point can report a bad one as a usage error before anything runs.
  *
  * @throws {SettingsError} naming the setting at fault.
- * @throws {TemplateError} when the template is missing or broken.
  */
-export async function createBalancer(
-  settings: HAProxySettings,
-  source: ContainerSource,
-): Promise<HAProxyBalancer> {
+export function checkSettings(settings: HAProxySettings): CheckedSettings {
   let reloadCmd: string[];
   try {
     reloadCmd = splitArgs(settings.reloadCmd);
@@ -290,7 +301,6 @@ export async function createBalancer(
   const httpsBind = parseBinds(settings.httpsBind ?? "", "HTTPS bind");
   const https = httpsBind.length > 0;
   const acme = settings.acme;
-  const { configFile } = settings;
   if (acme !== undefined) {
     if (!https) {
       throw new SettingsError(
@@ -322,6 +332,39 @@ export async function createBalancer(
       );
     }
   }
+  return {
+    reloadCmd,
+    httpBind,
+    statsBind,
+    tcpBindAddress,
+    statsSocket,
+    httpsBind,
+  };
+}
+
+/**
+ * Validates the settings, compiles the template, reads the rc file and, unless
+ * this is a dry run, checks that HAProxy runs and the config directory is
+ * writable.
+ *
+ * @throws {SettingsError} naming the setting at fault.
+ * @throws {TemplateError} when the template is missing or broken.
+ */
+export async function createBalancer(
+  settings: HAProxySettings,
+  source: ContainerSource,
+): Promise<HAProxyBalancer> {
+  const {
+    reloadCmd,
+    httpBind,
+    statsBind,
+    tcpBindAddress,
+    statsSocket,
+    httpsBind,
+  } = checkSettings(settings);
+  const https = httpsBind.length > 0;
+  const acme = settings.acme;
+  const { configFile } = settings;
   // States are saved through the admin socket, so there is no state file without one.
   const stateFile = statsSocket === "" ? "" : `${configFile}.state`;
   const crtList = `${configFile}.crt-list`;

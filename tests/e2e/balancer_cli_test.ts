@@ -67,6 +67,25 @@ Deno.test({
     const debounce = await runBalancer(["-1", "--debounce", "soon"]);
     assertEquals(debounce.code, 2);
     assertIncludes(debounce.stderr, 'Invalid debounce "soon"');
+    // Bad flag values are usage errors too, each named in one line.
+    const bad: [string[], string][] = [
+      [["--http-bind", "*:80 # x"], "Invalid HTTP bind"],
+      [["--stats-bind", "127.0.0.1:1,127.0.0.1:2"], "Invalid stats bind"],
+      [["--stats-socket", "relative.sock"], "Invalid stats socket"],
+      [["--tcp-bind-address", "example.com"], "Invalid TCP bind address"],
+      [["--reload-cmd", "kill 'unclosed"], "Invalid reload command"],
+      [["--https-bind", "*:443\u0007"], "Invalid HTTPS bind"],
+      [["--acme-directory", "https://ca.example/dir"], "--acme-email"],
+      [
+        ["--acme-directory", "https://ca.example/dir", "--acme-email", "a@b.c"],
+        "give --https-bind too",
+      ],
+    ];
+    for (const [args, message] of bad) {
+      const run = await runBalancer(["-w", "--dry-run", ...args]);
+      assertEquals(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+      assertIncludes(lastLine(run.stderr), message);
+    }
   },
 });
 
