@@ -72,9 +72,10 @@ export async function runAgent(
   agent: Agent,
   options: RunOptions,
 ): Promise<number> {
+  const docker = options.docker ?? true;
   if (options.once) {
     try {
-      await agent.docker.ping();
+      if (docker) await agent.docker.ping();
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) throw error;
       return fail(
@@ -84,7 +85,7 @@ export async function runAgent(
         }`,
       );
     }
-    const ok = await agent.once();
+    const ok = await agent.once({ docker });
     await agent.close();
     return ok ? 0 : EXIT_FAILURE;
   }
@@ -106,7 +107,7 @@ export async function runAgent(
   if (onHangup) Deno.addSignalListener("SIGHUP", onHangup);
   log.info(options.banner);
   try {
-    if (options.docker ?? true) await agent.watch(stop.signal);
+    if (docker) await agent.watch(stop.signal);
     else {
       void agent.dispatch("none", "");
       await new Promise<void>((resolve) =>

@@ -7,6 +7,11 @@
 
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { TestEtcd } from "./_etcd.ts";
+import { container, labels, publishes } from "../_fixtures/containers.ts";
+import {
+  containerDocument,
+  containerKey,
+} from "../../lib/discovery/document.ts";
 import {
   docker,
   ensureImage,
@@ -15,6 +20,7 @@ import {
   httpGet,
   IMAGE,
   removeContainers,
+  runBalancer,
   startBalancerWithHaproxy,
   startGlue,
   TEST_LABEL,
@@ -534,6 +540,45 @@ Deno.test({
       await conf.remove();
       await etcd.stop();
       assertEquals(status.code, 0, balancer.lines.slice(-10).join("\n"));
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "e2e etcd: docker-balancer -1 --source etcd renders from etcd without a Docker engine",
+  async fn() {
+    const etcd = await TestEtcd.start();
+    const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      const record = container(
+        "remote-web",
+        labels({ glue_http_80_host: "remote.example.com" }),
+        publishes("80/tcp", 32080),
+      );
+      await etcd.put(
+        containerKey(prefix, "hb", record.id),
+        JSON.stringify(containerDocument(record, "hb", "127.0.0.1")),
+      );
+      // A Docker URL this binary may not even reach: nothing may ask it.
+      const run = await runBalancer([
+        "-1",
+        "--dry-run",
+        "--source",
+        "etcd",
+        "--etcd-prefix",
+        prefix,
+        "--docker-url",
+        "tcp://127.0.0.1:1",
+      ]);
+      assertEquals(run.code, 0, run.stderr);
+      assertTrue(
+        /server hb\.remote-web:80 127\.0\.0\.1:32080 /.test(run.stdout),
+        run.stdout,
+      );
+    } finally {
+      await etcd.stop();
     }
   },
 });
