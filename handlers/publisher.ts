@@ -131,11 +131,22 @@ export class Publisher extends BaseHandler {
    * waits for etcd. The sync starts with the first event (the start-up
    * `none`, after the agent has listed the containers).
    */
-  handle(): Promise<void> {
+  async handle(): Promise<void> {
+    if (this.agent.oneShot) {
+      // -1: publish now, and fail the run if etcd cannot be reached;
+      // nothing keeps the lease alive afterwards, so the keys last one TTL
+      // unless a -w agent takes them over.
+      await this.#sync();
+      log.info("Published {count} containers to etcd at {endpoints}", {
+        count: this.agent.inventory.list().filter((r) => this.#wanted(r))
+          .length,
+        endpoints: this.#client?.endpoints,
+      });
+      return;
+    }
     this.#loop ??= this.#run();
     this.#keeper ??= this.#keepAlive();
     this.#kick();
-    return Promise.resolve();
   }
 
   /**

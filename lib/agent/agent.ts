@@ -92,6 +92,12 @@ export class Agent implements AgentContext {
   readonly dockerUrl: string;
   #queues: Queue[] = [];
   #failures = 0;
+  #oneShot = false;
+
+  /** True once {@link once} has started: handlers finish their work within the event. */
+  get oneShot(): boolean {
+    return this.#oneShot;
+  }
 
   /** Creates an agent with no handlers; add them with {@link Agent.add}. */
   constructor(docker: DockerClient, options: AgentOptions) {
@@ -123,6 +129,7 @@ export class Agent implements AgentContext {
    * @throws when Docker cannot be reached or a permission is missing.
    */
   async once(options: { docker?: boolean } = {}): Promise<boolean> {
+    this.#oneShot = true;
     if (options.docker ?? true) await this.inventory.resync();
     const before = this.#failures;
     await this.dispatch(NONE, "");

@@ -20,6 +20,11 @@ export interface AgentContext {
   readonly scriptPaths: readonly string[];
   /** The Docker URL, for messages. */
   readonly dockerUrl: string;
+  /**
+   * True while the agent runs once (`-1`): nothing runs after the event, so
+   * a handler finishes its work within it instead of in the background.
+   */
+  readonly oneShot: boolean;
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   IMAGE,
   removeContainers,
   runBalancer,
+  runGlue,
   startBalancerWithHaproxy,
   startGlue,
   TEST_LABEL,
@@ -579,6 +580,54 @@ Deno.test({
       );
     } finally {
       await etcd.stop();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "e2e etcd: docker-glue -1 with the publisher publishes before it exits, and fails when etcd is down",
+  async fn() {
+    await ensureImage();
+    await removeContainers("dg-pub-once");
+    const etcd = await TestEtcd.start();
+    const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
+    const dir = await handlerDir("publisher", {
+      endpoints: "http://127.0.0.1:2379",
+      prefix,
+      "host-id": "hone",
+      "advertise-address": "127.0.0.1",
+      "filter-label": "dg-pub-once=1",
+    });
+    let stopped = false;
+    try {
+      const id = await run(
+        "dg-pub-once",
+        { "dg-pub-once": "1" },
+        "127.0.0.1::80",
+      );
+      const once = await runGlue(["-1", "--handler-paths", dir.path]);
+      assertEquals(once.code, 0, once.stderr);
+      const keys = await etcd.read(`${prefix}/hosts/hone/containers/`);
+      assertEquals(Object.keys(keys), [
+        `${prefix}/hosts/hone/containers/${id}`,
+      ]);
+
+      await etcd.stop();
+      stopped = true;
+      const down = await runGlue(["-1", "--handler-paths", dir.path]);
+      assertEquals(down.code, 1, down.stderr);
+      assertTrue(
+        /Handler \S*publisher\.ini failed on none: cannot reach etcd/.test(
+          down.stderr,
+        ),
+        down.stderr,
+      );
+    } finally {
+      await removeContainers("dg-pub-once");
+      if (!stopped) await etcd.stop();
+      await dir.remove();
     }
   },
 });
