@@ -19,7 +19,11 @@ import {
 } from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
 import { ReportedError } from "../util/reported_error.ts";
-import { isTerminatingSignal } from "../docker/container.ts";
+import {
+  driftOf,
+  isTerminatingSignal,
+  narrowListed,
+} from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { permissionHint } from "../permissions.ts";
 import type { AgentContext } from "./base_handler.ts";
@@ -264,18 +268,18 @@ export class Agent implements AgentContext {
     if (failure !== null) throw failure;
   }
 
-  /** Compares the inventory with Docker's running containers; resyncs on a difference. */
+  /**
+   * Compares the inventory with Docker's running containers in what routing
+   * depends on (state, health, labels, networks), so a lost event is
+   * repaired; resyncs on a difference.
+   */
   async #reconcile(): Promise<void> {
-    const listed = new Set(
-      (await this.docker.listContainers()).map((c) => c.Id),
-    );
-    const known = this.inventory.list().map((c) => c.id);
-    const drift = known.filter((id) => !listed.has(id)).length +
-      [...listed].filter((id) => !known.includes(id)).length;
-    if (drift === 0) return;
+    const listed = (await this.docker.listContainers()).map(narrowListed);
+    const drift = driftOf(this.inventory.list(), listed);
+    if (drift.length === 0) return;
     log.warn(
-      "The inventory missed {drift} container changes (Docker drops events under load); resynced",
-      { drift },
+      "The inventory missed changes of {count} containers (Docker drops events under load): {drift}; resynced",
+      { count: drift.length, drift: drift.slice(0, 5).join("; ") },
     );
     await this.inventory.resync();
     void this.dispatch(NONE, "");

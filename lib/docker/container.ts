@@ -130,6 +130,92 @@ function parseHealth(state: Record<string, unknown>): HealthState {
     : "none";
 }
 
+/** What Docker's container list says of one container, as far as routing depends on it. */
+export interface ListedContainer {
+  /** Container id. */
+  readonly id: string;
+  /** Container name, without the leading `/`. */
+  readonly name: string;
+  /** True while frozen by `docker pause`. */
+  readonly paused: boolean;
+  /** Health check state, read from the status text ("Up 5 minutes (healthy)"). */
+  readonly health: HealthState;
+  /** Container labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Address on every attached network that has one, by network name. */
+  readonly networks: Readonly<Record<string, string>>;
+}
+
+/** Copies what routing depends on out of one entry of Docker's container list. */
+export function narrowListed(entry: unknown): ListedContainer {
+  const doc = asRecord(entry);
+  const status = asString(doc.Status);
+  const networks: Record<string, string> = {};
+  const settings = asRecord(doc.NetworkSettings);
+  for (const [name, net] of Object.entries(asRecord(settings.Networks))) {
+    const ip = asString(asRecord(net).IPAddress);
+    if (ip !== "") networks[name] = ip;
+  }
+  const names = Array.isArray(doc.Names) ? doc.Names : [];
+  return {
+    id: asString(doc.Id),
+    name: asString(names[0]).replace(/^\//, ""),
+    paused: doc.State === "paused",
+    health: /\(healthy\)/.test(status)
+      ? "healthy"
+      : /\(unhealthy\)/.test(status)
+      ? "unhealthy"
+      : /\(health: starting\)/.test(status)
+      ? "starting"
+      : "none",
+    labels: stringMap(doc.Labels),
+    networks,
+  };
+}
+
+function sameMap(
+  a: Readonly<Record<string, string>>,
+  b: Readonly<Record<string, string>>,
+): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length &&
+    keys.every((key) => a[key] === b[key]);
+}
+
+/**
+ * How the inventory differs from Docker's list, in what routing depends on:
+ * containers missing on either side, and for the others pause state,
+ * health, labels and network addresses. One line per container; none when
+ * they agree.
+ */
+export function driftOf(
+  known: readonly ContainerRecord[],
+  listed: readonly ListedContainer[],
+): string[] {
+  const byId = new Map(known.map((record) => [record.id, record]));
+  const out: string[] = [];
+  for (const entry of listed) {
+    const record = byId.get(entry.id);
+    byId.delete(entry.id);
+    if (record === undefined) {
+      out.push(`${entry.name}: running, not known`);
+      continue;
+    }
+    const what = [
+      record.paused !== entry.paused ? "pause state" : "",
+      // A paused container's status says "(Paused)" and hides its health.
+      !entry.paused && record.health !== entry.health ? "health" : "",
+      !sameMap(record.labels, entry.labels) ? "labels" : "",
+      !sameMap(record.networks, entry.networks) ? "networks" : "",
+    ].filter(Boolean);
+    if (what.length > 0) out.push(`${entry.name}: ${what.join(", ")}`);
+  }
+  for (const record of byId.values()) {
+    out.push(`${record.name}: known, not running`);
+  }
+  return out;
+}
+
 /**
  * Copies what docker-glue needs out of a `docker inspect` document. Docker
  * leaves many of these fields null (a container with no labels has

@@ -1,5 +1,10 @@
 import { assertEquals } from "../_fixtures/assert.ts";
-import { isServing, narrowInspect } from "../../lib/docker/container.ts";
+import {
+  driftOf,
+  isServing,
+  narrowInspect,
+  narrowListed,
+} from "../../lib/docker/container.ts";
 import { container, health, paused, stopped } from "../_fixtures/containers.ts";
 
 const inspect = JSON.parse(
@@ -49,4 +54,78 @@ Deno.test("container: serving means running, not paused, healthy if checked", ()
   assertEquals(isServing(container("a", health("unhealthy"))), false);
   assertEquals(isServing(container("a", paused())), false);
   assertEquals(isServing(container("a", stopped())), false);
+});
+
+Deno.test("listed: Docker's container list narrowed to what routing depends on", () => {
+  const entry = {
+    Id: "abc",
+    Names: ["/web"],
+    State: "running",
+    Status: "Up 3 seconds (healthy)",
+    Labels: { glue_http_80_host: "x.example.com" },
+    NetworkSettings: { Networks: { demo: { IPAddress: "172.28.0.2" } } },
+  };
+  assertEquals(narrowListed(entry), {
+    id: "abc",
+    name: "web",
+    paused: false,
+    health: "healthy",
+    labels: { glue_http_80_host: "x.example.com" },
+    networks: { demo: "172.28.0.2" },
+  });
+  assertEquals(
+    narrowListed({ ...entry, Status: "Up 1 second (health: starting)" })
+      .health,
+    "starting",
+  );
+  assertEquals(
+    narrowListed({ ...entry, State: "paused", Status: "Up 3 seconds (Paused)" })
+      .paused,
+    true,
+  );
+  assertEquals(narrowListed({ Id: "x", Labels: null }).labels, {});
+});
+
+Deno.test("drift: lost pause, health, label and network events are found; agreement is none", () => {
+  const record = narrowInspect({
+    Id: "abc",
+    Name: "/web",
+    Config: { Labels: { glue_http_80_host: "x.example.com" } },
+    State: { Running: true, Paused: false, Health: { Status: "healthy" } },
+    NetworkSettings: { Networks: { demo: { IPAddress: "172.28.0.2" } } },
+  });
+  const listed = {
+    id: "abc",
+    name: "web",
+    paused: false,
+    health: "healthy" as const,
+    labels: { glue_http_80_host: "x.example.com" },
+    networks: { demo: "172.28.0.2" },
+  };
+  assertEquals(driftOf([record], [listed]), []);
+  assertEquals(driftOf([record], [{ ...listed, paused: true }]), [
+    "web: pause state",
+  ]);
+  assertEquals(driftOf([record], [{ ...listed, health: "unhealthy" }]), [
+    "web: health",
+  ]);
+  assertEquals(
+    driftOf([record], [{
+      ...listed,
+      networks: { ...listed.networks, b: "10.0.0.2" },
+    }]),
+    ["web: networks"],
+  );
+  assertEquals(driftOf([record], [{ ...listed, labels: {} }]), ["web: labels"]);
+  assertEquals(driftOf([record], []), ["web: known, not running"]);
+  assertEquals(driftOf([], [listed]), ["web: running, not known"]);
+  // A paused container's status hides its health: that is no drift.
+  assertEquals(
+    driftOf([{ ...record, paused: true }], [{
+      ...listed,
+      paused: true,
+      health: "none",
+    }]),
+    [],
+  );
 });
