@@ -171,6 +171,15 @@ interface Companions {
   readonly certs: ServedCerts | null;
 }
 
+/** Every certificate file of an update, the default first, and a key naming the set. */
+function certFiles(
+  companions: Companions,
+): { certs: CertFile[]; key: string } | null {
+  if (companions.certs === null) return null;
+  const certs = [companions.certs.defaultCert, ...companions.certs.certs];
+  return { certs, key: certs.map((cert) => cert.path).join("\n") };
+}
+
 /** The companion files' paths and texts, for installing with the configuration. */
 function companionFiles(
   companions: Companions,
@@ -260,6 +269,8 @@ export class HAProxyBalancer {
   #runningCerts: readonly CertFile[] = [];
   /** The certificate files kept at the last clean-up of the certificate directory. */
   #prunedFor = "";
+  /** The certificate files last written (see #writeCerts). */
+  #certsWritten = "";
   #lastTrigger = -Infinity;
   #burstStart = -Infinity;
   /** The next update is the first of a burst, and is applied whatever it needs. */
@@ -597,14 +608,18 @@ export class HAProxyBalancer {
     return true;
   }
 
-  /** Writes the certificate files HAProxy is about to read. */
+  /**
+   * Writes the certificate files HAProxy is about to read. Most updates
+   * change servers only: a set written already is not looked at again,
+   * except before a reload (see #reload).
+   */
   async #writeCerts(companions: Companions): Promise<void> {
     const tls = this.#options.tls;
-    if (tls === undefined || companions.certs === null) return;
-    await writeLiveFiles(tls.liveDir, [
-      companions.certs.defaultCert,
-      ...companions.certs.certs,
-    ]);
+    const files = certFiles(companions);
+    if (tls === undefined || files === null) return;
+    if (files.key === this.#certsWritten) return;
+    await writeLiveFiles(tls.liveDir, files.certs);
+    this.#certsWritten = files.key;
   }
 
   /**
@@ -627,17 +642,13 @@ export class HAProxyBalancer {
       });
     }
     const tls = this.#options.tls;
-    if (tls !== undefined && companions.certs !== null) {
-      const keep = [
-        companions.certs.defaultCert.path,
-        ...companions.certs.certs.map((cert) => cert.path),
-      ];
-      // Only when the certificates changed: most updates are servers.
-      const key = keep.join("\n");
-      if (key !== this.#prunedFor) {
-        await pruneLiveFiles(tls.liveDir, new Set(keep));
-        this.#prunedFor = key;
-      }
+    const files = certFiles(companions);
+    if (tls !== undefined && files !== null && files.key !== this.#prunedFor) {
+      await pruneLiveFiles(
+        tls.liveDir,
+        new Set(files.certs.map((cert) => cert.path)),
+      );
+      this.#prunedFor = files.key;
     }
   }
 
@@ -686,6 +697,8 @@ export class HAProxyBalancer {
     companions: Companions,
     reason: string,
   ): Promise<void> {
+    // HAProxy reads every certificate file again: make sure each is there.
+    this.#certsWritten = "";
     await this.#install(text, companions);
     await this.#saveStates();
     const managed = this.#options.managed;

@@ -9,6 +9,15 @@
 import { X509Certificate } from "node:crypto";
 import { parseResponse, type Response, sh } from "./_harness.ts";
 
+/** openssl arguments for a new, unencrypted P-256 key. */
+const NEW_KEY = [
+  "-newkey",
+  "ec",
+  "-pkeyopt",
+  "ec_paramgen_curve:P-256",
+  "-nodes",
+];
+
 /** A certificate authority made for one test. */
 export interface TestCa {
   /** The CA certificate, PEM. */
@@ -26,11 +35,7 @@ export async function createCa(dir: string): Promise<TestCa> {
     "openssl",
     "req",
     "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
+    ...NEW_KEY,
     "-keyout",
     `${dir}/ca.key`,
     "-out",
@@ -48,11 +53,7 @@ export async function createCa(dir: string): Promise<TestCa> {
       await sh(
         "openssl",
         "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
+        ...NEW_KEY,
         "-keyout",
         `${dir}/${id}.key`,
         "-out",

@@ -128,6 +128,19 @@ const value = fc.oneof(
   fc.string({ minLength: 300, maxLength: 3000 }),
 );
 
+/** Every `glue_http_<port>_*` label besides `host`. */
+const ROUTE_OPTIONS = [
+  "prefix",
+  "strip_prefix",
+  "weight",
+  "tls",
+  "redirect_https",
+  "check",
+  "balance",
+  "sticky",
+  "maxconn",
+] as const;
+
 const port = fc.constantFrom(
   "80",
   "8080",
@@ -142,18 +155,7 @@ const port = fc.constantFrom(
 const key = fc.oneof(
   fc.tuple(
     port,
-    fc.constantFrom(
-      "host",
-      "prefix",
-      "strip_prefix",
-      "weight",
-      "tls",
-      "redirect_https",
-      "check",
-      "balance",
-      "sticky",
-      "maxconn",
-    ),
+    fc.constantFrom("host", ...ROUTE_OPTIONS),
   ).map(([p, k]) => `glue_http_${p}_${k}`),
   fc.tuple(port, fc.constantFrom("weight", "listen")).map(([p, k]) =>
     `glue_tcp_${p}_${k}`
@@ -191,17 +193,7 @@ const goodContainers = fc.integer({ min: 1, max: 3 }).map((n) =>
 
 /** Containers with a valid host and one route option of any value. */
 const optionContainer = fc.record({
-  option: fc.constantFrom(
-    "tls",
-    "redirect_https",
-    "check",
-    "balance",
-    "sticky",
-    "maxconn",
-    "prefix",
-    "strip_prefix",
-    "weight",
-  ),
+  option: fc.constantFrom(...ROUTE_OPTIONS),
   value,
 }).map(({ option, value }) => {
   serial++;
