@@ -35,7 +35,7 @@ import { parseDebounce } from "../lib/util/debounce.ts";
 
 /** Default `--watch-set`: the original's `die,start` plus what else changes routing. */
 export const DEFAULT_WATCH_SET =
-  "start,kill,die,stop,destroy,pause,unpause,health_status,rename";
+  "start,kill,die,stop,destroy,pause,unpause,health_status,rename,connect,disconnect";
 
 /** Events after which a container must get no new requests at once, not after the debounce window. */
 const URGENT = new Set(["kill", "pause"]);

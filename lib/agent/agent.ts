@@ -12,18 +12,11 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { DockerClient } from "../docker/client.ts";
-import {
-  type DockerEvent,
-  readEvents,
-  RecentEvents,
-} from "../docker/events.ts";
+import { readEvents, RecentEvents } from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
+import { type PendingChange, PendingChanges } from "../docker/pending.ts";
 import { ReportedError } from "../util/reported_error.ts";
-import {
-  driftOf,
-  isTerminatingSignal,
-  narrowListed,
-} from "../docker/container.ts";
+import { driftOf, narrowListed } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { permissionHint } from "../permissions.ts";
 import type { AgentContext } from "./base_handler.ts";
@@ -121,8 +114,13 @@ export class Agent implements AgentContext {
    * ones, which are then closed.
    */
   async replace(slots: readonly HandlerSlot[]): Promise<void> {
-    await this.close();
-    this.#queues = slots.map((slot) => ({ slot, tail: Promise.resolve() }));
+    const old = this.#queues;
+    // From now on events go to the new handlers, and wait until the old
+    // ones have finished theirs and closed: a closed handler gets nothing,
+    // and no old and new handler run side by side.
+    const closed = this.#closeQueues(old);
+    this.#queues = slots.map((slot) => ({ slot, tail: closed }));
+    await closed;
   }
 
   /**
@@ -166,7 +164,9 @@ export class Agent implements AgentContext {
         // Open the stream before listing, so no event falls between the two.
         const stream = await this.docker.getEvents({
           ...(since === undefined ? {} : { since }),
-          filters: { type: ["container"] },
+          // Network events: a container connected to a network after it
+          // started gets its new address.
+          filters: { type: ["container", "network"] },
         }) as unknown as AsyncIterable<Uint8Array> & { destroy(): void };
         const stop = () => stream.destroy();
         signal.addEventListener("abort", stop, { once: true });
@@ -210,7 +210,9 @@ export class Agent implements AgentContext {
   /**
    * Reads the stream as fast as it comes and handles the events in order
    * behind it. Docker drops events for a subscriber that does not read for a
-   * moment, so reading never waits for an inspect. Every
+   * moment, so reading never waits for an inspect. Events that wait are
+   * coalesced per container (pending.ts): one inspect each, however many
+   * events name it. Every
    * {@link RECONCILE_MS} of quiet the inventory is compared with Docker's
    * list of running containers, a safety net for anything lost anyway.
    */
@@ -219,7 +221,7 @@ export class Agent implements AgentContext {
     recent: RecentEvents,
     seen: (time: number) => void,
   ): Promise<void> {
-    const pending: DockerEvent[] = [];
+    const pending = new PendingChanges();
     const waiting: { wake: (() => void) | null } = { wake: null };
     let done = false;
     let failure: unknown = null;
@@ -232,8 +234,13 @@ export class Agent implements AgentContext {
           }
           if (!recent.add(line.event)) continue;
           seen(line.event.time);
-          pending.push(line.event);
-          waiting.wake?.();
+          if (pending.add(line.event)) waiting.wake?.();
+          else {
+            log.debug("Ignored {type} event {action}", {
+              type: line.event.type,
+              action: line.event.action,
+            });
+          }
         }
       } catch (error) {
         failure = error;
@@ -244,9 +251,9 @@ export class Agent implements AgentContext {
     })();
     let lastCheck = Date.now();
     while (true) {
-      const event = pending.shift();
-      if (event !== undefined) {
-        await this.#onEvent(event);
+      const change = pending.take();
+      if (change !== undefined) {
+        await this.#onChange(change);
         continue;
       }
       if (done) break;
@@ -288,7 +295,13 @@ export class Agent implements AgentContext {
   /** Waits for queued events, then lets every handler finish its work. */
   async close(): Promise<void> {
     await this.idle();
-    for (const { slot } of this.#queues) {
+    await this.#closeQueues(this.#queues);
+  }
+
+  /** Waits for the queues' events, then closes their handlers; never throws. */
+  async #closeQueues(queues: readonly Queue[]): Promise<void> {
+    await Promise.all(queues.map((q) => q.tail));
+    for (const { slot } of queues) {
       try {
         await slot.handler.close?.();
       } catch (error) {
@@ -300,28 +313,35 @@ export class Agent implements AgentContext {
     }
   }
 
-  async #onEvent(event: DockerEvent): Promise<void> {
-    if (event.type !== "container") {
-      log.debug("Ignored {type} event {action}", {
-        type: event.type,
-        action: event.action,
-      });
-      return;
-    }
-    if (!this.#queues.some((q) => selects(q.slot.events, event.action))) return;
-    log.debug("Event {action} for container {id}", {
-      action: event.action,
-      id: event.id.slice(0, 12),
+  /**
+   * Brings the inventory up to date for one container's pending events,
+   * then dispatches each of them.
+   */
+  async #onChange(change: PendingChange): Promise<void> {
+    const wanted = change.actions.filter((action) =>
+      this.#queues.some((q) => selects(q.slot.events, action))
+    );
+    if (wanted.length === 0) return;
+    const { id } = change;
+    log.debug("Events {actions} for container {id} ({count} coalesced)", {
+      actions: change.actions.join(","),
+      id: id.slice(0, 12),
+      count: change.events,
     });
-    if (event.action === "destroy") this.inventory.forget(event.id);
-    else if (
-      event.action === "kill" && isTerminatingSignal(event.attributes.signal)
-    ) {
+    const last = change.actions[change.actions.length - 1];
+    if (change.networkOnly) {
+      // Docker connects a container to its networks just before `start`
+      // and disconnects it after `die`: only a running container's change
+      // (docker network connect/disconnect) is news.
+      if (this.inventory.get(id) === undefined) return;
+      await this.inventory.refresh(id);
+    } else if (last === "destroy") this.inventory.forget(id);
+    else if (change.terminating) {
       // No inspect: it would say "running", and every millisecond counts
       // before the process goes.
-      this.inventory.markStopping(event.id);
-    } else await this.inventory.refresh(event.id);
-    void this.dispatch(event.action, event.id);
+      this.inventory.markStopping(id);
+    } else await this.inventory.refresh(id);
+    for (const action of wanted) void this.dispatch(action, id);
   }
 
   /**

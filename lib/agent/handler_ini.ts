@@ -21,15 +21,20 @@ import ini from "ini";
 /** The synthetic event fired at start-up, after a resync, and after handlers with `triggers-none=1`. */
 export const NONE = "none";
 
-/** Docker's container event actions (health events as `health_status`). */
+/**
+ * Docker's container event actions (health events as `health_status`), and
+ * `connect`/`disconnect`: a running container joined or left a network.
+ */
 export const CONTAINER_EVENTS: ReadonlySet<string> = new Set([
   "attach",
   "commit",
+  "connect",
   "copy",
   "create",
   "destroy",
   "detach",
   "die",
+  "disconnect",
   "exec_create",
   "exec_detach",
   "exec_die",

@@ -279,6 +279,8 @@ export class HAProxyBalancer {
   #lastReload = -Infinity;
   /** A reload waiting for the burst to settle. */
   #deferred: ReturnType<typeof setTimeout> | undefined;
+  /** Closed: nothing more runs, writes or reloads. */
+  #closed = false;
 
   /** Creates the engine; `source` has the current containers. */
   constructor(options: BalancerOptions, source: ContainerSource) {
@@ -319,6 +321,7 @@ export class HAProxyBalancer {
    * reload waits for a burst of events to settle.
    */
   schedule(): void {
+    if (this.#closed) return;
     const now = Date.now();
     if (now - this.#lastTrigger >= this.#options.debounce.quietMs) {
       // The first change after a quiet time waits for nothing.
@@ -355,17 +358,24 @@ export class HAProxyBalancer {
 
   /** Drops a scheduled update and waits for one in progress. */
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#clearTimers();
+    await this.#debouncer.stop();
+    await this.#options.acme?.close();
+    await this.#options.tls?.source.close();
+    await this.#queue;
+    // An update in progress may have armed a retry or a deferred reload.
+    this.#clearTimers();
+    await this.#options.managed?.stop();
+  }
+
+  #clearTimers(): void {
     clearTimeout(this.#recheck);
     this.#recheck = undefined;
     clearTimeout(this.#retry);
     this.#retry = undefined;
     clearTimeout(this.#deferred);
     this.#deferred = undefined;
-    await this.#debouncer.stop();
-    await this.#options.acme?.close();
-    await this.#options.tls?.source.close();
-    await this.#queue;
-    await this.#options.managed?.stop();
   }
 
   /**
@@ -376,7 +386,10 @@ export class HAProxyBalancer {
    * configuration or the reload command fails; the details are logged.
    */
   update(): Promise<void> {
-    const run = this.#queue.then(() => this.#update());
+    if (this.#closed) return Promise.resolve();
+    const run = this.#queue.then(() =>
+      this.#closed ? undefined : this.#update()
+    );
     this.#queue = run.catch(() => {});
     return run;
   }

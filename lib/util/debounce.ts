@@ -55,6 +55,7 @@ export class Debouncer {
   #firstAt: number | undefined;
   #running: Promise<void> | null = null;
   #again = false;
+  #stopped = false;
 
   /** Creates a debouncer; `task` should not throw (errors are swallowed). */
   constructor(task: () => Promise<void>, timing: DebounceTiming) {
@@ -62,8 +63,12 @@ export class Debouncer {
     this.#timing = timing;
   }
 
-  /** Notes a change; the task runs after the quiet window or the maximum wait. */
+  /**
+   * Notes a change; the task runs after the quiet window or the maximum
+   * wait. Ignored once {@link Debouncer.stop} was called.
+   */
   trigger(): void {
+    if (this.#stopped) return;
     const now = Date.now();
     this.#firstAt ??= now;
     clearTimeout(this.#timer);
@@ -80,8 +85,12 @@ export class Debouncer {
     while (this.#running !== null) await this.#running;
   }
 
-  /** Drops a pending run and waits for one in progress to finish. */
+  /**
+   * Drops a pending run and waits for one in progress to finish. For good:
+   * later triggers are ignored, so nothing runs after its owner closed.
+   */
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#firstAt = undefined;
@@ -102,7 +111,7 @@ export class Debouncer {
         do {
           this.#again = false;
           await this.#task().catch(() => {});
-        } while (this.#again);
+        } while (this.#again && !this.#stopped);
       } finally {
         this.#running = null;
       }

@@ -118,3 +118,31 @@ Deno.test("agent: a failing or hanging handler stops neither the others nor late
     "thrower:die:c1",
   ]);
 });
+
+Deno.test("agent: on replace (SIGHUP) a closed handler gets no event, and the new ones wait for the old to close", async () => {
+  const log: string[] = [];
+  const a = agent();
+  let closed = false;
+  const old = slot("old", "all", log, { delay: () => 40 });
+  a.add({
+    ...old,
+    handler: {
+      handle: (event, id) => {
+        if (closed) log.push(`old-after-close:${event}`);
+        return old.handler.handle(event, id);
+      },
+      close: async () => {
+        await tick(30);
+        closed = true;
+        log.push("old:closed");
+      },
+    },
+  });
+  void a.dispatch("start", "c1");
+  const replaced = a.replace([slot("new", "all", log)]);
+  // Events that arrive while the old handlers close go to the new ones.
+  void a.dispatch("die", "c1");
+  await replaced;
+  await a.idle();
+  assertEquals(log, ["old:start:c1", "old:closed", "new:die:c1"]);
+});

@@ -182,3 +182,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test("engine: once closed (SIGHUP swapped it out) nothing is written or reloaded, whatever asks", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/haproxy.cfg`;
+    let containers: ContainerRecord[] = [];
+    const balancer = await createBalancer({
+      ...external(config, `sh -c 'echo reload >> ${dir}/reloads'`),
+      // A retry or a reload held for the burst would be armed by an
+      // update in progress.
+      debounce: { quietMs: 200, maxMs: 200 },
+    }, { list: () => containers });
+    await balancer.update();
+    const before = await Deno.readTextFile(config);
+    containers = [
+      container(
+        "late",
+        ip("10.0.0.9"),
+        labels({ glue_http_80_host: "late.example.com" }),
+      ),
+    ];
+    balancer.schedule();
+    await balancer.close();
+    balancer.schedule();
+    balancer.urgent();
+    await balancer.update();
+    await new Promise((r) => setTimeout(r, 400));
+    assertEquals(await Deno.readTextFile(config), before);
+    assertExcludes(before, "late.example.com");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -75,3 +75,17 @@ Deno.test("debounce: stop drops the pending run", async () => {
   await tick(60);
   assertEquals(runs, 0);
 });
+
+Deno.test("debounce: nothing runs after stop, however often it is triggered", async () => {
+  let runs = 0;
+  const d = new Debouncer(() => {
+    runs++;
+    return Promise.resolve();
+  }, { quietMs: 10, maxMs: 10 });
+  d.trigger();
+  await d.stop();
+  d.trigger();
+  d.trigger();
+  await tick(60);
+  assertEquals(runs, 0);
+});
