@@ -15,8 +15,20 @@ import {
   type EventSelector,
   parseEvents,
 } from "./lib/agent/handler_ini.ts";
-import { EXIT_USAGE, fail, fatalMessage, runAgent } from "./lib/cli/daemon.ts";
+import {
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  fail,
+  fatalMessage,
+  listenForMetrics,
+  metricsAddress,
+  runAgent,
+} from "./lib/cli/daemon.ts";
+import type { ListenAddress } from "./lib/metrics/server.ts";
+import type { Telemetry } from "./lib/metrics/telemetry.ts";
+import { diffExitCode, formatPreview } from "./lib/haproxy/preview.ts";
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
+import { collectRoutes, printable } from "./lib/cli/routes.ts";
 import {
   acmeSettings,
   checkSettings,
@@ -56,6 +68,7 @@ interface Flags {
   network?: string;
   debounce: string;
   dryRun?: boolean;
+  diff?: boolean;
   httpBind: string;
   statsBind: string;
   tcpBindAddress: string;
@@ -70,6 +83,7 @@ interface Flags {
   etcdEndpoints: string;
   etcdPrefix: string;
   logLevel: string;
+  metricsListen?: string;
 }
 
 function program(): Command {
@@ -128,6 +142,10 @@ function program(): Command {
       .option(
         "--dry-run",
         "print the configuration to standard output; write and reload nothing",
+      )
+      .option(
+        "--diff",
+        "with -1 --dry-run: validate with haproxy -c and print a unified diff against the installed files, and the runtime commands that would replace a reload; exit 0 no change, 3 change without reload, 4 change with reload, 1 error",
       )
       .option(
         "--http-bind <addrs>",
@@ -204,7 +222,8 @@ function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
       configFile: flags.configFile,
       rc: flags.rc,
       // -1 writes the file for whoever runs HAProxy; only -w can run it.
-      mode: flags.once && flags.haproxy === undefined
+      // --diff compares with what a -w daemon wrote, so it takes -w's default.
+      mode: flags.once && flags.haproxy === undefined && !flags.diff
         ? "external"
         : parseMode(flags.haproxy, flags.reloadCmd !== undefined),
       reloadCmd: flags.reloadCmd ?? HAPROXY_DEFAULTS.reloadCmd,
@@ -224,6 +243,7 @@ function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
         backoff: flags.acmeBackoff,
       }),
       dryRun: flags.dryRun === true,
+      diff: flags.diff === true,
       once: flags.once === true,
       debounce: parseDebounce(flags.debounce),
     },
@@ -235,7 +255,50 @@ function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
   };
 }
 
+/**
+ * `docker-balancer routes [flags]`: takes the daemon's flags, so an
+ * operator prepends `routes` to the command line the service runs.
+ */
+async function routes(args: string[]): Promise<number> {
+  const flags = parseFlags<Flags & { json?: boolean }>(
+    program()
+      .name(`${PROGRAM} routes`)
+      .description(
+        "Show the routes, the state HAProxy reports for each server, and every container that is not routed, with the reason.",
+      )
+      .option("--json", "print JSON, for scripts"),
+    args,
+  );
+  if (typeof flags === "number") return flags;
+  let settings: HAProxyHandlerSettings;
+  try {
+    await setupLogging(parseLogLevel(flags.logLevel));
+    settings = settingsFromFlags(flags);
+    checkSettings(settings.haproxy);
+  } catch (error) {
+    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+  }
+  const url = dockerUrl(flags.dockerUrl);
+  let report;
+  try {
+    report = await collectRoutes(
+      settings.haproxy,
+      settings.source,
+      connectDocker(url),
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    const from = settings.source.kind === "docker"
+      ? `Docker at ${url}`
+      : "etcd";
+    return fail(PROGRAM, `Cannot read ${from}: ${(error as Error).message}`);
+  }
+  console.log(printable(report, flags.json === true));
+  return 0;
+}
+
 async function main(args: string[]): Promise<number> {
+  if (args[0] === "routes") return await routes(args.slice(1));
   const flags = parseFlags<Flags>(program(), args);
   if (typeof flags === "number") return flags;
   if (flags.once === flags.watch) {
@@ -249,19 +312,40 @@ async function main(args: string[]): Promise<number> {
   }
   let settings: HAProxyHandlerSettings;
   let events: EventSelector;
+  let listen: ListenAddress | undefined;
   try {
     await setupLogging(parseLogLevel(flags.logLevel));
     settings = settingsFromFlags(flags);
     // A bad flag value is a usage error, found before anything runs.
     checkSettings(settings.haproxy);
     events = { ...parseEvents(flags.watchSet), none: true };
+    listen = metricsAddress(flags.metricsListen, flags.once === true);
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
+  const metrics = await listenForMetrics(PROGRAM, listen);
+  if (typeof metrics === "number") return metrics;
+  try {
+    return await serve(flags, settings, events, metrics?.telemetry);
+  } finally {
+    await metrics?.close();
+  }
+}
+
+/** Runs the balancer with checked settings. */
+async function serve(
+  flags: Flags,
+  settings: HAProxyHandlerSettings,
+  events: EventSelector,
+  telemetry: Telemetry | undefined,
+): Promise<number> {
   const url = dockerUrl(flags.dockerUrl);
   let agent: Agent;
   try {
-    agent = new Agent(connectDocker(url), { dockerUrl: url });
+    agent = new Agent(connectDocker(url), {
+      dockerUrl: url,
+      ...(telemetry === undefined ? {} : { telemetry }),
+    });
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
@@ -285,6 +369,18 @@ async function main(args: string[]): Promise<number> {
     handler,
   });
   const fromEtcd = flags.source === "etcd";
+  if (flags.diff) {
+    const status = await runAgent(agent, {
+      once: true,
+      program: PROGRAM,
+      docker: !fromEtcd,
+      banner: "",
+    });
+    const preview = handler.balancer.preview;
+    if (status !== 0 || preview === null) return status || EXIT_FAILURE;
+    console.log(formatPreview(preview));
+    return diffExitCode(preview);
+  }
   return await runAgent(agent, {
     once: flags.once === true,
     program: PROGRAM,

@@ -23,8 +23,12 @@ import {
   EXIT_USAGE,
   fail,
   fatalMessage,
+  listenForMetrics,
+  metricsAddress,
   runAgent,
 } from "./lib/cli/daemon.ts";
+import type { ListenAddress } from "./lib/metrics/server.ts";
+import type { Telemetry } from "./lib/metrics/telemetry.ts";
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
@@ -42,6 +46,7 @@ interface Flags {
   scriptPaths?: string;
   dockerUrl?: string;
   logLevel: string;
+  metricsListen?: string;
 }
 
 function program(): Command {
@@ -121,11 +126,27 @@ async function main(args: string[]): Promise<number> {
       EXIT_USAGE,
     );
   }
+  let listen: ListenAddress | undefined;
   try {
     await setupLogging(parseLogLevel(flags.logLevel));
+    listen = metricsAddress(flags.metricsListen, flags.once === true);
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
+  const metrics = await listenForMetrics(PROGRAM, listen);
+  if (typeof metrics === "number") return metrics;
+  try {
+    return await serve(flags, metrics?.telemetry);
+  } finally {
+    await metrics?.close();
+  }
+}
+
+/** Loads the handlers and runs the agent. */
+async function serve(
+  flags: Flags,
+  telemetry: Telemetry | undefined,
+): Promise<number> {
   const cwd = Deno.cwd();
   const handlerDirs = flags.handlerPaths === undefined
     ? defaultHandlerDirs(programDir(), cwd)
@@ -139,6 +160,7 @@ async function main(args: string[]): Promise<number> {
     agent = new Agent(connectDocker(url), {
       dockerUrl: url,
       scriptPaths: scriptDirs,
+      ...(telemetry === undefined ? {} : { telemetry }),
     });
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);

@@ -168,11 +168,13 @@ export class HAProxyHandler extends BaseHandler {
         source.endpoints,
         source.prefix,
         () => this.#balancer?.schedule(),
+        this.agent.telemetry,
       );
     }
     this.#balancer = await createBalancer(
       settings.haproxy,
       etcd ?? this.agent.inventory,
+      this.agent.telemetry,
     );
     this.#etcd = etcd;
     etcd?.start();

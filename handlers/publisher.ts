@@ -205,6 +205,7 @@ export class Publisher extends BaseHandler {
         attempt = 0;
       } catch (error) {
         if (signal.aborted) break;
+        this.agent.telemetry.etcdError();
         this.#needFull = true;
         if (error instanceof EtcdError && error.code === CODE_NOT_FOUND) {
           // The lease expired while etcd was out of reach.

@@ -54,11 +54,27 @@ export const HAPROXY_SOCKETS: readonly string[] = [
   `${HAPROXY_RUN_DIR}/master.sock`,
 ];
 
-/** Network access: the Docker sockets, HAProxy's sockets, etcd and ACME servers. */
+/** The port `--metrics-listen` may use without a build of its own. */
+export const METRICS_PORT = 9612;
+
+/**
+ * Where `--metrics-listen` may listen: port {@link METRICS_PORT} on every
+ * address or on loopback, IPv4 and IPv6. Deno grants listening by exact
+ * host and port; another address needs a build with it.
+ */
+export const METRICS_LISTEN: readonly string[] = [
+  "0.0.0.0",
+  "127.0.0.1",
+  "[::]",
+  "[::1]",
+].map((host) => `${host}:${METRICS_PORT}`);
+
+/** Network access: the Docker sockets, HAProxy's sockets, etcd and ACME servers, the metrics listener. */
 const NET = [
   ...[...DOCKER_SOCKETS, ...HAPROXY_SOCKETS].map((path) => `unix:${path}`),
   ...ETCD_HOSTS,
   ...ACME_HOSTS,
+  ...METRICS_LISTEN,
 ];
 
 /** Where docker-balancer may write: the HAProxy configuration directory and its sockets' directory. */

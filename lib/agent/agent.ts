@@ -20,6 +20,7 @@ import { driftOf, narrowListed } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { permissionHint } from "../permissions.ts";
 import type { AgentContext } from "./base_handler.ts";
+import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import { type EventSelector, NONE, selects } from "./handler_ini.ts";
 
 const log = getLogger(["docker-glue", "agent"]);
@@ -75,6 +76,8 @@ export interface AgentOptions {
   readonly dockerUrl: string;
   /** Directories searched for handler scripts. */
   readonly scriptPaths?: readonly string[];
+  /** Where the agent and its handlers report for metrics; none by default. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Follows one Docker engine and dispatches its events to handlers. */
@@ -87,6 +90,8 @@ export class Agent implements AgentContext {
   readonly scriptPaths: readonly string[];
   /** Docker URL, for messages. */
   readonly dockerUrl: string;
+  /** Where the agent and its handlers report for metrics. */
+  readonly telemetry: Telemetry;
   #queues: Queue[] = [];
   #failures = 0;
   #oneShot = false;
@@ -101,6 +106,7 @@ export class Agent implements AgentContext {
     this.docker = docker;
     this.dockerUrl = options.dockerUrl;
     this.scriptPaths = options.scriptPaths ?? [];
+    this.telemetry = options.telemetry ?? NO_TELEMETRY;
     this.inventory = new Inventory(docker);
   }
 
@@ -172,6 +178,7 @@ export class Agent implements AgentContext {
         signal.addEventListener("abort", stop, { once: true });
         try {
           await this.inventory.resync();
+          this.telemetry.connected("docker");
           if (attempt > 0) {
             log.info(
               "Reconnected to Docker at {url}; resynced {count} running containers",
@@ -188,12 +195,17 @@ export class Agent implements AgentContext {
           stream.destroy();
         }
         if (signal.aborted) break;
+        this.telemetry.disconnected("docker", "the event stream ended");
         log.warn("Docker event stream at {url} ended; reconnecting", {
           url: this.dockerUrl,
         });
       } catch (error) {
         if (signal.aborted) break;
         if (isFatal(error)) throw error;
+        this.telemetry.disconnected(
+          "docker",
+          `cannot reach Docker at ${this.dockerUrl}: ${describe(error)}`,
+        );
         const wait = backoff(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS);
         log.warn(
           "Cannot reach Docker at {url}: {error}; retrying in {wait} ms",
@@ -234,6 +246,7 @@ export class Agent implements AgentContext {
           }
           if (!recent.add(line.event)) continue;
           seen(line.event.time);
+          this.telemetry.event("docker", line.event.action);
           if (pending.add(line.event)) waiting.wake?.();
           else {
             log.debug("Ignored {type} event {action}", {

@@ -9,6 +9,7 @@
 import type { DockerClient } from "../docker/client.ts";
 import type { Inventory } from "../docker/inventory.ts";
 import type { HandlerIni } from "./handler_ini.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
 
 /** What the agent offers its handlers. */
 export interface AgentContext {
@@ -25,6 +26,8 @@ export interface AgentContext {
    * a handler finishes its work within it instead of in the background.
    */
   readonly oneShot: boolean;
+  /** Where handlers report for metrics. */
+  readonly telemetry: Telemetry;
 }
 
 /**

@@ -9,6 +9,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { Agent } from "../agent/agent.ts";
 import { permissionHint } from "../permissions.ts";
+import { type ListenAddress, parseListen } from "../metrics/server.ts";
+import { type MetricsListener, startMetrics } from "../metrics/start.ts";
 
 const log = getLogger(["docker-glue", "daemon"]);
 
@@ -45,6 +47,46 @@ export function fatalMessage(error: unknown): string {
   return `Unexpected error: ${
     error instanceof Error ? error.stack ?? error.message : String(error)
   }`;
+}
+
+/**
+ * The `--metrics-listen` address, or undefined without the flag.
+ *
+ * @throws {TypeError} for a bad address, or the flag with `-1`.
+ */
+export function metricsAddress(
+  value: string | undefined,
+  once: boolean,
+): ListenAddress | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (once) {
+    throw new TypeError(
+      "--metrics-listen serves while following events: give it with -w",
+    );
+  }
+  return parseListen(value);
+}
+
+/**
+ * Starts the metrics listener, or returns the exit status when it cannot
+ * listen.
+ */
+export async function listenForMetrics(
+  program: string,
+  address: ListenAddress | undefined,
+): Promise<MetricsListener | null | number> {
+  if (address === undefined) return null;
+  try {
+    return await startMetrics(address);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    return fail(
+      program,
+      `Cannot serve metrics on ${address.hostname}:${address.port}: ${
+        (error as Error).message
+      }`,
+    );
+  }
 }
 
 /** How to run the agent. */

@@ -9,7 +9,7 @@ import { VERSION } from "../version.ts";
 
 /**
  * A commander program with the flags both binaries have (`--version`,
- * `-h/--help`, `--docker-url`, `--log-level`) that throws instead of exiting,
+ * `-h/--help`, `--docker-url`, `--metrics-listen`, `--log-level`) that throws instead of exiting,
  * so the entry point owns the exit status.
  */
 export function baseProgram(name: string, description: string): Command {
@@ -29,6 +29,10 @@ export function commonOptions(cli: Command): Command {
     .option(
       "--docker-url <url>",
       "Docker engine (default: DOCKER_HOST, else unix:///var/run/docker.sock)",
+    )
+    .option(
+      "--metrics-listen <addr:port>",
+      "with -w: serve Prometheus metrics on /metrics and health on /healthz at this address, such as 127.0.0.1:9612 (off by default)",
     )
     .option("--log-level <level>", "debug, info, warning or error", "info");
 }

@@ -15,6 +15,7 @@ import {
 } from "./document.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import type { WatchEvent } from "./etcd_wire.ts";
+import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 
 const log = getLogger(["docker-glue", "etcd"]);
 
@@ -38,6 +39,7 @@ export class EtcdSource implements ContainerSource {
   readonly #client: EtcdClient;
   readonly #prefix: string;
   readonly #onChange: () => void;
+  readonly #telemetry: Telemetry;
   #records = new Map<string, ContainerRecord>();
   #loaded = false;
   #waiters: (() => void)[] = [];
@@ -50,10 +52,12 @@ export class EtcdSource implements ContainerSource {
     endpoints: readonly string[],
     prefix: string,
     onChange: () => void,
+    telemetry: Telemetry = NO_TELEMETRY,
   ) {
     this.#client = new EtcdClient(endpoints);
     this.#prefix = normalizePrefix(prefix);
     this.#onChange = onChange;
+    this.#telemetry = telemetry;
   }
 
   /** Containers as last read, each with its host. */
@@ -97,6 +101,7 @@ export class EtcdSource implements ContainerSource {
     while (!signal.aborted) {
       try {
         const revision = await this.#load(lost);
+        this.#telemetry.connected("etcd");
         lost = false;
         attempt = 0;
         await this.#watch(revision);
@@ -105,6 +110,8 @@ export class EtcdSource implements ContainerSource {
         throw new Error(`etcd at ${this.#client.endpoints} stopped answering`);
       } catch (error) {
         if (signal.aborted) return;
+        this.#telemetry.etcdError();
+        this.#telemetry.disconnected("etcd", describe(error));
         const wait = backoff(attempt++, 250, 5000);
         if (!lost || attempt % 10 === 0) {
           log.warn(
@@ -201,6 +208,7 @@ export class EtcdSource implements ContainerSource {
   #apply(events: readonly WatchEvent[]): void {
     let changed = false;
     for (const event of events) {
+      this.#telemetry.event("etcd", event.type);
       if (event.type === "delete") {
         changed = this.#records.delete(event.key) || changed;
         continue;

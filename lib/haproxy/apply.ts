@@ -33,10 +33,14 @@ export class ConfigRejectedError extends Error {
   readonly details: readonly string[];
 
   /** Creates the error. */
-  constructor(configFile: string, rejectedFile: string, details: string[]) {
-    super(
+  constructor(
+    configFile: string,
+    rejectedFile: string,
+    details: string[],
+    message =
       `HAProxy rejected the new configuration for ${configFile}; kept the running one, rejected file at ${rejectedFile}`,
-    );
+  ) {
+    super(message);
     this.name = "ConfigRejectedError";
     this.rejectedFile = rejectedFile;
     this.details = details;
@@ -161,6 +165,58 @@ export async function applyConfig(
   }
   await reload(options.reloadCmd);
   return "applied";
+}
+
+/**
+ * Checks a configuration and the files it reads with `haproxy -c`, without
+ * touching the installed ones: they are written to a directory beside the
+ * configuration (every path they name starts with the configuration's),
+ * checked there, and removed.
+ *
+ * @throws {ConfigRejectedError} when HAProxy rejects the configuration.
+ */
+export async function checkConfig(
+  text: string,
+  companions: readonly { path: string; text: string }[],
+  options: Pick<ApplyOptions, "configFile" | "haproxyBin" | "checkArgs">,
+): Promise<void> {
+  const { configFile } = options;
+  const dir = tempBeside(configFile);
+  const base = `${dir}/${configFile.slice(configFile.lastIndexOf("/") + 1)}`;
+  const moved = (path: string) =>
+    path.startsWith(configFile) ? base + path.slice(configFile.length) : null;
+  try {
+    await Deno.mkdir(dir, { mode: 0o700 });
+    for (const file of companions) {
+      const path = moved(file.path);
+      if (path === null) continue;
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), {
+        recursive: true,
+      });
+      await Deno.writeTextFile(path, file.text.replaceAll(configFile, base));
+    }
+    await Deno.writeTextFile(base, text.replaceAll(configFile, base));
+    const check = await run([
+      options.haproxyBin,
+      "-c",
+      "-f",
+      base,
+      ...options.checkArgs,
+    ]);
+    if (!check.success) {
+      const details = check.lines
+        .filter((line) => !line.startsWith("[NOTICE]"))
+        .map((line) => line.replaceAll(base, configFile));
+      throw new ConfigRejectedError(
+        configFile,
+        "",
+        details,
+        `HAProxy rejects the configuration that would replace ${configFile}`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /**

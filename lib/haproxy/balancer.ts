@@ -15,6 +15,7 @@ import { Debouncer, type DebounceTiming } from "../util/debounce.ts";
 import {
   applyConfig,
   type ApplyOptions,
+  checkConfig,
   ConfigRejectedError,
   keepForeignConfig,
   readOrNull,
@@ -35,8 +36,17 @@ import {
   EMPTY_POOL,
   type HostMaps,
   mapText,
+  parseMapText,
   type PoolAssignment,
+  seedPool,
 } from "./pool.ts";
+import type { Preview } from "./preview.ts";
+import { countByReason, unroutedOf } from "./report.ts";
+import {
+  type ApplyMethod,
+  NO_TELEMETRY,
+  type Telemetry,
+} from "../metrics/telemetry.ts";
 import type { MapFiles, RenderInput } from "./render.ts";
 import {
   crtListText,
@@ -75,8 +85,15 @@ export interface BalancerOptions {
   readonly apply: ApplyOptions;
   /** Print the configuration instead of installing it. */
   readonly dryRun: boolean;
+  /**
+   * With `dryRun`: validate the rendering and keep what it would change
+   * ({@link HAProxyBalancer.preview}) instead of printing it.
+   */
+  readonly preview?: boolean;
   /** Burst coalescing for {@link HAProxyBalancer.schedule}. */
   readonly debounce: DebounceTiming;
+  /** Where the engine reports for metrics; none by default. */
+  readonly telemetry?: Telemetry;
   /** Where dry-run output goes; standard output by default. */
   readonly print?: (text: string) => void;
   /**
@@ -233,6 +250,8 @@ function findingKey(finding: Finding): string {
 
 /** Renders and installs HAProxy configurations from a container source. */
 export class HAProxyBalancer {
+  /** What the last update would change, with `preview` (`--diff`). */
+  preview: Preview | null = null;
   /** Counters since start. */
   readonly stats: BalancerStats = {
     renders: 0,
@@ -245,6 +264,7 @@ export class HAProxyBalancer {
   readonly #options: BalancerOptions;
   readonly #source: ContainerSource;
   readonly #debouncer: Debouncer;
+  readonly #telemetry: Telemetry;
   #placed = new Map<string, Placement>();
   #reported = new Set<string>();
   #lastPrinted: string | null = null;
@@ -286,6 +306,7 @@ export class HAProxyBalancer {
   constructor(options: BalancerOptions, source: ContainerSource) {
     this.#options = options;
     this.#source = source;
+    this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#admin = options.adminSocket
       ? new AdminSocket(options.adminSocket)
       : null;
@@ -399,6 +420,7 @@ export class HAProxyBalancer {
     const containers = this.#damp(all);
     const built = buildRoutes(containers, this.#options.routes);
     this.#report(built.findings);
+    this.#observe(all, built);
     if (!this.#options.dryRun) {
       this.#options.acme?.want(
         built.routes.filter((route) => route.settings.tls).map((route) =>
@@ -409,6 +431,9 @@ export class HAProxyBalancer {
     let table: RouteTable & RenderInput = built;
     let hostMaps: HostMaps | undefined;
     if (this.#options.maps?.http !== undefined) {
+      if (this.#options.once && this.#pool === EMPTY_POOL) {
+        this.#pool = await this.#installedPool();
+      }
       const pooled = assignPool(built, this.#pool);
       table = pooled.table;
       hostMaps = pooled.table.maps;
@@ -432,12 +457,28 @@ export class HAProxyBalancer {
       text = this.#options.renderer.render(table);
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
+      this.#telemetry.applyFailed(error.message);
       log.error("{message}; kept the running configuration", {
         message: error.message,
       });
       throw new ReportedError(error.message);
     }
     this.stats.renders++;
+    this.#telemetry.rendered();
+    if (this.#options.dryRun && this.#options.preview) {
+      try {
+        this.preview = await this.#preview(text, companions);
+      } catch (error) {
+        if (!(error instanceof ConfigRejectedError)) throw error;
+        this.stats.rejections++;
+        log.error("{message}", { message: error.message });
+        for (const line of error.details) {
+          log.error("haproxy: {line}", { line });
+        }
+        throw new ReportedError(error.message);
+      }
+      return;
+    }
     if (this.#options.dryRun) {
       // Maps and the crt-list are files of their own; shown as comments.
       const printed = [
@@ -464,10 +505,17 @@ export class HAProxyBalancer {
     const urgent = this.#urgent;
     this.#leading = false;
     this.#urgent = false;
+    const started = performance.now();
+    let method: ApplyMethod | null;
     try {
-      if (!(await this.#apply(text, companions, leading, urgent))) return;
+      method = await this.#apply(text, companions, leading, urgent);
+      if (method === null) return;
     } catch (error) {
+      this.#telemetry.applyFailed(
+        error instanceof Error ? error.message : String(error),
+      );
       if (error instanceof ConfigRejectedError) {
+        this.#telemetry.validationFailed();
         this.stats.rejections++;
         log.error("{message}", { message: error.message });
         for (const line of error.details) {
@@ -492,10 +540,82 @@ export class HAProxyBalancer {
       }, wait);
       throw new ReportedError(message);
     }
+    this.#telemetry.applied(method, (performance.now() - started) / 1000);
     this.#attempt = 0;
     clearTimeout(this.#retry);
     this.#retry = undefined;
     this.#logPlacements(table, all);
+  }
+
+  /** The pool of the installed configuration and host maps (a `-1` run). */
+  async #installedPool(): Promise<PoolAssignment> {
+    const installed = await readOrNull(this.#options.apply.configFile);
+    if (installed === null) return EMPTY_POOL;
+    const { http, https, redirect } = this.#options.maps ?? {};
+    const maps = [];
+    for (const file of [http, https, redirect]) {
+      if (file !== undefined) {
+        maps.push(parseMapText(await readOrNull(file) ?? ""));
+      }
+    }
+    return seedPool(installed, maps);
+  }
+
+  /**
+   * Validates `text` with the files it reads, and compares them with the
+   * installed ones: what the change would do.
+   *
+   * @throws {ConfigRejectedError} when HAProxy rejects the rendering.
+   */
+  async #preview(text: string, companions: Companions): Promise<Preview> {
+    const { apply, tls } = this.#options;
+    const files = [
+      { path: apply.configFile, text },
+      ...companionFiles(companions, tls),
+    ];
+    const certs = certFiles(companions)?.certs ?? [];
+    await checkConfig(text, [
+      ...files.slice(1),
+      ...certs.map((cert) => ({ path: cert.path, text: cert.pem })),
+    ], apply);
+    const before = await Promise.all(
+      files.map((file) => readOrNull(file.path)),
+    );
+    const installed = before[0] ?? null;
+    const crtList = tls === undefined ? null : await readOrNull(tls.crtList);
+    const plan = installed === null
+      ? { kind: "reload" as const, reason: `${apply.configFile} is not there` }
+      : planChange(installed, text, {
+        maps: await Promise.all(
+          companions.maps.map(async (
+            { file, entries },
+          ): Promise<MapChange> => ({
+            file,
+            before: parseMapText(await readOrNull(file) ?? ""),
+            after: entries,
+          })),
+        ),
+        ...(tls === undefined || companions.certs === null ? {} : {
+          certs: {
+            crtList: tls.crtList,
+            // Paths are what the plan compares.
+            before: (crtList ?? "").split("\n").map((line) =>
+              line.trim().split(/\s+/)[0] ?? ""
+            ).filter((path) => path !== "" && !path.startsWith("#")).map((
+              path,
+            ) => ({ path, pem: "" })),
+            after: companions.certs.certs,
+          },
+        }),
+      });
+    return {
+      files: files.map((file, i) => ({
+        path: file.path,
+        before: before[i] ?? null,
+        after: file.text,
+      })),
+      plan,
+    };
   }
 
   /**
@@ -517,14 +637,14 @@ export class HAProxyBalancer {
    * Gets HAProxy to run `text` (and its maps and certificates): through the runtime API when
    * it can, by a reload otherwise. A reload in the middle of a burst waits
    * for the burst to settle, unless this is the burst's first update or an
-   * urgent one; returns false when it waits.
+   * urgent one. Returns how HAProxy got it, or null when it waits.
    */
   async #apply(
     text: string,
     companions: Companions,
     leading: boolean,
     urgent: boolean,
-  ): Promise<boolean> {
+  ): Promise<ApplyMethod | null> {
     const { configFile } = this.#options.apply;
     if (!this.#checkedForeign) {
       const kept = await keepForeignConfig(configFile);
@@ -543,7 +663,7 @@ export class HAProxyBalancer {
       log.debug("Configuration unchanged; nothing to install");
       await this.#install(text, companions);
       this.#ran(text, companions);
-      return true;
+      return "files";
     }
     const tls = this.#options.tls;
     const plan = planChange(this.#running, text, {
@@ -563,7 +683,7 @@ export class HAProxyBalancer {
     if (plan.kind === "none") {
       // Nothing for HAProxy; the files are put right if someone changed them.
       await this.#install(text, companions);
-      return true;
+      return "files";
     }
     if (plan.kind === "runtime" && this.#admin !== null) {
       try {
@@ -574,11 +694,12 @@ export class HAProxyBalancer {
         await this.#install(text, companions);
         this.#ran(text, companions);
         this.stats.runtimeUpdates++;
+        this.#telemetry.runtimeOps(plan.ops);
         log.info(
           "Applied {count} changes through the runtime API, no reload: {summary}",
           { count: plan.ops.length, summary: summarize(plan.ops) },
         );
-        return true;
+        return "runtime";
       } catch (error) {
         if (error instanceof ConfigRejectedError) throw error;
         if (error instanceof Deno.errors.NotCapable) this.#noPermission();
@@ -591,7 +712,7 @@ export class HAProxyBalancer {
             error instanceof Error ? error.message : String(error)
           })`,
         );
-        return true;
+        return "reload";
       }
     }
     const reason = plan.kind === "reload"
@@ -615,10 +736,10 @@ export class HAProxyBalancer {
         reason,
         wait,
       });
-      return false;
+      return null;
     }
     await this.#reload(text, companions, reason);
-    return true;
+    return "reload";
   }
 
   /**
@@ -718,14 +839,17 @@ export class HAProxyBalancer {
     const command = this.#options.apply.reloadCmd;
     // A managed HAProxy not running yet is started, which it logs itself.
     const starting = managed !== undefined && !managed.running;
+    const started = performance.now();
     if (managed !== undefined) await managed.reload();
     else if (command.length > 0) await reload(command);
+    const seconds = (performance.now() - started) / 1000;
     this.#ran(text, companions);
     this.#statesTrusted = true;
     this.#lastReload = Date.now();
     // With no reload command whoever runs HAProxy reloads it: nothing to say.
     if (starting || (managed === undefined && command.length === 0)) return;
     this.stats.reloads++;
+    this.#telemetry.reloaded(seconds);
     log.info("Reloaded HAProxy: {reason}", { reason });
   }
 
@@ -852,6 +976,34 @@ export class HAProxyBalancer {
       }, Math.max(0, recheckAt - Date.now()) + 50);
     }
     return containers.filter((c) => !damped.has(c.id));
+  }
+
+  /** Tells the telemetry what is not routed and which certificates are served. */
+  #observe(all: readonly ContainerRecord[], built: RouteTable): void {
+    const telemetry = this.#telemetry;
+    if (telemetry === NO_TELEMETRY) return;
+    telemetry.unrouted(
+      countByReason(
+        unroutedOf(
+          all,
+          built.findings,
+          this.#damped,
+          this.#options.routes.includeEnv === true,
+        ),
+      ),
+    );
+    const source = this.#options.tls?.source;
+    if (source !== undefined) {
+      const loaded = [
+        ...source.certs,
+        ...(source.defaultCert === undefined ? [] : [source.defaultCert]),
+      ];
+      telemetry.certificates(
+        loaded.flatMap(({ info }) =>
+          info.names.map((host) => ({ host, notAfter: info.notAfter }))
+        ),
+      );
+    }
   }
 
   /** Logs each finding once while it lasts, so a bad label warns once, not on every render. */

@@ -74,10 +74,29 @@ export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
   sticky: "sticky",
 };
 
+/**
+ * Why a container, or one of its ports, is not routed: a reason of the
+ * route model (bad-label, not-exposed, not-published, no-address,
+ * conflict) or of the container's state (paused, unhealthy, starting,
+ * damped).
+ */
+export type UnroutedReason =
+  | "bad-label"
+  | "not-exposed"
+  | "not-published"
+  | "no-address"
+  | "conflict"
+  | "paused"
+  | "unhealthy"
+  | "starting"
+  | "damped";
+
 /** Something about a container worth telling the operator. */
 export interface Finding {
   /** `warning` loses a route; `info` explains a choice. */
   readonly severity: "warning" | "info";
+  /** For a warning: why the route is lost. */
+  readonly reason?: UnroutedReason;
   /** Container name. */
   readonly container: string;
   /** Container id. */
@@ -132,7 +151,11 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-type Warn = (label: string | undefined, text: string) => void;
+type Warn = (
+  label: string | undefined,
+  text: string,
+  reason?: UnroutedReason,
+) => void;
 
 interface PortLabel {
   readonly port: number;
@@ -194,10 +217,11 @@ export function claimsOf(
     ? { ...container.env, ...container.labels }
     : { ...container.labels };
   const base = { container: container.name, containerId: container.id };
-  const warn: Warn = (label, text) =>
+  const warn: Warn = (label, text, reason = "bad-label") =>
     findings.push({
       ...base,
       severity: "warning",
+      reason,
       ...(label === undefined ? {} : { label }),
       message: text,
     });
@@ -237,6 +261,7 @@ export function claimsOf(
         warn(
           label,
           `port ${port} is not published on host ${remote.id} (publish it with -p to route it from another host)`,
+          "not-published",
         );
         return null;
       }
@@ -258,6 +283,7 @@ export function claimsOf(
       warn(
         labels["glue_network"] ? "glue_network" : undefined,
         `not routed: ${message(error)}`,
+        "no-address",
       );
       return { http: [], tcp: [] };
     }
@@ -265,7 +291,11 @@ export function claimsOf(
   }
   const exposed = (port: number, label: string) => {
     if (container.exposedPorts.includes(`${port}/tcp`)) return true;
-    warn(label, `port ${port} is not exposed (expose ${port}/tcp to route it)`);
+    warn(
+      label,
+      `port ${port} is not exposed (expose ${port}/tcp to route it)`,
+      "not-exposed",
+    );
     return false;
   };
 

@@ -164,3 +164,41 @@ export function mapText(entries: MapEntries): string {
   return [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
     .map(([host, backend]) => `${host} ${backend}\n`).join("");
 }
+
+/** Parses a map file's text: `key value` lines; blank lines and comments skipped. */
+export function parseMapText(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed === "" || trimmed.startsWith("#")) continue;
+    const [key, value] = trimmed.split(/\s+/);
+    if (key !== undefined && value !== undefined) out.push([key, value]);
+  }
+  return out;
+}
+
+/**
+ * The pool an installed configuration uses, from its text and its host
+ * maps, so a single run (`-1`) keeps every host in the slot it has rather
+ * than dealing the slots out anew. Hosts parked by the process that wrote
+ * it are not in the maps: their slots count as free.
+ */
+export function seedPool(
+  installed: string,
+  maps: readonly MapEntries[],
+): PoolAssignment {
+  let size = 0;
+  for (const match of installed.matchAll(/^backend hosts_([0-9]+)\s*$/gm)) {
+    size = Math.max(size, Number(match[1]));
+  }
+  const slots = new Map<string, number>();
+  for (const entries of maps) {
+    for (const [host, backend] of entries) {
+      const slot = /^hosts_([0-9]+)$/.exec(backend)?.[1];
+      if (slot !== undefined && Number(slot) <= size) {
+        slots.set(host, Number(slot));
+      }
+    }
+  }
+  return { slots, parked: new Map(), size };
+}

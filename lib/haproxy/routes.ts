@@ -14,9 +14,10 @@ import {
   type RouteSettings,
   SETTING_LABELS,
   type TcpClaim,
+  type UnroutedReason,
 } from "./claims.ts";
 
-export type { Finding, RouteOptions, RouteSettings };
+export type { Finding, RouteOptions, RouteSettings, UnroutedReason };
 
 /** One server line of a backend. */
 export interface Server {
@@ -187,6 +188,7 @@ function httpRoutes(
         const label = SETTING_LABELS[key];
         findings.push({
           severity: "warning",
+          reason: "conflict",
           container: claim.container.name,
           containerId: claim.container.id,
           label: `glue_http_${claim.port}_${label}`,
@@ -240,6 +242,7 @@ function tcpRoutes(
       if (claim.port !== winner.port) {
         findings.push({
           severity: "warning",
+          reason: "conflict",
           container: claim.container.name,
           containerId: claim.container.id,
           label: `glue_tcp_${claim.port}_listen`,

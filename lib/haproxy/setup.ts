@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { RouteOptions } from "./routes.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
 import type { ContainerSource } from "../docker/container.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { splitArgs } from "../util/argv.ts";
@@ -67,6 +69,11 @@ export interface HAProxySettings {
   readonly dryRun: boolean;
   /** `-1`: apply once; an unchanged file is not reloaded. */
   readonly once?: boolean;
+  /**
+   * `--diff` (with `-1` and `dryRun`): validate the rendering and keep
+   * what it would change, for the entry point to print.
+   */
+  readonly diff?: boolean;
   /** `--debounce`, parsed. */
   readonly debounce: DebounceTiming;
 }
@@ -297,6 +304,11 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
       `Invalid TCP bind address "${settings.tcpBindAddress}": expected * or an IP address`,
     );
   }
+  if (settings.diff && !(settings.once && settings.dryRun)) {
+    throw new SettingsError(
+      "--diff shows what one run would change: give it with -1 --dry-run",
+    );
+  }
   const statsSocket = checkSocketPath(settings.statsSocket ?? "");
   const httpsBind = parseBinds(settings.httpsBind ?? "", "HTTPS bind");
   const https = httpsBind.length > 0;
@@ -343,6 +355,42 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
 }
 
 /**
+ * The route model's options for these settings: what `routes` and the
+ * engine both build the table with.
+ *
+ * @throws {SettingsError} naming the setting at fault.
+ */
+export function routeOptions(settings: HAProxySettings): RouteOptions {
+  const { httpBind, statsBind, httpsBind } = checkSettings(settings);
+  return {
+    network: settings.network,
+    includeEnv: settings.includeEnv,
+    reservedPorts: listenPorts([...httpBind, ...statsBind, ...httpsBind]),
+    https: httpsBind.length > 0,
+  };
+}
+
+/** The map files of a configuration: host maps for the pool, ACME tokens. */
+export function mapFilesFor(
+  configFile: string,
+  statsSocket: string,
+  https: boolean,
+  acme: boolean,
+): Partial<MapFiles> {
+  // Without the runtime API host maps would only rename backends.
+  return statsSocket === "" ? {} : {
+    http: `${configFile}.hosts.map`,
+    ...(https
+      ? {
+        https: `${configFile}.https.map`,
+        redirect: `${configFile}.redirect.map`,
+      }
+      : {}),
+    ...(acme ? { acme: `${configFile}.acme.map` } : {}),
+  };
+}
+
+/**
  * Validates the settings, compiles the template, reads the rc file and, unless
  * this is a dry run, checks that HAProxy runs and the config directory is
  * writable.
@@ -353,6 +401,7 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
 export async function createBalancer(
   settings: HAProxySettings,
   source: ContainerSource,
+  telemetry?: Telemetry,
 ): Promise<HAProxyBalancer> {
   const {
     reloadCmd,
@@ -368,19 +417,13 @@ export async function createBalancer(
   // States are saved through the admin socket, so there is no state file without one.
   const stateFile = statsSocket === "" ? "" : `${configFile}.state`;
   const crtList = `${configFile}.crt-list`;
-  // Without the runtime API host maps would only rename backends.
-  const maps: Partial<MapFiles> = statsSocket === "" ? {} : {
-    http: `${configFile}.hosts.map`,
-    ...(https
-      ? {
-        https: `${configFile}.https.map`,
-        redirect: `${configFile}.redirect.map`,
-      }
-      : {}),
-    ...(acme === undefined ? {} : { acme: `${configFile}.acme.map` }),
-  };
+  const maps = mapFilesFor(configFile, statsSocket, https, acme !== undefined);
   let checkArgs: string[] = [];
-  if (!settings.dryRun) {
+  if (settings.diff) {
+    // The preview is checked with haproxy -c, as an install would be.
+    checkArgs = (await readRc(settings.rc)).args;
+    await checkHaproxy(settings.haproxyBin);
+  } else if (!settings.dryRun) {
     const rc = await readRc(settings.rc);
     checkArgs = rc.args;
     await checkHaproxy(settings.haproxyBin);
@@ -464,12 +507,7 @@ export async function createBalancer(
     manager = new AcmeManager(acme, directory, challenges, schedule);
   }
   const balancer = new HAProxyBalancer({
-    routes: {
-      network: settings.network,
-      includeEnv: settings.includeEnv,
-      reservedPorts: listenPorts([...httpBind, ...statsBind, ...httpsBind]),
-      https,
-    },
+    routes: routeOptions(settings),
     renderer,
     apply: {
       configFile,
@@ -478,6 +516,8 @@ export async function createBalancer(
       reloadCmd,
     },
     dryRun: settings.dryRun,
+    preview: settings.diff === true,
+    ...(telemetry === undefined ? {} : { telemetry }),
     once: settings.once === true,
     debounce: settings.debounce,
     maps,

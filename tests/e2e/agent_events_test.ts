@@ -82,7 +82,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await ensureImage();
-    const net = await createNetwork("docker-glue-test-storm");
+    const net = await createNetwork("docker-glue-test-agent-storm");
     const { client, inspects } = slowInspects(100);
     const run = follow(client, "all");
     try {
