@@ -40,6 +40,8 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pebble >/dev/null 2>&1 || missing+=(pebble)
+# The --diff test applies what it prints with patch(1).
+command -v patch >/dev/null 2>&1 || missing+=(patch)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null

@@ -57,9 +57,15 @@ export function unifiedDiff(change: FileChange): string {
     { context: 3 },
   );
   const out = [`--- ${patch.oldFileName}`, `+++ ${patch.newFileName}`];
+  // An empty range starts at the line before it, as diff(1) and patch(1)
+  // have it; the library counts from the line after.
+  const range = (start: number, lines: number) =>
+    `${lines === 0 ? start - 1 : start},${lines}`;
   for (const hunk of patch.hunks) {
     out.push(
-      `@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@`,
+      `@@ -${range(hunk.oldStart, hunk.oldLines)} +${
+        range(hunk.newStart, hunk.newLines)
+      } @@`,
       ...hunk.lines,
     );
   }
