@@ -90,7 +90,7 @@ function program(): Command {
   return commonOptions(
     baseProgram(
       PROGRAM,
-      "Route HTTP traffic to containers by their glue_http_* labels through HAProxy.",
+      "Route HTTP traffic to containers by their glue_http_* labels through HAProxy. `docker-balancer routes [flags]` shows what is routed, and why a container is not.",
     )
       .option("-1, --once", "render and apply once, then exit")
       .option("-w, --watch", "render, then follow Docker events")
