@@ -247,8 +247,14 @@ export class Agent implements AgentContext {
           if (!recent.add(line.event)) continue;
           seen(line.event.time);
           this.telemetry.event("docker", line.event.action);
-          if (pending.add(line.event)) waiting.wake?.();
-          else {
+          const id = pending.add(line.event);
+          if (id !== null) {
+            log.debug("Event {action} for container {id}", {
+              action: line.event.action,
+              id: id.slice(0, 12),
+            });
+            waiting.wake?.();
+          } else {
             log.debug("Ignored {type} event {action}", {
               type: line.event.type,
               action: line.event.action,
@@ -336,11 +342,13 @@ export class Agent implements AgentContext {
     );
     if (wanted.length === 0) return;
     const { id } = change;
-    log.debug("Events {actions} for container {id} ({count} coalesced)", {
-      actions: change.actions.join(","),
-      id: id.slice(0, 12),
-      count: change.events,
-    });
+    if (change.events > 1) {
+      log.debug("Took {count} events for container {id} together: {actions}", {
+        count: change.events,
+        id: id.slice(0, 12),
+        actions: change.actions.join(","),
+      });
+    }
     const last = change.actions[change.actions.length - 1];
     if (change.networkOnly) {
       // Docker connects a container to its networks just before `start`

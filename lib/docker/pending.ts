@@ -62,10 +62,10 @@ export class PendingChanges {
     return this.#entries.size;
   }
 
-  /** Adds an event; returns false for an event about no container. */
-  add(event: DockerEvent): boolean {
+  /** Adds an event; returns the container it is about, or null for none. */
+  add(event: DockerEvent): string | null {
     const id = containerOf(event);
-    if (id === null) return false;
+    if (id === null) return null;
     const network = event.type === "network";
     let entry = this.#entries.get(id);
     if (entry === undefined) {
@@ -79,7 +79,7 @@ export class PendingChanges {
       isTerminatingSignal(event.attributes.signal);
     entry.networkOnly &&= network;
     entry.events++;
-    return true;
+    return id;
   }
 
   /** Takes the oldest waiting container's change. */

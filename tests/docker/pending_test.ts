@@ -53,7 +53,7 @@ Deno.test("pending: network connect and disconnect name the container; other eve
   );
   assertEquals(containerOf(event("pull", "img", {}, "image")), null);
   const pending = new PendingChanges();
-  assertEquals(pending.add(event("destroy", "net1", {}, "network")), false);
+  assertEquals(pending.add(event("destroy", "net1", {}, "network")), null);
   pending.add(connect);
   pending.add(event("disconnect", "net2", { container: "c1" }, "network"));
   assertEquals(pending.take(), {

@@ -262,6 +262,7 @@ Deno.test({
     await ensureImage();
     await removeContainers(
       "dg-host-a1",
+      "dg-host-a5",
       "dg-host-b1",
       "dg-host-a2",
       "dg-host-a3",
@@ -355,6 +356,55 @@ Deno.test({
             `container start on a host to routed by the etcd-fed balancer: ${
               Math.round(performance.now() - start)
             } ms`,
+          );
+        },
+      );
+
+      await t.step(
+        "routes --source etcd: both hosts' servers up, and a container whose port is not published",
+        async () => {
+          await docker(
+            "run",
+            "-d",
+            "--name",
+            "dg-host-a5",
+            "-l",
+            TEST_LABEL,
+            "-l",
+            "glue_http_80_host=a5.example.com",
+            "-l",
+            "dg-host=a",
+            IMAGE,
+          );
+          const report = await waitFor(
+            "routes to list dg-host-a5",
+            async () => {
+              const out = await runBalancer(["routes", "--json", ...common]);
+              assertEquals(out.code, 0, out.stderr);
+              const parsed = JSON.parse(out.stdout) as {
+                routes: {
+                  host: string;
+                  servers: { container: string; state: string }[];
+                }[];
+                unrouted: { container: string; reason: string }[];
+              };
+              return parsed.unrouted.some((r) => r.container === "dg-host-a5")
+                ? parsed
+                : undefined;
+            },
+            20000,
+            500,
+          );
+          assertEquals(
+            report.unrouted.find((r) => r.container === "dg-host-a5")?.reason,
+            "not-published",
+          );
+          const multi = report.routes.find((r) =>
+            r.host === "multi.example.com"
+          );
+          assertEquals(
+            multi?.servers.map((s) => `${s.container} ${s.state}`),
+            ["dg-host-a1@host-a up", "dg-host-b1@host-b up"],
           );
         },
       );
@@ -531,6 +581,7 @@ Deno.test({
       else await glueB.stop();
       await removeContainers(
         "dg-host-a1",
+        "dg-host-a5",
         "dg-host-b1",
         "dg-host-a2",
         "dg-host-a3",
