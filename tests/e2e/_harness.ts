@@ -643,6 +643,60 @@ export async function startBalancerWithHaproxy(
   return { balancer, haproxy };
 }
 
+/** A balancer of a test's own, running HAProxy itself, on a fresh network and directory. */
+export interface ManagedSetup {
+  /** The network its containers go on. */
+  readonly net: { name: string; remove(): Promise<void> };
+  /** Its HAProxy directory. */
+  readonly dir: HAProxyDir;
+  /** HAProxy's HTTP port on 127.0.0.1. */
+  readonly port: number;
+  /** The flags naming the directory and port, for other runs against it (`routes`). */
+  readonly args: string[];
+  /** The balancer (`-w --haproxy managed`). */
+  readonly balancer: Process;
+  /** Stops the balancer and removes the test's containers, network and directory; the balancer's exit status. */
+  remove(): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts a managed balancer (`-w --haproxy managed`, plus `extra` flags) on a
+ * fresh network named after `network`, after removing the tests' leftover
+ * containers.
+ */
+export async function startManaged(
+  network: string,
+  extra: string[] = [],
+): Promise<ManagedSetup> {
+  await ensureImage();
+  await removeContainers();
+  const net = await createNetwork(network);
+  const dir = await haproxyDir();
+  const port = freePort();
+  const args = dir.listenArgs(port);
+  const balancer = startBalancer([
+    "-w",
+    "--haproxy",
+    "managed",
+    ...args,
+    ...extra,
+  ]);
+  return {
+    net,
+    dir,
+    port,
+    args,
+    balancer,
+    async remove() {
+      const status = await balancer.stop();
+      await removeContainers();
+      await net.remove();
+      await dir.remove();
+      return status;
+    },
+  };
+}
+
 /** Whether the test setup started the running Docker engine (so a test may restart it). */
 export async function engineStartedHere(): Promise<boolean> {
   const out = await new Deno.Command("bash", {

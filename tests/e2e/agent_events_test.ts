@@ -114,6 +114,7 @@ Deno.test({
       );
       assertTrue(run.seen.includes(`kill:${id.slice(0, 12)}`));
       const spent = (inspects.get(id) ?? 0) - before;
+      console.log(`storm on one container: 201 events, ${spent} inspects`);
       // One event at a time, 200 kills were 200 inspects (20 s at 100 ms
       // each); coalesced, one inspect per wait.
       assertTrue(spent <= 10, `${spent} inspects for 200 kill events`);
@@ -146,9 +147,15 @@ Deno.test({
       );
       const address = () => run.agent.inventory.get(id)?.networks[net.name];
       assertEquals(address(), undefined);
+      const connecting = performance.now();
       await docker("network", "connect", net.name, id);
       // Without the network events only the 30 s reconcile would notice.
       await waitFor("the new address", () => Promise.resolve(address()), 3000);
+      console.log(
+        `network connect to new address in the inventory: ${
+          Math.round(performance.now() - connecting)
+        } ms (docker network connect included)`,
+      );
       assertTrue(run.seen.includes(`connect:${id.slice(0, 12)}`));
       await docker("network", "disconnect", net.name, id);
       await waitFor(

@@ -18,6 +18,7 @@ import {
   runBalancer,
   runContainer,
   startBalancer,
+  startManaged,
   TEST_LABEL,
   waitFor,
 } from "./_harness.ts";
@@ -291,18 +292,9 @@ Deno.test({
   name:
     "load: 16 containers that ignore SIGTERM replaced one by one under traffic: no failed request, no reload",
   async fn() {
-    await ensureImage();
-    await removeContainers();
-    const net = await createNetwork("docker-glue-test-roll");
-    const dir = await haproxyDir();
-    const config = dir.config;
-    const port = freePort();
-    const balancer = startBalancer([
-      "-w",
-      "--haproxy",
-      "managed",
-      ...dir.listenArgs(port),
-    ]);
+    const setup = await startManaged("docker-glue-test-roll");
+    const { net, port, balancer } = setup;
+    const config = setup.dir.config;
     const label = { glue_http_80_host: "roll.example.com" };
     // Like many real images: httpd as PID 1 ignores SIGTERM, so `docker
     // stop` kills it when the timeout runs out, whatever it was doing.
@@ -394,10 +386,7 @@ Deno.test({
       assertEquals(failures.slice(0, 5), []);
       assertEquals(reloads, reloadsBefore);
     } finally {
-      const status = await balancer.stop();
-      await removeContainers();
-      await net.remove();
-      await dir.remove();
+      const status = await setup.remove();
       assertEquals(status.code, 0);
     }
   },

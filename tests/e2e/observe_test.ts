@@ -21,7 +21,7 @@ import {
   restartEngine,
   runBalancer,
   runContainer,
-  startBalancer,
+  startManaged,
   TEST_LABEL,
   waitFor,
   waitForBody,
@@ -70,13 +70,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await ensureImage();
-    await removeContainers();
-    const net = await createNetwork("docker-glue-test-routes");
-    const dir = await haproxyDir();
-    const port = freePort();
-    const args = dir.listenArgs(port);
-    const balancer = startBalancer(["-w", "--haproxy", "managed", ...args]);
+    const setup = await startManaged("docker-glue-test-routes");
+    const { net, port, args, balancer } = setup;
     try {
       await balancer.waitForLine(/Started HAProxy/);
       const run = (name: string, labels: Record<string, string>, extra = []) =>
@@ -194,10 +189,7 @@ Deno.test({
       );
       await stopping;
     } finally {
-      await balancer.stop();
-      await removeContainers();
-      await net.remove();
-      await dir.remove();
+      await setup.remove();
     }
   },
 });
@@ -311,19 +303,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    await ensureImage();
-    await removeContainers();
-    const net = await createNetwork("docker-glue-test-metrics");
-    const dir = await haproxyDir();
-    const port = freePort();
-    const balancer = startBalancer([
-      "-w",
-      "--haproxy",
-      "managed",
-      ...dir.listenArgs(port),
+    const setup = await startManaged("docker-glue-test-metrics", [
       "--metrics-listen",
       `127.0.0.1:${METRICS_PORT}`,
     ]);
+    const { net, port, balancer } = setup;
     try {
       await balancer.waitForLine(/Started HAProxy/);
       await waitFor(
@@ -423,10 +407,7 @@ Deno.test({
         );
       });
     } finally {
-      const status = await balancer.stop();
-      await removeContainers();
-      await net.remove();
-      await dir.remove();
+      const status = await setup.remove();
       assertEquals(status.code, 0, balancer.lines.slice(-20).join("\n"));
     }
   },
