@@ -11,7 +11,8 @@ export const DEFAULT_ETCD_ENDPOINTS = "http://127.0.0.1:2379";
 export const DEFAULT_ETCD_PREFIX = "/docker-glue";
 
 /**
- * Parses a comma list of etcd endpoints (`http://host:port`).
+ * Parses a comma list of etcd endpoints: `http://host:port`,
+ * `https://host:port`, or `host:port` as etcdctl takes it (plain HTTP).
  *
  * @throws {TypeError} naming the bad entry.
  */
@@ -20,14 +21,17 @@ export function parseEndpoints(value: string): string[] {
     e !== ""
   );
   if (endpoints.length === 0) throw new TypeError("no etcd endpoints given");
-  for (const endpoint of endpoints) {
+  return endpoints.map((given) => {
+    const endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(given)
+      ? given
+      : `http://${given}`;
     if (!/^https?:\/\/[A-Za-z0-9.\-\[\]:]+:[0-9]+\/?$/.test(endpoint)) {
       throw new TypeError(
         `Invalid etcd endpoint ${
-          JSON.stringify(endpoint)
-        }: expected http://host:port`,
+          JSON.stringify(given)
+        }: expected host:port or http://host:port`,
       );
     }
-  }
-  return endpoints;
+    return endpoint;
+  });
 }

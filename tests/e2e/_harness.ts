@@ -183,21 +183,41 @@ export async function createNetwork(
 
 /**
  * Removes a test network, waiting while Docker still releases the endpoints
- * of containers that were just removed.
+ * of containers that were just removed (after 200 removals that takes more
+ * than 10 s here), and disconnecting by force endpoints whose container is
+ * gone. Throws when the network is still there after a minute, so a test
+ * never leaves one behind unnoticed.
  */
 async function removeNetwork(name: string): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const deadline = Date.now() + 60_000;
+  let last = "";
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
     try {
       await docker("network", "rm", name);
       return;
     } catch (error) {
-      if (
-        String(error).includes("No such network") ||
-        String(error).includes("not found")
-      ) return;
-      await new Promise((r) => setTimeout(r, 500));
+      last = String(error);
+      if (last.includes("No such network") || last.includes("not found")) {
+        return;
+      }
     }
+    if (attempt >= 10) {
+      const endpoints = await docker(
+        "network",
+        "inspect",
+        name,
+        "--format",
+        "{{range $id, $c := .Containers}}{{$c.Name}}\n{{end}}",
+      ).catch(() => "");
+      for (const endpoint of endpoints.split("\n").filter(Boolean)) {
+        await docker("network", "disconnect", "-f", name, endpoint).catch(
+          () => {},
+        );
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
   }
+  throw new Error(`Test network ${name} could not be removed: ${last}`);
 }
 
 /** Options for {@link runContainer}. */
