@@ -66,6 +66,7 @@ interface Flags {
   reloadCmd?: string;
   haproxyBin: string;
   network?: string;
+  perPortFrontends?: boolean;
   debounce: string;
   dryRun?: boolean;
   diff?: boolean;
@@ -129,6 +130,10 @@ function program(): Command {
         "--haproxy-bin <path>",
         "haproxy executable used to validate",
         HAPROXY_DEFAULTS.haproxyBin,
+      )
+      .option(
+        "--per-port-frontends",
+        "as the original did: an HTTP frontend on each port the glue_http_<port>_* labels name, at the --http-bind addresses",
       )
       .option(
         "--network <name>",
@@ -229,6 +234,7 @@ function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
       reloadCmd: flags.reloadCmd ?? HAPROXY_DEFAULTS.reloadCmd,
       haproxyBin: flags.haproxyBin,
       network: flags.network,
+      perPortFrontends: flags.perPortFrontends === true,
       includeEnv: flags.includeEnv === true,
       httpBind: flags.httpBind,
       statsBind: flags.statsBind,

@@ -6,7 +6,7 @@
  * INI params (all optional) mirror docker-balancer's flags: `template_dir`,
  * `template_file`, `config_file`, `rc`, `reload_cmd`, `haproxy_bin`,
  * `haproxy` (managed or external),
- * `network`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
+ * `network`, `per_port_frontends`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
  * `debounce`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`.
@@ -100,6 +100,7 @@ export function settingsFromParams(
       reloadCmd: or("reload_cmd", HAPROXY_DEFAULTS.reloadCmd),
       haproxyBin: or("haproxy_bin", HAPROXY_DEFAULTS.haproxyBin),
       network: param("network"),
+      perPortFrontends: flag("per_port_frontends"),
       includeEnv: flag("include_env"),
       httpBind: or("http_bind", HAPROXY_DEFAULTS.httpBind),
       statsBind: or("stats_bind", HAPROXY_DEFAULTS.statsBind),

@@ -30,6 +30,12 @@ export interface RouteOptions {
   readonly reservedPorts?: readonly number[];
   /** An HTTPS frontend exists (`--https-bind`), so `tls` and `redirect_https` labels take effect. */
   readonly https?: boolean;
+  /**
+   * `--per-port-frontends`: as the original did, HAProxy listens on each
+   * port the HTTP labels name, and a route belongs to its label port's
+   * frontend. `reservedPorts` then holds the stats and HTTPS ports only.
+   */
+  readonly perPortFrontends?: boolean;
 }
 
 /**
@@ -301,6 +307,13 @@ export function claimsOf(
 
   const httpClaims: HttpClaim[] = [];
   for (const { port, label } of http) {
+    if (options.perPortFrontends && options.reservedPorts?.includes(port)) {
+      warn(
+        label,
+        `port ${port} not routed: HAProxy's stats or HTTPS listener takes that port, and with --per-port-frontends HAProxy listens on each HTTP label port`,
+      );
+      continue;
+    }
     if (!exposed(port, label)) continue;
     const target = targetOf(port, label);
     if (target === null) continue;

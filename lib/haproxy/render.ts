@@ -24,6 +24,8 @@ export interface TemplateOptions {
 export interface ListenOptions {
   /** `bind` arguments of the HTTP frontend, such as `*:80`. */
   readonly httpBind: readonly string[];
+  /** One HTTP frontend per label port, on the `httpBind` addresses (`--per-port-frontends`). */
+  readonly perPortFrontends?: boolean;
   /** `bind` argument of the stats listener, or "" for none. */
   readonly statsBind: string;
   /** Address the TCP frontends bind to, `*` for all. */
@@ -237,6 +239,31 @@ export class Renderer {
   }
 
   /**
+   * The HTTP frontends: one on `--http-bind` with every route, or with
+   * per-port frontends one per label port, each with that port's routes.
+   */
+  #frontends(
+    routes: readonly HttpRoute[],
+    views: ReadonlyMap<HttpRoute, RouteView>,
+  ): { name: string; binds: string[]; routes: RouteView[] }[] {
+    const view = (route: HttpRoute) => views.get(route) ?? viewOf(route);
+    if (!this.#listen.perPortFrontends) {
+      return [{
+        name: "http",
+        binds: [...this.#listen.httpBind],
+        routes: routes.map(view),
+      }];
+    }
+    const ports = [...new Set(routes.map((route) => route.listen ?? 0))]
+      .sort((a, b) => a - b);
+    return ports.map((port) => ({
+      name: `http_${port}`,
+      binds: bindsOnPort(this.#listen.httpBind, port),
+      routes: routes.filter((route) => (route.listen ?? 0) === port).map(view),
+    }));
+  }
+
+  /**
    * Renders the configuration for the given routes.
    *
    * @throws {TemplateError} when the template fails while rendering.
@@ -251,6 +278,7 @@ export class Renderer {
     try {
       return this.#template.render({
         routes: routes.map(([, view]) => view),
+        http_frontends: this.#frontends(table.routes, views),
         pool: (table.pool ?? []).map(({ backend, route }) => {
           if (route === null) return { backend, servers: [], route: null };
           const view = views.get(route) ?? viewOf(route);
@@ -281,6 +309,19 @@ export class Renderer {
       );
     }
   }
+}
+
+/**
+ * The `--http-bind` addresses moved to another port: the per-port frontend
+ * of a label port listens where the HTTP frontend would, on that port.
+ */
+export function bindsOnPort(binds: readonly string[], port: number): string[] {
+  return binds.map((bind) => {
+    const [address = "", ...options] = bind.split(/\s+/);
+    const colon = address.lastIndexOf(":");
+    const host = colon < 0 ? address : address.slice(0, colon);
+    return [`${host}:${port}`, ...options].join(" ");
+  });
 }
 
 /**

@@ -60,7 +60,7 @@ export interface RouteRow {
   readonly host: string;
   /** Path prefix, "" for every path; TCP: "". */
   readonly prefix: string;
-  /** TCP listen port; 0 for HTTP. */
+  /** TCP listen port; for HTTP, the label port with per-port frontends, else 0. */
   readonly listen: number;
   /** The HAProxy backend that holds the servers. */
   readonly backend: string;
@@ -231,7 +231,7 @@ export function routeReport(
         redirect: route.settings.redirectHttps,
         host: route.host,
         prefix: route.prefix,
-        listen: 0,
+        listen: route.listen ?? 0,
         backend,
         servers: rowsOf(backend, route),
       };
@@ -283,9 +283,9 @@ export function formatReport(report: RouteReport): string {
   for (const route of report.routes) {
     const frontend = route.frontend === "tcp"
       ? `tcp:${route.listen}`
-      : route.redirect
-      ? "https (http redirects)"
-      : route.frontend;
+      : (route.redirect ? "https (http redirects)" : route.frontend) +
+        // Per-port frontends: the port the route's frontend listens on.
+        (route.listen > 0 ? ` on :${route.listen}` : "");
     for (const server of route.servers) {
       routeRows.push([
         frontend,

@@ -53,6 +53,11 @@ export interface HttpRoute {
   readonly servers: readonly Server[];
   /** Found through the host map, in a pool backend (see pool.ts). */
   readonly mapped?: boolean;
+  /**
+   * With per-port frontends: the label port, which is the port its
+   * frontend listens on; absent otherwise.
+   */
+  readonly listen?: number;
 }
 
 /** All containers serving TCP connections on one listen port. */
@@ -112,9 +117,17 @@ function sanitizeName(value: string): string {
   return value.replace(/[^A-Za-z0-9._:-]/g, "_");
 }
 
-function backendName(host: string, prefix: string): string {
+function backendName(
+  host: string,
+  prefix: string,
+  listen: number | undefined,
+): string {
   const hostPart = host === "" ? "default" : host.replace(/^\*\./, "wildcard.");
-  return sanitizeName(`http_${hostPart}${prefix === "" ? "" : prefix}`);
+  return sanitizeName(
+    `http_${listen === undefined ? "" : `${listen}_`}${hostPart}${
+      prefix === "" ? "" : prefix
+    }`,
+  );
 }
 
 function serverOf(claim: HttpClaim | TcpClaim): Server {
@@ -175,9 +188,13 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
 function httpRoutes(
   claims: readonly HttpClaim[],
   findings: Finding[],
+  perPort: boolean,
 ): HttpRoute[] {
   const routes: HttpRoute[] = [];
-  for (const group of groupBy(claims, (c) => `${c.host}\n${c.prefix}`)) {
+  const key = perPort
+    ? (c: HttpClaim) => `${c.port}\n${c.host}\n${c.prefix}`
+    : (c: HttpClaim) => `${c.host}\n${c.prefix}`;
+  for (const group of groupBy(claims, key)) {
     group.sort(byAge);
     const winner = group[0];
     if (winner === undefined) continue;
@@ -210,12 +227,15 @@ function httpRoutes(
       settings: winner.settings,
       backend: "",
       servers: servers.sort(byName),
+      ...(perPort ? { listen: winner.port } : {}),
     });
   }
-  routes.sort(compareRoutes);
+  routes.sort((a, b) =>
+    compareRoutes(a, b) || (a.listen ?? 0) - (b.listen ?? 0)
+  );
   const used = new Set<string>();
   return routes.map((route) => {
-    const base = backendName(route.host, route.prefix);
+    const base = backendName(route.host, route.prefix, route.listen);
     let name = base;
     for (let n = 2; used.has(name); n++) name = `${base}_${n}`;
     used.add(name);
@@ -284,9 +304,28 @@ export function buildRoutes(
     http.push(...claims.http);
     tcp.push(...claims.tcp);
   }
+  const routes = httpRoutes(http, findings, options.perPortFrontends === true);
+  let tcpClaims: TcpClaim[] = tcp;
+  if (options.perPortFrontends) {
+    // An HTTP label port is a listening port: TCP cannot take it too.
+    const httpPorts = new Set(routes.map((route) => route.listen));
+    tcpClaims = tcp.filter((claim) => {
+      if (!httpPorts.has(claim.listen)) return true;
+      findings.push({
+        severity: "warning",
+        reason: "conflict",
+        container: claim.container.name,
+        containerId: claim.container.id,
+        label: "glue_tcp_ports",
+        message:
+          `TCP listen port ${claim.listen} not routed: an HTTP frontend listens there (--per-port-frontends)`,
+      });
+      return false;
+    });
+  }
   return {
-    routes: httpRoutes(http, findings),
-    tcpRoutes: tcpRoutes(tcp, findings),
+    routes,
+    tcpRoutes: tcpRoutes(tcpClaims, findings),
     findings,
   };
 }

@@ -70,6 +70,12 @@ export interface HAProxySettings {
   /** `-1`: apply once; an unchanged file is not reloaded. */
   readonly once?: boolean;
   /**
+   * `--per-port-frontends`: one HTTP frontend per label port, as the
+   * original had; `httpBind` gives the addresses. New hosts then reload
+   * (no host maps); servers still join without one.
+   */
+  readonly perPortFrontends?: boolean;
+  /**
    * `--diff` (with `-1` and `dryRun`): validate the rendering and keep
    * what it would change, for the entry point to print.
    */
@@ -362,25 +368,37 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
  */
 export function routeOptions(settings: HAProxySettings): RouteOptions {
   const { httpBind, statsBind, httpsBind } = checkSettings(settings);
+  const perPort = settings.perPortFrontends === true;
   return {
     network: settings.network,
     includeEnv: settings.includeEnv,
-    reservedPorts: listenPorts([...httpBind, ...statsBind, ...httpsBind]),
+    // Per-port frontends listen on the label ports, not on --http-bind's.
+    reservedPorts: listenPorts([
+      ...(perPort ? [] : httpBind),
+      ...statsBind,
+      ...httpsBind,
+    ]),
     https: httpsBind.length > 0,
+    ...(perPort ? { perPortFrontends: true } : {}),
   };
 }
 
-/** The map files of a configuration: host maps for the pool, ACME tokens. */
+/**
+ * The map files of a configuration: host maps for the pool (unless
+ * `hostMaps` is false), ACME tokens. None without an admin socket.
+ */
 export function mapFilesFor(
   configFile: string,
   statsSocket: string,
   https: boolean,
   acme: boolean,
+  hostMaps = true,
 ): Partial<MapFiles> {
   // Without the runtime API host maps would only rename backends.
-  return statsSocket === "" ? {} : {
-    http: `${configFile}.hosts.map`,
-    ...(https
+  if (statsSocket === "") return {};
+  return {
+    ...(hostMaps ? { http: `${configFile}.hosts.map` } : {}),
+    ...(hostMaps && https
       ? {
         https: `${configFile}.https.map`,
         redirect: `${configFile}.redirect.map`,
@@ -417,7 +435,14 @@ export async function createBalancer(
   // States are saved through the admin socket, so there is no state file without one.
   const stateFile = statsSocket === "" ? "" : `${configFile}.state`;
   const crtList = `${configFile}.crt-list`;
-  const maps = mapFilesFor(configFile, statsSocket, https, acme !== undefined);
+  // Per-port frontends have no host maps: a map would serve every port.
+  const maps = mapFilesFor(
+    configFile,
+    statsSocket,
+    https,
+    acme !== undefined,
+    !settings.perPortFrontends,
+  );
   let checkArgs: string[] = [];
   if (settings.diff) {
     // The preview is checked with haproxy -c, as an install would be.
@@ -436,6 +461,7 @@ export async function createBalancer(
     },
     {
       httpBind,
+      ...(settings.perPortFrontends ? { perPortFrontends: true } : {}),
       statsBind: statsBind[0] ?? "",
       tcpBindAddress,
       statsSocket,

@@ -391,3 +391,80 @@ Deno.test("render: HTTPS with host maps, redirects, ACME map and certificates pa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("render: per-port frontends listen on each label port at the --http-bind addresses, each with its own routes", async () => {
+  const containers = [
+    container(
+      "web",
+      ip("10.0.0.2"),
+      labels({ glue_http_80_host: "a.example.com" }),
+    ),
+    container(
+      "admin",
+      ip("10.0.0.3"),
+      exposes("80/tcp", "8080/tcp"),
+      labels({ glue_http_8080_host: "a.example.com" }),
+    ),
+    container(
+      "api",
+      ip("10.0.0.4"),
+      exposes("80/tcp", "8080/tcp"),
+      labels({ glue_http_8080_host: "", glue_http_8080_prefix: "api" }),
+    ),
+    container(
+      "db",
+      ip("10.0.0.5"),
+      exposes("80/tcp", "8080/tcp"),
+      labels({ glue_tcp_ports: "8080" }),
+    ),
+  ];
+  const table = buildRoutes(containers, { perPortFrontends: true });
+  // The same host on two ports is two routes; TCP cannot take an HTTP port.
+  assertEquals(
+    table.routes.map((r) => `${r.listen} ${r.host}${r.prefix} ${r.backend}`),
+    [
+      "80 a.example.com http_80_a.example.com",
+      "8080 a.example.com http_8080_a.example.com",
+      "8080 /api http_8080_default_api",
+    ],
+  );
+  assertEquals(table.tcpRoutes, []);
+  assertEquals(table.findings.map((f) => [f.container, f.reason]), [[
+    "db",
+    "conflict",
+  ]]);
+  const r = new Renderer(
+    { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+    {
+      ...listen,
+      httpBind: ["127.0.0.1:18080", "[::1]:18080 v6only"],
+      perPortFrontends: true,
+    },
+  );
+  const text = r.render(table);
+  const frontend = (port: number) =>
+    text.slice(text.indexOf(`frontend http_${port}\n`)).split("\n\n")[0]!;
+  assertIncludes(
+    frontend(80),
+    "bind 127.0.0.1:80\n    bind [::1]:80 v6only",
+  );
+  assertIncludes(frontend(80), "use_backend http_80_a.example.com");
+  assertExcludes(frontend(80), "8080");
+  assertIncludes(frontend(8080), "bind 127.0.0.1:8080");
+  assertIncludes(frontend(8080), "use_backend http_8080_default_api");
+  assertExcludes(text, "frontend http\n");
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
+});
+
+Deno.test("routes: with per-port frontends a label port on the stats or HTTPS port is refused", () => {
+  const table = buildRoutes([
+    container(
+      "s",
+      exposes("8404/tcp"),
+      labels({ glue_http_8404_host: "s.example.com" }),
+    ),
+  ], { perPortFrontends: true, reservedPorts: [8404] });
+  assertEquals(table.routes, []);
+  assertIncludes(table.findings[0]!.message, "stats or HTTPS listener");
+});

@@ -1,0 +1,70 @@
+/**
+ * `--per-port-frontends`, end to end: as the original did, HAProxy listens on
+ * every port the HTTP labels name, each with its own routes.
+ */
+
+import { assertEquals, assertIncludes } from "../_fixtures/assert.ts";
+import {
+  freePort,
+  httpGet,
+  runBalancer,
+  runContainer,
+  startManaged,
+  waitForBody,
+} from "./_harness.ts";
+
+Deno.test({
+  name:
+    "e2e: per-port frontends listen on each label port; a host is routed on its label's port only",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const setup = await startManaged("docker-glue-test-perport", [
+      "--per-port-frontends",
+    ]);
+    const { net, balancer, args } = setup;
+    const [portA, portB] = [freePort(), freePort()];
+    try {
+      await balancer.waitForLine(/Started HAProxy/);
+      await runContainer("dg-pp-a", {
+        network: net.name,
+        port: portA,
+        labels: { [`glue_http_${portA}_host`]: "a.example.com" },
+      });
+      await runContainer("dg-pp-b", {
+        network: net.name,
+        port: portB,
+        labels: { [`glue_http_${portB}_host`]: "b.example.com" },
+      });
+      await waitForBody(portA, "a.example.com", "/whoami", "dg-pp-a /");
+      await waitForBody(portB, "b.example.com", "/whoami", "dg-pp-b /");
+      // Each frontend has its own routes.
+      assertEquals(
+        (await httpGet(portA, "b.example.com", "/whoami")).status,
+        503,
+      );
+      assertEquals(
+        (await httpGet(portB, "a.example.com", "/whoami")).status,
+        503,
+      );
+      // A second container on a port joins through the runtime API.
+      const reloads = balancer.count(/Reloaded HAProxy/);
+      await runContainer("dg-pp-a2", {
+        network: net.name,
+        port: portA,
+        labels: { [`glue_http_${portA}_host`]: "a.example.com" },
+      });
+      await waitForBody(portA, "a.example.com", "/whoami", "dg-pp-a2 /");
+      assertEquals(balancer.count(/Reloaded HAProxy/), reloads);
+      const routes = await runBalancer([
+        "routes",
+        "--per-port-frontends",
+        ...args,
+      ]);
+      assertIncludes(routes.stdout, `http on :${portB}  b.example.com`);
+    } finally {
+      const status = await setup.remove();
+      assertEquals(status.code, 0, balancer.lines.slice(-20).join("\n"));
+    }
+  },
+});
