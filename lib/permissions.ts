@@ -16,10 +16,11 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--v8-flags=--optimize-for-size",
 ];
 
-/** Docker sockets the binaries may talk to. */
+/** Docker sockets the binaries may talk to, and Podman's Docker-compatible one (rootful). */
 export const DOCKER_SOCKETS: readonly string[] = [
   "/var/run/docker.sock",
   "/run/docker.sock",
+  "/run/podman/podman.sock",
 ];
 
 /** etcd endpoints the binaries may reach: a local etcd. Other endpoints need a build with them. */

@@ -42,11 +42,30 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 # The --diff test applies what it prints with patch(1).
 command -v patch >/dev/null 2>&1 || missing+=(patch)
+# The Podman test: a rootful Podman API service.
+command -v podman >/dev/null 2>&1 || missing+=(podman)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -q \
     --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Podman -------------------------------------------------------------
+# Containers here may not raise their rlimits: podman run fails with "error
+# setting rlimit type 6/7: operation not permitted" unless Podman leaves the
+# default ulimits alone.
+if command -v podman >/dev/null 2>&1 &&
+  ! grep -qs '^default_ulimits = \[\]' /etc/containers/containers.conf; then
+  log "setting default_ulimits = [] in /etc/containers/containers.conf"
+  as_root mkdir -p /etc/containers
+  if grep -qs '^\[containers\]' /etc/containers/containers.conf; then
+    as_root sed -i '/^\[containers\]/a default_ulimits = []' \
+      /etc/containers/containers.conf
+  else
+    printf '[containers]\ndefault_ulimits = []\n' |
+      as_root tee -a /etc/containers/containers.conf >/dev/null
+  fi
 fi
 
 # --- Docker engine ------------------------------------------------------

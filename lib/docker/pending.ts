@@ -39,14 +39,15 @@ interface Entry {
 }
 
 /**
- * The container an event is about: the actor of a container event, the
- * `container` attribute of a network connect or disconnect; null for
- * anything else.
+ * The container an event is about: the actor of a container event; for a
+ * network connect or disconnect, Docker's `container` attribute (its actor
+ * is the network), or the actor itself where that attribute is missing
+ * (Podman names the container as the actor); null for anything else.
  */
 export function containerOf(event: DockerEvent): string | null {
   if (event.type === "container") return event.id;
   if (event.type === "network" && NETWORK_ACTIONS.has(event.action)) {
-    return event.attributes.container || null;
+    return event.attributes.container ?? (event.id || null);
   }
   return null;
 }

@@ -47,6 +47,11 @@ Deno.test("pending: a terminating kill last is kept for the fast path; a later d
 Deno.test("pending: network connect and disconnect name the container; other events are not taken", () => {
   const connect = event("connect", "net1", { container: "c1" }, "network");
   assertEquals(containerOf(connect), "c1");
+  // Podman: the actor is the container, with no container attribute.
+  assertEquals(
+    containerOf(event("connect", "c2", { name: "web" }, "network")),
+    "c2",
+  );
   assertEquals(
     containerOf(event("create", "net1", { name: "n" }, "network")),
     null,
