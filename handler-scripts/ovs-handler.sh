@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Attaches containers started with `--network none` to an Open vSwitch bridge
-# through ovs-docker, and detaches them when they stop.
+# through ovs-docker, and detaches them when they stop. Needs ovs-docker and
+# ovs-vsctl (openvswitch-switch); on a userspace bridge (datapath_type=netdev)
+# also nsenter and ethtool.
 #
 # docker-glue runs it as:  ovs-handler.sh <ini file> <event> <container id>
 #
@@ -59,6 +61,17 @@ case "$event" in
     [ -z "$ip" ] || args+=("--ipaddress=$ip")
     [ -z "$gateway" ] || args+=("--gateway=$gateway")
     ovs-docker "${args[@]}"
+    # A bridge on the userspace datapath (datapath_type=netdev, no kernel
+    # module) forwards what the veth hands it as is: with the container
+    # leaving TCP checksums to an offload that never runs, every TCP segment
+    # arrives with a bad checksum and is dropped (ARP and ping still work).
+    if [ "$(ovs-vsctl get bridge "$bridge" datapath_type 2>/dev/null)" = "netdev" ]; then
+      pid=$(docker inspect --format '{{ .State.Pid }}' "$container_id")
+      if ! nsenter -t "$pid" -n ethtool -K "$interface" tx off >/dev/null; then
+        echo "ovs-handler: cannot turn off checksum offload on $interface of $container_id (needs nsenter and ethtool); TCP over the userspace bridge $bridge will fail" >&2
+        exit 1
+      fi
+    fi
     ;;
   die | stop | destroy)
     custom_bridge=$(label glue_ovs_bridge)

@@ -44,6 +44,9 @@ command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 command -v patch >/dev/null 2>&1 || missing+=(patch)
 # The Podman test: a rootful Podman API service.
 command -v podman >/dev/null 2>&1 || missing+=(podman)
+# The Open vSwitch test: OVS on the userspace datapath, ethtool for the handler.
+command -v ovs-vsctl >/dev/null 2>&1 || missing+=(openvswitch-switch)
+command -v ethtool >/dev/null 2>&1 || missing+=(ethtool)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null

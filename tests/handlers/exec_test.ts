@@ -159,48 +159,6 @@ Deno.test("test-handler.sh logs event, container id and demo-option", async () =
   });
 });
 
-Deno.test("ovs-handler.sh attaches containers with network none and detaches them", async () => {
-  await withDir(async (dir) => {
-    // Open vSwitch cannot run here: stand-ins for docker and ovs-docker record their argv.
-    await Deno.mkdir(`${dir}/bin`);
-    await script(
-      dir,
-      "bin/docker",
-      `case "$*" in
-  *NetworkMode*) echo "$FAKE_MODE" ;;
-  *glue_ovs_ip*) echo 10.10.0.5/24 ;;
-  *) echo ;;
-esac`,
-    );
-    await script(dir, "bin/ovs-docker", `echo "$*" >> "${dir}/ovs.log"`);
-    const ini = `${dir}/ovs.ini`;
-    await Deno.writeTextFile(
-      ini,
-      "[handler]\nclass=script\nevents=start,die\n[params]\nbridge=br-test\n",
-    );
-    const run = async (event: string, mode: string) => {
-      const out = await new Deno.Command(`${SCRIPTS}/ovs-handler.sh`, {
-        args: [ini, event, "c0ffee"],
-        env: { PATH: `${dir}/bin:/usr/bin:/bin`, FAKE_MODE: mode },
-        stderr: "piped",
-      }).output();
-      assertTrue(out.success, new TextDecoder().decode(out.stderr));
-    };
-    await run("start", "bridge");
-    await run("start", "none");
-    await run("die", "none");
-    await run("none", "none");
-    assertEquals(
-      await Deno.readTextFile(`${dir}/ovs.log`),
-      [
-        "add-port br-test eth0 c0ffee --ipaddress=10.10.0.5/24",
-        "del-port br-test eth0 c0ffee",
-        "",
-      ].join("\n"),
-    );
-  });
-});
-
 Deno.test("script: deleted or made non-executable while running: that event fails, later ones work", async () => {
   await withDir(async (dir) => {
     const path = await script(dir, "flaky.sh", `echo "$2" >> "${dir}/events"`);

@@ -1,0 +1,166 @@
+/**
+ * The shipped Open vSwitch handler for real: Debian's Open vSwitch on the
+ * userspace datapath (no kernel module here), docker-glue running
+ * handler-scripts/ovs-handler.sh from docker-glue.d/ovs.ini.example.
+ */
+
+import {
+  assertEquals,
+  assertIncludes,
+  assertTrue,
+} from "../_fixtures/assert.ts";
+import {
+  docker,
+  ensureImage,
+  IMAGE,
+  removeContainers,
+  ROOT,
+  sh,
+  startGlue,
+  TEST_LABEL,
+  waitFor,
+} from "./_harness.ts";
+
+const OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl";
+
+/** Whether Open vSwitch is installed. */
+async function ovsInstalled(): Promise<boolean> {
+  try {
+    await Deno.stat(OVS_CTL);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts ovsdb-server and ovs-vswitchd unless they answer already. */
+async function ensureOvs(): Promise<void> {
+  try {
+    await sh("ovs-vsctl", "--timeout=2", "show");
+    return;
+  } catch {
+    // not running
+  }
+  await sh(OVS_CTL, "--system-id=random", "--no-monitor", "start").catch(
+    // ovs-ctl fails on the ulimit it tries to raise, after starting both.
+    () => {},
+  );
+  await sh("ovs-vsctl", "--timeout=5", "show");
+}
+
+/** Runs `sh -c` in a container; its output. */
+function inside(name: string, command: string): Promise<string> {
+  return docker("exec", name, "sh", "-c", command);
+}
+
+Deno.test({
+  name:
+    "e2e ovs: docker-glue attaches containers started with --network none to a userspace OVS bridge, they talk over it, and are detached when they stop",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  ignore: !(await ovsInstalled()),
+  async fn() {
+    await ensureImage();
+    await ensureOvs();
+    const names = ["dg-ovs-a", "dg-ovs-b", "dg-ovs-bridged"];
+    await removeContainers(...names);
+    const bridge = `dgbr${crypto.randomUUID().slice(0, 6)}`;
+    await sh(
+      "ovs-vsctl",
+      "add-br",
+      bridge,
+      "--",
+      "set",
+      "bridge",
+      bridge,
+      "datapath_type=netdev",
+    );
+    const handlers = await Deno.makeTempDir({ prefix: "docker-glue-ovs-" });
+    const example = await Deno.readTextFile(
+      `${ROOT}docker-glue.d/ovs.ini.example`,
+    );
+    await Deno.writeTextFile(
+      `${handlers}/ovs.ini`,
+      example.replace(/^bridge=.*$/m, `bridge=${bridge}`),
+    );
+    const glue = startGlue([
+      "-w",
+      "--handler-paths",
+      handlers,
+      "--script-paths",
+      `${ROOT}handler-scripts`,
+    ]);
+    const ports = async () =>
+      (await sh("ovs-vsctl", "list-ports", bridge)).split("\n").filter(Boolean);
+    const run = (name: string, ip: string) =>
+      docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "-l",
+        TEST_LABEL,
+        "-l",
+        `glue_ovs_ip=${ip}`,
+        "-e",
+        `NAME=${name}`,
+        IMAGE,
+      );
+    try {
+      await glue.waitForLine(/with 1 handlers/);
+      await run("dg-ovs-a", "10.77.0.2/24");
+      await run("dg-ovs-b", "10.77.0.3/24");
+      // A container on a Docker network is not the handler's.
+      await docker(
+        "run",
+        "-d",
+        "--name",
+        "dg-ovs-bridged",
+        "-l",
+        TEST_LABEL,
+        "-l",
+        "glue_ovs_ip=10.77.0.9/24",
+        IMAGE,
+      );
+      await waitFor(
+        "both containers on the bridge",
+        async () => (await ports()).length === 2 ? true : undefined,
+      );
+      const answer = await waitFor(
+        "b to answer a over the bridge",
+        () =>
+          inside(
+            "dg-ovs-a",
+            'printf "GET /whoami HTTP/1.0\\r\\n\\r\\n" | nc -w 3 10.77.0.3 80',
+          ).then((out) => out.includes("dg-ovs-b /") ? out : undefined),
+        20000,
+        500,
+      );
+      assertIncludes(answer, "200 OK");
+      assertEquals(
+        await inside("dg-ovs-bridged", "cat /proc/net/dev").then((t) =>
+          t.includes("eth1")
+        ),
+        false,
+      );
+      await docker("stop", "-t", "1", "dg-ovs-a");
+      await waitFor(
+        "a detached",
+        async () => (await ports()).length === 1 ? true : undefined,
+      );
+      await docker("rm", "-f", "dg-ovs-b");
+      await waitFor(
+        "b detached",
+        async () => (await ports()).length === 0 ? true : undefined,
+      );
+      assertTrue(glue.count(/failed/) === 0, glue.lines.join("\n"));
+    } finally {
+      await glue.stop();
+      await removeContainers(...names);
+      await sh("ovs-vsctl", "--if-exists", "del-br", bridge);
+      await Deno.remove(handlers, { recursive: true });
+    }
+  },
+});
