@@ -197,7 +197,7 @@ function program(): Command {
       )
       .option(
         "--source <source>",
-        "where containers come from: docker (this host's engine) or etcd (published by docker-glue agents)",
+        "where containers come from: docker (this host's engine), swarm (this node's tasks of Swarm services labelled glue_*; a manager node) or etcd (published by docker-glue agents)",
         "docker",
       )
       .option(
@@ -215,9 +215,12 @@ function program(): Command {
 
 /** The HAProxy handler's settings, as the flags give them. */
 function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
-  if (flags.source !== "docker" && flags.source !== "etcd") {
+  if (
+    flags.source !== "docker" && flags.source !== "etcd" &&
+    flags.source !== "swarm"
+  ) {
     throw new TypeError(
-      `Invalid source "${flags.source}": expected docker or etcd`,
+      `Invalid source "${flags.source}": expected docker, swarm or etcd`,
     );
   }
   return {
@@ -253,11 +256,13 @@ function settingsFromFlags(flags: Flags): HAProxyHandlerSettings {
       once: flags.once === true,
       debounce: parseDebounce(flags.debounce),
     },
-    source: flags.source === "docker" ? { kind: "docker" } : {
-      kind: "etcd",
-      endpoints: parseEndpoints(flags.etcdEndpoints),
-      prefix: flags.etcdPrefix,
-    },
+    source: flags.source === "docker" || flags.source === "swarm"
+      ? { kind: flags.source }
+      : {
+        kind: "etcd",
+        endpoints: parseEndpoints(flags.etcdEndpoints),
+        prefix: flags.etcdPrefix,
+      },
   };
 }
 
@@ -294,9 +299,7 @@ async function routes(args: string[]): Promise<number> {
     );
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
-    const from = settings.source.kind === "docker"
-      ? `Docker at ${url}`
-      : "etcd";
+    const from = settings.source.kind === "etcd" ? "etcd" : `Docker at ${url}`;
     return fail(PROGRAM, `Cannot read ${from}: ${(error as Error).message}`);
   }
   console.log(printable(report, flags.json === true));

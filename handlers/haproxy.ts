@@ -9,7 +9,8 @@
  * `network`, `per_port_frontends`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
  * `debounce`, `dry_run`, and for containers published by other hosts'
- * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`.
+ * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`, or
+ * `source=swarm` for Swarm services' tasks on this node.
  *
  * @module
  */
@@ -32,6 +33,7 @@ import {
   parseMode,
 } from "../lib/haproxy/setup.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
+import { SwarmSource } from "../lib/docker/swarm.ts";
 
 /** Default `--watch-set`: the original's `die,start` plus what else changes routing. */
 export const DEFAULT_WATCH_SET =
@@ -40,12 +42,13 @@ export const DEFAULT_WATCH_SET =
 /** Events after which a container must get no new requests at once, not after the debounce window. */
 const URGENT = new Set(["kill", "pause"]);
 
-/** How long `none` waits for the first read from etcd. */
+/** How long `none` waits for the first read from etcd or of the Swarm services. */
 const ETCD_READY_MS = 10_000;
 
 /** Where the handler's containers come from. */
 export type SourceSettings =
   | { readonly kind: "docker" }
+  | { readonly kind: "swarm" }
   | {
     readonly kind: "etcd";
     readonly endpoints: readonly string[];
@@ -82,9 +85,11 @@ export function settingsFromParams(
   };
   const or = (name: string, fallback: string) => param(name) ?? fallback;
   const source = or("source", "docker");
-  if (source !== "docker" && source !== "etcd") {
+  if (source !== "docker" && source !== "etcd" && source !== "swarm") {
     throw new TypeError(
-      `[params] source: expected docker or etcd, got ${JSON.stringify(source)}`,
+      `[params] source: expected docker, swarm or etcd, got ${
+        JSON.stringify(source)
+      }`,
     );
   }
   return {
@@ -121,7 +126,7 @@ export function settingsFromParams(
         () => parseDebounce(or("debounce", HAPROXY_DEFAULTS.debounce)),
       ),
     },
-    source: source === "docker" ? { kind: "docker" } : {
+    source: source === "docker" || source === "swarm" ? { kind: source } : {
       kind: "etcd",
       endpoints: named(
         "etcd_endpoints",
@@ -140,6 +145,7 @@ export function settingsFromParams(
 export class HAProxyHandler extends BaseHandler {
   #balancer: HAProxyBalancer | null = null;
   #etcd: EtcdSource | null = null;
+  #swarm: SwarmSource | null = null;
   readonly #given: HAProxyHandlerSettings | undefined;
 
   /**
@@ -172,13 +178,22 @@ export class HAProxyHandler extends BaseHandler {
         this.agent.telemetry,
       );
     }
+    const swarm = source.kind === "swarm"
+      ? new SwarmSource(
+        this.agent.docker,
+        this.agent.inventory,
+        () => this.#balancer?.schedule(),
+      )
+      : null;
     this.#balancer = await createBalancer(
       settings.haproxy,
-      etcd ?? this.agent.inventory,
+      etcd ?? swarm ?? this.agent.inventory,
       this.agent.telemetry,
     );
     this.#etcd = etcd;
+    this.#swarm = swarm;
     etcd?.start();
+    swarm?.start();
   }
 
   /** The engine, once initialized. */
@@ -204,6 +219,17 @@ export class HAProxyHandler extends BaseHandler {
         );
       }
     }
+    if (
+      event === NONE && this.#swarm !== null &&
+      !(await this.#swarm.ready(ETCD_READY_MS))
+    ) {
+      // Without the services' labels every task would lose its route.
+      throw new Error(
+        `Swarm services not readable within ${
+          ETCD_READY_MS / 1000
+        } s (is this node a swarm manager?); kept the running configuration`,
+      );
+    }
     if (event === NONE) await this.balancer.update();
     else if (URGENT.has(event)) this.balancer.urgent();
     else this.balancer.schedule();
@@ -213,5 +239,6 @@ export class HAProxyHandler extends BaseHandler {
   override async close(): Promise<void> {
     await this.#balancer?.close();
     await this.#etcd?.close();
+    await this.#swarm?.close();
   }
 }

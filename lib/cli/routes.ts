@@ -10,6 +10,7 @@
 import type { ContainerRecord } from "../docker/container.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { Inventory } from "../docker/inventory.ts";
+import { SwarmSource } from "../docker/swarm.ts";
 import { damping } from "../haproxy/damping.ts";
 import {
   formatReport,
@@ -36,10 +37,11 @@ async function containersOf(
   source: SourceSettings,
   docker: DockerClient,
 ): Promise<ContainerRecord[]> {
-  if (source.kind === "docker") {
+  if (source.kind === "docker" || source.kind === "swarm") {
     const inventory = new Inventory(docker);
     await inventory.resync();
-    return inventory.list();
+    if (source.kind === "docker") return inventory.list();
+    return (await SwarmSource.once(docker, inventory)).list();
   }
   const { EtcdSource } = await import("../discovery/etcd.ts");
   const etcd = new EtcdSource(source.endpoints, source.prefix, () => {});

@@ -1,0 +1,141 @@
+/**
+ * `--source swarm` on a one-node swarm: a service's labels route its tasks;
+ * scaling and label changes go through the runtime API; removing the
+ * service removes the route.
+ */
+
+import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import {
+  docker,
+  ensureImage,
+  freePort,
+  haproxyDir,
+  httpGet,
+  IMAGE,
+  runBalancer,
+  startBalancer,
+  waitFor,
+} from "./_harness.ts";
+
+/** Answers seen for `host` over `tries` requests. */
+async function answers(port: number, host: string, tries: number) {
+  const seen = new Set<string>();
+  for (let i = 0; i < tries; i++) {
+    const res = await httpGet(port, host, "/whoami");
+    if (res.status === 200) seen.add(res.body);
+  }
+  return seen;
+}
+
+Deno.test({
+  name:
+    "e2e swarm: a service's tasks are routed by its labels, scale and label changes without a reload, removal unroutes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await ensureImage();
+    const state = await docker("info", "--format", "{{.Swarm.LocalNodeState}}");
+    const initialized = state !== "active";
+    if (initialized) {
+      await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
+    }
+    const service = `dg-svc-${crypto.randomUUID().slice(0, 6)}`;
+    const dir = await haproxyDir();
+    const port = freePort();
+    const args = [...dir.listenArgs(port), "--source", "swarm"];
+    const balancer = startBalancer(["-w", "--haproxy", "managed", ...args]);
+    try {
+      await balancer.waitForLine(/Started HAProxy/);
+      await docker(
+        "service",
+        "create",
+        "--detach",
+        "--no-resolve-image",
+        "--name",
+        service,
+        "--label",
+        "glue_http_80_host=svc.example.com",
+        "--env",
+        "NAME={{.Task.Name}}",
+        "--replicas",
+        "2",
+        IMAGE,
+      );
+      await waitFor(
+        "both tasks to answer",
+        async () =>
+          (await answers(port, "svc.example.com", 8)).size === 2
+            ? true
+            : undefined,
+        60000,
+        250,
+      );
+      const reloads = balancer.count(/Reloaded HAProxy/);
+
+      await docker("service", "scale", "--detach", `${service}=3`);
+      await waitFor(
+        "three tasks to answer",
+        async () =>
+          (await answers(port, "svc.example.com", 12)).size === 3
+            ? true
+            : undefined,
+        60000,
+        250,
+      );
+
+      // A label added to the running service reaches its tasks' servers.
+      await docker(
+        "service",
+        "update",
+        "--detach",
+        "--label-add",
+        "glue_http_80_weight=7",
+        service,
+      );
+      await waitFor(
+        "weight 7 on every task",
+        async () => {
+          const out = await runBalancer(["routes", "--json", ...args]);
+          const report = JSON.parse(out.stdout) as {
+            routes: {
+              host: string;
+              servers: { weight: number; state: string }[];
+            }[];
+          };
+          const servers = report.routes.find((r) =>
+            r.host === "svc.example.com"
+          )?.servers ?? [];
+          return servers.length === 3 &&
+              servers.every((s) => s.weight === 7 && s.state === "up")
+            ? true
+            : undefined;
+        },
+        30000,
+        500,
+      );
+      assertEquals(balancer.count(/Reloaded HAProxy/), reloads);
+
+      await docker("service", "rm", service);
+      await waitFor(
+        "the route to go",
+        async () =>
+          (await httpGet(port, "svc.example.com", "/whoami")).status === 503
+            ? true
+            : undefined,
+        60000,
+        250,
+      );
+      assertTrue(balancer.count(/unrouted svc\.example\.com/) >= 3);
+    } finally {
+      const status = await balancer.stop();
+      await docker("service", "rm", service).catch(() => {});
+      if (initialized) {
+        await docker("swarm", "leave", "--force");
+        // Swarm made this bridge for its tasks' outside traffic; leaving keeps it.
+        await docker("network", "rm", "docker_gwbridge").catch(() => {});
+      }
+      await dir.remove();
+      assertEquals(status.code, 0, balancer.lines.slice(-20).join("\n"));
+    }
+  },
+});
