@@ -49,6 +49,9 @@ export interface HandlerSlot {
   readonly handler: HandlerLike;
 }
 
+/** After a health event that inspect does not show yet, look again after these delays. */
+const HEALTH_RECHECK_MS = [250, 1000, 3000];
+
 /** How often, when events are quiet, the inventory is checked against Docker. */
 const RECONCILE_MS = 30_000;
 
@@ -269,23 +272,44 @@ export class Agent implements AgentContext {
       }
     })();
     let lastCheck = Date.now();
+    // Containers whose health event showed no change yet: id -> the times
+    // to look again.
+    const healthChecks = new Map<string, number[]>();
     while (true) {
       const change = pending.take();
       if (change !== undefined) {
-        await this.#onChange(change);
+        if (await this.#onChange(change)) {
+          const now = Date.now();
+          healthChecks.set(change.id, HEALTH_RECHECK_MS.map((ms) => now + ms));
+        }
         continue;
       }
       if (done) break;
+      const due = [...healthChecks].find(([, at]) =>
+        (at[0] ?? 0) <= Date.now()
+      );
+      if (due !== undefined) {
+        const [id, times] = due;
+        times.shift();
+        if (times.length === 0 || await this.#recheckHealth(id)) {
+          healthChecks.delete(id);
+        }
+        continue;
+      }
       const left = lastCheck + RECONCILE_MS - Date.now();
       if (left <= 0) {
         await this.#reconcile();
         lastCheck = Date.now();
         continue;
       }
+      const next = Math.min(
+        left,
+        ...[...healthChecks.values()].map((at) => (at[0] ?? 0) - Date.now()),
+      );
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         waiting.wake = resolve;
-        timer = setTimeout(resolve, left);
+        timer = setTimeout(resolve, Math.max(0, next));
       });
       clearTimeout(timer);
       waiting.wake = null;
@@ -336,11 +360,12 @@ export class Agent implements AgentContext {
    * Brings the inventory up to date for one container's pending events,
    * then dispatches each of them.
    */
-  async #onChange(change: PendingChange): Promise<void> {
+  async #onChange(change: PendingChange): Promise<boolean> {
     const wanted = change.actions.filter((action) =>
       this.#queues.some((q) => selects(q.slot.events, action))
     );
-    if (wanted.length === 0) return;
+    if (wanted.length === 0) return false;
+    const healthBefore = this.inventory.get(change.id)?.health;
     const { id } = change;
     if (change.events > 1) {
       log.debug("Took {count} events for container {id} together: {actions}", {
@@ -354,7 +379,7 @@ export class Agent implements AgentContext {
       // Docker connects a container to its networks just before `start`
       // and disconnects it after `die`: only a running container's change
       // (docker network connect/disconnect) is news.
-      if (this.inventory.get(id) === undefined) return;
+      if (this.inventory.get(id) === undefined) return false;
       await this.inventory.refresh(id);
     } else if (last === "destroy") this.inventory.forget(id);
     else if (change.terminating) {
@@ -363,6 +388,28 @@ export class Agent implements AgentContext {
       this.inventory.markStopping(id);
     } else await this.inventory.refresh(id);
     for (const action of wanted) void this.dispatch(action, id);
+    // Podman sends a health event before inspect shows the new status (its
+    // event even carries the old one): when nothing changed, look again.
+    return change.actions.includes("health_status") &&
+      this.inventory.get(id)?.health === healthBefore;
+  }
+
+  /**
+   * Inspects a container again after a health event that showed no
+   * change; dispatches `health_status` once the status has changed.
+   * Returns whether it has (or the container is gone).
+   */
+  async #recheckHealth(id: string): Promise<boolean> {
+    const before = this.inventory.get(id)?.health;
+    if (before === undefined) return true;
+    const record = await this.inventory.refresh(id);
+    if (record !== null && record.health === before) return false;
+    log.debug("Health of container {id} is {health} on a second look", {
+      id: id.slice(0, 12),
+      health: record?.health ?? "gone",
+    });
+    void this.dispatch("health_status", id);
+    return true;
   }
 
   /**

@@ -122,12 +122,15 @@ function parsePublished(value: unknown): PublishedPort[] {
   );
 }
 
+/** Whether a status text is a health check state a container can be in. */
+export function isHealthState(status: string): status is HealthState {
+  return status === "starting" || status === "healthy" ||
+    status === "unhealthy";
+}
+
 function parseHealth(state: Record<string, unknown>): HealthState {
   const status = asString(asRecord(state.Health).Status);
-  return status === "starting" || status === "healthy" ||
-      status === "unhealthy"
-    ? status
-    : "none";
+  return isHealthState(status) ? status : "none";
 }
 
 /** What Docker's container list says of one container, as far as routing depends on it. */

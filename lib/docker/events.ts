@@ -59,7 +59,12 @@ export function toEvent(value: unknown): DockerEvent | null {
   return {
     type,
     action: colon >= 0 ? fullAction.slice(0, colon).trim() : fullAction,
-    detail: colon >= 0 ? fullAction.slice(colon + 1).trim() : "",
+    // Podman sends a health event's status in a field of its own.
+    detail: colon >= 0
+      ? fullAction.slice(colon + 1).trim()
+      : typeof doc.HealthStatus === "string"
+      ? doc.HealthStatus
+      : "",
     id,
     time,
     timeNano: typeof doc.timeNano === "number"

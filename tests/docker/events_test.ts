@@ -47,6 +47,19 @@ Deno.test("events: health events split into action and detail", () => {
     timeNano: 1000000000,
   });
   assertEquals([event?.action, event?.detail], ["health_status", "healthy"]);
+  // Podman 4.3, as its API sent it: the status in a field of its own.
+  const podman = toEvent({
+    status: "health_status",
+    id: "a26fc666c9ea",
+    Type: "container",
+    Action: "health_status",
+    Actor: { ID: "a26fc666c9ea", Attributes: { name: "ph1", podId: "" } },
+    scope: "local",
+    time: 1795547066,
+    timeNano: 1795547066137639247,
+    HealthStatus: "healthy",
+  });
+  assertEquals([podman?.action, podman?.detail], ["health_status", "healthy"]);
 });
 
 Deno.test("events: unexpected payloads are skipped, not fatal", async () => {

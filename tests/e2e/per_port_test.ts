@@ -47,7 +47,9 @@ Deno.test({
         (await httpGet(portB, "a.example.com", "/whoami")).status,
         503,
       );
-      // A second container on a port joins through the runtime API.
+      // A second container on a port joins through the runtime API. (HAProxy
+      // may serve port B before the reload that opened it is logged.)
+      await balancer.waitForLine(/Container dg-pp-b: routed/);
       const reloads = balancer.count(/Reloaded HAProxy/);
       await runContainer("dg-pp-a2", {
         network: net.name,
@@ -64,7 +66,11 @@ Deno.test({
       assertIncludes(routes.stdout, `http on :${portB}  b.example.com`);
     } finally {
       const status = await setup.remove();
-      assertEquals(status.code, 0, balancer.lines.slice(-20).join("\n"));
+      assertEquals(
+        status.code,
+        0,
+        `exit ${status.code}:\n${balancer.lines.slice(-20).join("\n")}`,
+      );
     }
   },
 });

@@ -9,8 +9,10 @@ import {
   haproxyDir,
   httpGet,
   IMAGE,
+  ROOT,
   runBalancer,
   startBalancer,
+  startGlue,
   TEST_LABEL,
   waitFor,
   waitForBody,
@@ -104,6 +106,27 @@ Deno.test({
         );
         await podman("healthcheck", "run", "dg-pod-h");
         await waitForBody(port, "ph.example.com", "/whoami", "dg-pod-h /");
+        // Podman's health event comes before inspect shows the new status,
+        // and carries the old one: several containers, to catch that race.
+        const names = ["dg-pod-h1", "dg-pod-h2", "dg-pod-h3", "dg-pod-h4"];
+        for (const name of names) {
+          await run(name, net, { glue_http_80_host: `${name}.example.com` }, [
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1h",
+          ]);
+        }
+        for (const name of names) await podman("healthcheck", "run", name);
+        for (const name of names) {
+          await waitForBody(
+            port,
+            `${name}.example.com`,
+            "/whoami",
+            `${name} /`,
+            5000,
+          );
+        }
       });
 
       await t.step(
@@ -136,6 +159,46 @@ Deno.test({
           );
         },
       );
+
+      await t.step("docker-glue's handlers get Podman's events", async () => {
+        const output = await Deno.makeTempFile({ suffix: ".jsonl" });
+        const handlers = await Deno.makeTempDir();
+        await Deno.writeTextFile(
+          `${handlers}/demo.ini`,
+          `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=start,die\n[params]\noutput=${output}\n`,
+        );
+        const glue = startGlue([
+          "-w",
+          "--handler-paths",
+          handlers,
+          "--docker-url",
+          `unix://${PODMAN_SOCKET}`,
+        ], [`--allow-write=${output}`]);
+        try {
+          await glue.waitForLine(/with 1 handlers/);
+          const id = await run("dg-pod-g", net, {});
+          await podman("stop", "-t", "1", "dg-pod-g");
+          const events = await waitFor(
+            "start and die of dg-pod-g",
+            async () => {
+              const seen = (await Deno.readTextFile(output)).split("\n")
+                .filter(Boolean).map((l) =>
+                  JSON.parse(l) as {
+                    event: string;
+                    containerId: string;
+                  }
+                ).filter((e) => e.containerId === id).map((e) => e.event);
+              return seen.includes("die") ? seen : undefined;
+            },
+          );
+          assertEquals(events, ["start", "die"]);
+        } finally {
+          const status = await glue.stop();
+          await Deno.remove(output);
+          await Deno.remove(handlers, { recursive: true });
+          assertEquals(status.code, 0, glue.lines.slice(-10).join("\n"));
+        }
+      });
 
       await t.step("a stopped container is unrouted", async () => {
         await podman("stop", "-t", "2", "dg-pod-a");
