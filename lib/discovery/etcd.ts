@@ -14,6 +14,7 @@ import {
   parseContainerKey,
 } from "./document.ts";
 import { EtcdClient } from "./etcd_client.ts";
+import { Latch } from "../util/latch.ts";
 import type { WatchEvent } from "./etcd_wire.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 
@@ -41,8 +42,7 @@ export class EtcdSource implements ContainerSource {
   readonly #onChange: () => void;
   readonly #telemetry: Telemetry;
   #records = new Map<string, ContainerRecord>();
-  #loaded = false;
-  #waiters: (() => void)[] = [];
+  readonly #loaded = new Latch();
   #closed = new AbortController();
   #reported = new Set<string>();
   #running: Promise<void> | null = null;
@@ -67,7 +67,7 @@ export class EtcdSource implements ContainerSource {
 
   /** Whether the containers have been read at least once. */
   get loaded(): boolean {
-    return this.#loaded;
+    return this.#loaded.isOpen;
   }
 
   /** Reads and watches in the background, retrying while etcd is unreachable. */
@@ -77,14 +77,7 @@ export class EtcdSource implements ContainerSource {
 
   /** Resolves true once loaded, or false after `ms`. */
   ready(ms: number): Promise<boolean> {
-    if (this.#loaded) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
-      this.#waiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.#loaded.wait(ms);
   }
 
   /** Stops watching. */
@@ -172,17 +165,14 @@ export class EtcdSource implements ContainerSource {
       if (record !== null) next.set(key, record);
     }
     this.#records = next;
-    const first = !this.#loaded;
-    this.#loaded = true;
+    const first = !this.#loaded.isOpen;
     if (first || again) {
       log.info("Read {count} containers from etcd at {endpoints}", {
         count: next.size,
         endpoints: this.#client.endpoints,
       });
     }
-    if (first) {
-      for (const wake of this.#waiters.splice(0)) wake();
-    }
+    this.#loaded.open();
     this.#onChange();
     return revision;
   }

@@ -15,6 +15,7 @@ import type { DockerClient } from "./client.ts";
 import type { ContainerRecord, ContainerSource } from "./container.ts";
 import { readEvents } from "./events.ts";
 import { backoff, sleep } from "../util/sleep.ts";
+import { Latch } from "../util/latch.ts";
 
 const log = getLogger(["docker-glue", "swarm"]);
 
@@ -63,7 +64,7 @@ export class SwarmSource implements ContainerSource {
   readonly #containers: ContainerSource;
   readonly #onChange: () => void;
   #services: Map<string, Record<string, string>> | null = null;
-  #waiters: (() => void)[] = [];
+  readonly #read = new Latch();
   readonly #closed = new AbortController();
   #running: Promise<void> | null = null;
 
@@ -101,14 +102,7 @@ export class SwarmSource implements ContainerSource {
 
   /** Resolves true once the services have been read, or false after `ms`. */
   ready(ms: number): Promise<boolean> {
-    if (this.#services !== null) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
-      this.#waiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.#read.wait(ms);
   }
 
   /** Stops following. */
@@ -155,8 +149,8 @@ export class SwarmSource implements ContainerSource {
     this.#services = await readServices(this.#docker);
     if (first) {
       log.info("Read {count} Swarm services", { count: this.#services.size });
-      for (const wake of this.#waiters.splice(0)) wake();
     }
+    this.#read.open();
     this.#onChange();
   }
 }

@@ -23,26 +23,8 @@ import {
   startBalancerWithHaproxy,
   waitFor,
   waitForBody,
+  waitForStatus,
 } from "./_harness.ts";
-
-/** Waits until a request for host+path answers 200 with `body`; returns the wait in ms. */
-async function waitForStatus(
-  port: number,
-  host: string,
-  path: string,
-  status: number,
-  ms = 20000,
-): Promise<void> {
-  await waitFor(
-    `${host}${path} to answer ${status}`,
-    async () => {
-      const res = await httpGet(port, host, path);
-      return res.status === status ? true : undefined;
-    },
-    ms,
-    50,
-  );
-}
 
 Deno.test({
   name: "e2e: docker-balancer routes labelled containers through HAProxy",

@@ -33,11 +33,14 @@ async function ovsInstalled(): Promise<boolean> {
   }
 }
 
-/** Starts ovsdb-server and ovs-vswitchd unless they answer already. */
-async function ensureOvs(): Promise<void> {
+/**
+ * Starts ovsdb-server and ovs-vswitchd unless they answer already; returns
+ * whether it started them (then the test stops them).
+ */
+async function ensureOvs(): Promise<boolean> {
   try {
     await sh("ovs-vsctl", "--timeout=2", "show");
-    return;
+    return false;
   } catch {
     // not running
   }
@@ -46,6 +49,7 @@ async function ensureOvs(): Promise<void> {
     () => {},
   );
   await sh("ovs-vsctl", "--timeout=5", "show");
+  return true;
 }
 
 /** Runs `sh -c` in a container; its output. */
@@ -61,7 +65,7 @@ Deno.test({
   ignore: !(await ovsInstalled()),
   async fn() {
     await ensureImage();
-    await ensureOvs();
+    const started = await ensureOvs();
     const names = ["dg-ovs-a", "dg-ovs-b", "dg-ovs-bridged"];
     await removeContainers(...names);
     const bridge = `dgbr${crypto.randomUUID().slice(0, 6)}`;
@@ -161,6 +165,7 @@ Deno.test({
       await removeContainers(...names);
       await sh("ovs-vsctl", "--if-exists", "del-br", bridge);
       await Deno.remove(handlers, { recursive: true });
+      if (started) await sh(OVS_CTL, "stop");
     }
   },
 });

@@ -16,6 +16,7 @@ import {
   TEST_LABEL,
   waitFor,
   waitForBody,
+  waitForStatus,
 } from "./_harness.ts";
 import {
   ensurePodmanImage,
@@ -75,13 +76,7 @@ Deno.test({
 
       await t.step("pause and unpause", async () => {
         await podman("pause", "dg-pod-a");
-        await waitFor(
-          "503 while paused",
-          async () =>
-            (await httpGet(port, "pa.example.com", "/whoami")).status === 503
-              ? true
-              : undefined,
-        );
+        await waitForStatus(port, "pa.example.com", "/whoami", 503);
         await podman("unpause", "dg-pod-a");
         await waitForBody(port, "pa.example.com", "/whoami", "dg-pod-a /");
       });
@@ -202,13 +197,7 @@ Deno.test({
 
       await t.step("a stopped container is unrouted", async () => {
         await podman("stop", "-t", "2", "dg-pod-a");
-        await waitFor(
-          "503 after stop",
-          async () =>
-            (await httpGet(port, "pa.example.com", "/whoami")).status === 503
-              ? true
-              : undefined,
-        );
+        await waitForStatus(port, "pa.example.com", "/whoami", 503);
         assertTrue(balancer.count(/Container dg-pod-a: unrouted/) >= 1);
       });
     } finally {

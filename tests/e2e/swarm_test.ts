@@ -15,6 +15,7 @@ import {
   runBalancer,
   startBalancer,
   waitFor,
+  waitForStatus,
 } from "./_harness.ts";
 
 /** Answers seen for `host` over `tries` requests. */
@@ -116,15 +117,7 @@ Deno.test({
       assertEquals(balancer.count(/Reloaded HAProxy/), reloads);
 
       await docker("service", "rm", service);
-      await waitFor(
-        "the route to go",
-        async () =>
-          (await httpGet(port, "svc.example.com", "/whoami")).status === 503
-            ? true
-            : undefined,
-        60000,
-        250,
-      );
+      await waitForStatus(port, "svc.example.com", "/whoami", 503, 60000);
       assertTrue(balancer.count(/unrouted svc\.example\.com/) >= 3);
     } finally {
       const status = await balancer.stop();
