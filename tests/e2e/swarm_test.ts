@@ -4,7 +4,7 @@
  * service removes the route.
  */
 
-import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import { assertEquals } from "../_fixtures/assert.ts";
 import {
   docker,
   ensureImage,
@@ -118,7 +118,17 @@ Deno.test({
 
       await docker("service", "rm", service);
       await waitForStatus(port, "svc.example.com", "/whoami", 503, 60000);
-      assertTrue(balancer.count(/unrouted svc\.example\.com/) >= 3);
+      // HAProxy answers 503 a moment before the balancer has logged it.
+      await waitFor(
+        "three unrouted lines",
+        () =>
+          Promise.resolve(
+            balancer.count(/unrouted svc\.example\.com/) >= 3
+              ? true
+              : undefined,
+          ),
+        5000,
+      );
     } finally {
       const status = await balancer.stop();
       await docker("service", "rm", service).catch(() => {});
