@@ -3,19 +3,28 @@
  * (`docker service create --label`), its tasks are the servers. On a swarm
  * manager, the tasks running on this node are containers of the local
  * engine; each gets its service's labels (its own labels win), and is then
- * routed like any container, on its own address. Services are re-read on
- * every Docker `service` event, so a label added to a running service
- * (`docker service update --label-add`) takes effect without a restart.
+ * routed like any container. Services are re-read on every Docker `service`
+ * event, so a label added to a running service (`docker service update
+ * --label-add`) takes effect without a restart.
+ *
+ * Which address: a task on the default bridge (a service created without
+ * `--network`) is reached on its bridge address. A task on overlay networks
+ * is not: overlay addresses live inside Docker's network namespaces, and
+ * the host sends what it addresses to them out of its default route. Docker
+ * also gives such a task an address on `docker_gwbridge`, a bridge on the
+ * host, for its outside traffic; that address answers from the host, so it
+ * is the task's only address here.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { DockerClient } from "./client.ts";
+import { type DockerClient, statusCodeOf } from "./client.ts";
 import type { ContainerRecord, ContainerSource } from "./container.ts";
 import { readEvents } from "./events.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { Latch } from "../util/latch.ts";
+import { Debouncer } from "../util/debounce.ts";
 
 const log = getLogger(["docker-glue", "swarm"]);
 
@@ -37,6 +46,54 @@ export function withServiceLabels(
   return { ...container, labels: { ...labels, ...container.labels } };
 }
 
+/** Docker's bridge on the host for the outside traffic of tasks on overlay networks. */
+export const GATEWAY_NETWORK = "docker_gwbridge";
+
+/** What the source knows of the swarm, as {@link taskView} needs it. */
+export interface SwarmState {
+  /** Labels of every service, by service id. */
+  readonly services: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /** Address on {@link GATEWAY_NETWORK}, by container id. */
+  readonly gateways: ReadonlyMap<string, string>;
+  /** When the gateway addresses were last read (ms, taken before the read). */
+  readonly gatewaysReadAt: number;
+}
+
+/**
+ * A container as HAProxy on this host sees it: a task gets its service's
+ * labels, and a task that is not on the default bridge is known by its
+ * `docker_gwbridge` address alone (none on an internal overlay network),
+ * since its overlay addresses do not answer from the host. Null for a
+ * running task that started after the gateway addresses were last read: its
+ * address is not known yet, and routing it on an overlay address would send
+ * requests out of the host. Pure.
+ */
+export function taskView(
+  container: ContainerRecord,
+  state: SwarmState,
+): ContainerRecord | null {
+  const labelled = withServiceLabels(container, state.services);
+  if (
+    container.labels[SERVICE_ID_LABEL] === undefined ||
+    container.ipAddress !== ""
+  ) {
+    return labelled;
+  }
+  const gateway = state.gateways.get(container.id);
+  if (gateway !== undefined) {
+    return { ...labelled, networks: { [GATEWAY_NETWORK]: gateway } };
+  }
+  // Docker attaches a task to its networks before it starts it, so a read
+  // begun after the start has the task's gateway address if it has one.
+  if (
+    container.running &&
+    !(Date.parse(container.startedAt) < state.gatewaysReadAt)
+  ) {
+    return null;
+  }
+  return { ...labelled, networks: {} };
+}
+
 /** The labels of every service, by service id, as the engine lists them. */
 async function readServices(
   docker: DockerClient,
@@ -55,20 +112,53 @@ async function readServices(
   return out;
 }
 
+/** Every container's address on {@link GATEWAY_NETWORK}; none before the first overlay task. */
+async function readGateways(
+  docker: DockerClient,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let endpoints: Record<string, { IPv4Address?: string }>;
+  try {
+    const network = await docker.getNetwork(GATEWAY_NETWORK).inspect();
+    endpoints = network.Containers ?? {};
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return out;
+    throw error;
+  }
+  for (const [id, endpoint] of Object.entries(endpoints)) {
+    const address = endpoint.IPv4Address?.split("/")[0] ?? "";
+    if (address !== "") out.set(id, address);
+  }
+  return out;
+}
+
 /**
- * The local engine's containers with their services' labels, kept current
- * by the engine's `service` events.
+ * The local engine's containers with their services' labels and the
+ * addresses this host reaches them on. Services are re-read on the engine's
+ * `service` events; the gateway addresses whenever a task is seen that
+ * started after their last read.
  */
 export class SwarmSource implements ContainerSource {
   readonly #docker: DockerClient;
   readonly #containers: ContainerSource;
   readonly #onChange: () => void;
-  #services: Map<string, Record<string, string>> | null = null;
+  #state: SwarmState = {
+    services: new Map(),
+    gateways: new Map(),
+    gatewaysReadAt: -Infinity,
+  };
   readonly #read = new Latch();
   readonly #closed = new AbortController();
+  // Tasks start in bursts (a scale, a deploy): one read at a time serves
+  // every task seen while it runs.
+  readonly #gatewayReads = new Debouncer(
+    () => this.#readGateways(),
+    { quietMs: 0, maxMs: 0 },
+  );
+  #gatewayFailures = 0;
   #running: Promise<void> | null = null;
 
-  /** `containers` are the engine's (the inventory); `onChange` runs when service labels change. */
+  /** `containers` are the engine's (the inventory); `onChange` runs when labels or addresses change. */
   constructor(
     docker: DockerClient,
     containers: ContainerSource,
@@ -79,20 +169,34 @@ export class SwarmSource implements ContainerSource {
     this.#onChange = onChange;
   }
 
-  /** Reads the services once, as `routes` and `-1` need. */
+  /** Reads the services and gateway addresses once, as `routes` and `-1` need. */
   static async once(
     docker: DockerClient,
     containers: ContainerSource,
   ): Promise<SwarmSource> {
     const source = new SwarmSource(docker, containers, () => {});
-    source.#services = await readServices(docker);
+    const gatewaysReadAt = Date.now();
+    source.#state = {
+      services: await readServices(docker),
+      gateways: await readGateways(docker),
+      gatewaysReadAt,
+    };
     return source;
   }
 
-  /** The containers, task containers with their service's labels. */
+  /**
+   * The containers as HAProxy on this host sees them (see {@link taskView});
+   * a task whose address is not known yet is left out until the read it
+   * asks for.
+   */
   list(): ContainerRecord[] {
-    const services = this.#services ?? new Map();
-    return this.#containers.list().map((c) => withServiceLabels(c, services));
+    const out: ContainerRecord[] = [];
+    for (const container of this.#containers.list()) {
+      const view = taskView(container, this.#state);
+      if (view !== null) out.push(view);
+      else this.#gatewayReads.trigger();
+    }
+    return out;
   }
 
   /** Reads the services and follows their events in the background. */
@@ -109,6 +213,7 @@ export class SwarmSource implements ContainerSource {
   async close(): Promise<void> {
     this.#closed.abort();
     await this.#running;
+    await this.#gatewayReads.stop();
   }
 
   async #run(): Promise<void> {
@@ -123,10 +228,10 @@ export class SwarmSource implements ContainerSource {
         const stop = () => stream.destroy();
         signal.addEventListener("abort", stop, { once: true });
         try {
-          await this.#reload();
+          await this.#readServices();
           attempt = 0;
           for await (const line of readEvents(stream)) {
-            if ("event" in line) await this.#reload();
+            if ("event" in line) await this.#readServices();
           }
         } finally {
           signal.removeEventListener("abort", stop);
@@ -144,13 +249,47 @@ export class SwarmSource implements ContainerSource {
     }
   }
 
-  async #reload(): Promise<void> {
-    const first = this.#services === null;
-    this.#services = await readServices(this.#docker);
+  async #readServices(): Promise<void> {
+    const first = !this.#read.isOpen;
+    const services = await readServices(this.#docker);
+    this.#state = { ...this.#state, services };
     if (first) {
-      log.info("Read {count} Swarm services", { count: this.#services.size });
+      log.info("Read {count} Swarm services", { count: services.size });
     }
     this.#read.open();
+    this.#onChange();
+  }
+
+  async #readGateways(): Promise<void> {
+    const gatewaysReadAt = Date.now();
+    let gateways: Map<string, string>;
+    try {
+      gateways = await readGateways(this.#docker);
+    } catch (error) {
+      if (this.#gatewayFailures++ === 0) {
+        log.warn(
+          "Cannot read the task addresses on {network}: {error}; tasks started since the last read wait, trying again",
+          {
+            network: GATEWAY_NETWORK,
+            error: error instanceof Error ? error.message : String(error),
+          },
+        );
+      }
+      // The render this causes leaves the task out again, and so asks again.
+      await sleep(
+        backoff(this.#gatewayFailures - 1, 500, 10_000),
+        this.#closed.signal,
+      );
+      this.#onChange();
+      return;
+    }
+    if (this.#gatewayFailures > 0) {
+      log.info("Read the task addresses on {network} again", {
+        network: GATEWAY_NETWORK,
+      });
+      this.#gatewayFailures = 0;
+    }
+    this.#state = { ...this.#state, gateways, gatewaysReadAt };
     this.#onChange();
   }
 }

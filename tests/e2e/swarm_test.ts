@@ -1,10 +1,11 @@
 /**
  * `--source swarm` on a one-node swarm: a service's labels route its tasks;
  * scaling and label changes go through the runtime API; removing the
- * service removes the route.
+ * service removes the route; a service on an overlay network is routed on
+ * its tasks' docker_gwbridge addresses.
  */
 
-import { assertEquals } from "../_fixtures/assert.ts";
+import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import {
   docker,
   ensureImage,
@@ -13,10 +14,14 @@ import {
   httpGet,
   IMAGE,
   runBalancer,
+  sh,
   startBalancer,
   waitFor,
   waitForStatus,
 } from "./_harness.ts";
+
+/** The test's overlay network; the test blackholes it on the host. */
+const OVERLAY_SUBNET = "10.231.7.0/24";
 
 /** Answers seen for `host` over `tries` requests. */
 async function answers(port: number, host: string, tries: number) {
@@ -30,7 +35,7 @@ async function answers(port: number, host: string, tries: number) {
 
 Deno.test({
   name:
-    "e2e swarm: a service's tasks are routed by its labels, scale and label changes without a reload, removal unroutes",
+    "e2e swarm: a service's tasks are routed by its labels, scale and label changes without a reload, removal unroutes, overlay tasks answer on docker_gwbridge",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -40,7 +45,11 @@ Deno.test({
     if (initialized) {
       await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
     }
-    const service = `dg-svc-${crypto.randomUUID().slice(0, 6)}`;
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const service = `dg-svc-${suffix}`;
+    const overlayService = `dg-svc-ov-${suffix}`;
+    const overlay = `dg-ov-${suffix}`;
+    let blackholed = false;
     const dir = await haproxyDir();
     const port = freePort();
     const args = [...dir.listenArgs(port), "--source", "swarm"];
@@ -129,9 +138,85 @@ Deno.test({
           ),
         5000,
       );
+
+      // A service on an overlay network (as `docker stack deploy` makes
+      // them): its tasks answer on their docker_gwbridge addresses. The
+      // host has no route to the overlay subnet but its default one, so
+      // the test drops what the host would send there: nothing leaves.
+      await sh("ip", "route", "add", "blackhole", OVERLAY_SUBNET);
+      blackholed = true;
+      await docker(
+        "network",
+        "create",
+        "--driver",
+        "overlay",
+        "--subnet",
+        OVERLAY_SUBNET,
+        overlay,
+      );
+      await docker(
+        "service",
+        "create",
+        "--detach",
+        "--no-resolve-image",
+        "--name",
+        overlayService,
+        "--network",
+        overlay,
+        "--label",
+        "glue_http_80_host=ov.example.com",
+        "--env",
+        "NAME={{.Task.Name}}",
+        "--replicas",
+        "2",
+        IMAGE,
+      );
+      await waitFor(
+        "both overlay tasks to answer",
+        async () =>
+          (await answers(port, "ov.example.com", 8)).size === 2
+            ? true
+            : undefined,
+        60000,
+        250,
+      );
+      const out = await runBalancer(["routes", "--json", ...args]);
+      const routed = (JSON.parse(out.stdout) as {
+        routes: { host: string; servers: { address: string }[] }[];
+      }).routes.find((r) => r.host === "ov.example.com")?.servers ?? [];
+      const gateways = await docker(
+        "network",
+        "inspect",
+        "docker_gwbridge",
+        "--format",
+        "{{range .Containers}}{{.IPv4Address}} {{end}}",
+      );
+      assertEquals(routed.length, 2);
+      for (const { address } of routed) {
+        assertTrue(
+          gateways.split(" ").some((a) => a.startsWith(`${address}/`)),
+          `${address} is not a docker_gwbridge address (${gateways})`,
+        );
+      }
+      assertTrue(
+        !balancer.lines.some((l) => l.includes("10.231.7.")),
+        "an overlay address reached the balancer's routes",
+      );
     } finally {
       const status = await balancer.stop();
       await docker("service", "rm", service).catch(() => {});
+      await docker("service", "rm", overlayService).catch(() => {});
+      // Docker removes a service's tasks a moment after `service rm`.
+      await waitFor(
+        "the overlay network to go",
+        () =>
+          docker("network", "rm", overlay).then(() => true, () => undefined),
+        30000,
+        500,
+      ).catch(() => {});
+      if (blackholed) {
+        await sh("ip", "route", "del", "blackhole", OVERLAY_SUBNET);
+      }
       if (initialized) {
         await docker("swarm", "leave", "--force");
         // Swarm made this bridge for its tasks' outside traffic; leaving keeps it.
