@@ -74,12 +74,12 @@ async function askHAProxy(settings: HAProxySettings): Promise<HAProxyView> {
   try {
     const states = await admin.servers();
     const hostBackends = new Map<string, string>();
-    const maps = mapFilesFor(
-      settings.configFile,
+    const maps = mapFilesFor(settings.configFile, {
       statsSocket,
-      httpsBind.length > 0,
-      false,
-    );
+      https: httpsBind.length > 0,
+      acme: false,
+      perPortFrontends: settings.perPortFrontends === true,
+    });
     for (const file of [maps.http, maps.https, maps.redirect]) {
       if (file === undefined) continue;
       for (const [host, backend] of await admin.mapEntries(file)) {

@@ -12,7 +12,7 @@ import type { HttpRoute, RouteTable } from "./routes.ts";
 
 /** Which pool backend serves which host, and how many pool backends there are. */
 export interface PoolAssignment {
-  /** Pool slot (1-based) by host, for hosts routed now and parked ones. */
+  /** Pool slot (1-based) by host map key ({@link poolKey}), for hosts routed now and parked ones. */
   readonly slots: ReadonlyMap<string, number>;
   /**
    * Slots of hosts that are not routed now, with their last route (no
@@ -66,10 +66,27 @@ export interface PooledTable extends RouteTable {
   readonly maps: HostMaps;
 }
 
-/** Whether a route can be served through the host map. */
+/**
+ * Whether a route can be served through the host map. With per-port
+ * frontends a route on HTTPS is not: the HTTPS frontend serves every port's
+ * routes, and its maps are keyed by host alone.
+ */
 export function isPlainHost(route: HttpRoute): boolean {
   return route.host !== "" && !route.host.startsWith("*.") &&
-    route.prefix === "";
+    route.prefix === "" &&
+    (route.listen === undefined ||
+      (!route.settings.tls && !route.settings.redirectHttps));
+}
+
+/**
+ * A plain-host route's key in the host maps: its host, or with per-port
+ * frontends `host:port`, which is what each frontend looks up (one map
+ * serves every port).
+ */
+export function poolKey(route: HttpRoute): string {
+  return route.listen === undefined
+    ? route.host
+    : `${route.host}:${route.listen}`;
 }
 
 /**
@@ -86,13 +103,13 @@ export function assignPool(
   previous: PoolAssignment,
 ): { table: PooledTable; assignment: PoolAssignment } {
   const plain = table.routes.filter(isPlainHost);
-  const current = new Set(plain.map((route) => route.host));
+  const current = new Set(plain.map(poolKey));
   const slots = new Map<string, number>();
   const taken = new Set<number>();
   for (const route of plain) {
-    const slot = previous.slots.get(route.host);
+    const slot = previous.slots.get(poolKey(route));
     if (slot !== undefined && slot <= previous.size) {
-      slots.set(route.host, slot);
+      slots.set(poolKey(route), slot);
       taken.add(slot);
     }
   }
@@ -114,7 +131,7 @@ export function assignPool(
   let free = 1;
   const parkedOrder = [...parked.keys()].sort((a, b) => a - b);
   for (const route of plain) {
-    if (slots.has(route.host)) continue;
+    if (slots.has(poolKey(route))) continue;
     while (free <= size && (taken.has(free) || parked.has(free))) free++;
     let slot = free;
     if (slot > size) {
@@ -122,13 +139,14 @@ export function assignPool(
       slot = parkedOrder.find((n) => !taken.has(n)) ?? ++size;
       parked.delete(slot);
     }
-    slots.set(route.host, slot);
+    slots.set(poolKey(route), slot);
     taken.add(slot);
   }
   const bySlot = new Map<number, HttpRoute>();
   const routes = table.routes.map((route) => {
-    const slot = slots.get(route.host);
-    if (slot === undefined || !isPlainHost(route)) return route;
+    if (!isPlainHost(route)) return route;
+    const slot = slots.get(poolKey(route));
+    if (slot === undefined) return route;
     const pooled = { ...route, backend: poolBackend(slot), mapped: true };
     bySlot.set(slot, pooled);
     return pooled;
@@ -137,11 +155,13 @@ export function assignPool(
     backend: poolBackend(i + 1),
     route: bySlot.get(i + 1) ?? parked.get(i + 1)?.route ?? null,
   }));
-  const pooled = [...bySlot.values()].sort((a, b) =>
-    a.host < b.host ? -1 : a.host > b.host ? 1 : 0
-  );
+  const pooled = [...bySlot.values()].map((route) =>
+    [poolKey(route), route] as const
+  ).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
   const entries = (keep: (route: HttpRoute) => boolean) =>
-    pooled.filter(keep).map((route) => [route.host, route.backend] as const);
+    pooled.filter(([, route]) => keep(route)).map(([key, route]) =>
+      [key, route.backend] as const
+    );
   const maps: HostMaps = {
     http: entries((route) => !route.settings.redirectHttps),
     https: entries((route) => route.settings.tls),

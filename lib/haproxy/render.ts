@@ -58,6 +58,15 @@ export interface MapFiles {
   readonly acme: string;
 }
 
+/** One HTTP frontend as the template sees it. */
+interface HttpFrontendView {
+  readonly name: string;
+  readonly binds: string[];
+  readonly routes: RouteView[];
+  /** The sample expression whose value the frontend looks up in the host map. */
+  readonly host_key: string;
+}
+
 /** The routes a configuration is rendered from. */
 export type RenderInput =
   & Pick<RouteTable, "routes" | "tcpRoutes">
@@ -245,13 +254,14 @@ export class Renderer {
   #frontends(
     routes: readonly HttpRoute[],
     views: ReadonlyMap<HttpRoute, RouteView>,
-  ): { name: string; binds: string[]; routes: RouteView[] }[] {
+  ): HttpFrontendView[] {
     const view = (route: HttpRoute) => views.get(route) ?? viewOf(route);
     if (!this.#listen.perPortFrontends) {
       return [{
         name: "http",
         binds: [...this.#listen.httpBind],
         routes: routes.map(view),
+        host_key: "var(txn.host)",
       }];
     }
     const ports = [...new Set(routes.map((route) => route.listen ?? 0))]
@@ -260,6 +270,8 @@ export class Renderer {
       name: `http_${port}`,
       binds: bindsOnPort(this.#listen.httpBind, port),
       routes: routes.filter((route) => (route.listen ?? 0) === port).map(view),
+      // The host map's keys are host:port (see pool.ts).
+      host_key: `var(txn.host),concat(:${port})`,
     }));
   }
 

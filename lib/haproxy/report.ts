@@ -8,7 +8,7 @@
  */
 
 import type { ContainerRecord } from "../docker/container.ts";
-import { isPlainHost } from "./pool.ts";
+import { isPlainHost, poolKey } from "./pool.ts";
 import type {
   Finding,
   HttpRoute,
@@ -86,7 +86,7 @@ export interface UnroutedRow {
 export interface HAProxyView {
   /** Server states, or null when HAProxy was not asked or did not answer. */
   readonly states: readonly ServerState[] | null;
-  /** Backend of each host HAProxy finds through its host maps. */
+  /** Backend of each host map key ({@link poolKey}) HAProxy finds through its host maps. */
   readonly hostBackends: ReadonlyMap<string, string>;
   /** Why there are no states, when there are none. */
   readonly error?: string;
@@ -224,7 +224,7 @@ export function routeReport(
       // A plain host may be served from a pool backend found through a
       // host map; HAProxy's map says which.
       const backend = isPlainHost(route)
-        ? haproxy.hostBackends.get(route.host) ?? route.backend
+        ? haproxy.hostBackends.get(poolKey(route)) ?? route.backend
         : route.backend;
       return {
         frontend: frontendOf(route),

@@ -71,8 +71,9 @@ export interface HAProxySettings {
   readonly once?: boolean;
   /**
    * `--per-port-frontends`: one HTTP frontend per label port, as the
-   * original had; `httpBind` gives the addresses. New hosts then reload
-   * (no host maps); servers still join without one.
+   * original had; `httpBind` gives the addresses. A new port reloads (a new
+   * listener); a new host on a port goes through the host map keyed
+   * `host:port`, unless it is on HTTPS.
    */
   readonly perPortFrontends?: boolean;
   /**
@@ -383,28 +384,37 @@ export function routeOptions(settings: HAProxySettings): RouteOptions {
   };
 }
 
-/**
- * The map files of a configuration: host maps for the pool (unless
- * `hostMaps` is false), ACME tokens. None without an admin socket.
- */
+/** What decides which map files a configuration reads. */
+export interface MapFileOptions {
+  /** HAProxy's admin socket; "" for none, and then no maps. */
+  readonly statsSocket: string;
+  /** An HTTPS frontend: host maps for it and for redirects to it. */
+  readonly https: boolean;
+  /** ACME: the challenge token map. */
+  readonly acme: boolean;
+  /**
+   * Per-port frontends: one host map keyed `host:port` serves them all; the
+   * HTTPS frontend's routes are not pooled, so it has no maps.
+   */
+  readonly perPortFrontends?: boolean;
+}
+
+/** The map files of a configuration: host maps for the pool, ACME tokens. */
 export function mapFilesFor(
   configFile: string,
-  statsSocket: string,
-  https: boolean,
-  acme: boolean,
-  hostMaps = true,
+  options: MapFileOptions,
 ): Partial<MapFiles> {
   // Without the runtime API host maps would only rename backends.
-  if (statsSocket === "") return {};
+  if (options.statsSocket === "") return {};
   return {
-    ...(hostMaps ? { http: `${configFile}.hosts.map` } : {}),
-    ...(hostMaps && https
+    http: `${configFile}.hosts.map`,
+    ...(options.https && !options.perPortFrontends
       ? {
         https: `${configFile}.https.map`,
         redirect: `${configFile}.redirect.map`,
       }
       : {}),
-    ...(acme ? { acme: `${configFile}.acme.map` } : {}),
+    ...(options.acme ? { acme: `${configFile}.acme.map` } : {}),
   };
 }
 
@@ -435,14 +445,12 @@ export async function createBalancer(
   // States are saved through the admin socket, so there is no state file without one.
   const stateFile = statsSocket === "" ? "" : `${configFile}.state`;
   const crtList = `${configFile}.crt-list`;
-  // Per-port frontends have no host maps: a map would serve every port.
-  const maps = mapFilesFor(
-    configFile,
+  const maps = mapFilesFor(configFile, {
     statsSocket,
     https,
-    acme !== undefined,
-    !settings.perPortFrontends,
-  );
+    acme: acme !== undefined,
+    perPortFrontends: settings.perPortFrontends === true,
+  });
   let checkArgs: string[] = [];
   if (settings.diff) {
     // The preview is checked with haproxy -c, as an install would be.

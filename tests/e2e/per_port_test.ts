@@ -3,7 +3,11 @@
  * every port the HTTP labels name, each with its own routes.
  */
 
-import { assertEquals, assertIncludes } from "../_fixtures/assert.ts";
+import {
+  assertEquals,
+  assertIncludes,
+  assertTrue,
+} from "../_fixtures/assert.ts";
 import {
   freePort,
   httpGet,
@@ -15,7 +19,7 @@ import {
 
 Deno.test({
   name:
-    "e2e: per-port frontends listen on each label port; a host is routed on its label's port only",
+    "e2e: per-port frontends listen on each label port; a host is routed on its label's port only; new servers and hosts on a port need no reload",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -57,6 +61,21 @@ Deno.test({
         labels: { [`glue_http_${portA}_host`]: "a.example.com" },
       });
       await waitForBody(portA, "a.example.com", "/whoami", "dg-pp-a2 /");
+      // So does a new host on a port that has a frontend: the host map's
+      // keys are host:port, and only port A's frontend finds it.
+      await runContainer("dg-pp-c", {
+        network: net.name,
+        port: portA,
+        labels: { [`glue_http_${portA}_host`]: "c.example.com" },
+      });
+      await waitForBody(portA, "c.example.com", "/whoami", "dg-pp-c /");
+      // A reload is logged a moment after HAProxy serves the new file; the
+      // routed line follows the reload's.
+      await balancer.waitForLine(/Container dg-pp-c: routed/);
+      assertEquals(
+        (await httpGet(portB, "c.example.com", "/whoami")).status,
+        503,
+      );
       assertEquals(balancer.count(/Reloaded HAProxy/), reloads);
       const routes = await runBalancer([
         "routes",
@@ -64,6 +83,22 @@ Deno.test({
         ...args,
       ]);
       assertIncludes(routes.stdout, `http on :${portB}  b.example.com`);
+      // The report finds the pool backend through the host:port key.
+      const json = await runBalancer([
+        "routes",
+        "--json",
+        "--per-port-frontends",
+        ...args,
+      ]);
+      const c = (JSON.parse(json.stdout) as {
+        routes: {
+          host: string;
+          backend: string;
+          servers: { state: string }[];
+        }[];
+      }).routes.find((r) => r.host === "c.example.com");
+      assertEquals(c?.servers.map((s) => s.state), ["up"]);
+      assertTrue(c?.backend.startsWith("hosts_"), c?.backend);
     } finally {
       const status = await setup.remove();
       assertEquals(

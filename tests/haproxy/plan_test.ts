@@ -543,3 +543,68 @@ Deno.test("plan with the host map: a host with its own check and stickiness goes
     ["special.example.com", "hosts_1"],
   ]);
 });
+
+Deno.test("plan with per-port frontends: a new host on a port is a pool backend and a host:port map entry, no reload; a new port reloads", () => {
+  const perPort = new Renderer(
+    { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
+    {
+      httpBind: ["127.0.0.1:18080"],
+      perPortFrontends: true,
+      statsBind: "",
+      tcpBindAddress: "127.0.0.1",
+      statsSocket: "/run/haproxy/admin.sock",
+      stateFile: "/etc/haproxy/haproxy.cfg.state",
+      maps: { http: HOST_MAP },
+    },
+  );
+  const on8080 = (name: string, address: string, host: string) =>
+    container(
+      name,
+      ip(address),
+      exposes("8080/tcp"),
+      labels({ [`glue_http_8080_host`]: host }),
+    );
+  const step = (containers: ContainerRecord[], previous = EMPTY_POOL) => {
+    const { table, assignment } = assignPool(
+      buildRoutes(containers, { perPortFrontends: true }),
+      previous,
+    );
+    return { text: perPort.render(table), map: table.maps.http, assignment };
+  };
+  const plan = (
+    a: ReturnType<typeof step>,
+    b: ReturnType<typeof step>,
+  ) =>
+    summary(
+      planChange(a.text, b.text, {
+        maps: [{ file: HOST_MAP, before: a.map, after: b.map }],
+      }),
+    );
+  const a = step([on8080("x1", "10.0.0.2", "x.example.com")]);
+  // Each frontend looks its own port's keys up.
+  assertIncludes(
+    a.text,
+    "use_backend %[var(txn.host),concat(:8080),map_str(/etc/haproxy/haproxy.cfg.hosts.map)]",
+  );
+  assertEquals(a.map, [["x.example.com:8080", "hosts_1"]]);
+  const b = step([
+    on8080("x1", "10.0.0.2", "x.example.com"),
+    on8080("y1", "10.0.0.3", "y.example.com"),
+  ], a.assignment);
+  assertEquals(plan(a, b), [
+    "add hosts_2/y1:8080 10.0.0.3:8080 weight 100",
+    "map y.example.com:8080 hosts_2",
+  ]);
+  // The same host on another port: a new frontend, so a reload.
+  const c = step([
+    on8080("x1", "10.0.0.2", "x.example.com"),
+    on8080("y1", "10.0.0.3", "y.example.com"),
+    web("x2", "10.0.0.4", labels({ glue_http_80_host: "x.example.com" })),
+  ], b.assignment);
+  assertEquals(plan(b, c)[0]?.startsWith("reload"), true, plan(b, c)[0]);
+  assertEquals(c.map, [
+    ["x.example.com:80", "hosts_3"],
+    ["x.example.com:8080", "hosts_1"],
+    ["y.example.com:8080", "hosts_2"],
+  ]);
+});

@@ -468,3 +468,71 @@ Deno.test("routes: with per-port frontends a label port on the stats or HTTPS po
   assertEquals(table.routes, []);
   assertIncludes(table.findings[0]!.message, "stats or HTTPS listener");
 });
+
+Deno.test("render: per-port frontends with the host map and HTTPS pass haproxy -c; routes on HTTPS keep their ACLs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pem = await createSelfSigned(new Date());
+    await Deno.writeTextFile(`${dir}/default.pem`, pem);
+    await Deno.writeTextFile(`${dir}/crt-list`, "");
+    const hostMap = `${dir}/hosts.map`;
+    const renderer = new Renderer(
+      { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+      {
+        ...listen,
+        perPortFrontends: true,
+        maps: { http: hostMap },
+        httpsBind: ["127.0.0.1:18443"],
+        crtList: `${dir}/crt-list`,
+      },
+    );
+    const { table } = assignPool(
+      buildRoutes([
+        container(
+          "web",
+          ip("10.0.0.2"),
+          labels({ glue_http_80_host: "a.example.com" }),
+        ),
+        container(
+          "admin",
+          ip("10.0.0.3"),
+          exposes("8080/tcp"),
+          labels({ glue_http_8080_host: "a.example.com" }),
+        ),
+        container(
+          "shop",
+          ip("10.0.0.4"),
+          exposes("8080/tcp"),
+          labels({
+            glue_http_8080_host: "shop.example.com",
+            glue_http_8080_tls: "1",
+          }),
+        ),
+      ], { perPortFrontends: true, https: true }),
+      EMPTY_POOL,
+    );
+    await Deno.writeTextFile(hostMap, mapText(table.maps.http));
+    const text = renderer.render({
+      ...table,
+      defaultCert: `${dir}/default.pem`,
+    });
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+    // The same host on two ports: two keys of one map.
+    assertEquals(table.maps.http, [
+      ["a.example.com:80", "hosts_1"],
+      ["a.example.com:8080", "hosts_2"],
+    ]);
+    assertEquals(table.maps.https, []);
+    assertIncludes(
+      text,
+      "acl http_8080_shop.example.com_host var(txn.host) -m str shop.example.com",
+    );
+    const frontend = (port: number) =>
+      text.slice(text.indexOf(`frontend http_${port}\n`)).split("\n\n")[0]!;
+    assertIncludes(frontend(8080), "var(txn.host),concat(:8080),map_str(");
+    assertIncludes(frontend(80), "var(txn.host),concat(:80),map_str(");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
