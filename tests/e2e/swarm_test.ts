@@ -33,6 +33,37 @@ async function answers(port: number, host: string, tries: number) {
   return seen;
 }
 
+/** Waits until `count` different tasks have answered for `host`. */
+function waitForTasks(port: number, host: string, count: number) {
+  return waitFor(
+    `${count} tasks to answer for ${host}`,
+    async () =>
+      (await answers(port, host, count * 4)).size === count ? true : undefined,
+    60000,
+    250,
+  );
+}
+
+/** Creates a service of two test tasks routed for `host`. */
+function createService(name: string, host: string, extra: string[] = []) {
+  return docker(
+    "service",
+    "create",
+    "--detach",
+    "--no-resolve-image",
+    "--name",
+    name,
+    ...extra,
+    "--label",
+    `glue_http_80_host=${host}`,
+    "--env",
+    "NAME={{.Task.Name}}",
+    "--replicas",
+    "2",
+    IMAGE,
+  );
+}
+
 Deno.test({
   name:
     "e2e swarm: a service's tasks are routed by its labels, scale and label changes without a reload, removal unroutes, overlay tasks answer on docker_gwbridge",
@@ -56,42 +87,12 @@ Deno.test({
     const balancer = startBalancer(["-w", "--haproxy", "managed", ...args]);
     try {
       await balancer.waitForLine(/Started HAProxy/);
-      await docker(
-        "service",
-        "create",
-        "--detach",
-        "--no-resolve-image",
-        "--name",
-        service,
-        "--label",
-        "glue_http_80_host=svc.example.com",
-        "--env",
-        "NAME={{.Task.Name}}",
-        "--replicas",
-        "2",
-        IMAGE,
-      );
-      await waitFor(
-        "both tasks to answer",
-        async () =>
-          (await answers(port, "svc.example.com", 8)).size === 2
-            ? true
-            : undefined,
-        60000,
-        250,
-      );
+      await createService(service, "svc.example.com");
+      await waitForTasks(port, "svc.example.com", 2);
       const reloads = balancer.count(/Reloaded HAProxy/);
 
       await docker("service", "scale", "--detach", `${service}=3`);
-      await waitFor(
-        "three tasks to answer",
-        async () =>
-          (await answers(port, "svc.example.com", 12)).size === 3
-            ? true
-            : undefined,
-        60000,
-        250,
-      );
+      await waitForTasks(port, "svc.example.com", 3);
 
       // A label added to the running service reaches its tasks' servers.
       await docker(
@@ -154,32 +155,11 @@ Deno.test({
         OVERLAY_SUBNET,
         overlay,
       );
-      await docker(
-        "service",
-        "create",
-        "--detach",
-        "--no-resolve-image",
-        "--name",
-        overlayService,
+      await createService(overlayService, "ov.example.com", [
         "--network",
         overlay,
-        "--label",
-        "glue_http_80_host=ov.example.com",
-        "--env",
-        "NAME={{.Task.Name}}",
-        "--replicas",
-        "2",
-        IMAGE,
-      );
-      await waitFor(
-        "both overlay tasks to answer",
-        async () =>
-          (await answers(port, "ov.example.com", 8)).size === 2
-            ? true
-            : undefined,
-        60000,
-        250,
-      );
+      ]);
+      await waitForTasks(port, "ov.example.com", 2);
       const out = await runBalancer(["routes", "--json", ...args]);
       const routed = (JSON.parse(out.stdout) as {
         routes: { host: string; servers: { address: string }[] }[];

@@ -392,6 +392,11 @@ Deno.test("render: HTTPS with host maps, redirects, ACME map and certificates pa
   }
 });
 
+/** The per-port frontend of `port` in a rendered configuration. */
+function perPortFrontend(text: string, port: number): string {
+  return text.slice(text.indexOf(`frontend http_${port}\n`)).split("\n\n")[0]!;
+}
+
 Deno.test("render: per-port frontends listen on each label port at the --http-bind addresses, each with its own routes", async () => {
   const containers = [
     container(
@@ -442,8 +447,7 @@ Deno.test("render: per-port frontends listen on each label port at the --http-bi
     },
   );
   const text = r.render(table);
-  const frontend = (port: number) =>
-    text.slice(text.indexOf(`frontend http_${port}\n`)).split("\n\n")[0]!;
+  const frontend = (port: number) => perPortFrontend(text, port);
   assertIncludes(
     frontend(80),
     "bind 127.0.0.1:80\n    bind [::1]:80 v6only",
@@ -528,8 +532,7 @@ Deno.test("render: per-port frontends with the host map and HTTPS pass haproxy -
       text,
       "acl http_8080_shop.example.com_host var(txn.host) -m str shop.example.com",
     );
-    const frontend = (port: number) =>
-      text.slice(text.indexOf(`frontend http_${port}\n`)).split("\n\n")[0]!;
+    const frontend = (port: number) => perPortFrontend(text, port);
     assertIncludes(frontend(8080), "var(txn.host),concat(:8080),map_str(");
     assertIncludes(frontend(80), "var(txn.host),concat(:80),map_str(");
   } finally {
