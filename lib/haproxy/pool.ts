@@ -106,10 +106,10 @@ export function assignPool(
   const current = new Set(plain.map(poolKey));
   const slots = new Map<string, number>();
   const taken = new Set<number>();
-  for (const route of plain) {
-    const slot = previous.slots.get(poolKey(route));
+  for (const key of current) {
+    const slot = previous.slots.get(key);
     if (slot !== undefined && slot <= previous.size) {
-      slots.set(poolKey(route), slot);
+      slots.set(key, slot);
       taken.add(slot);
     }
   }
