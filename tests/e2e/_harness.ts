@@ -18,6 +18,7 @@ import {
 } from "../../lib/permissions.ts";
 import { parseShowProc, type ProcList } from "../../lib/haproxy/process.ts";
 import { sendCommand } from "../../lib/haproxy/runtime.ts";
+import type { RouteReport } from "../../lib/haproxy/report.ts";
 
 const decoder = new TextDecoder();
 /** The repository root (the entry points run with it as working directory). */
@@ -652,6 +653,18 @@ export function runBalancer(
   extraPermissions: string[] = [],
 ): Promise<{ code: number; stderr: string; stdout: string }> {
   return runEntry(startBalancer(args, extraPermissions));
+}
+
+/**
+ * `docker-balancer routes --json` with the daemon's `args`: the report as
+ * the program writes it. Throws, with its stderr, when it exits non-zero.
+ */
+export async function readRoutes(args: string[]): Promise<RouteReport> {
+  const out = await runBalancer(["routes", "--json", ...args]);
+  if (out.code !== 0) {
+    throw new Error(`routes --json exited ${out.code}: ${out.stderr}`);
+  }
+  return JSON.parse(out.stdout) as RouteReport;
 }
 
 /** Starts docker-glue from source with its compiled permissions. */

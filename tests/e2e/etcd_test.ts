@@ -19,6 +19,7 @@ import {
   haproxyDir,
   httpGet,
   IMAGE,
+  readRoutes,
   removeContainers,
   runBalancer,
   runGlue,
@@ -379,15 +380,7 @@ Deno.test({
           const report = await waitFor(
             "routes to list dg-host-a5",
             async () => {
-              const out = await runBalancer(["routes", "--json", ...common]);
-              assertEquals(out.code, 0, out.stderr);
-              const parsed = JSON.parse(out.stdout) as {
-                routes: {
-                  host: string;
-                  servers: { container: string; state: string }[];
-                }[];
-                unrouted: { container: string; reason: string }[];
-              };
+              const parsed = await readRoutes(common);
               return parsed.unrouted.some((r) => r.container === "dg-host-a5")
                 ? parsed
                 : undefined;

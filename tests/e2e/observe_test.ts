@@ -17,6 +17,7 @@ import {
   freePort,
   haproxyDir,
   IMAGE,
+  readRoutes,
   removeContainers,
   restartEngine,
   runBalancer,
@@ -27,20 +28,6 @@ import {
   waitForBody,
 } from "./_harness.ts";
 import { METRICS_PORT } from "../../lib/permissions.ts";
-
-interface Report {
-  routes: {
-    host: string;
-    frontend: string;
-    servers: { container: string; state: string }[];
-  }[];
-  unrouted: {
-    container: string;
-    reason: string;
-    label?: string;
-    detail: string;
-  }[];
-}
 
 /** Starts a container that its restart policy restarts once, then runs. */
 function runRestartedOnce(name: string, network: string, host: string) {
@@ -119,9 +106,7 @@ Deno.test({
       const report = await waitFor(
         "every reason in routes --json",
         async () => {
-          const out = await runBalancer(["routes", "--json", ...args]);
-          assertEquals(out.code, 0, out.stderr);
-          const parsed = JSON.parse(out.stdout) as Report;
+          const parsed = await readRoutes(args);
           const reasons = Object.fromEntries(
             parsed.unrouted.map((row) => [row.container, row.reason]),
           );
@@ -179,8 +164,7 @@ Deno.test({
       await waitFor(
         "routes to show the server draining",
         async () => {
-          const out = await runBalancer(["routes", "--json", ...args]);
-          const parsed = JSON.parse(out.stdout) as Report;
+          const parsed = await readRoutes(args);
           const slow = parsed.routes.find((r) => r.host === "slow.example.com");
           return slow?.servers[0]?.state === "drain" ? true : undefined;
         },

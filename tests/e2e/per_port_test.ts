@@ -11,6 +11,7 @@ import {
 import {
   freePort,
   httpGet,
+  readRoutes,
   runBalancer,
   runContainer,
   startManaged,
@@ -84,19 +85,8 @@ Deno.test({
       ]);
       assertIncludes(routes.stdout, `http on :${portB}  b.example.com`);
       // The report finds the pool backend through the host:port key.
-      const json = await runBalancer([
-        "routes",
-        "--json",
-        "--per-port-frontends",
-        ...args,
-      ]);
-      const c = (JSON.parse(json.stdout) as {
-        routes: {
-          host: string;
-          backend: string;
-          servers: { state: string }[];
-        }[];
-      }).routes.find((r) => r.host === "c.example.com");
+      const c = (await readRoutes(["--per-port-frontends", ...args])).routes
+        .find((r) => r.host === "c.example.com");
       assertEquals(c?.servers.map((s) => s.state), ["up"]);
       assertTrue(c?.backend.startsWith("hosts_"), c?.backend);
     } finally {

@@ -9,8 +9,8 @@ import {
   haproxyDir,
   httpGet,
   IMAGE,
+  readRoutes,
   ROOT,
-  runBalancer,
   startBalancer,
   startGlue,
   TEST_LABEL,
@@ -90,11 +90,7 @@ Deno.test({
           "--health-interval",
           "1h",
         ]);
-        const out = await runBalancer(["routes", "--json", ...args]);
-        assertEquals(out.code, 0, out.stderr);
-        const report = JSON.parse(out.stdout) as {
-          unrouted: { container: string; reason: string }[];
-        };
+        const report = await readRoutes(args);
         assertEquals(
           report.unrouted.find((r) => r.container === "dg-pod-h")?.reason,
           "starting",

@@ -13,15 +13,16 @@ import {
   haproxyDir,
   httpGet,
   IMAGE,
-  runBalancer,
+  readRoutes,
   sh,
   startBalancer,
   waitFor,
   waitForStatus,
 } from "./_harness.ts";
 
-/** The test's overlay network; the test blackholes it on the host. */
-const OVERLAY_SUBNET = "10.231.7.0/24";
+/** The test's overlay addresses; the test blackholes them on the host. */
+const OVERLAY_PREFIX = "10.231.7.";
+const OVERLAY_SUBNET = `${OVERLAY_PREFIX}0/24`;
 
 /** Answers seen for `host` over `tries` requests. */
 async function answers(port: number, host: string, tries: number) {
@@ -106,13 +107,7 @@ Deno.test({
       await waitFor(
         "weight 7 on every task",
         async () => {
-          const out = await runBalancer(["routes", "--json", ...args]);
-          const report = JSON.parse(out.stdout) as {
-            routes: {
-              host: string;
-              servers: { weight: number; state: string }[];
-            }[];
-          };
+          const report = await readRoutes(args);
           const servers = report.routes.find((r) =>
             r.host === "svc.example.com"
           )?.servers ?? [];
@@ -160,10 +155,9 @@ Deno.test({
         overlay,
       ]);
       await waitForTasks(port, "ov.example.com", 2);
-      const out = await runBalancer(["routes", "--json", ...args]);
-      const routed = (JSON.parse(out.stdout) as {
-        routes: { host: string; servers: { address: string }[] }[];
-      }).routes.find((r) => r.host === "ov.example.com")?.servers ?? [];
+      const routed = (await readRoutes(args)).routes.find((r) =>
+        r.host === "ov.example.com"
+      )?.servers ?? [];
       const gateways = await docker(
         "network",
         "inspect",
@@ -179,7 +173,7 @@ Deno.test({
         );
       }
       assertTrue(
-        !balancer.lines.some((l) => l.includes("10.231.7.")),
+        !balancer.lines.some((l) => l.includes(OVERLAY_PREFIX)),
         "an overlay address reached the balancer's routes",
       );
     } finally {
