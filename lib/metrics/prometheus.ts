@@ -32,6 +32,8 @@ export class PrometheusTelemetry implements Telemetry {
   readonly #applyFailures;
   readonly #unrouted;
   readonly #certExpiry;
+  /** The gauges of the last success, until the first one registers them. */
+  readonly #sinceSuccess: client.Gauge[];
   /** Sources connected before: their next connection is a reconnect. */
   readonly #seen = new Set<string>();
 
@@ -122,27 +124,33 @@ export class PrometheusTelemetry implements Telemetry {
     });
     const health = this.health;
     const clock = this.#now;
-    new client.Gauge({
-      name: `${PREFIX}last_apply_success_timestamp_seconds`,
-      help:
-        "When the last update succeeded (Unix time); absent before the first",
-      registers,
-      collect() {
-        const at = health.lastSuccess;
-        this.reset();
-        if (at !== undefined) this.set(at / 1000);
-      },
-    });
-    new client.Gauge({
-      name: `${PREFIX}seconds_since_last_apply_success`,
-      help: "Seconds since the last update succeeded; absent before the first",
-      registers,
-      collect() {
-        const at = health.lastSuccess;
-        this.reset();
-        if (at !== undefined) this.set((clock() - at) / 1000);
-      },
-    });
+    // prom-client shows a gauge without labels as 0 until it is set, even
+    // after reset(): these two join the registry at the first success
+    // instead, so before it they are absent, not "applied just now".
+    this.#sinceSuccess = [
+      new client.Gauge({
+        name: `${PREFIX}last_apply_success_timestamp_seconds`,
+        help:
+          "When the last update succeeded (Unix time); absent before the first",
+        registers: [],
+        collect() {
+          if (health.lastSuccess !== undefined) {
+            this.set(health.lastSuccess / 1000);
+          }
+        },
+      }),
+      new client.Gauge({
+        name: `${PREFIX}seconds_since_last_apply_success`,
+        help:
+          "Seconds since the last update succeeded; absent before the first",
+        registers: [],
+        collect() {
+          if (health.lastSuccess !== undefined) {
+            this.set((clock() - health.lastSuccess) / 1000);
+          }
+        },
+      }),
+    ];
     new client.Gauge({
       name: "process_resident_memory_bytes",
       help: "Resident memory size in bytes",
@@ -155,6 +163,11 @@ export class PrometheusTelemetry implements Telemetry {
 
   /** Metrics in Prometheus text format. */
   metrics(): Promise<string> {
+    if (this.health.lastSuccess !== undefined) {
+      for (const gauge of this.#sinceSuccess.splice(0)) {
+        this.registry.registerMetric(gauge);
+      }
+    }
     return this.registry.metrics();
   }
 

@@ -62,6 +62,42 @@ Deno.test("metrics: counters in Prometheus text, a reconnect counted on the seco
   ) assertIncludes(text, `${line}\n`);
 });
 
+Deno.test("metrics: before the first successful apply the last-success series are absent, not 0; after it they appear", async () => {
+  let now = 50_000;
+  const t = new PrometheusTelemetry(() => now);
+  t.connected("docker");
+  t.applyFailed("haproxy -c rejected it");
+  const before = await t.metrics();
+  for (
+    const series of [
+      "docker_glue_seconds_since_last_apply_success",
+      "docker_glue_last_apply_success_timestamp_seconds",
+    ]
+  ) {
+    assertEquals(
+      before.split("\n").filter((l) => l.startsWith(series)),
+      [],
+      `${series} before any success`,
+    );
+  }
+  t.applied("reload", 0.2);
+  now = 53_000;
+  const after = await t.metrics();
+  assertIncludes(after, "docker_glue_seconds_since_last_apply_success 3\n");
+  assertIncludes(
+    after,
+    "docker_glue_last_apply_success_timestamp_seconds 50\n",
+  );
+  // Registered once: a later scrape lists each series once.
+  const again = await t.metrics();
+  assertEquals(
+    again.split("\n").filter((l) =>
+      l.startsWith("docker_glue_seconds_since_last_apply_success ")
+    ).length,
+    1,
+  );
+});
+
 Deno.test("metrics: --metrics-listen takes HOST:PORT, :PORT or [IPv6]:PORT, and only with -w", () => {
   assertEquals(parseListen("127.0.0.1:9612"), {
     hostname: "127.0.0.1",
