@@ -2,13 +2,12 @@
 # Demo handler script for docker-glue's ScriptHandler.
 #
 # docker-glue runs it as:  test-handler.sh <ini file> <event> <container id>
-# and it appends one line per event to /tmp/docker-glue-test.log with the
-# date, the container id, the event and the [params] demo-option value of the
-# INI file. It reads the INI with crudini when that is installed, and with a
-# small awk reader otherwise.
+# and it appends one line per event to the file named by [params] log-file
+# (default /tmp/docker-glue-test.log, as the original's) with the date, the
+# container id, the event and the [params] demo-option value of the INI file.
+# It reads the INI with crudini when that is installed, and with a small awk
+# reader otherwise.
 set -euo pipefail
-
-LOG_FILE=/tmp/docker-glue-test.log
 
 if [ "$#" -ne 3 ]; then
   echo "usage: $(basename "$0") INI_FILE EVENT CONTAINER_ID" >&2
@@ -45,5 +44,7 @@ ini_get() {
 }
 
 demo_option=$(ini_get params demo-option)
+log_file=$(ini_get params log-file)
+log_file=${log_file:-/tmp/docker-glue-test.log}
 printf '%s container_id=[%s] event=[%s] demo-option=[%s]\n' \
-  "$(date '+%F %T')" "$container_id" "$event" "$demo_option" >>"$LOG_FILE"
+  "$(date '+%F %T')" "$container_id" "$event" "$demo_option" >>"$log_file"

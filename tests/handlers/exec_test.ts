@@ -140,16 +140,16 @@ Deno.test("script: a missing script disables the handler; a bad timeout is an er
   });
 });
 
-Deno.test("test-handler.sh logs event, container id and demo-option", async () => {
+Deno.test("test-handler.sh logs event, container id and demo-option to its log-file", async () => {
   await withDir(async (dir) => {
     const h = await handler(
       dir,
-      "script=test-handler.sh\ndemo-option=some value",
+      `script=test-handler.sh\ndemo-option=some value\nlog-file=${dir}/events.log`,
       [SCRIPTS],
     );
     const id = `test-${crypto.randomUUID()}`;
     await h.handle("start", id);
-    const log = await Deno.readTextFile("/tmp/docker-glue-test.log");
+    const log = await Deno.readTextFile(`${dir}/events.log`);
     const line = log.split("\n").find((l) => l.includes(id)) ?? "";
     assertIncludes(
       line,
