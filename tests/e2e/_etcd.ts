@@ -24,10 +24,14 @@ export class TestEtcd {
 
   /** Starts etcd on a fresh data directory. */
   static async start(): Promise<TestEtcd> {
-    const etcd = new TestEtcd(
-      await Deno.makeTempDir({ prefix: "docker-glue-etcd-" }),
-    );
-    await etcd.resume();
+    const dataDir = await Deno.makeTempDir({ prefix: "docker-glue-etcd-" });
+    const etcd = new TestEtcd(dataDir);
+    try {
+      await etcd.resume();
+    } catch (error) {
+      await Deno.remove(dataDir, { recursive: true });
+      throw error;
+    }
     return etcd;
   }
 
@@ -63,16 +67,21 @@ export class TestEtcd {
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await waitFor(
-      "etcd to answer",
-      async () => {
-        const res = await fetch(`${ETCD_URL}/health`);
-        const body = await res.json();
-        return body.health === "true" ? true : undefined;
-      },
-      20000,
-      100,
-    );
+    try {
+      await waitFor(
+        "etcd to answer",
+        async () => {
+          const res = await fetch(`${ETCD_URL}/health`);
+          const body = await res.json();
+          return body.health === "true" ? true : undefined;
+        },
+        20000,
+        100,
+      );
+    } catch (error) {
+      await this.pause("SIGKILL");
+      throw error;
+    }
   }
 
   /** Stops etcd (SIGTERM, or SIGKILL for a crash) and waits for it. */

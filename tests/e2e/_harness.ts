@@ -13,16 +13,33 @@
 import {
   BALANCER_PERMISSIONS,
   GLUE_PERMISSIONS,
+  HAPROXY_RUN_DIR,
   HAPROXY_SOCKETS,
   RUNTIME_FLAGS,
 } from "../../lib/permissions.ts";
 import { parseShowProc, type ProcList } from "../../lib/haproxy/process.ts";
 import { sendCommand } from "../../lib/haproxy/runtime.ts";
 import type { RouteReport } from "../../lib/haproxy/report.ts";
+import { assertEquals } from "../_fixtures/assert.ts";
+import type { Cleanup } from "../_fixtures/cleanup.ts";
 
 const decoder = new TextDecoder();
 /** The repository root (the entry points run with it as working directory). */
 export const ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * Whether this is a CI run (`CI=true`). There every program a test needs is
+ * installed by set-up, so a missing one fails the test instead of skipping it.
+ */
+export const IN_CI = Deno.env.get("CI") === "true";
+
+/**
+ * The `ignore` value of a test (or step) that needs something: ignored when
+ * it is missing, except under CI, where the test runs and fails on it.
+ */
+export function ignoreWithout(available: boolean): boolean {
+  return !available && !IN_CI;
+}
 
 /** Image every test container runs. */
 export const IMAGE = "docker-glue-test/busybox:3";
@@ -149,7 +166,8 @@ export async function ensureImage(): Promise<void> {
 }
 
 /**
- * A bridge network created for one test, removed by `remove()`. The name gets
+ * A bridge network created for one test; `remove()` removes the test
+ * containers on it, then the network. The name gets
  * a random suffix: Docker can keep a removed container's endpoint on a
  * network for a while (or, after a hard stop, for good), and a fixed name
  * would then collide with that leftover.
@@ -179,7 +197,13 @@ export async function createNetwork(
     TEST_LABEL,
     unique,
   );
-  return { name: unique, remove: () => removeNetwork(unique) };
+  return {
+    name: unique,
+    async remove() {
+      await removeContainersOn(unique);
+      await removeNetwork(unique);
+    },
+  };
 }
 
 /**
@@ -290,21 +314,53 @@ export function runContainer(
   return docker(...args);
 }
 
-/** Removes every container the tests created (by label), or those given by name. */
+/** Removes the named containers (those that exist). */
 export async function removeContainers(...names: string[]): Promise<void> {
-  const targets = names.length > 0
-    ? names
-    : (await docker("ps", "-aq", "--filter", `label=${TEST_LABEL}`)).split("\n")
-      .filter(Boolean);
-  if (targets.length > 0) await docker("rm", "-f", ...targets).catch(() => {});
+  if (names.length > 0) await docker("rm", "-f", ...names).catch(() => {});
 }
 
-/** A free TCP port on 127.0.0.1. */
+/**
+ * Set-up only: removes every test container a crashed earlier run left
+ * behind, whose fixed names would collide with this test's. The suite runs
+ * one test at a time (docs/development.md), so none of them is another
+ * test's; a test's own teardown removes only what it made.
+ */
+export async function clearLeftoverContainers(): Promise<void> {
+  const ids = (await docker("ps", "-aq", "--filter", `label=${TEST_LABEL}`))
+    .split("\n").filter(Boolean);
+  if (ids.length > 0) await docker("rm", "-f", ...ids);
+}
+
+/** Removes the test containers attached to `network`, running or not. */
+async function removeContainersOn(network: string): Promise<void> {
+  const ids = (await docker(
+    "ps",
+    "-aq",
+    "--filter",
+    `network=${network}`,
+    "--filter",
+    `label=${TEST_LABEL}`,
+  ).catch(() => "")).split("\n").filter(Boolean);
+  if (ids.length > 0) await docker("rm", "-f", ...ids);
+}
+
+const givenPorts = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1, never one handed out before in this run: the
+ * listener that finds it is closed before the port is used, so the kernel
+ * may offer the same port to the next call.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  while (true) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    if (!givenPorts.has(port)) {
+      givenPorts.add(port);
+      return port;
+    }
+  }
 }
 
 /** The admin socket docker-balancer may use, and the master CLI beside it. */
@@ -318,6 +374,32 @@ export async function masterProc(): Promise<ProcList | null> {
     return parseShowProc(await sendCommand(MASTER_SOCKET, "show proc", 1000));
   } catch {
     return null;
+  }
+}
+
+/**
+ * How many times HAProxy's master has reloaded, counted by the master itself
+ * (a managed HAProxy, or one from {@link startHaproxy}). Throws when the
+ * master does not answer within 5 s, so a silent master fails the test
+ * rather than comparing nothing with nothing. A reload signal is handled
+ * asynchronously by the master, and it does not answer while it re-executes:
+ * the count is read until two readings 300 ms apart agree, so a reload
+ * signalled just before the call is counted.
+ */
+export async function masterReloads(): Promise<number> {
+  const read = () =>
+    waitFor(
+      "HAProxy's master CLI to answer",
+      async () => (await masterProc())?.reloads,
+      5000,
+      20,
+    );
+  let last = await read();
+  while (true) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await read();
+    if (now === last) return now;
+    last = now;
   }
 }
 
@@ -440,10 +522,14 @@ export interface HAProxy {
   stop(): Promise<void>;
 }
 
-/** Starts HAProxy in master-worker mode on `configFile`. */
+/**
+ * Starts HAProxy in master-worker mode on `configFile`, with its master CLI
+ * on {@link MASTER_SOCKET} so {@link masterReloads} can count its reloads.
+ */
 export function startHaproxy(configFile: string): HAProxy {
+  Deno.mkdirSync(HAPROXY_RUN_DIR, { recursive: true });
   const child = new Deno.Command("haproxy", {
-    args: ["-W", "-db", "-f", configFile],
+    args: ["-W", "-db", "-S", `${MASTER_SOCKET},mode,600`, "-f", configFile],
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -457,6 +543,11 @@ export function startHaproxy(configFile: string): HAProxy {
         // already gone
       }
       await child.status;
+      // HAProxy leaves its socket files behind (the tests' configurations
+      // put the admin socket at ADMIN_SOCKET).
+      for (const socket of [MASTER_SOCKET, ADMIN_SOCKET]) {
+        await Deno.remove(socket).catch(() => {});
+      }
     },
   };
 }
@@ -684,12 +775,33 @@ export function runGlue(
 }
 
 /**
+ * Registers `process` with `cleanup`: it is stopped with SIGTERM (or, once
+ * it has exited by itself, waited for) and must exit with status 0.
+ */
+export function stopsCleanly<P extends Process>(
+  cleanup: Cleanup,
+  what: string,
+  process: P,
+): P {
+  return cleanup.add(what, process, async (p) => {
+    const status = p.exited ? await p.finished() : await p.stop();
+    assertEquals(
+      status.code,
+      0,
+      `${what} exited with ${status.code}:\n${p.lines.slice(-20).join("\n")}`,
+    );
+  });
+}
+
+/**
  * The usual set-up: docker-balancer `-1` renders a first configuration
  * (`args` must name it with --config-file), HAProxy starts on it in
  * master-worker mode, then docker-balancer `-w` follows events and reloads
- * that HAProxy with SIGUSR2.
+ * that HAProxy with SIGUSR2. Both are stopped by `cleanup` (the balancer
+ * first, and it must exit 0).
  */
 export async function startBalancerWithHaproxy(
+  cleanup: Cleanup,
   config: string,
   args: string[],
 ): Promise<{ balancer: Process; haproxy: HAProxy }> {
@@ -699,13 +811,21 @@ export async function startBalancerWithHaproxy(
       `docker-balancer -1 exited with ${first.code}: ${first.stderr}`,
     );
   }
-  const haproxy = startHaproxy(config);
-  const balancer = startBalancer([
-    "-w",
-    ...args,
-    "--reload-cmd",
-    `kill -USR2 ${haproxy.pid}`,
-  ]);
+  const haproxy = cleanup.add(
+    "HAProxy",
+    startHaproxy(config),
+    (h) => h.stop(),
+  );
+  const balancer = stopsCleanly(
+    cleanup,
+    "docker-balancer",
+    startBalancer([
+      "-w",
+      ...args,
+      "--reload-cmd",
+      `kill -USR2 ${haproxy.pid}`,
+    ]),
+  );
   return { balancer, haproxy };
 }
 
@@ -721,46 +841,39 @@ export interface ManagedSetup {
   readonly args: string[];
   /** The balancer (`-w --haproxy managed`). */
   readonly balancer: Process;
-  /** Stops the balancer and removes the test's containers, network and directory; the balancer's exit status. */
-  remove(): Promise<Deno.CommandStatus>;
 }
 
 /**
  * Starts a managed balancer (`-w --haproxy managed`, plus `extra` flags) on a
- * fresh network named after `network`, after removing the tests' leftover
- * containers.
+ * fresh network named after `network` and a fresh directory. `cleanup`
+ * stops the balancer (which must exit 0) and removes the network, the
+ * containers on it and the directory.
  */
 export async function startManaged(
+  cleanup: Cleanup,
   network: string,
   extra: string[] = [],
 ): Promise<ManagedSetup> {
   await ensureImage();
-  await removeContainers();
-  const net = await createNetwork(network);
-  const dir = await haproxyDir();
+  await clearLeftoverContainers();
+  const net = cleanup.add(
+    "network",
+    await createNetwork(network),
+    (n) => n.remove(),
+  );
+  const dir = cleanup.add(
+    "HAProxy directory",
+    await haproxyDir(),
+    (d) => d.remove(),
+  );
   const port = freePort();
   const args = dir.listenArgs(port);
-  const balancer = startBalancer([
-    "-w",
-    "--haproxy",
-    "managed",
-    ...args,
-    ...extra,
-  ]);
-  return {
-    net,
-    dir,
-    port,
-    args,
-    balancer,
-    async remove() {
-      const status = await balancer.stop();
-      await removeContainers();
-      await net.remove();
-      await dir.remove();
-      return status;
-    },
-  };
+  const balancer = stopsCleanly(
+    cleanup,
+    "docker-balancer",
+    startBalancer(["-w", "--haproxy", "managed", ...args, ...extra]),
+  );
+  return { net, dir, port, args, balancer };
 }
 
 /** Whether the test setup started the running Docker engine (so a test may restart it). */

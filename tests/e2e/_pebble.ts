@@ -97,21 +97,37 @@ export async function startPebble(
     },
     ...quiet,
   }).spawn();
+  const stop = async () => {
+    for (const child of [pebble, challtestsrv]) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone already
+      }
+      await child.status;
+    }
+  };
   const caFile = `${dir}/pebble-ca.crt`;
   const client = Deno.createHttpClient({
     caCerts: [await Deno.readTextFile(caFile)],
   });
   const directory = `https://127.0.0.1:${PEBBLE_PORT}/dir`;
-  await waitFor(
-    "Pebble",
-    async () => {
-      const response = await fetch(directory, { client });
-      await response.body?.cancel();
-      return response.ok ? true : undefined;
-    },
-    10000,
-    100,
-  );
+  try {
+    await waitFor(
+      "Pebble",
+      async () => {
+        const response = await fetch(directory, { client });
+        await response.body?.cancel();
+        return response.ok ? true : undefined;
+      },
+      10000,
+      100,
+    );
+  } catch (error) {
+    await stop();
+    client.close();
+    throw error;
+  }
   return {
     directory,
     caFile,
@@ -144,14 +160,7 @@ export async function startPebble(
       if (!response.ok) throw new Error(`add-a ${host}: ${response.status}`);
     },
     async stop() {
-      for (const child of [pebble, challtestsrv]) {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // gone already
-        }
-        await child.status;
-      }
+      await stop();
       client.close();
     },
   };

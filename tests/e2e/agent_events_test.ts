@@ -16,6 +16,7 @@ import {
   runContainer,
   waitFor,
 } from "./_harness.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 const URL = "unix:///var/run/docker.sock";
 
@@ -80,12 +81,17 @@ Deno.test({
     "e2e agent: 200 events on one container while Docker is slow cost a handful of inspects, and the last state wins",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    await ensureImage();
-    const net = await createNetwork("docker-glue-test-agent-storm");
-    const { client, inspects } = slowInspects(100);
-    const run = follow(client, "all");
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await removeContainers("dg-agent-storm");
+      const net = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-agent-storm"),
+        (n) => n.remove(),
+      );
+      const { client, inspects } = slowInspects(100);
+      const run = cleanup.add("agent", follow(client, "all"), (r) => r.stop());
       // PID 1 without a handler ignores SIGUSR1: every kill is an event,
       // and the container keeps running.
       const id = await runContainer("dg-agent-storm", {
@@ -119,12 +125,7 @@ Deno.test({
       // each); coalesced, one inspect per wait.
       assertTrue(spent <= 10, `${spent} inspects for 200 kill events`);
       assertTrue(run.agent.inventory.get(id)?.paused === true);
-    } finally {
-      await run.stop();
-      await removeContainers("dg-agent-storm");
-      await net.remove();
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -132,12 +133,25 @@ Deno.test({
     "e2e agent: a running container connected to a network gets its address at once, and loses it on disconnect",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    await ensureImage();
-    const net = await createNetwork("docker-glue-test-connect");
-    const first = await createNetwork("docker-glue-test-first");
-    const run = follow(connectDocker(URL), "start,connect,disconnect");
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await removeContainers("dg-agent-connect");
+      const net = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-connect"),
+        (n) => n.remove(),
+      );
+      const first = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-first"),
+        (n) => n.remove(),
+      );
+      const run = cleanup.add(
+        "agent",
+        follow(connectDocker(URL), "start,connect,disconnect"),
+        (r) => r.stop(),
+      );
       const id = await runContainer("dg-agent-connect", {
         network: first.name,
       });
@@ -168,11 +182,5 @@ Deno.test({
         run.seen.filter((e) => e.startsWith("connect:")).length,
         1,
       );
-    } finally {
-      await run.stop();
-      await removeContainers("dg-agent-connect");
-      await net.remove();
-      await first.remove();
-    }
-  },
+    }),
 });

@@ -18,6 +18,7 @@ import {
   runContainer,
   waitFor,
 } from "./_harness.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 import { VERSION } from "../../lib/version.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -187,24 +188,30 @@ Deno.test({
   ...opts,
   name:
     "cli: -1 installs, --dry-run prints, a rejected config exits 1 and keeps the old one",
-  async fn() {
-    await ensureImage();
-    const net = await createNetwork("docker-glue-test-cli");
-    const dir = await haproxyDir();
-    const config = dir.config;
-    const base = [
-      "--config-file",
-      config,
-      "--http-bind",
-      "127.0.0.1:1",
-      "--stats-socket",
-      `${dir.path}/admin.sock`,
-      "--stats-bind",
-      "",
-      "--reload-cmd",
-      "",
-    ];
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await removeContainers("dg-cli");
+      const net = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-cli"),
+        (n) => n.remove(),
+      );
+      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
+        d.remove());
+      const config = dir.config;
+      const base = [
+        "--config-file",
+        config,
+        "--http-bind",
+        "127.0.0.1:1",
+        "--stats-socket",
+        `${dir.path}/admin.sock`,
+        "--stats-bind",
+        "",
+        "--reload-cmd",
+        "",
+      ];
       await runContainer("dg-cli", {
         network: net.name,
         labels: { glue_http_80_host: "cli.example.com" },
@@ -260,10 +267,5 @@ Deno.test({
       assertEquals(again.code, 0, again.stderr);
       assertIncludes(again.stderr, "Configuration unchanged");
       assertExcludes(again.stderr, "Installed");
-    } finally {
-      await removeContainers("dg-cli");
-      await net.remove();
-      await dir.remove();
-    }
-  },
+    }),
 });

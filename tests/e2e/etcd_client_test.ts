@@ -121,13 +121,26 @@ Deno.test({
           `etcd stopped (${signal}) under an open watch: the watch fails, the process lives`,
           async () => {
             const { revision } = await client.range(p);
+            const seen: WatchEvent[] = [];
             const watching = client.watch(
               p,
               revision,
-              () => {},
+              (events) => seen.push(...events),
               new AbortController().signal,
             ).then(() => null, (error: unknown) => error);
-            await new Promise((r) => setTimeout(r, 300));
+            // The watch is open and delivering before etcd goes: a watch
+            // that never connected would fail too, for another reason.
+            const key = `${p}open-${signal}`;
+            await etcd.put(key, "1");
+            await waitFor(
+              "the watch to see the put",
+              () =>
+                Promise.resolve(
+                  seen.some((e) => e.key === key) ? true : undefined,
+                ),
+              5000,
+              20,
+            );
             await etcd.pause(signal);
             const error = await watching;
             assertTrue(

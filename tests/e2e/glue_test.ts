@@ -24,14 +24,15 @@ import {
   runGlue,
   startGlue,
   startHaproxy,
+  stopsCleanly,
   tcpExchange,
   TEST_LABEL,
   waitFor,
 } from "./_harness.ts";
 import { VERSION } from "../../lib/version.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const TEST_LOG = "/tmp/docker-glue-test.log";
 
 async function handlerDir(
   files: Record<string, string>,
@@ -46,9 +47,12 @@ async function handlerDir(
 const example = (name: string) =>
   Deno.readTextFileSync(`${ROOT}docker-glue.d/${name}.ini.example`);
 
-/** The events test-handler.sh logged for one container, in order. */
-async function loggedEvents(id: string): Promise<string[]> {
-  const text = await Deno.readTextFile(TEST_LOG).catch(() => "");
+/** The shipped test.ini, logging to `log` (a file of the test's own). */
+const testIni = (log: string) => `${example("test")}log-file=${log}\n`;
+
+/** The events test-handler.sh logged to `log` for one container, in order. */
+async function loggedEvents(log: string, id: string): Promise<string[]> {
+  const text = await Deno.readTextFile(log).catch(() => "");
   return text.split("\n").filter((l) => l.includes(`container_id=[${id}]`)).map(
     (l) => /event=\[([^\]]*)\]/.exec(l)?.[1] ?? "?",
   );
@@ -64,21 +68,39 @@ Deno.test({
   ...opts,
   name:
     "e2e glue: test.ini logs each event in order; a TypeScript plugin sees them too",
-  async fn() {
-    await ensureImage();
-    await removeContainers("dg-glue-events");
-    const output = await Deno.makeTempFile({ suffix: ".jsonl" });
-    const dir = await handlerDir({
-      "test.ini": example("test"),
-      "demo.ini":
-        `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=none,start,die\n\n[params]\ncustom_param=hello\noutput=${output}\n`,
-    });
-    // The plugin writes a file: a permission docker-glue does not have unless
-    // its binary is built with it.
-    const glue = startGlue(["-w", "--handler-paths", dir.path], [
-      `--allow-write=${output}`,
-    ]);
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await removeContainers("dg-glue-events");
+      cleanup.defer("container", () => removeContainers("dg-glue-events"));
+      const output = cleanup.add(
+        "plugin output",
+        await Deno.makeTempFile({ suffix: ".jsonl" }),
+        (f) => Deno.remove(f),
+      );
+      const log = cleanup.add(
+        "script log",
+        await Deno.makeTempFile({ suffix: ".log" }),
+        (f) => Deno.remove(f),
+      );
+      const dir = cleanup.add(
+        "handler directory",
+        await handlerDir({
+          "test.ini": testIni(log),
+          "demo.ini":
+            `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=none,start,die\n\n[params]\ncustom_param=hello\noutput=${output}\n`,
+        }),
+        (d) => d.remove(),
+      );
+      // The plugin writes a file: a permission docker-glue does not have unless
+      // its binary is built with it.
+      const glue = stopsCleanly(
+        cleanup,
+        "docker-glue",
+        startGlue(["-w", "--handler-paths", dir.path], [
+          `--allow-write=${output}`,
+        ]),
+      );
       await glue.waitForLine(/watching unix:.* with 2 handlers/);
       const id = await docker(
         "create",
@@ -93,15 +115,17 @@ Deno.test({
       await docker("start", id);
       await waitFor(
         "start to be logged",
-        async () => (await loggedEvents(id)).includes("start") || undefined,
+        async () =>
+          (await loggedEvents(log, id)).includes("start") || undefined,
       );
       await docker("stop", "-t", "1", id);
       await docker("rm", id);
       await waitFor(
         "destroy to be logged",
-        async () => (await loggedEvents(id)).includes("destroy") || undefined,
+        async () =>
+          (await loggedEvents(log, id)).includes("destroy") || undefined,
       );
-      const events = await loggedEvents(id);
+      const events = await loggedEvents(log, id);
       assertTrue(
         isSubsequence(
           ["create", "start", "kill", "die", "stop", "destroy"],
@@ -120,29 +144,36 @@ Deno.test({
         // At start the inventory has the container; after die it has gone.
         [["start", "dg-glue-events", "hello"], ["die", null, "hello"]],
       );
-    } finally {
-      assertEquals(
-        (await glue.stop()).code,
-        0,
-        glue.lines.slice(-10).join("\n"),
-      );
-      await removeContainers("dg-glue-events");
-      await dir.remove();
-      await Deno.remove(output);
-    }
-  },
+    }),
 });
 
 Deno.test({
   ...opts,
   name: "e2e glue: SIGHUP reloads the handler files without a restart",
-  async fn() {
-    const output = await Deno.makeTempFile({ suffix: ".jsonl" });
-    const dir = await handlerDir({ "test.ini": example("test") });
-    const glue = startGlue(["-w", "--handler-paths", dir.path], [
-      `--allow-write=${output}`,
-    ]);
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      const output = cleanup.add(
+        "plugin output",
+        await Deno.makeTempFile({ suffix: ".jsonl" }),
+        (f) => Deno.remove(f),
+      );
+      const log = cleanup.add(
+        "script log",
+        await Deno.makeTempFile({ suffix: ".log" }),
+        (f) => Deno.remove(f),
+      );
+      const dir = cleanup.add(
+        "handler directory",
+        await handlerDir({ "test.ini": testIni(log) }),
+        (d) => d.remove(),
+      );
+      const glue = stopsCleanly(
+        cleanup,
+        "docker-glue",
+        startGlue(["-w", "--handler-paths", dir.path], [
+          `--allow-write=${output}`,
+        ]),
+      );
       await glue.waitForLine(/with 1 handlers/);
       await Deno.writeTextFile(
         `${dir.path}/demo.ini`,
@@ -171,39 +202,81 @@ Deno.test({
             glue.count(/Running 2 handlers/) === 2 ? true : undefined,
           ),
       );
-    } finally {
-      const status = await glue.stop();
-      await dir.remove();
-      await Deno.remove(output);
-      assertEquals(status.code, 0, glue.lines.slice(-10).join("\n"));
-    }
-  },
+    }),
 });
 
 Deno.test({
   ...opts,
   name:
-    "e2e glue: a hanging script is killed after its timeout; later events are still handled",
-  async fn() {
-    await ensureImage();
-    const scripts = await Deno.makeTempDir();
-    await Deno.writeTextFile(`${scripts}/hang.sh`, "#!/bin/sh\nsleep 600\n", {
-      mode: 0o755,
-    });
-    await Deno.chmod(`${scripts}/hang.sh`, 0o755);
-    const dir = await handlerDir({
-      "hang.ini":
-        "[handler]\nclass=DockerGlue.handlers.exec.ScriptHandler\nevents=start,die\n[params]\nscript=hang.sh\ntimeout=1\n",
-      "test.ini": example("test"),
-    });
-    const glue = startGlue([
-      "-w",
-      "--handler-paths",
-      dir.path,
-      "--script-paths",
-      `${scripts}:${ROOT}handler-scripts`,
-    ]);
-    try {
+    "e2e glue: a hanging script and what it started are killed after its timeout; later events are still handled",
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await removeContainers("dg-glue-hang");
+      cleanup.defer("container", () => removeContainers("dg-glue-hang"));
+      const scripts = cleanup.add(
+        "script directory",
+        await Deno.makeTempDir({ prefix: "docker-glue-scripts-" }),
+        (d) => Deno.remove(d, { recursive: true }),
+      );
+      // It records its own pid and its child's, per event, then waits. The
+      // child lets go of the script's output, as a daemon would, so only a
+      // kill of the whole group ends it.
+      await Deno.writeTextFile(
+        `${scripts}/hang.sh`,
+        `#!/bin/sh\nsleep 600 >/dev/null 2>&1 &\necho "$2 $$ $!" >> '${scripts}/pids'\nwait\n`,
+      );
+      await Deno.chmod(`${scripts}/hang.sh`, 0o755);
+      const log = `${scripts}/events.log`;
+      const dir = cleanup.add(
+        "handler directory",
+        await handlerDir({
+          "hang.ini":
+            "[handler]\nclass=DockerGlue.handlers.exec.ScriptHandler\nevents=start,die\n[params]\nscript=hang.sh\ntimeout=1\n",
+          "test.ini": testIni(log),
+        }),
+        (d) => d.remove(),
+      );
+      const glue = stopsCleanly(
+        cleanup,
+        "docker-glue",
+        startGlue([
+          "-w",
+          "--handler-paths",
+          dir.path,
+          "--script-paths",
+          `${scripts}:${ROOT}handler-scripts`,
+        ]),
+      );
+      /** The script's pid and its child's for `event`, once it has run. */
+      const pidsOf = (event: string) =>
+        waitFor(`hang.sh to run on ${event}`, async () => {
+          const text = await Deno.readTextFile(`${scripts}/pids`).catch(() =>
+            ""
+          );
+          const line = text.split("\n").find((l) => l.startsWith(`${event} `));
+          return line?.split(" ").slice(1).map(Number);
+        }, 5000);
+      /** Waits until none of `pids` runs (gone, or a zombie awaiting its parent). */
+      const killed = (pids: number[], within: number) =>
+        waitFor(
+          `processes ${pids.join(", ")} to be killed`,
+          async () => {
+            for (const pid of pids) {
+              const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(
+                () => "",
+              );
+              const state = stat.slice(
+                stat.lastIndexOf(")") + 2,
+                stat.lastIndexOf(")") + 3,
+              );
+              if (stat !== "" && state !== "Z") return undefined;
+            }
+            return true;
+          },
+          within,
+          50,
+        );
       await glue.waitForLine(/with 2 handlers/);
       const id = await docker(
         "run",
@@ -219,54 +292,77 @@ Deno.test({
       // The other handler is not held up by the hanging one.
       await waitFor(
         "start logged",
-        async () => (await loggedEvents(id)).includes("start") || undefined,
+        async () =>
+          (await loggedEvents(log, id)).includes("start") || undefined,
         5000,
       );
+      // Killed after its 1 s timeout, script and child both (a SIGTERM,
+      // then SIGKILL after a grace period).
+      const onStart = await pidsOf("start");
+      await killed(onStart, 5000);
       await glue.waitForLine(/Script hang\.sh .* killed on start/, 10000);
       await docker("rm", "-f", id);
+      await killed(await pidsOf("die"), 5000);
       await glue.waitForLine(/Script hang\.sh .* killed on die/, 10000);
       await waitFor(
         "destroy logged",
-        async () => (await loggedEvents(id)).includes("destroy") || undefined,
+        async () =>
+          (await loggedEvents(log, id)).includes("destroy") || undefined,
       );
-    } finally {
-      const status = await glue.stop();
-      await removeContainers("dg-glue-hang");
-      await dir.remove();
-      await Deno.remove(scripts, { recursive: true });
-      assertEquals(status.code, 0, glue.lines.slice(-10).join("\n"));
-    }
-  },
+    }),
 });
 
 Deno.test({
   ...opts,
   name:
     "e2e glue: lb.ini routes labelled HTTP and TCP containers through a real HAProxy",
-  async fn() {
-    await ensureImage();
-    const net = await createNetwork("docker-glue-test-glue");
-    const conf = await haproxyDir();
-    const port = freePort();
-    const tcpPort = freePort();
-    const lbIni = (reload: string) =>
-      example("lb")
-        .replace(/^config_file=.*$/m, `config_file=${conf.config}`)
-        .replace(/^reload_cmd=.*$/m, `reload_cmd=${reload}`)
-        .replace(/^; http_bind=.*$/m, `http_bind=127.0.0.1:${port}`)
-        .replace(/^; stats_bind=.*$/m, "stats_bind=")
-        .replace(/^; stats_socket=.*$/m, `stats_socket=${conf.path}/admin.sock`)
-        .replace(/^; tcp_bind_address=.*$/m, "tcp_bind_address=127.0.0.1");
-    const dir = await handlerDir({ "lb.ini": lbIni("") });
-    const first = await runGlue(["-1", "--handler-paths", dir.path]);
-    assertEquals(first.code, 0, first.stderr);
-    const haproxy = startHaproxy(conf.config);
-    await Deno.writeTextFile(
-      `${dir.path}/lb.ini`,
-      lbIni(`kill -USR2 ${haproxy.pid}`),
-    );
-    const glue = startGlue(["-w", "--handler-paths", dir.path]);
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await removeContainers("dg-glue-lb", "dg-glue-tcp");
+      const net = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-glue"),
+        (n) => n.remove(),
+      );
+      const conf = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
+        d.remove());
+      const port = freePort();
+      const tcpPort = freePort();
+      const lbIni = (reload: string) =>
+        example("lb")
+          .replace(/^config_file=.*$/m, `config_file=${conf.config}`)
+          .replace(/^reload_cmd=.*$/m, `reload_cmd=${reload}`)
+          .replace(/^; http_bind=.*$/m, `http_bind=127.0.0.1:${port}`)
+          .replace(/^; stats_bind=.*$/m, "stats_bind=")
+          .replace(
+            /^; stats_socket=.*$/m,
+            `stats_socket=${conf.path}/admin.sock`,
+          )
+          .replace(/^; tcp_bind_address=.*$/m, "tcp_bind_address=127.0.0.1");
+      const dir = cleanup.add(
+        "handler directory",
+        await handlerDir({ "lb.ini": lbIni("") }),
+        (d) =>
+          d.remove(),
+      );
+      const first = await runGlue(["-1", "--handler-paths", dir.path]);
+      assertEquals(first.code, 0, first.stderr);
+      const haproxy = cleanup.add(
+        "HAProxy",
+        startHaproxy(conf.config),
+        (h) =>
+          h.stop(),
+      );
+      await Deno.writeTextFile(
+        `${dir.path}/lb.ini`,
+        lbIni(`kill -USR2 ${haproxy.pid}`),
+      );
+      const glue = stopsCleanly(
+        cleanup,
+        "docker-glue",
+        startGlue(["-w", "--handler-paths", dir.path]),
+      );
       await glue.waitForLine(/with 1 handlers/);
       await docker(
         "run",
@@ -300,34 +396,38 @@ Deno.test({
         const text = await tcpExchange(tcpPort, "GET /whoami HTTP/1.0\r\n\r\n");
         return parseResponse(text).body === "dg-glue-tcp /" ? true : undefined;
       });
-    } finally {
-      const status = await glue.stop();
-      await haproxy.stop();
-      await removeContainers("dg-glue-lb", "dg-glue-tcp");
-      await net.remove();
-      await dir.remove();
-      await conf.remove();
-      assertEquals(status.code, 0, glue.lines.slice(-10).join("\n"));
-    }
-  },
+    }),
 });
 
 Deno.test({
   ...opts,
   name: "e2e glue: --check lists every problem with its file and exits 1",
-  async fn() {
-    const good = await handlerDir({
-      "test.ini": example("test"),
-      "notes.ini.example": "garbage",
-    });
-    const bad = await handlerDir({
-      "a.ini": "[handler]\nclass=Nope\nevents=all\n",
-      "b.ini": "\u0000\u0001",
-      "c.ini":
-        "[handler]\nclass=script\nevents=all\n[params]\nscript=missing.sh\n",
-      "d.ini": example("test"),
-    });
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      const good = cleanup.add(
+        "handler directory",
+        await handlerDir({
+          "test.ini": example("test"),
+          "notes.ini.example": "garbage",
+        }),
+        (d) => d.remove(),
+      );
+      const log = cleanup.add(
+        "script log",
+        await Deno.makeTempFile({ suffix: ".log" }),
+        (f) => Deno.remove(f),
+      );
+      const bad = cleanup.add(
+        "handler directory",
+        await handlerDir({
+          "a.ini": "[handler]\nclass=Nope\nevents=all\n",
+          "b.ini": "\u0000\u0001",
+          "c.ini":
+            "[handler]\nclass=script\nevents=all\n[params]\nscript=missing.sh\n",
+          "d.ini": testIni(log),
+        }),
+        (d) => d.remove(),
+      );
       const ok = await runGlue(["--check", "--handler-paths", good.path]);
       assertEquals(ok.code, 0, ok.stdout + ok.stderr);
       assertIncludes(ok.stdout, "1 loaded, 0 disabled, 0 problems");
@@ -350,11 +450,7 @@ Deno.test({
       const once = await runGlue(["-1", "--handler-paths", bad.path]);
       assertEquals(once.code, 0, once.stderr);
       assertIncludes(once.stderr, `${bad.path}/a.ini: unknown handler class`);
-    } finally {
-      await good.remove();
-      await bad.remove();
-    }
-  },
+    }),
 });
 
 Deno.test({

@@ -11,28 +11,22 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import {
+  clearLeftoverContainers,
   createNetwork,
   ensureImage,
   freePort,
   haproxyDir,
   httpGet,
-  masterProc,
-  Process,
-  removeContainers,
+  masterReloads,
   runContainer,
   startBalancer,
+  stopsCleanly,
   tcpExchange,
   waitFor,
   waitForBody,
 } from "./_harness.ts";
 import { createCa, fingerprintOf, httpsGet, servedCert } from "./_tls.ts";
-
-/** The master's reload count. */
-async function reloads(): Promise<number> {
-  const proc = await masterProc();
-  if (proc === null) throw new Error("HAProxy's master does not answer");
-  return proc.reloads;
-}
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 // busybox httpd runs /www/cgi-bin/h as CGI: it answers with the forwarding
 // headers HAProxy set.
@@ -44,17 +38,26 @@ Deno.test({
     "e2e https: SNI picks certificate and container, redirects keep path and query, certificates change without reloads, sticky and checks work",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn(t) {
-    await ensureImage();
-    await removeContainers();
-    const net = await createNetwork("docker-glue-test-https");
-    const dir = await haproxyDir();
-    const certs = dir.certs;
-    const work = await Deno.makeTempDir({ prefix: "docker-glue-ca-" });
-    const http = freePort();
-    const https = freePort();
-    let balancer: Process | null = null;
-    try {
+  fn: (t) =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await clearLeftoverContainers();
+      const net = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-https"),
+        (n) => n.remove(),
+      );
+      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
+        d.remove());
+      const certs = dir.certs;
+      const work = cleanup.add(
+        "CA directory",
+        await Deno.makeTempDir({ prefix: "docker-glue-ca-" }),
+        (w) =>
+          Deno.remove(w, { recursive: true }),
+      );
+      const http = freePort();
+      const https = freePort();
       const ca = await createCa(work);
       await Deno.mkdir(certs);
       const aPem = await ca.issue(["a.example.com"]);
@@ -91,14 +94,17 @@ Deno.test({
         extra: ["--entrypoint", "sh"],
         command: ["-c", HEADERS_SERVER],
       });
-      balancer = startBalancer([
-        "-w",
-        "--haproxy",
-        "managed",
-        ...dir.listenArgs(http),
-        ...dir.httpsArgs(https),
-      ]);
-      const started = balancer;
+      const started = stopsCleanly(
+        cleanup,
+        "docker-balancer",
+        startBalancer([
+          "-w",
+          "--haproxy",
+          "managed",
+          ...dir.listenArgs(http),
+          ...dir.httpsArgs(https),
+        ]),
+      );
       await started.waitForLine(/Started HAProxy/);
       await waitForBody(http, "plain.example.com", "/whoami", "dg-s-plain /");
 
@@ -167,7 +173,7 @@ Deno.test({
       await t.step(
         "a certificate replaced, added or broken in the directory is served within a second, with no reload",
         async () => {
-          const before = await reloads();
+          const before = await masterReloads();
           const renewed = await ca.issue(["a.example.com"]);
           const t0 = performance.now();
           // As an operator or certbot would: a new file renamed over the old.
@@ -225,7 +231,7 @@ Deno.test({
             2000,
             20,
           );
-          assertEquals(await reloads(), before);
+          assertEquals(await masterReloads(), before);
           console.log(
             `certificate replaced and served in ${replaced.toFixed(0)} ms`,
           );
@@ -292,7 +298,9 @@ Deno.test({
           async () => {
             for (let i = 0; i < 10; i++) {
               const r = await httpGet(http, "checked.example.com", "/whoami");
-              if (r.body !== "dg-s-ok /") return undefined;
+              if (r.body !== "dg-s-ok /") {
+                return undefined;
+              }
             }
             return true;
           },
@@ -300,12 +308,5 @@ Deno.test({
           100,
         );
       });
-    } finally {
-      await balancer?.stop();
-      await removeContainers();
-      await net.remove();
-      await dir.remove();
-      await Deno.remove(work, { recursive: true });
-    }
-  },
+    }),
 });

@@ -11,6 +11,7 @@ import { shapeOf } from "../../lib/haproxy/plan.ts";
 import { sendCommand } from "../../lib/haproxy/runtime.ts";
 import {
   ADMIN_SOCKET,
+  clearLeftoverContainers,
   createNetwork,
   docker,
   ensureImage,
@@ -19,14 +20,14 @@ import {
   httpGet,
   MASTER_SOCKET,
   masterProc,
-  Process,
-  removeContainers,
+  type Process,
   runContainer,
   sh,
   startBalancer,
   waitFor,
   waitForBody,
 } from "./_harness.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 const HOST = "managed.example.com";
 const label = { glue_http_80_host: HOST };
@@ -149,25 +150,39 @@ Deno.test({
     "e2e managed: docker-balancer runs HAProxy, changes membership without reloads, survives HAProxy's death",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn(t) {
-    await ensureImage();
-    await removeContainers();
-    const net = await createNetwork("docker-glue-test-managed");
-    const dir = await haproxyDir();
-    const config = dir.config;
-    // A file someone else wrote is kept, not lost.
-    await Deno.writeTextFile(config, "# the distribution's haproxy.cfg\n");
-    const port = freePort();
-    let balancer: Process | null = null;
-    try {
+  fn: (t) =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await clearLeftoverContainers();
+      const net = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-managed"),
+        (n) => n.remove(),
+      );
+      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
+        d.remove());
+      const config = dir.config;
+      // A file someone else wrote is kept, not lost.
+      await Deno.writeTextFile(config, "# the distribution's haproxy.cfg\n");
+      const port = freePort();
       await runContainer("dg-m-0", { network: net.name, labels: label });
-      balancer = startBalancer([
-        "-w",
-        "--haproxy",
-        "managed",
-        ...dir.listenArgs(port),
-      ]);
-      const started = balancer;
+      // The last step stops it and checks its exit; this is for a failure.
+      const started = cleanup.add(
+        "docker-balancer",
+        startBalancer(["-w", "--haproxy", "managed", ...dir.listenArgs(port)]),
+        (b) =>
+          b.exited ? b.finished() : b.stop(),
+      );
+      if (Deno.env.get("DG_TEST_LOG")) {
+        cleanup.defer(
+          "the balancer's log",
+          () =>
+            Deno.writeTextFile(
+              Deno.env.get("DG_TEST_LOG")!,
+              started.lines.join("\n"),
+            ),
+        );
+      }
       await started.waitForLine(/Started HAProxy/);
 
       await t.step(
@@ -326,17 +341,5 @@ Deno.test({
           );
         }
       });
-    } finally {
-      if (Deno.env.get("DG_TEST_LOG")) {
-        await Deno.writeTextFile(
-          Deno.env.get("DG_TEST_LOG")!,
-          (balancer ?? { lines: [] }).lines.join("\n"),
-        );
-      }
-      await balancer?.stop();
-      await removeContainers();
-      await net.remove();
-      await dir.remove();
-    }
-  },
+    }),
 });

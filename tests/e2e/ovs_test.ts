@@ -12,14 +12,17 @@ import {
 import {
   docker,
   ensureImage,
+  ignoreWithout,
   IMAGE,
   removeContainers,
   ROOT,
   sh,
   startGlue,
+  stopsCleanly,
   TEST_LABEL,
   waitFor,
 } from "./_harness.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 const OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl";
 
@@ -62,62 +65,85 @@ Deno.test({
     "e2e ovs: docker-glue attaches containers started with --network none to a userspace OVS bridge, they talk over it, and are detached when they stop",
   sanitizeOps: false,
   sanitizeResources: false,
-  ignore: !(await ovsInstalled()),
-  async fn() {
-    await ensureImage();
-    const started = await ensureOvs();
-    const names = ["dg-ovs-a", "dg-ovs-b", "dg-ovs-bridged"];
-    await removeContainers(...names);
-    const bridge = `dgbr${crypto.randomUUID().slice(0, 6)}`;
-    await sh(
-      "ovs-vsctl",
-      "add-br",
-      bridge,
-      "--",
-      "set",
-      "bridge",
-      bridge,
-      "datapath_type=netdev",
-    );
-    const handlers = await Deno.makeTempDir({ prefix: "docker-glue-ovs-" });
-    const example = await Deno.readTextFile(
-      `${ROOT}docker-glue.d/ovs.ini.example`,
-    );
-    await Deno.writeTextFile(
-      `${handlers}/ovs.ini`,
-      example.replace(/^bridge=.*$/m, `bridge=${bridge}`),
-    );
-    const glue = startGlue([
-      "-w",
-      "--handler-paths",
-      handlers,
-      "--script-paths",
-      `${ROOT}handler-scripts`,
-    ]);
-    const ports = async () =>
-      (await sh("ovs-vsctl", "list-ports", bridge)).split("\n").filter(Boolean);
-    const run = (name: string, ip: string) =>
-      docker(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        "none",
-        "-l",
-        TEST_LABEL,
-        "-l",
-        `glue_ovs_ip=${ip}`,
-        "-e",
-        `NAME=${name}`,
-        IMAGE,
+  ignore: ignoreWithout(await ovsInstalled()),
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      assertTrue(
+        await ovsInstalled(),
+        "Open vSwitch is not installed (scripts/setup.sh installs it)",
       );
-    try {
+      await ensureImage();
+      if (await ensureOvs()) {
+        cleanup.defer("Open vSwitch", () => sh(OVS_CTL, "stop"));
+      }
+      const names = ["dg-ovs-a", "dg-ovs-b", "dg-ovs-bridged"];
+      await removeContainers(...names);
+      cleanup.defer("containers", () => removeContainers(...names));
+      const bridge = `dgbr${crypto.randomUUID().slice(0, 6)}`;
+      cleanup.defer(
+        "the bridge",
+        () => sh("ovs-vsctl", "--if-exists", "del-br", bridge),
+      );
+      await sh(
+        "ovs-vsctl",
+        "add-br",
+        bridge,
+        "--",
+        "set",
+        "bridge",
+        bridge,
+        "datapath_type=netdev",
+      );
+      const handlers = cleanup.add(
+        "handler directory",
+        await Deno.makeTempDir({ prefix: "docker-glue-ovs-" }),
+        (dir) => Deno.remove(dir, { recursive: true }),
+      );
+      const example = await Deno.readTextFile(
+        `${ROOT}docker-glue.d/ovs.ini.example`,
+      );
+      await Deno.writeTextFile(
+        `${handlers}/ovs.ini`,
+        example.replace(/^bridge=.*$/m, `bridge=${bridge}`),
+      );
+      const glue = stopsCleanly(
+        cleanup,
+        "docker-glue",
+        startGlue([
+          "-w",
+          "--log-level",
+          "debug",
+          "--handler-paths",
+          handlers,
+          "--script-paths",
+          `${ROOT}handler-scripts`,
+        ]),
+      );
+      const ports = async () =>
+        (await sh("ovs-vsctl", "list-ports", bridge)).split("\n").filter(
+          Boolean,
+        );
+      const run = (name: string, ip: string) =>
+        docker(
+          "run",
+          "-d",
+          "--name",
+          name,
+          "--network",
+          "none",
+          "-l",
+          TEST_LABEL,
+          "-l",
+          `glue_ovs_ip=${ip}`,
+          "-e",
+          `NAME=${name}`,
+          IMAGE,
+        );
       await glue.waitForLine(/with 1 handlers/);
       await run("dg-ovs-a", "10.77.0.2/24");
       await run("dg-ovs-b", "10.77.0.3/24");
       // A container on a Docker network is not the handler's.
-      await docker(
+      const bridged = await docker(
         "run",
         "-d",
         "--name",
@@ -143,12 +169,37 @@ Deno.test({
         500,
       );
       assertIncludes(answer, "200 OK");
-      assertEquals(
-        await inside("dg-ovs-bridged", "cat /proc/net/dev").then((t) =>
-          t.includes("eth1")
+      // The script has run for its start, and attached nothing: no OVS
+      // interface names it (ovs-docker records the container on each port).
+      await glue.waitForLine(
+        new RegExp(
+          `Script ovs-handler\\.sh .* done on start ${bridged.slice(0, 12)}`,
         ),
-        false,
       );
+      assertEquals(
+        await sh(
+          "ovs-vsctl",
+          "--columns=name",
+          "find",
+          "interface",
+          `external_ids:container_id=${bridged}`,
+        ),
+        "",
+      );
+      // ...while each of the others has its port, found the same way.
+      for (const name of ["dg-ovs-a", "dg-ovs-b"]) {
+        const id = await docker("inspect", "-f", "{{.Id}}", name);
+        assertTrue(
+          (await sh(
+            "ovs-vsctl",
+            "--columns=name",
+            "find",
+            "interface",
+            `external_ids:container_id=${id}`,
+          )) !== "",
+          `${name} has no OVS interface`,
+        );
+      }
       await docker("stop", "-t", "1", "dg-ovs-a");
       await waitFor(
         "a detached",
@@ -160,12 +211,5 @@ Deno.test({
         async () => (await ports()).length === 0 ? true : undefined,
       );
       assertTrue(glue.count(/failed/) === 0, glue.lines.join("\n"));
-    } finally {
-      await glue.stop();
-      await removeContainers(...names);
-      await sh("ovs-vsctl", "--if-exists", "del-br", bridge);
-      await Deno.remove(handlers, { recursive: true });
-      if (started) await sh(OVS_CTL, "stop");
-    }
-  },
+    }),
 });

@@ -11,25 +11,28 @@ import {
 import {
   freePort,
   httpGet,
+  masterReloads,
   readRoutes,
   runBalancer,
   runContainer,
   startManaged,
   waitForBody,
 } from "./_harness.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 Deno.test({
   name:
     "e2e: per-port frontends listen on each label port; a host is routed on its label's port only; new servers and hosts on a port need no reload",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const setup = await startManaged("docker-glue-test-perport", [
-      "--per-port-frontends",
-    ]);
-    const { net, balancer, args } = setup;
-    const [portA, portB] = [freePort(), freePort()];
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      const { net, balancer, args } = await startManaged(
+        cleanup,
+        "docker-glue-test-perport",
+        ["--per-port-frontends"],
+      );
+      const [portA, portB] = [freePort(), freePort()];
       await balancer.waitForLine(/Started HAProxy/);
       await runContainer("dg-pp-a", {
         network: net.name,
@@ -55,7 +58,7 @@ Deno.test({
       // A second container on a port joins through the runtime API. (HAProxy
       // may serve port B before the reload that opened it is logged.)
       await balancer.waitForLine(/Container dg-pp-b: routed/);
-      const reloads = balancer.count(/Reloaded HAProxy/);
+      const reloads = await masterReloads();
       await runContainer("dg-pp-a2", {
         network: net.name,
         port: portA,
@@ -77,7 +80,7 @@ Deno.test({
         (await httpGet(portB, "c.example.com", "/whoami")).status,
         503,
       );
-      assertEquals(balancer.count(/Reloaded HAProxy/), reloads);
+      assertEquals(await masterReloads(), reloads);
       const routes = await runBalancer([
         "routes",
         "--per-port-frontends",
@@ -89,13 +92,5 @@ Deno.test({
         .find((r) => r.host === "c.example.com");
       assertEquals(c?.servers.map((s) => s.state), ["up"]);
       assertTrue(c?.backend.startsWith("hosts_"), c?.backend);
-    } finally {
-      const status = await setup.remove();
-      assertEquals(
-        status.code,
-        0,
-        `exit ${status.code}:\n${balancer.lines.slice(-20).join("\n")}`,
-      );
-    }
-  },
+    }),
 });

@@ -8,11 +8,13 @@ import {
   freePort,
   haproxyDir,
   httpGet,
+  ignoreWithout,
   IMAGE,
   readRoutes,
   ROOT,
   startBalancer,
   startGlue,
+  stopsCleanly,
   TEST_LABEL,
   waitFor,
   waitForBody,
@@ -26,6 +28,7 @@ import {
   removePodmanContainers,
   startPodmanService,
 } from "./_podman.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 /** Starts a Podman container of the test image on `network`. */
 function run(
@@ -46,24 +49,42 @@ Deno.test({
     "e2e podman: docker-balancer follows a Podman service: start, pause, health, network connect, stop, routes",
   sanitizeOps: false,
   sanitizeResources: false,
-  ignore: !(await podmanInstalled()),
-  async fn(t) {
-    await ensurePodmanImage();
-    const service = await startPodmanService();
-    await removePodmanContainers();
-    const suffix = crypto.randomUUID().slice(0, 6);
-    const [net, other] = [`dg-pod-${suffix}`, `dg-pod-other-${suffix}`];
-    await podman("network", "create", net);
-    await podman("network", "create", other);
-    const dir = await haproxyDir();
-    const port = freePort();
-    const args = [
-      ...dir.listenArgs(port),
-      "--docker-url",
-      `unix://${PODMAN_SOCKET}`,
-    ];
-    const balancer = startBalancer(["-w", "--haproxy", "managed", ...args]);
-    try {
+  ignore: ignoreWithout(await podmanInstalled()),
+  fn: (t) =>
+    withCleanup(async (cleanup) => {
+      assertTrue(
+        await podmanInstalled(),
+        "podman is not installed (scripts/setup.sh installs it)",
+      );
+      await ensurePodmanImage();
+      cleanup.add(
+        "Podman's API service",
+        await startPodmanService(),
+        (s) => s.stop(),
+      );
+      await removePodmanContainers();
+      cleanup.defer("Podman containers", () => removePodmanContainers());
+      const suffix = crypto.randomUUID().slice(0, 6);
+      const [net, other] = [`dg-pod-${suffix}`, `dg-pod-other-${suffix}`];
+      cleanup.defer(
+        "Podman networks",
+        () => podman("network", "rm", "-f", net, other),
+      );
+      await podman("network", "create", net);
+      await podman("network", "create", other);
+      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
+        d.remove());
+      const port = freePort();
+      const args = [
+        ...dir.listenArgs(port),
+        "--docker-url",
+        `unix://${PODMAN_SOCKET}`,
+      ];
+      const balancer = stopsCleanly(
+        cleanup,
+        "docker-balancer",
+        startBalancer(["-w", "--haproxy", "managed", ...args]),
+      );
       await balancer.waitForLine(/Started HAProxy/);
 
       await t.step(
@@ -92,7 +113,9 @@ Deno.test({
         ]);
         const report = await readRoutes(args);
         assertEquals(
-          report.unrouted.find((r) => r.container === "dg-pod-h")?.reason,
+          report.unrouted.find((r) =>
+            r.container === "dg-pod-h"
+          )?.reason,
           "starting",
         );
         await podman("healthcheck", "run", "dg-pod-h");
@@ -127,7 +150,17 @@ Deno.test({
             glue_http_80_host: "pn.example.com",
             glue_network: other,
           });
-          await new Promise((r) => setTimeout(r, 500));
+          // The balancer has seen it and left it out: not on its network yet.
+          const unrouted = await waitFor(
+            "routes to list dg-pod-n as not routed",
+            async () =>
+              (await readRoutes(args)).unrouted.find((r) =>
+                r.container === "dg-pod-n"
+              ),
+            10000,
+            200,
+          );
+          console.log(`dg-pod-n before network connect: ${unrouted.reason}`);
           assertEquals(
             (await httpGet(port, "pn.example.com", "/whoami")).status,
             503,
@@ -151,21 +184,35 @@ Deno.test({
         },
       );
 
-      await t.step("docker-glue's handlers get Podman's events", async () => {
-        const output = await Deno.makeTempFile({ suffix: ".jsonl" });
-        const handlers = await Deno.makeTempDir();
-        await Deno.writeTextFile(
-          `${handlers}/demo.ini`,
-          `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=start,die\n[params]\noutput=${output}\n`,
-        );
-        const glue = startGlue([
-          "-w",
-          "--handler-paths",
-          handlers,
-          "--docker-url",
-          `unix://${PODMAN_SOCKET}`,
-        ], [`--allow-write=${output}`]);
-        try {
+      await t.step("docker-glue's handlers get Podman's events", () =>
+        withCleanup(async (cleanup) => {
+          const output = cleanup.add(
+            "plugin output",
+            await Deno.makeTempFile({ suffix: ".jsonl" }),
+            (f) =>
+              Deno.remove(f),
+          );
+          const handlers = cleanup.add(
+            "handler directory",
+            await Deno.makeTempDir({ prefix: "docker-glue-handlers-" }),
+            (d) =>
+              Deno.remove(d, { recursive: true }),
+          );
+          await Deno.writeTextFile(
+            `${handlers}/demo.ini`,
+            `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=start,die\n[params]\noutput=${output}\n`,
+          );
+          const glue = stopsCleanly(
+            cleanup,
+            "docker-glue",
+            startGlue([
+              "-w",
+              "--handler-paths",
+              handlers,
+              "--docker-url",
+              `unix://${PODMAN_SOCKET}`,
+            ], [`--allow-write=${output}`]),
+          );
           await glue.waitForLine(/with 1 handlers/);
           const id = await run("dg-pod-g", net, {});
           await podman("stop", "-t", "1", "dg-pod-g");
@@ -183,26 +230,12 @@ Deno.test({
             },
           );
           assertEquals(events, ["start", "die"]);
-        } finally {
-          const status = await glue.stop();
-          await Deno.remove(output);
-          await Deno.remove(handlers, { recursive: true });
-          assertEquals(status.code, 0, glue.lines.slice(-10).join("\n"));
-        }
-      });
+        }));
 
       await t.step("a stopped container is unrouted", async () => {
         await podman("stop", "-t", "2", "dg-pod-a");
         await waitForStatus(port, "pa.example.com", "/whoami", 503);
         assertTrue(balancer.count(/Container dg-pod-a: unrouted/) >= 1);
       });
-    } finally {
-      const status = await balancer.stop();
-      await removePodmanContainers();
-      await podman("network", "rm", "-f", net, other).catch(() => {});
-      await service.stop();
-      await dir.remove();
-      assertEquals(status.code, 0, balancer.lines.slice(-20).join("\n"));
-    }
-  },
+    }),
 });

@@ -13,12 +13,15 @@ import {
   haproxyDir,
   httpGet,
   IMAGE,
+  masterReloads,
   readRoutes,
   sh,
   startBalancer,
+  stopsCleanly,
   waitFor,
   waitForStatus,
 } from "./_harness.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 /** The test's overlay addresses; the test blackholes them on the host. */
 const OVERLAY_PREFIX = "10.231.7.";
@@ -70,27 +73,44 @@ Deno.test({
     "e2e swarm: a service's tasks are routed by its labels, scale and label changes without a reload, removal unroutes, overlay tasks answer on docker_gwbridge",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    await ensureImage();
-    const state = await docker("info", "--format", "{{.Swarm.LocalNodeState}}");
-    const initialized = state !== "active";
-    if (initialized) {
-      await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
-    }
-    const suffix = crypto.randomUUID().slice(0, 6);
-    const service = `dg-svc-${suffix}`;
-    const overlayService = `dg-svc-ov-${suffix}`;
-    const overlay = `dg-ov-${suffix}`;
-    let blackholed = false;
-    const dir = await haproxyDir();
-    const port = freePort();
-    const args = [...dir.listenArgs(port), "--source", "swarm"];
-    const balancer = startBalancer(["-w", "--haproxy", "managed", ...args]);
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      const state = await docker(
+        "info",
+        "--format",
+        "{{.Swarm.LocalNodeState}}",
+      );
+      if (state !== "active") {
+        await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
+        cleanup.defer("the swarm", async () => {
+          await docker("swarm", "leave", "--force");
+          // Swarm made this bridge for its tasks' outside traffic; leaving keeps it.
+          await docker("network", "rm", "docker_gwbridge").catch(() => {});
+        });
+      }
+      const suffix = crypto.randomUUID().slice(0, 6);
+      const service = `dg-svc-${suffix}`;
+      const overlayService = `dg-svc-ov-${suffix}`;
+      const overlay = `dg-ov-${suffix}`;
+      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
+        d.remove());
+      const port = freePort();
+      const args = [...dir.listenArgs(port), "--source", "swarm"];
+      const balancer = stopsCleanly(
+        cleanup,
+        "docker-balancer",
+        startBalancer(["-w", "--haproxy", "managed", ...args]),
+      );
       await balancer.waitForLine(/Started HAProxy/);
+      cleanup.defer(
+        "the service",
+        () =>
+          docker("service", "rm", service).catch(() => {}),
+      );
       await createService(service, "svc.example.com");
       await waitForTasks(port, "svc.example.com", 2);
-      const reloads = balancer.count(/Reloaded HAProxy/);
+      const reloads = await masterReloads();
 
       await docker("service", "scale", "--detach", `${service}=3`);
       await waitForTasks(port, "svc.example.com", 3);
@@ -112,14 +132,16 @@ Deno.test({
             r.host === "svc.example.com"
           )?.servers ?? [];
           return servers.length === 3 &&
-              servers.every((s) => s.weight === 7 && s.state === "up")
+              servers.every((s) =>
+                s.weight === 7 && s.state === "up"
+              )
             ? true
             : undefined;
         },
         30000,
         500,
       );
-      assertEquals(balancer.count(/Reloaded HAProxy/), reloads);
+      assertEquals(await masterReloads(), reloads);
 
       await docker("service", "rm", service);
       await waitForStatus(port, "svc.example.com", "/whoami", 503, 60000);
@@ -140,7 +162,25 @@ Deno.test({
       // host has no route to the overlay subnet but its default one, so
       // the test drops what the host would send there: nothing leaves.
       await sh("ip", "route", "add", "blackhole", OVERLAY_SUBNET);
-      blackholed = true;
+      cleanup.defer(
+        "the blackhole route",
+        () => sh("ip", "route", "del", "blackhole", OVERLAY_SUBNET),
+      );
+      cleanup.defer("the overlay network", async () => {
+        await docker("service", "rm", overlayService).catch(() => {});
+        // Docker removes a service's tasks a moment after `service rm`.
+        await waitFor(
+          "the overlay network to go",
+          () =>
+            docker("network", "rm", overlay).then(
+              () => true,
+              (error) =>
+                String(error).includes("No such network") ? true : undefined,
+            ),
+          30000,
+          500,
+        );
+      });
       await docker(
         "network",
         "create",
@@ -176,28 +216,5 @@ Deno.test({
         !balancer.lines.some((l) => l.includes(OVERLAY_PREFIX)),
         "an overlay address reached the balancer's routes",
       );
-    } finally {
-      const status = await balancer.stop();
-      await docker("service", "rm", service).catch(() => {});
-      await docker("service", "rm", overlayService).catch(() => {});
-      // Docker removes a service's tasks a moment after `service rm`.
-      await waitFor(
-        "the overlay network to go",
-        () =>
-          docker("network", "rm", overlay).then(() => true, () => undefined),
-        30000,
-        500,
-      ).catch(() => {});
-      if (blackholed) {
-        await sh("ip", "route", "del", "blackhole", OVERLAY_SUBNET);
-      }
-      if (initialized) {
-        await docker("swarm", "leave", "--force");
-        // Swarm made this bridge for its tasks' outside traffic; leaving keeps it.
-        await docker("network", "rm", "docker_gwbridge").catch(() => {});
-      }
-      await dir.remove();
-      assertEquals(status.code, 0, balancer.lines.slice(-20).join("\n"));
-    }
-  },
+    }),
 });

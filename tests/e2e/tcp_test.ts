@@ -16,6 +16,7 @@ import {
   ensureImage,
   freePort,
   haproxyDir,
+  masterReloads,
   parseResponse,
   removeContainers,
   runContainer,
@@ -23,6 +24,7 @@ import {
   tcpExchange,
   waitFor,
 } from "./_harness.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 
 const REQUEST = "GET /whoami HTTP/1.0\r\n\r\n";
 
@@ -35,23 +37,30 @@ Deno.test({
     "e2e tcp: connections through HAProxy reach the containers, split by weight",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn(t) {
-    await ensureImage();
-    await removeContainers("dg-tcp-a", "dg-tcp-b", "dg-tcp-other");
-    const net = await createNetwork("docker-glue-test-tcp");
-    const dir = await haproxyDir();
-    const config = dir.config;
-    const listen = freePort();
-    const common = [
-      ...dir.listenArgs(freePort()),
-      "--tcp-bind-address",
-      "127.0.0.1",
-    ];
-    const { balancer, haproxy } = await startBalancerWithHaproxy(
-      config,
-      common,
-    );
-    try {
+  fn: (t) =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      const names = ["dg-tcp-a", "dg-tcp-b", "dg-tcp-other"];
+      await removeContainers(...names);
+      const net = cleanup.add(
+        "network",
+        await createNetwork("docker-glue-test-tcp"),
+        (n) => n.remove(),
+      );
+      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
+        d.remove());
+      const config = dir.config;
+      const listen = freePort();
+      const common = [
+        ...dir.listenArgs(freePort()),
+        "--tcp-bind-address",
+        "127.0.0.1",
+      ];
+      const { balancer } = await startBalancerWithHaproxy(
+        cleanup,
+        config,
+        common,
+      );
       await balancer.waitForLine(/watching unix:/);
       const tcp = (weight: string) => ({
         glue_tcp_ports: "80",
@@ -71,7 +80,8 @@ Deno.test({
         });
         await waitFor(
           "TCP answers",
-          async () => (await whoami(listen)).startsWith("dg-tcp-") || undefined,
+          async () =>
+            (await whoami(listen)).startsWith("dg-tcp-") || undefined,
         );
         assertIncludes(
           await Deno.readTextFile(config),
@@ -85,7 +95,9 @@ Deno.test({
           // Let HAProxy's first health checks pass after the reload.
           await waitFor("both answering", async () => {
             const seen = new Set<string>();
-            for (let i = 0; i < 8; i++) seen.add(await whoami(listen));
+            for (let i = 0; i < 8; i++) {
+              seen.add(await whoami(listen));
+            }
             return seen.size === 2 ? true : undefined;
           });
           const counts: Record<string, number> = {};
@@ -126,8 +138,9 @@ Deno.test({
       await t.step(
         "a stopped server leaves the TCP backend without a reload",
         async () => {
-          const reloads = balancer.count(/Reloaded HAProxy/);
+          const reloads = await masterReloads();
           await docker("rm", "-f", "dg-tcp-a");
+          // The file is written once HAProxy has the change, by either path.
           await waitFor(
             "the file without dg-tcp-a",
             async () =>
@@ -135,24 +148,17 @@ Deno.test({
                 ? undefined
                 : true,
           );
-          await balancer.waitForLine(/through the runtime API, no reload/);
-          assertEquals(balancer.count(/Reloaded HAProxy/), reloads);
+          assertEquals(await masterReloads(), reloads);
           await waitFor("only dg-tcp-b answering", async () => {
             for (let i = 0; i < 10; i++) {
-              const body = await whoami(listen).catch(() => "");
+              const body = await whoami(listen).catch(() =>
+                ""
+              );
               if (body !== "dg-tcp-b /") return undefined;
             }
             return true;
           });
         },
       );
-    } finally {
-      const status = await balancer.stop();
-      await haproxy.stop();
-      await removeContainers("dg-tcp-a", "dg-tcp-b", "dg-tcp-other");
-      await net.remove();
-      await dir.remove();
-      assertEquals(status.code, 0, balancer.lines.slice(-10).join("\n"));
-    }
-  },
+    }),
 });

@@ -17,6 +17,11 @@ import { createSelfSigned } from "../../lib/tls/self_signed.ts";
 // The HTTPS frontend is on, so every new label reaches the template;
 // haproxy -c reads the default certificate and the crt-list.
 const tlsDir = await Deno.makeTempDir({ prefix: "docker-glue-property-" });
+// Both tests use it; it goes when the module is done.
+globalThis.addEventListener(
+  "unload",
+  () => Deno.removeSync(tlsDir, { recursive: true }),
+);
 await Deno.writeTextFile(
   `${tlsDir}/default.pem`,
   await createSelfSigned(new Date()),
