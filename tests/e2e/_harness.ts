@@ -672,6 +672,22 @@ export class Process {
     );
   }
 
+  /**
+   * Waits until at least `count` stderr lines match `pattern` (for "one
+   * more than before": the count taken before the action, plus one).
+   */
+  async waitForCount(
+    pattern: RegExp,
+    count: number,
+    ms = 20000,
+  ): Promise<void> {
+    await waitFor(
+      `${count} log lines matching ${pattern}`,
+      () => Promise.resolve(this.count(pattern) >= count ? true : undefined),
+      ms,
+    );
+  }
+
   /** Sends a signal. */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     this.#child.kill(signal);
@@ -774,23 +790,83 @@ export function runGlue(
   return runEntry(startGlue(args, extraPermissions));
 }
 
+/** A network of the test's own ({@link createNetwork}); `cleanup` removes it and its containers. */
+export async function testNetwork(
+  cleanup: Cleanup,
+  name: string,
+): Promise<{ name: string; remove(): Promise<void> }> {
+  return cleanup.add("network", await createNetwork(name), (n) => n.remove());
+}
+
+/** A HAProxy directory of the test's own ({@link haproxyDir}); `cleanup` removes it. */
+export async function testHaproxyDir(cleanup: Cleanup): Promise<HAProxyDir> {
+  return cleanup.add(
+    "HAProxy directory",
+    await haproxyDir(),
+    (d) => d.remove(),
+  );
+}
+
+/** A temporary directory whose name starts with `prefix`; `cleanup` removes it. */
+export async function testTempDir(
+  cleanup: Cleanup,
+  prefix: string,
+): Promise<string> {
+  return cleanup.add(
+    `directory ${prefix}`,
+    await Deno.makeTempDir({ prefix }),
+    (dir) => Deno.remove(dir, { recursive: true }),
+  );
+}
+
+/** A temporary file whose name ends with `suffix`; `cleanup` removes it. */
+export async function testTempFile(
+  cleanup: Cleanup,
+  suffix: string,
+): Promise<string> {
+  return cleanup.add(
+    `file *${suffix}`,
+    await Deno.makeTempFile({ prefix: "docker-glue-", suffix }),
+    (file) => Deno.remove(file),
+  );
+}
+
 /**
- * Registers `process` with `cleanup`: it is stopped with SIGTERM (or, once
- * it has exited by itself, waited for) and must exit with status 0.
+ * Registers a daemon the test started with `cleanup`: it is stopped with
+ * SIGTERM (or, once it has exited by itself, waited for), and with
+ * `mustExit0` its exit status must be 0. With DG_TEST_LOG=FILE set, what it
+ * logged is appended to FILE, for looking into a failure.
  */
-export function stopsCleanly<P extends Process>(
+export function stopAtEnd<P extends Process>(
   cleanup: Cleanup,
   what: string,
   process: P,
+  mustExit0: boolean,
 ): P {
   return cleanup.add(what, process, async (p) => {
     const status = p.exited ? await p.finished() : await p.stop();
+    const file = Deno.env.get("DG_TEST_LOG");
+    if (file) {
+      await Deno.writeTextFile(file, `=== ${what}\n${p.lines.join("\n")}\n`, {
+        append: true,
+      });
+    }
+    if (!mustExit0) return;
     assertEquals(
       status.code,
       0,
       `${what} exited with ${status.code}:\n${p.lines.slice(-20).join("\n")}`,
     );
   });
+}
+
+/** {@link stopAtEnd}, requiring exit status 0. */
+export function stopsCleanly<P extends Process>(
+  cleanup: Cleanup,
+  what: string,
+  process: P,
+): P {
+  return stopAtEnd(cleanup, what, process, true);
 }
 
 /**
@@ -856,16 +932,8 @@ export async function startManaged(
 ): Promise<ManagedSetup> {
   await ensureImage();
   await clearLeftoverContainers();
-  const net = cleanup.add(
-    "network",
-    await createNetwork(network),
-    (n) => n.remove(),
-  );
-  const dir = cleanup.add(
-    "HAProxy directory",
-    await haproxyDir(),
-    (d) => d.remove(),
-  );
+  const net = await testNetwork(cleanup, network);
+  const dir = await testHaproxyDir(cleanup);
   const port = freePort();
   const args = dir.listenArgs(port);
   const balancer = stopsCleanly(

@@ -13,16 +13,17 @@ import {
 } from "../_fixtures/assert.ts";
 import {
   clearLeftoverContainers,
-  createNetwork,
   ensureImage,
   freePort,
-  haproxyDir,
   masterReloads,
   Process,
   runContainer,
   sh,
   startBalancer,
   stopsCleanly,
+  testHaproxyDir,
+  testNetwork,
+  testTempDir,
   waitFor,
 } from "./_harness.ts";
 import { httpsGet, servedCert } from "./_tls.ts";
@@ -91,28 +92,17 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await clearLeftoverContainers();
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-acme"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-acme");
+      const dir = await testHaproxyDir(cleanup);
       const certs = dir.certs;
       const http = freePort();
       const https = freePort();
-      const work = cleanup.add(
-        "Pebble's directory",
-        await Deno.makeTempDir({ prefix: "docker-glue-pebble-" }),
-        (w) =>
-          Deno.remove(w, { recursive: true }),
-      );
+      const work = await testTempDir(cleanup, "docker-glue-pebble-");
       let pebbleUp = true;
       const pebble = cleanup.add(
         "Pebble",
         await startPebble(work, http, VALIDITY_S),
-        (p) =>
-          pebbleUp ? p.stop() : undefined,
+        (p) => pebbleUp ? p.stop() : undefined,
       );
       const root = await pebble.root();
       const started = stopsCleanly(
@@ -127,12 +117,6 @@ Deno.test({
           ...(await pebble.balancerArgs(dir.path)),
         ]),
       );
-      if (Deno.env.get("DG_TEST_LOG")) {
-        cleanup.defer(
-          "the balancer's log",
-          () => console.log(started.lines.join("\n")),
-        );
-      }
       await started.waitForLine(/Started HAProxy/);
       const figures: string[] = [];
 

@@ -9,11 +9,11 @@ import { Agent } from "../../lib/agent/agent.ts";
 import { parseEvents } from "../../lib/agent/handler_ini.ts";
 import { connectDocker, type DockerClient } from "../../lib/docker/client.ts";
 import {
-  createNetwork,
   docker,
   ensureImage,
   removeContainers,
   runContainer,
+  testNetwork,
   waitFor,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
@@ -85,11 +85,7 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await removeContainers("dg-agent-storm");
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-agent-storm"),
-        (n) => n.remove(),
-      );
+      const net = await testNetwork(cleanup, "docker-glue-test-agent-storm");
       const { client, inspects } = slowInspects(100);
       const run = cleanup.add("agent", follow(client, "all"), (r) => r.stop());
       // PID 1 without a handler ignores SIGUSR1: every kill is an event,
@@ -137,16 +133,8 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await removeContainers("dg-agent-connect");
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-connect"),
-        (n) => n.remove(),
-      );
-      const first = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-first"),
-        (n) => n.remove(),
-      );
+      const net = await testNetwork(cleanup, "docker-glue-test-connect");
+      const first = await testNetwork(cleanup, "docker-glue-test-first");
       const run = cleanup.add(
         "agent",
         follow(connectDocker(URL), "start,connect,disconnect"),

@@ -10,12 +10,13 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import {
-  createNetwork,
   ensureImage,
   haproxyDir,
   removeContainers,
   runBalancer,
   runContainer,
+  testHaproxyDir,
+  testNetwork,
   waitFor,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
@@ -192,13 +193,8 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await removeContainers("dg-cli");
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-cli"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-cli");
+      const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       const base = [
         "--config-file",

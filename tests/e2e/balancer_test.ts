@@ -11,12 +11,10 @@ import {
 } from "../_fixtures/assert.ts";
 import {
   clearLeftoverContainers,
-  createNetwork,
   docker,
   engineStartedHere,
   ensureImage,
   freePort,
-  haproxyDir,
   httpGet,
   ignoreWithout,
   masterReloads,
@@ -24,6 +22,8 @@ import {
   restartEngine,
   runContainer,
   startBalancerWithHaproxy,
+  testHaproxyDir,
+  testNetwork,
   waitFor,
   waitForBody,
   waitForStatus,
@@ -38,13 +38,8 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await clearLeftoverContainers();
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-lb"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-lb");
+      const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       const httpPort = freePort();
       const common = dir.listenArgs(httpPort, `127.0.0.1:${freePort()}`);
@@ -53,20 +48,9 @@ Deno.test({
         config,
         common,
       );
-      if (Deno.env.get("DG_TEST_LOG")) {
-        cleanup.defer(
-          "the balancer's log",
-          () =>
-            Deno.writeTextFile(
-              Deno.env.get("DG_TEST_LOG")!,
-              balancer.lines.join("\n"),
-            ),
-        );
-      }
       await waitFor(
         "HAProxy to listen",
-        async () =>
-          (await httpGet(httpPort, "x", "/")).status || undefined,
+        async () => (await httpGet(httpPort, "x", "/")).status || undefined,
       );
       await balancer.waitForLine(/watching unix:/);
 
@@ -77,8 +61,7 @@ Deno.test({
             name: string,
             labels: Record<string, string>,
             servePaths: string[] = [],
-          ) =>
-            runContainer(name, { network: net.name, labels, servePaths });
+          ) => runContainer(name, { network: net.name, labels, servePaths });
           await Promise.all([
             run("dg-wp1", { glue_http_80_host: "wp1.example.com" }),
             run("dg-wp2", { glue_http_80_host: "wp2.example.com" }),
@@ -304,14 +287,9 @@ Deno.test({
           );
           // The update that routed the last of them has finished (a
           // reload, had there been one, is logged after it is signalled).
-          await waitFor(
-            "the balancer to finish the update",
-            () =>
-              Promise.resolve(
-                balancer.count(/through the runtime API|Reloaded/) > updates
-                  ? true
-                  : undefined,
-              ),
+          await balancer.waitForCount(
+            /through the runtime API|Reloaded/,
+            updates + 1,
           );
           const reloads = (await masterReloads()) - reloadsBefore;
           console.log(

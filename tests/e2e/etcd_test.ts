@@ -16,7 +16,6 @@ import {
   docker,
   ensureImage,
   freePort,
-  haproxyDir,
   httpGet,
   IMAGE,
   readRoutes,
@@ -25,12 +24,15 @@ import {
   runGlue,
   startBalancerWithHaproxy,
   startGlue,
+  stopAtEnd,
   stopsCleanly,
   TEST_LABEL,
+  testHaproxyDir,
+  testTempDir,
   waitFor,
   waitForBody,
 } from "./_harness.ts";
-import { withCleanup } from "../_fixtures/cleanup.ts";
+import { type Cleanup, withCleanup } from "../_fixtures/cleanup.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 /** Lease TTL of the single-publisher test: short, so expiry is quick to see. */
@@ -43,17 +45,19 @@ const TTL = 4;
  */
 const HOSTS_TTL = 12;
 
+/** A handler directory with the publisher as `name`.ini; `cleanup` removes it. */
 async function handlerDir(
+  cleanup: Cleanup,
   name: string,
   params: Record<string, string>,
-): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await Deno.makeTempDir({ prefix: "docker-glue-pub-" });
+): Promise<{ path: string }> {
+  const path = await testTempDir(cleanup, "docker-glue-pub-");
   const lines = Object.entries(params).map(([k, v]) => `${k}=${v}`).join("\n");
   await Deno.writeTextFile(
     `${path}/${name}.ini`,
     `[handler]\nclass=DockerGlue.handlers.publishers.distconfig.Publisher\nevents=none,start,die,stop,destroy,pause,unpause,health_status,rename\n\n[params]\n${lines}\n`,
   );
-  return { path, remove: () => Deno.remove(path, { recursive: true }) };
+  return { path };
 }
 
 function run(
@@ -90,28 +94,20 @@ Deno.test({
       const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
       const hostKeys = `${prefix}/hosts/ha/containers/`;
       await etcd.put(`${hostKeys}deadbeefdead`, '{"version":1}');
-      const dir = cleanup.add(
-        "handler directory",
-        await handlerDir("publisher", {
-          endpoints: "http://127.0.0.1:2379",
-          prefix,
-          ttl: String(TTL),
-          "host-id": "ha",
-          "advertise-address": "127.0.0.1",
-          "filter-label": "dg-pub=1",
-        }),
-        (d) => d.remove(),
-      );
-      let killed = false;
-      const glue = cleanup.add(
+      const dir = await handlerDir(cleanup, "publisher", {
+        endpoints: "http://127.0.0.1:2379",
+        prefix,
+        ttl: String(TTL),
+        "host-id": "ha",
+        "advertise-address": "127.0.0.1",
+        "filter-label": "dg-pub=1",
+      });
+      // The last step kills it.
+      const glue = stopAtEnd(
+        cleanup,
         "docker-glue",
         startGlue(["-w", "--handler-paths", dir.path]),
-        async (g) => {
-          const status = killed ? await g.finished() : await g.stop();
-          if (!killed) {
-            assertEquals(status.code, 0, g.lines.slice(-10).join("\n"));
-          }
-        },
+        false,
       );
       await glue.waitForLine(/with 1 handlers/);
 
@@ -200,14 +196,9 @@ Deno.test({
           await etcd.pause();
           const id2 = await run("dg-pub-2", { "dg-pub": "1" }, "127.0.0.1::80");
           // The agent tried to publish it and found etcd gone.
-          await waitFor(
-            "the agent to fail to publish",
-            () =>
-              Promise.resolve(
-                glue.count(/Cannot publish host ha to etcd/) > failures
-                  ? true
-                  : undefined,
-              ),
+          await glue.waitForCount(
+            /Cannot publish host ha to etcd/,
+            failures + 1,
             10000,
           );
           await etcd.resume();
@@ -255,7 +246,6 @@ Deno.test({
         "after SIGKILL the host's keys vanish within the TTL",
         async () => {
           glue.kill("SIGKILL");
-          killed = true;
           const start = performance.now();
           await waitFor(
             "keys to expire",
@@ -298,19 +288,15 @@ Deno.test({
       cleanup.defer("containers", () => removeContainers(...names));
       const etcd = cleanup.add("etcd", await TestEtcd.start(), (e) => e.stop());
       const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
-      const agent = async (host: string, address: string) =>
-        cleanup.add(
-          `host ${host}'s handler directory`,
-          await handlerDir(`publisher-${host}`, {
-            endpoints: "http://127.0.0.1:2379",
-            prefix,
-            ttl: String(HOSTS_TTL),
-            "host-id": `host-${host}`,
-            "advertise-address": address,
-            "filter-label": `dg-host=${host}`,
-          }),
-          (d) => d.remove(),
-        );
+      const agent = (host: string, address: string) =>
+        handlerDir(cleanup, `publisher-${host}`, {
+          endpoints: "http://127.0.0.1:2379",
+          prefix,
+          ttl: String(HOSTS_TTL),
+          "host-id": `host-${host}`,
+          "advertise-address": address,
+          "filter-label": `dg-host=${host}`,
+        });
       const dirA = await agent("a", "127.0.0.1");
       const dirB = await agent("b", "127.0.0.2");
       const glueA = stopsCleanly(
@@ -318,14 +304,14 @@ Deno.test({
         "agent a",
         startGlue(["-w", "--handler-paths", dirA.path]),
       );
-      let bKilled = false;
-      const glueB = cleanup.add(
+      // The last step kills it.
+      const glueB = stopAtEnd(
+        cleanup,
         "agent b",
         startGlue(["-w", "--handler-paths", dirB.path]),
-        (g) => bKilled ? g.finished() : g.stop(),
+        false,
       );
-      const conf = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const conf = await testHaproxyDir(cleanup);
       const config = conf.config;
       const port = freePort();
       const common = [
@@ -421,9 +407,7 @@ Deno.test({
             "routes to list dg-host-a5",
             async () => {
               const parsed = await readRoutes(common);
-              return parsed.unrouted.some((r) =>
-                  r.container === "dg-host-a5"
-                )
+              return parsed.unrouted.some((r) => r.container === "dg-host-a5")
                 ? parsed
                 : undefined;
             },
@@ -449,14 +433,9 @@ Deno.test({
         async () => {
           const lost = balancer.count(/keeping the last known/);
           await etcd.pause();
-          await waitFor(
-            "the balancer to notice etcd is gone",
-            () =>
-              Promise.resolve(
-                balancer.count(/keeping the last known/) > lost
-                  ? true
-                  : undefined,
-              ),
+          await balancer.waitForCount(
+            /keeping the last known/,
+            lost + 1,
             10000,
           );
           // The last known routes stay while etcd is away.
@@ -496,14 +475,9 @@ Deno.test({
             await etcd.pause(signal);
             // The balancer has lost etcd before it comes back, so each
             // restart is one outage and one recovery.
-            await waitFor(
-              "the balancer to notice etcd is gone",
-              () =>
-                Promise.resolve(
-                  balancer.count(/keeping the last known/) > lost
-                    ? true
-                    : undefined,
-                ),
+            await balancer.waitForCount(
+              /keeping the last known/,
+              lost + 1,
               10000,
             );
             await etcd.resume();
@@ -519,14 +493,9 @@ Deno.test({
             );
             assertTrue((await Deno.readTextFile(config)).includes("host-b."));
             // The balancer reads etcd again before the next restart.
-            await waitFor(
-              "the balancer to read etcd again",
-              () =>
-                Promise.resolve(
-                  balancer.count(/Read \d+ containers from etcd/) > reads
-                    ? true
-                    : undefined,
-                ),
+            await balancer.waitForCount(
+              /Read \d+ containers from etcd/,
+              reads + 1,
               20000,
             );
           }
@@ -573,17 +542,10 @@ Deno.test({
           etcd.freeze(true);
           try {
             // Probe interval plus call timeout, with room to spare.
-            await waitFor(
-              "the balancer to notice",
-              () =>
-                Promise.resolve(
-                  balancer.count(/keeping the last known \d+ containers/) >
-                      warned
-                    ? true
-                    : undefined,
-                ),
+            await balancer.waitForCount(
+              /keeping the last known \d+ containers/,
+              warned + 1,
               25000,
-              200,
             );
             assertEquals(
               (await httpGet(port, "a2.example.com", "/whoami")).body,
@@ -592,16 +554,10 @@ Deno.test({
           } finally {
             etcd.freeze(false);
           }
-          await waitFor(
-            "the balancer to read etcd again",
-            () =>
-              Promise.resolve(
-                balancer.count(/Read \d+ containers from etcd/) > reads
-                  ? true
-                  : undefined,
-              ),
+          await balancer.waitForCount(
+            /Read \d+ containers from etcd/,
+            reads + 1,
             20000,
-            200,
           );
           // Leases may have run out while etcd was frozen; the agents
           // publish again and both hosts come back.
@@ -613,7 +569,6 @@ Deno.test({
         "killing one host's agent removes its routes within the TTL",
         async () => {
           glueB.kill("SIGKILL");
-          bKilled = true;
           const start = performance.now();
           await waitFor(
             "host b's server gone",
@@ -705,17 +660,13 @@ Deno.test({
         (e) => stopped ? undefined : e.stop(),
       );
       const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
-      const dir = cleanup.add(
-        "handler directory",
-        await handlerDir("publisher", {
-          endpoints: "http://127.0.0.1:2379",
-          prefix,
-          "host-id": "hone",
-          "advertise-address": "127.0.0.1",
-          "filter-label": "dg-pub-once=1",
-        }),
-        (d) => d.remove(),
-      );
+      const dir = await handlerDir(cleanup, "publisher", {
+        endpoints: "http://127.0.0.1:2379",
+        prefix,
+        "host-id": "hone",
+        "advertise-address": "127.0.0.1",
+        "filter-label": "dg-pub-once=1",
+      });
       const id = await run(
         "dg-pub-once",
         { "dg-pub-once": "1" },

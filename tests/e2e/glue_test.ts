@@ -10,11 +10,9 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import {
-  createNetwork,
   docker,
   ensureImage,
   freePort,
-  haproxyDir,
   httpGet,
   IMAGE,
   parseResponse,
@@ -27,21 +25,28 @@ import {
   stopsCleanly,
   tcpExchange,
   TEST_LABEL,
+  testHaproxyDir,
+  testNetwork,
+  testTempDir,
+  testTempFile,
   waitFor,
 } from "./_harness.ts";
 import { VERSION } from "../../lib/version.ts";
-import { withCleanup } from "../_fixtures/cleanup.ts";
+import { type Cleanup, withCleanup } from "../_fixtures/cleanup.ts";
+import { notRunning } from "../_fixtures/process.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/** A handler directory with `files` in it; `cleanup` removes it. */
 async function handlerDir(
+  cleanup: Cleanup,
   files: Record<string, string>,
-): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await Deno.makeTempDir({ prefix: "docker-glue-handlers-" });
+): Promise<{ path: string }> {
+  const path = await testTempDir(cleanup, "docker-glue-handlers-");
   for (const [name, text] of Object.entries(files)) {
     await Deno.writeTextFile(`${path}/${name}`, text);
   }
-  return { path, remove: () => Deno.remove(path, { recursive: true }) };
+  return { path };
 }
 
 const example = (name: string) =>
@@ -73,25 +78,13 @@ Deno.test({
       await ensureImage();
       await removeContainers("dg-glue-events");
       cleanup.defer("container", () => removeContainers("dg-glue-events"));
-      const output = cleanup.add(
-        "plugin output",
-        await Deno.makeTempFile({ suffix: ".jsonl" }),
-        (f) => Deno.remove(f),
-      );
-      const log = cleanup.add(
-        "script log",
-        await Deno.makeTempFile({ suffix: ".log" }),
-        (f) => Deno.remove(f),
-      );
-      const dir = cleanup.add(
-        "handler directory",
-        await handlerDir({
-          "test.ini": testIni(log),
-          "demo.ini":
-            `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=none,start,die\n\n[params]\ncustom_param=hello\noutput=${output}\n`,
-        }),
-        (d) => d.remove(),
-      );
+      const output = await testTempFile(cleanup, ".jsonl");
+      const log = await testTempFile(cleanup, ".log");
+      const dir = await handlerDir(cleanup, {
+        "test.ini": testIni(log),
+        "demo.ini":
+          `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=none,start,die\n\n[params]\ncustom_param=hello\noutput=${output}\n`,
+      });
       // The plugin writes a file: a permission docker-glue does not have unless
       // its binary is built with it.
       const glue = stopsCleanly(
@@ -152,21 +145,9 @@ Deno.test({
   name: "e2e glue: SIGHUP reloads the handler files without a restart",
   fn: () =>
     withCleanup(async (cleanup) => {
-      const output = cleanup.add(
-        "plugin output",
-        await Deno.makeTempFile({ suffix: ".jsonl" }),
-        (f) => Deno.remove(f),
-      );
-      const log = cleanup.add(
-        "script log",
-        await Deno.makeTempFile({ suffix: ".log" }),
-        (f) => Deno.remove(f),
-      );
-      const dir = cleanup.add(
-        "handler directory",
-        await handlerDir({ "test.ini": testIni(log) }),
-        (d) => d.remove(),
-      );
+      const output = await testTempFile(cleanup, ".jsonl");
+      const log = await testTempFile(cleanup, ".log");
+      const dir = await handlerDir(cleanup, { "test.ini": testIni(log) });
       const glue = stopsCleanly(
         cleanup,
         "docker-glue",
@@ -195,13 +176,8 @@ Deno.test({
       );
       glue.kill("SIGHUP");
       await glue.waitForLine(/broken\.ini: unknown handler class/);
-      await waitFor(
-        "the second reload",
-        () =>
-          Promise.resolve(
-            glue.count(/Running 2 handlers/) === 2 ? true : undefined,
-          ),
-      );
+      // The second reload.
+      await glue.waitForCount(/Running 2 handlers/, 2);
     }),
 });
 
@@ -214,11 +190,7 @@ Deno.test({
       await ensureImage();
       await removeContainers("dg-glue-hang");
       cleanup.defer("container", () => removeContainers("dg-glue-hang"));
-      const scripts = cleanup.add(
-        "script directory",
-        await Deno.makeTempDir({ prefix: "docker-glue-scripts-" }),
-        (d) => Deno.remove(d, { recursive: true }),
-      );
+      const scripts = await testTempDir(cleanup, "docker-glue-scripts-");
       // It records its own pid and its child's, per event, then waits. The
       // child lets go of the script's output, as a daemon would, so only a
       // kill of the whole group ends it.
@@ -228,15 +200,11 @@ Deno.test({
       );
       await Deno.chmod(`${scripts}/hang.sh`, 0o755);
       const log = `${scripts}/events.log`;
-      const dir = cleanup.add(
-        "handler directory",
-        await handlerDir({
-          "hang.ini":
-            "[handler]\nclass=DockerGlue.handlers.exec.ScriptHandler\nevents=start,die\n[params]\nscript=hang.sh\ntimeout=1\n",
-          "test.ini": testIni(log),
-        }),
-        (d) => d.remove(),
-      );
+      const dir = await handlerDir(cleanup, {
+        "hang.ini":
+          "[handler]\nclass=DockerGlue.handlers.exec.ScriptHandler\nevents=start,die\n[params]\nscript=hang.sh\ntimeout=1\n",
+        "test.ini": testIni(log),
+      });
       const glue = stopsCleanly(
         cleanup,
         "docker-glue",
@@ -263,14 +231,7 @@ Deno.test({
           `processes ${pids.join(", ")} to be killed`,
           async () => {
             for (const pid of pids) {
-              const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(
-                () => "",
-              );
-              const state = stat.slice(
-                stat.lastIndexOf(")") + 2,
-                stat.lastIndexOf(")") + 3,
-              );
-              if (stat !== "" && state !== "Z") return undefined;
+              if (!(await notRunning(pid))) return undefined;
             }
             return true;
           },
@@ -320,13 +281,8 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await removeContainers("dg-glue-lb", "dg-glue-tcp");
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-glue"),
-        (n) => n.remove(),
-      );
-      const conf = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-glue");
+      const conf = await testHaproxyDir(cleanup);
       const port = freePort();
       const tcpPort = freePort();
       const lbIni = (reload: string) =>
@@ -340,19 +296,13 @@ Deno.test({
             `stats_socket=${conf.path}/admin.sock`,
           )
           .replace(/^; tcp_bind_address=.*$/m, "tcp_bind_address=127.0.0.1");
-      const dir = cleanup.add(
-        "handler directory",
-        await handlerDir({ "lb.ini": lbIni("") }),
-        (d) =>
-          d.remove(),
-      );
+      const dir = await handlerDir(cleanup, { "lb.ini": lbIni("") });
       const first = await runGlue(["-1", "--handler-paths", dir.path]);
       assertEquals(first.code, 0, first.stderr);
       const haproxy = cleanup.add(
         "HAProxy",
         startHaproxy(conf.config),
-        (h) =>
-          h.stop(),
+        (h) => h.stop(),
       );
       await Deno.writeTextFile(
         `${dir.path}/lb.ini`,
@@ -404,30 +354,18 @@ Deno.test({
   name: "e2e glue: --check lists every problem with its file and exits 1",
   fn: () =>
     withCleanup(async (cleanup) => {
-      const good = cleanup.add(
-        "handler directory",
-        await handlerDir({
-          "test.ini": example("test"),
-          "notes.ini.example": "garbage",
-        }),
-        (d) => d.remove(),
-      );
-      const log = cleanup.add(
-        "script log",
-        await Deno.makeTempFile({ suffix: ".log" }),
-        (f) => Deno.remove(f),
-      );
-      const bad = cleanup.add(
-        "handler directory",
-        await handlerDir({
-          "a.ini": "[handler]\nclass=Nope\nevents=all\n",
-          "b.ini": "\u0000\u0001",
-          "c.ini":
-            "[handler]\nclass=script\nevents=all\n[params]\nscript=missing.sh\n",
-          "d.ini": testIni(log),
-        }),
-        (d) => d.remove(),
-      );
+      const good = await handlerDir(cleanup, {
+        "test.ini": example("test"),
+        "notes.ini.example": "garbage",
+      });
+      const log = await testTempFile(cleanup, ".log");
+      const bad = await handlerDir(cleanup, {
+        "a.ini": "[handler]\nclass=Nope\nevents=all\n",
+        "b.ini": "\u0000\u0001",
+        "c.ini":
+          "[handler]\nclass=script\nevents=all\n[params]\nscript=missing.sh\n",
+        "d.ini": testIni(log),
+      });
       const ok = await runGlue(["--check", "--handler-paths", good.path]);
       assertEquals(ok.code, 0, ok.stdout + ok.stderr);
       assertIncludes(ok.stdout, "1 loaded, 0 disabled, 0 problems");
@@ -456,18 +394,15 @@ Deno.test({
 Deno.test({
   ...opts,
   name: "e2e glue: --version, usage errors and an empty handler path",
-  async fn() {
-    assertEquals((await runGlue([])).code, 2);
-    const version = await runGlue(["--version"]);
-    assertEquals([version.code, version.stdout], [0, VERSION]);
-    assertEquals((await runGlue(["-1", "-w"])).code, 2);
-    const empty = await handlerDir({});
-    try {
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      assertEquals((await runGlue([])).code, 2);
+      const version = await runGlue(["--version"]);
+      assertEquals([version.code, version.stdout], [0, VERSION]);
+      assertEquals((await runGlue(["-1", "-w"])).code, 2);
+      const empty = await handlerDir(cleanup, {});
       const none = await runGlue(["-1", "--handler-paths", empty.path]);
       assertEquals(none.code, 1);
       assertIncludes(none.stderr, "no handler loaded");
-    } finally {
-      await empty.remove();
-    }
-  },
+    }),
 });

@@ -12,16 +12,17 @@ import {
 } from "../_fixtures/assert.ts";
 import {
   clearLeftoverContainers,
-  createNetwork,
   ensureImage,
   freePort,
-  haproxyDir,
   httpGet,
   masterReloads,
   runContainer,
   startBalancer,
   stopsCleanly,
   tcpExchange,
+  testHaproxyDir,
+  testNetwork,
+  testTempDir,
   waitFor,
   waitForBody,
 } from "./_harness.ts";
@@ -42,20 +43,10 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await clearLeftoverContainers();
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-https"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-https");
+      const dir = await testHaproxyDir(cleanup);
       const certs = dir.certs;
-      const work = cleanup.add(
-        "CA directory",
-        await Deno.makeTempDir({ prefix: "docker-glue-ca-" }),
-        (w) =>
-          Deno.remove(w, { recursive: true }),
-      );
+      const work = await testTempDir(cleanup, "docker-glue-ca-");
       const http = freePort();
       const https = freePort();
       const ca = await createCa(work);

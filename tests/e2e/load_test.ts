@@ -6,11 +6,9 @@
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { haproxyCheck } from "../_fixtures/haproxy.ts";
 import {
-  createNetwork,
   docker,
   ensureImage,
   freePort,
-  haproxyDir,
   httpGet,
   IMAGE,
   masterReloads,
@@ -19,8 +17,11 @@ import {
   runContainer,
   startBalancer,
   startManaged,
+  stopAtEnd,
   stopsCleanly,
   TEST_LABEL,
+  testHaproxyDir,
+  testNetwork,
   waitFor,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
@@ -78,35 +79,21 @@ Deno.test({
       // network could not be removed until dockerd restarted. Nothing is
       // sent to these containers: the test reads only the file.
       const net = { name: "bridge" };
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       const balancer = stopsCleanly(
         cleanup,
         "docker-balancer",
         startBalancer(["-w", ...quietArgs(config), "--log-level", "debug"]),
       );
-      if (Deno.env.get("DG_TEST_LOG")) {
-        cleanup.defer(
-          "the balancer's log",
-          () =>
-            Deno.writeTextFile(
-              Deno.env.get("DG_TEST_LOG")!,
-              balancer.lines.join("\n"),
-            ),
-        );
-      }
-      const installs = () =>
-        balancer.count(/ Installed /);
+      const installs = () => balancer.count(/ Installed /);
       const waitServers = async (want: string[], what: string) => {
         try {
           await waitFor(
             what,
             async () => {
               const have = serversIn(
-                await Deno.readTextFile(config).catch(() =>
-                  ""
-                ),
+                await Deno.readTextFile(config).catch(() => ""),
               );
               return JSON.stringify(have) === JSON.stringify(want)
                 ? true
@@ -220,13 +207,8 @@ Deno.test({
       await ensureImage();
       const names = Array.from({ length: 30 }, (_, i) => `dg-term-${i}`);
       await removeContainers(...names);
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-term"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-term");
+      const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       const args = quietArgs(config);
       // The signal goes once the file has `routed` servers, while more
@@ -241,7 +223,9 @@ Deno.test({
       ) {
         const routed = thresholds[round]!;
         // No debounce: every event renders, so updates follow each other.
-        const balancer = cleanup.add(
+        // Stopped below, its exit checked there; this is for a failure.
+        const balancer = stopAtEnd(
+          cleanup,
           "docker-balancer",
           startBalancer([
             "-w",
@@ -251,13 +235,10 @@ Deno.test({
             "--log-level",
             "debug",
           ]),
-          (b) =>
-            b.exited ? b.finished() : b.stop(),
+          false,
         );
         await balancer.waitForLine(/watching unix:/);
-        const before = await Deno.readTextFile(config).catch(() =>
-          null
-        );
+        const before = await Deno.readTextFile(config).catch(() => null);
         const starting = pool(
           names,
           10,
@@ -323,13 +304,8 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await removeContainers("dg-flap");
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-flap"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-flap");
+      const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       const balancer = stopsCleanly(
         cleanup,
@@ -356,9 +332,7 @@ Deno.test({
         "-c",
         "sleep 1; exit 1",
       );
-      await new Promise((r) =>
-        setTimeout(r, 15_000)
-      );
+      await new Promise((r) => setTimeout(r, 15_000));
       const restarts = Number(
         await docker("inspect", "-f", "{{.RestartCount}}", "dg-flap"),
       );

@@ -12,11 +12,9 @@ import { sendCommand } from "../../lib/haproxy/runtime.ts";
 import {
   ADMIN_SOCKET,
   clearLeftoverContainers,
-  createNetwork,
   docker,
   ensureImage,
   freePort,
-  haproxyDir,
   httpGet,
   MASTER_SOCKET,
   masterProc,
@@ -24,6 +22,9 @@ import {
   runContainer,
   sh,
   startBalancer,
+  stopAtEnd,
+  testHaproxyDir,
+  testNetwork,
   waitFor,
   waitForBody,
 } from "./_harness.ts";
@@ -154,35 +155,20 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await clearLeftoverContainers();
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-managed"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-managed");
+      const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       // A file someone else wrote is kept, not lost.
       await Deno.writeTextFile(config, "# the distribution's haproxy.cfg\n");
       const port = freePort();
       await runContainer("dg-m-0", { network: net.name, labels: label });
       // The last step stops it and checks its exit; this is for a failure.
-      const started = cleanup.add(
+      const started = stopAtEnd(
+        cleanup,
         "docker-balancer",
         startBalancer(["-w", "--haproxy", "managed", ...dir.listenArgs(port)]),
-        (b) =>
-          b.exited ? b.finished() : b.stop(),
+        false,
       );
-      if (Deno.env.get("DG_TEST_LOG")) {
-        cleanup.defer(
-          "the balancer's log",
-          () =>
-            Deno.writeTextFile(
-              Deno.env.get("DG_TEST_LOG")!,
-              started.lines.join("\n"),
-            ),
-        );
-      }
       await started.waitForLine(/Started HAProxy/);
 
       await t.step(

@@ -11,12 +11,10 @@ import {
 } from "../_fixtures/assert.ts";
 import {
   clearLeftoverContainers,
-  createNetwork,
   docker,
   engineStartedHere,
   ensureImage,
   freePort,
-  haproxyDir,
   ignoreWithout,
   IMAGE,
   readRoutes,
@@ -25,6 +23,8 @@ import {
   runContainer,
   startManaged,
   TEST_LABEL,
+  testHaproxyDir,
+  testNetwork,
   waitFor,
   waitForBody,
 } from "./_harness.ts";
@@ -188,13 +188,8 @@ Deno.test({
     withCleanup(async (cleanup) => {
       await ensureImage();
       await clearLeftoverContainers();
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-diff"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-diff");
+      const dir = await testHaproxyDir(cleanup);
       const args = [...dir.listenArgs(freePort()), "--haproxy", "external"];
       const diff = () =>
         runBalancer(["-1", "--dry-run", "--diff", ...args, "--reload-cmd", ""]);
@@ -206,10 +201,7 @@ Deno.test({
       assertEquals(first.code, 4, first.stderr);
       assertIncludes(first.stdout, `--- /dev/null\n+++ ${dir.config}`);
       assertIncludes(first.stdout, "# Needs a reload:");
-      const entries = () =>
-        [...Deno.readDirSync(dir.path)].map((e) =>
-          e.name
-        );
+      const entries = () => [...Deno.readDirSync(dir.path)].map((e) => e.name);
       assertEquals(entries(), [], "--diff wrote something");
 
       const installed = await runBalancer(["-1", ...args, "--reload-cmd", ""]);

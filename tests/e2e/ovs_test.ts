@@ -20,6 +20,7 @@ import {
   startGlue,
   stopsCleanly,
   TEST_LABEL,
+  testTempDir,
   waitFor,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
@@ -94,11 +95,7 @@ Deno.test({
         bridge,
         "datapath_type=netdev",
       );
-      const handlers = cleanup.add(
-        "handler directory",
-        await Deno.makeTempDir({ prefix: "docker-glue-ovs-" }),
-        (dir) => Deno.remove(dir, { recursive: true }),
-      );
+      const handlers = await testTempDir(cleanup, "docker-glue-ovs-");
       const example = await Deno.readTextFile(
         `${ROOT}docker-glue.d/ovs.ini.example`,
       );

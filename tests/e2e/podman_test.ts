@@ -6,7 +6,6 @@
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import {
   freePort,
-  haproxyDir,
   httpGet,
   ignoreWithout,
   IMAGE,
@@ -16,6 +15,9 @@ import {
   startGlue,
   stopsCleanly,
   TEST_LABEL,
+  testHaproxyDir,
+  testTempDir,
+  testTempFile,
   waitFor,
   waitForBody,
   waitForStatus,
@@ -72,8 +74,7 @@ Deno.test({
       );
       await podman("network", "create", net);
       await podman("network", "create", other);
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const dir = await testHaproxyDir(cleanup);
       const port = freePort();
       const args = [
         ...dir.listenArgs(port),
@@ -113,9 +114,7 @@ Deno.test({
         ]);
         const report = await readRoutes(args);
         assertEquals(
-          report.unrouted.find((r) =>
-            r.container === "dg-pod-h"
-          )?.reason,
+          report.unrouted.find((r) => r.container === "dg-pod-h")?.reason,
           "starting",
         );
         await podman("healthcheck", "run", "dg-pod-h");
@@ -186,18 +185,8 @@ Deno.test({
 
       await t.step("docker-glue's handlers get Podman's events", () =>
         withCleanup(async (cleanup) => {
-          const output = cleanup.add(
-            "plugin output",
-            await Deno.makeTempFile({ suffix: ".jsonl" }),
-            (f) =>
-              Deno.remove(f),
-          );
-          const handlers = cleanup.add(
-            "handler directory",
-            await Deno.makeTempDir({ prefix: "docker-glue-handlers-" }),
-            (d) =>
-              Deno.remove(d, { recursive: true }),
-          );
+          const output = await testTempFile(cleanup, ".jsonl");
+          const handlers = await testTempDir(cleanup, "docker-glue-handlers-");
           await Deno.writeTextFile(
             `${handlers}/demo.ini`,
             `[handler]\nclass=${ROOT}examples/plugins/demo_handler.ts:DemoHandler\nevents=start,die\n[params]\noutput=${output}\n`,
@@ -225,7 +214,9 @@ Deno.test({
                     event: string;
                     containerId: string;
                   }
-                ).filter((e) => e.containerId === id).map((e) => e.event);
+                ).filter((e) =>
+                  e.containerId === id
+                ).map((e) => e.event);
               return seen.includes("die") ? seen : undefined;
             },
           );

@@ -10,7 +10,6 @@ import {
   docker,
   ensureImage,
   freePort,
-  haproxyDir,
   httpGet,
   IMAGE,
   masterReloads,
@@ -18,6 +17,7 @@ import {
   sh,
   startBalancer,
   stopsCleanly,
+  testHaproxyDir,
   waitFor,
   waitForStatus,
 } from "./_harness.ts";
@@ -93,8 +93,7 @@ Deno.test({
       const service = `dg-svc-${suffix}`;
       const overlayService = `dg-svc-ov-${suffix}`;
       const overlay = `dg-ov-${suffix}`;
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const dir = await testHaproxyDir(cleanup);
       const port = freePort();
       const args = [...dir.listenArgs(port), "--source", "swarm"];
       const balancer = stopsCleanly(
@@ -105,8 +104,7 @@ Deno.test({
       await balancer.waitForLine(/Started HAProxy/);
       cleanup.defer(
         "the service",
-        () =>
-          docker("service", "rm", service).catch(() => {}),
+        () => docker("service", "rm", service).catch(() => {}),
       );
       await createService(service, "svc.example.com");
       await waitForTasks(port, "svc.example.com", 2);
@@ -132,9 +130,7 @@ Deno.test({
             r.host === "svc.example.com"
           )?.servers ?? [];
           return servers.length === 3 &&
-              servers.every((s) =>
-                s.weight === 7 && s.state === "up"
-              )
+              servers.every((s) => s.weight === 7 && s.state === "up")
             ? true
             : undefined;
         },

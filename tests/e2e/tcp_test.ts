@@ -11,17 +11,17 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import {
-  createNetwork,
   docker,
   ensureImage,
   freePort,
-  haproxyDir,
   masterReloads,
   parseResponse,
   removeContainers,
   runContainer,
   startBalancerWithHaproxy,
   tcpExchange,
+  testHaproxyDir,
+  testNetwork,
   waitFor,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
@@ -42,13 +42,8 @@ Deno.test({
       await ensureImage();
       const names = ["dg-tcp-a", "dg-tcp-b", "dg-tcp-other"];
       await removeContainers(...names);
-      const net = cleanup.add(
-        "network",
-        await createNetwork("docker-glue-test-tcp"),
-        (n) => n.remove(),
-      );
-      const dir = cleanup.add("HAProxy directory", await haproxyDir(), (d) =>
-        d.remove());
+      const net = await testNetwork(cleanup, "docker-glue-test-tcp");
+      const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       const listen = freePort();
       const common = [
@@ -80,8 +75,7 @@ Deno.test({
         });
         await waitFor(
           "TCP answers",
-          async () =>
-            (await whoami(listen)).startsWith("dg-tcp-") || undefined,
+          async () => (await whoami(listen)).startsWith("dg-tcp-") || undefined,
         );
         assertIncludes(
           await Deno.readTextFile(config),
@@ -151,9 +145,7 @@ Deno.test({
           assertEquals(await masterReloads(), reloads);
           await waitFor("only dg-tcp-b answering", async () => {
             for (let i = 0; i < 10; i++) {
-              const body = await whoami(listen).catch(() =>
-                ""
-              );
+              const body = await whoami(listen).catch(() => "");
               if (body !== "dg-tcp-b /") return undefined;
             }
             return true;

@@ -4,6 +4,7 @@ import {
   assertRejects,
   assertTrue,
 } from "../_fixtures/assert.ts";
+import { notRunning, processState } from "../_fixtures/process.ts";
 import { Agent, ReportedError } from "../../lib/agent/agent.ts";
 import { HandlerDisabledError } from "../../lib/agent/base_handler.ts";
 import { parseHandlerIni } from "../../lib/agent/handler_ini.ts";
@@ -87,16 +88,15 @@ Deno.test("script: a hung script and what it started are killed after the timeou
     await assertRejects(() => h.handle("start", "c1"), ReportedError);
     assertTrue(Date.now() - start < 5000, `took ${Date.now() - start} ms`);
     const child = Number(await Deno.readTextFile(`${dir}/child`));
-    await new Promise((r) => setTimeout(r, 100));
-    // Gone, or a zombie waiting to be reaped by init: either way not running.
-    const state = await Deno.readTextFile(`/proc/${child}/stat`).then(
-      (stat) =>
-        stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3),
-      () => "gone",
-    );
+    // Gone, or a zombie waiting to be reaped by init: either way not
+    // running, within a moment of the kill.
+    const deadline = Date.now() + 2000;
+    while (!(await notRunning(child)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     assertTrue(
-      state === "gone" || state === "Z",
-      `the script's child is in state ${state}`,
+      await notRunning(child),
+      `the script's child ${child} is in state ${await processState(child)}`,
     );
   });
 });
