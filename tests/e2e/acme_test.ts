@@ -70,6 +70,11 @@ async function assertBacksOff(
   const attempts = loggedAt(balancer.lines, attempt);
   const failures = loggedAt(balancer.lines, failure);
   const gaps = waits.map((_, i) => attempts[i + 1]! - failures[i]!);
+  console.log(
+    `${host}: failure to next attempt ${gaps.join(" ms, ")} ms (back-off ${
+      waits.join(" s, ")
+    } s)`,
+  );
   waits.forEach((wait, i) => {
     const gap = gaps[i]!;
     assertTrue(
