@@ -118,11 +118,13 @@ export class TestEtcd {
     await etcdctl("put", key, value);
   }
 
-  /** Stops etcd and removes its data. */
+  /** Stops etcd and removes its data; once stopped, does nothing. */
   async stop(): Promise<void> {
     this.freeze(false);
     await this.pause();
-    await Deno.remove(this.#dataDir, { recursive: true });
+    await Deno.remove(this.#dataDir, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
 }
 

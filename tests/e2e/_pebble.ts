@@ -28,7 +28,7 @@ export interface Pebble {
   root(): Promise<string>;
   /** Makes Pebble's DNS answer `host` with `address` (a loopback address). */
   resolve(host: string, address: string): Promise<void>;
-  /** Stops Pebble and its DNS server. */
+  /** Stops Pebble and its DNS server; once stopped, does nothing. */
   stop(): Promise<void>;
 }
 
@@ -111,6 +111,7 @@ export async function startPebble(
   const client = Deno.createHttpClient({
     caCerts: [await Deno.readTextFile(caFile)],
   });
+  let closed = false;
   const directory = `https://127.0.0.1:${PEBBLE_PORT}/dir`;
   try {
     await waitFor(
@@ -161,7 +162,8 @@ export async function startPebble(
     },
     async stop() {
       await stop();
-      client.close();
+      if (!closed) client.close();
+      closed = true;
     },
   };
 }

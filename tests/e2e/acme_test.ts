@@ -103,11 +103,10 @@ Deno.test({
       const http = freePort();
       const https = freePort();
       const work = await testTempDir(cleanup, "docker-glue-pebble-");
-      let pebbleUp = true;
       const pebble = cleanup.add(
         "Pebble",
         await startPebble(work, http, VALIDITY_S),
-        (p) => pebbleUp ? p.stop() : undefined,
+        (p) => p.stop(),
       );
       const root = await pebble.root();
       const started = stopsCleanly(
@@ -289,7 +288,6 @@ Deno.test({
         "with the CA down, certificates keep serving and issuance backs off",
         async () => {
           await pebble.stop();
-          pebbleUp = false;
           await runContainer("dg-acme-2", {
             network: net.name,
             labels: {

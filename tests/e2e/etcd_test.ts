@@ -653,12 +653,7 @@ Deno.test({
       await ensureImage();
       await removeContainers("dg-pub-once");
       cleanup.defer("container", () => removeContainers("dg-pub-once"));
-      let stopped = false;
-      const etcd = cleanup.add(
-        "etcd",
-        await TestEtcd.start(),
-        (e) => stopped ? undefined : e.stop(),
-      );
+      const etcd = cleanup.add("etcd", await TestEtcd.start(), (e) => e.stop());
       const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
       const dir = await handlerDir(cleanup, "publisher", {
         endpoints: "http://127.0.0.1:2379",
@@ -680,7 +675,6 @@ Deno.test({
       ]);
 
       await etcd.stop();
-      stopped = true;
       const down = await runGlue(["-1", "--handler-paths", dir.path]);
       assertEquals(down.code, 1, down.stderr);
       assertTrue(

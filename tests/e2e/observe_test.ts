@@ -271,20 +271,24 @@ async function scrape(path: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
+/** The value of one series in Prometheus text, or undefined when absent. */
+function find(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 /** The value of one series in Prometheus text; throws when it is absent. */
 function sample(text: string, series: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  if (line === undefined) {
+  const value = find(text, series);
+  if (value === undefined) {
     throw new Error(`no series ${series} in /metrics:\n${text}`);
   }
-  return Number(line.slice(series.length + 1));
+  return value;
 }
 
 /** The value of a counter series, 0 when it has not been counted yet. */
 function counted(text: string, series: string): number {
-  return text.split("\n").some((l) => l.startsWith(`${series} `))
-    ? sample(text, series)
-    : 0;
+  return find(text, series) ?? 0;
 }
 
 Deno.test({

@@ -56,6 +56,20 @@ async function ensureOvs(): Promise<boolean> {
   return true;
 }
 
+/**
+ * The OVS interfaces attached to a container, as `ovs-vsctl` lists them
+ * ("" for none): ovs-docker records the container's id on each port.
+ */
+function interfacesOf(containerId: string): Promise<string> {
+  return sh(
+    "ovs-vsctl",
+    "--columns=name",
+    "find",
+    "interface",
+    `external_ids:container_id=${containerId}`,
+  );
+}
+
 /** Runs `sh -c` in a container; its output. */
 function inside(name: string, command: string): Promise<string> {
   return docker("exec", name, "sh", "-c", command);
@@ -166,34 +180,21 @@ Deno.test({
         500,
       );
       assertIncludes(answer, "200 OK");
-      // The script has run for its start, and attached nothing: no OVS
-      // interface names it (ovs-docker records the container on each port).
+      // The script has run for its start, and attached nothing.
       await glue.waitForLine(
         new RegExp(
           `Script ovs-handler\\.sh .* done on start ${bridged.slice(0, 12)}`,
         ),
       );
       assertEquals(
-        await sh(
-          "ovs-vsctl",
-          "--columns=name",
-          "find",
-          "interface",
-          `external_ids:container_id=${bridged}`,
-        ),
+        await interfacesOf(bridged),
         "",
       );
       // ...while each of the others has its port, found the same way.
       for (const name of ["dg-ovs-a", "dg-ovs-b"]) {
         const id = await docker("inspect", "-f", "{{.Id}}", name);
         assertTrue(
-          (await sh(
-            "ovs-vsctl",
-            "--columns=name",
-            "find",
-            "interface",
-            `external_ids:container_id=${id}`,
-          )) !== "",
+          (await interfacesOf(id)) !== "",
           `${name} has no OVS interface`,
         );
       }
