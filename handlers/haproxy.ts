@@ -24,7 +24,7 @@ import {
 } from "../lib/discovery/endpoints.ts";
 import type { EtcdSource } from "../lib/discovery/etcd.ts";
 import { NONE, parseBoolean } from "../lib/agent/handler_ini.ts";
-import type { HAProxyBalancer } from "../lib/haproxy/balancer.ts";
+import type { HAProxyBalancer } from "../lib/haproxy/engine.ts";
 import {
   acmeSettings,
   createBalancer,

@@ -21,6 +21,12 @@ import {
 } from "../haproxy/report.ts";
 import { buildRoutes } from "../haproxy/routes.ts";
 import { AdminSocket } from "../haproxy/runtime.ts";
+import { readOrNull } from "../haproxy/apply.ts";
+import {
+  parseRejections,
+  rejectionsFile,
+  withoutRejected,
+} from "../haproxy/rejections.ts";
 import {
   checkSettings,
   type HAProxySettings,
@@ -110,9 +116,15 @@ export async function collectRoutes(
   const options = routeOptions(settings);
   const all = await containersOf(source, docker);
   const { damped } = damping(all, Date.now());
-  const table = buildRoutes(
-    all.filter((container) => !damped.has(container.id)),
-    options,
+  // The listeners the daemon's HAProxy would not open (rejections.ts).
+  const rejected = parseRejections(
+    await readOrNull(rejectionsFile(settings.configFile)) ?? "[]",
+  );
+  const { table } = withoutRejected(
+    buildRoutes(all.filter((container) => !damped.has(container.id)), options),
+    rejected,
+    all,
+    Date.now(),
   );
   const unrouted = unroutedOf(
     all,

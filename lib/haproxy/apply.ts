@@ -252,19 +252,25 @@ export const WRITTEN_BY = "# Written by docker-balancer.";
 
 /**
  * Keeps a configuration docker-balancer did not write (one without
- * {@link WRITTEN_BY}, such as a distribution's stock haproxy.cfg) as
- * `<file>.orig` before it is first replaced. Returns the path it was kept
- * at, or null when there was nothing to keep or a copy exists already.
+ * {@link WRITTEN_BY}, such as a distribution's stock haproxy.cfg) before it
+ * is first replaced: as `<file>.orig`, or `<file>.orig.1`, `.orig.2` ...
+ * when an earlier one holds other text, so no operator's file is lost.
+ * Returns the path it was kept at, or null when there was nothing to keep
+ * or a copy with this text exists already.
  */
 export async function keepForeignConfig(
   configFile: string,
 ): Promise<string | null> {
   const current = await readOrNull(configFile);
   if (current === null || current.includes(WRITTEN_BY)) return null;
-  const kept = `${configFile}.orig`;
-  if (await readOrNull(kept) !== null) return null;
-  await Deno.writeTextFile(kept, current, { createNew: true });
-  return kept;
+  for (let n = 0;; n++) {
+    const kept = n === 0 ? `${configFile}.orig` : `${configFile}.orig.${n}`;
+    const there = await readOrNull(kept);
+    if (there === current) return null;
+    if (there !== null) continue;
+    await Deno.writeTextFile(kept, current, { createNew: true });
+    return kept;
+  }
 }
 
 /**

@@ -95,7 +95,8 @@ export type UnroutedReason =
   | "paused"
   | "unhealthy"
   | "starting"
-  | "damped";
+  | "damped"
+  | "rejected";
 
 /** Something about a container worth telling the operator. */
 export interface Finding {

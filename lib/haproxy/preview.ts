@@ -7,7 +7,8 @@
  */
 
 import { structuredPatch } from "diff";
-import { commandsFor, type Plan } from "./plan.ts";
+import type { Plan } from "./plan.ts";
+import { commandsFor } from "./runtime_ops.ts";
 
 /** One file before (installed; null when missing) and after. */
 export interface FileChange {

@@ -344,4 +344,5 @@ export const UNROUTED_REASONS: readonly UnroutedReason[] = [
   "unhealthy",
   "starting",
   "damped",
+  "rejected",
 ];

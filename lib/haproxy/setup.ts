@@ -11,7 +11,7 @@ import type { Telemetry } from "../metrics/telemetry.ts";
 import type { ContainerSource } from "../docker/container.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { splitArgs } from "../util/argv.ts";
-import { HAProxyBalancer } from "./balancer.ts";
+import { HAProxyBalancer } from "./engine.ts";
 import { ManagedHAProxy } from "./process.ts";
 import {
   DEFAULT_TEMPLATE_DIRS,

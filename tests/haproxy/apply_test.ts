@@ -8,7 +8,9 @@ import {
   applyConfig,
   type ApplyOptions,
   ConfigRejectedError,
+  keepForeignConfig,
   ReloadError,
+  WRITTEN_BY,
 } from "../../lib/haproxy/apply.ts";
 
 const VALID = `defaults
@@ -130,5 +132,28 @@ Deno.test("apply: an empty reload command skips the reload", async () => {
   await withDir(async (dir) => {
     assertEquals(await applyConfig(VALID, options(dir, [])), "applied");
     assertEquals(await reloads(dir), 0);
+  });
+});
+
+Deno.test("apply: an operator's file is kept before it is replaced, also when an earlier .orig holds another", async () => {
+  await withDir(async (dir) => {
+    const config = `${dir}/haproxy.cfg`;
+    await Deno.writeTextFile(config, "# the distribution's file\n");
+    assertEquals(await keepForeignConfig(config), `${config}.orig`);
+    // The same text again: already kept.
+    assertEquals(await keepForeignConfig(config), null);
+    await Deno.writeTextFile(config, "# the operator's own file\n");
+    assertEquals(await keepForeignConfig(config), `${config}.orig.1`);
+    assertEquals(
+      await Deno.readTextFile(`${config}.orig`),
+      "# the distribution's file\n",
+    );
+    assertEquals(
+      await Deno.readTextFile(`${config}.orig.1`),
+      "# the operator's own file\n",
+    );
+    // Ours is never kept.
+    await Deno.writeTextFile(config, `${WRITTEN_BY}\n`);
+    assertEquals(await keepForeignConfig(config), null);
   });
 });

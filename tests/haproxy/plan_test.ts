@@ -18,8 +18,8 @@ import {
 } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { BUILTIN_DIR } from "../../lib/haproxy/builtin_templates.ts";
+import { commandsFor } from "../../lib/haproxy/runtime_ops.ts";
 import {
-  commandsFor,
   type Plan,
   planChange,
   shapeOf,

@@ -1,0 +1,134 @@
+/**
+ * The state the engine wants HAProxy in, from the containers as they are:
+ * crash-looping containers left out, the route table built, listeners
+ * HAProxy rejected left out, plain hosts given pool backends, and the maps
+ * and certificates that go with it.
+ *
+ * @module
+ */
+
+import type { ContainerRecord } from "../docker/container.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
+import { Timers } from "../util/timers.ts";
+import { type Companions, companionsFor, installedPool } from "./companions.ts";
+import { damping } from "./damping.ts";
+import type { BalancerOptions } from "./engine_options.ts";
+import type { EngineReport } from "./engine_report.ts";
+import { assignPool, EMPTY_POOL, type PoolAssignment } from "./pool.ts";
+import { Rejections, rejectionsFile } from "./rejections.ts";
+import type { RenderInput } from "./render.ts";
+import { buildRoutes, type RouteTable } from "./routes.ts";
+
+/** One update's wanted state. */
+export interface Desired {
+  /** The route table as built, before pool backends: what `routes` shows. */
+  readonly built: RouteTable;
+  /** What the template renders. */
+  readonly table: RouteTable & RenderInput;
+  /** The maps and certificates. */
+  readonly companions: Companions;
+}
+
+/** Builds the wanted state, keeping the pool and the rejected listeners between updates. */
+export class DesiredState {
+  readonly #options: BalancerOptions;
+  readonly #report: EngineReport;
+  readonly #telemetry: Telemetry;
+  readonly #schedule: () => void;
+  readonly #rejections: Rejections;
+  readonly #timers = new Timers<"recheck">();
+  /** Which pool backend serves which plain host (pool.ts). */
+  #pool: PoolAssignment = EMPTY_POOL;
+
+  /** Creates the builder; `schedule` asks for an update when a damped container settles. */
+  constructor(
+    options: BalancerOptions,
+    report: EngineReport,
+    telemetry: Telemetry,
+    schedule: () => void,
+  ) {
+    this.#options = options;
+    this.#report = report;
+    this.#telemetry = telemetry;
+    this.#schedule = schedule;
+    this.#rejections = new Rejections(
+      options.dryRun ? null : rejectionsFile(options.apply.configFile),
+    );
+  }
+
+  /** The wanted state for these containers; logs what is new in it. */
+  async build(all: readonly ContainerRecord[]): Promise<Desired> {
+    const options = this.#options;
+    const built = await this.#rejections.filter(
+      buildRoutes(this.#damp(all), options.routes),
+      all,
+      Date.now(),
+    );
+    this.#report.findings(built.findings);
+    this.#report.observe(
+      this.#telemetry,
+      all,
+      built,
+      options.routes.includeEnv === true,
+      options.tls?.source,
+    );
+    if (!options.dryRun) {
+      options.acme?.want(
+        built.routes.filter((route) => route.settings.tls).map((route) =>
+          route.host
+        ),
+      );
+    }
+    let table: RouteTable & RenderInput = built;
+    let hostMaps;
+    if (options.maps?.http !== undefined) {
+      if (options.once && this.#pool === EMPTY_POOL) {
+        this.#pool = await installedPool(
+          options.apply.configFile,
+          options.maps,
+        );
+      }
+      const pooled = assignPool(built, this.#pool);
+      table = pooled.table;
+      hostMaps = pooled.table.maps;
+      this.#pool = pooled.assignment;
+    }
+    const companions = companionsFor(options, hostMaps);
+    if (companions.certs !== null) {
+      table = { ...table, defaultCert: companions.certs.defaultCert.path };
+    }
+    return { built, table, companions };
+  }
+
+  /**
+   * Takes note of the label listeners an error from HAProxy's start or
+   * reload names; returns whether there were any (the next build leaves
+   * them out).
+   */
+  trace(message: string, table: RouteTable): Promise<boolean> {
+    return this.#rejections.trace(message, table, Date.now());
+  }
+
+  /** Drops the timer of a damped container's second look. */
+  close(): void {
+    this.#timers.clearAll();
+  }
+
+  /**
+   * Leaves out containers caught in a restart loop, logs each once, and
+   * looks again when the first of them has run long enough.
+   */
+  #damp(containers: readonly ContainerRecord[]): ContainerRecord[] {
+    const { damped, recheckAt } = damping(containers, Date.now());
+    this.#report.damped(containers, damped);
+    this.#timers.clear("recheck");
+    if (recheckAt !== undefined) {
+      this.#timers.set(
+        "recheck",
+        Math.max(0, recheckAt - Date.now()) + 50,
+        this.#schedule,
+      );
+    }
+    return containers.filter((c) => !damped.has(c.id));
+  }
+}

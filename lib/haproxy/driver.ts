@@ -1,0 +1,272 @@
+/**
+ * What HAProxy runs, and the effects that change it: runtime operations on
+ * the admin socket (taken back when the file that follows is rejected),
+ * installing the files, saving server states and reloading. The engine
+ * decides; the driver does what it was told and keeps track of the result.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import {
+  applyConfig,
+  ConfigRejectedError,
+  reload,
+  writeAtomically,
+} from "./apply.ts";
+import { planChange, type RuntimeOp } from "./plan.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
+import { AdminSocket } from "./runtime.ts";
+import { HAPROXY_SOCKETS } from "../permissions.ts";
+import {
+  CertWriter,
+  companionFiles,
+  type Companions,
+  expectationOf,
+  NO_COMPANIONS,
+  type RunningCompanions,
+  runningOf,
+} from "./companions.ts";
+import { applyOps, summarize } from "./runtime_ops.ts";
+import type { BalancerOptions, BalancerStats } from "./engine_options.ts";
+
+const log = getLogger(["docker-glue", "haproxy"]);
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs and tracks one HAProxy for the engine. */
+export class HAProxyDriver {
+  /** The configuration HAProxy runs, when known. */
+  running: string | null = null;
+  /** The maps and certificates HAProxy runs. */
+  runningCompanions: RunningCompanions = NO_COMPANIONS;
+  /** When HAProxy last reloaded, ms since the epoch. */
+  lastReload = -Infinity;
+  /** Size of the table being applied, for the log. */
+  size = { routes: 0, servers: 0 };
+  readonly #options: BalancerOptions;
+  readonly #stats: BalancerStats;
+  readonly #telemetry: Telemetry;
+  readonly #certs: CertWriter;
+  #admin: AdminSocket | null;
+  /** Why the runtime API is not used, when it is not. */
+  #noRuntime: string | null;
+  /** False after a runtime change failed half-way: HAProxy's server states are then not saved. */
+  #statesTrusted = true;
+
+  /**
+   * Creates the driver. `misfit` says why the template keeps membership
+   * changes from the runtime API, or is null when it does not.
+   */
+  constructor(
+    options: BalancerOptions,
+    stats: BalancerStats,
+    telemetry: Telemetry,
+    misfit: string | null,
+  ) {
+    this.#options = options;
+    this.#stats = stats;
+    this.#telemetry = telemetry;
+    this.#certs = new CertWriter(options.tls);
+    this.#admin = options.adminSocket && misfit === null
+      ? new AdminSocket(options.adminSocket)
+      : null;
+    this.#noRuntime = !options.adminSocket
+      ? "no admin socket"
+      : misfit === null
+      ? null
+      : `the template renders more than server lines (${misfit})`;
+  }
+
+  /** Why changes cannot go through the runtime API, or null when they can. */
+  get noRuntime(): string | null {
+    return this.#noRuntime;
+  }
+
+  /**
+   * Makes the change through the admin socket, then installs the file; a
+   * file HAProxy rejects undoes the change, so HAProxy never runs what no
+   * file describes. Returns null when done, or why the runtime API failed
+   * (HAProxy's state is then unknown and a reload follows).
+   *
+   * @throws {ConfigRejectedError} when `haproxy -c` rejects the file.
+   */
+  async runtime(
+    ops: readonly RuntimeOp[],
+    text: string,
+    companions: Companions,
+  ): Promise<string | null> {
+    const admin = this.#admin;
+    if (admin === null) return "no admin socket";
+    try {
+      // New certificates are on disk before HAProxy is told of them.
+      await this.#certs.write(companions);
+      await applyOps(admin, ops, expectationOf(companions, this.#options.tls));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) this.#noPermission();
+      this.#stats.runtimeFallbacks++;
+      this.#statesTrusted = false;
+      return message(error);
+    }
+    try {
+      // The file follows, so a reload or restart runs the same servers.
+      await this.install(text, companions);
+    } catch (error) {
+      if (error instanceof ConfigRejectedError) {
+        await this.#undo(admin, text, companions);
+      }
+      throw error;
+    }
+    this.ran(text, companions);
+    this.#stats.runtimeUpdates++;
+    this.#telemetry.runtimeOps(ops);
+    log.info(
+      "Applied {count} changes through the runtime API, no reload: {summary}",
+      { count: ops.length, summary: summarize(ops) },
+    );
+    return null;
+  }
+
+  /** Takes back a runtime change whose file HAProxy rejected. */
+  async #undo(
+    admin: AdminSocket,
+    text: string,
+    companions: Companions,
+  ): Promise<void> {
+    const back = planChange(text, this.running ?? text, {
+      maps: companions.maps.map(({ file, entries }) => ({
+        file,
+        before: entries,
+        after: this.runningCompanions.maps.get(file) ?? [],
+      })),
+    });
+    if (back.kind !== "runtime") return;
+    try {
+      await applyOps(admin, back.ops, {
+        maps: [...this.runningCompanions.maps].map(([file, entries]) => ({
+          file,
+          entries,
+        })),
+      });
+      log.warn(
+        "Took back the runtime change HAProxy's check of the file rejected: {summary}",
+        { summary: summarize(back.ops) },
+      );
+    } catch (error) {
+      // HAProxy now runs servers no file describes; the next reload ends it.
+      this.#statesTrusted = false;
+      this.running = null;
+      log.error("Cannot take back the rejected runtime change: {error}", {
+        error: message(error),
+      });
+    }
+  }
+
+  /**
+   * Validates and installs `text`, with its certificate files, maps and
+   * crt-list before it; reloads nothing.
+   */
+  async install(text: string, companions: Companions): Promise<void> {
+    await this.#certs.write(companions);
+    const outcome = await applyConfig(text, {
+      ...this.#options.apply,
+      reloadCmd: [],
+      // HAProxy reads the maps and the crt-list with the configuration.
+      companions: companionFiles(companions, this.#options.tls),
+    });
+    if (outcome === "applied") {
+      this.#stats.installs++;
+      log.info("Installed {file}: {routes} routes, {servers} servers", {
+        file: this.#options.apply.configFile,
+        ...this.size,
+      });
+    }
+    await this.#certs.prune(companions);
+  }
+
+  /** Takes note of what HAProxy runs now. */
+  ran(text: string, companions: Companions): void {
+    this.running = text;
+    this.runningCompanions = runningOf(companions);
+  }
+
+  /**
+   * Installs and reloads. When a managed HAProxy will not take the file,
+   * the file it runs is put back.
+   */
+  async reload(
+    text: string,
+    companions: Companions,
+    reason: string,
+  ): Promise<void> {
+    // HAProxy reads every certificate file again: make sure each is there.
+    this.#certs.forget();
+    await this.install(text, companions);
+    await this.#saveStates();
+    const managed = this.#options.managed;
+    const command = this.#options.apply.reloadCmd;
+    // A managed HAProxy not running yet is started, which it logs itself.
+    const starting = managed !== undefined && !managed.running;
+    const started = performance.now();
+    try {
+      if (managed !== undefined) await managed.reload();
+      else if (command.length > 0) await reload(command);
+    } catch (error) {
+      // A managed HAProxy's master kept its workers on the file they run:
+      // that file goes back, so a restart starts what ran. (An external
+      // reload command may have done part of its work: its file stays.)
+      if (managed !== undefined && this.running !== null) {
+        await writeAtomically(this.#options.apply.configFile, this.running);
+      }
+      throw error;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.ran(text, companions);
+    this.#statesTrusted = true;
+    this.lastReload = Date.now();
+    // With no reload command whoever runs HAProxy reloads it: nothing to say.
+    if (starting || (managed === undefined && command.length === 0)) return;
+    this.#stats.reloads++;
+    this.#telemetry.reloaded(seconds);
+    log.info("Reloaded HAProxy: {reason}", { reason });
+  }
+
+  /** The binary may not use the admin socket: say so once and reload from now on. */
+  #noPermission(): void {
+    log.warn(
+      "Not allowed to use HAProxy's admin socket {socket}; every change reloads (this binary may use {allowed})",
+      { socket: this.#admin?.path ?? "", allowed: HAPROXY_SOCKETS[0] ?? "" },
+    );
+    this.#admin = null;
+    this.#noRuntime = "not allowed to use the admin socket";
+  }
+
+  /**
+   * Saves server states (health, drain, weights set at runtime) for the
+   * next worker to load. After a runtime change that failed half-way they
+   * are not trusted: the file alone then decides.
+   */
+  async #saveStates(): Promise<void> {
+    const file = this.#options.stateFile;
+    if (file === undefined) return;
+    if (this.#admin !== null && this.#statesTrusted && this.running !== null) {
+      try {
+        await writeAtomically(file, await this.#admin.serversStateText());
+        return;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotCapable) this.#noPermission();
+        else {
+          log.warn(
+            "Cannot save server states to {file}: {error}; the new worker starts from the configuration alone",
+            { file, error: message(error) },
+          );
+        }
+      }
+    }
+    await Deno.remove(file).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+}

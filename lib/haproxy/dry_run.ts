@@ -1,0 +1,94 @@
+/**
+ * The engine's two outputs that change nothing: `--dry-run`'s printed
+ * configuration, and `--diff`'s preview, validated with `haproxy -c` and
+ * compared with the installed files.
+ *
+ * @module
+ */
+
+import { type ApplyOptions, checkConfig, readOrNull } from "./apply.ts";
+import { certFiles, companionFiles, type Companions } from "./companions.ts";
+import { type MapChange, planChange } from "./plan.ts";
+import { parseMapText } from "./pool.ts";
+import type { Preview } from "./preview.ts";
+import type { TlsFiles } from "./tls.ts";
+
+/**
+ * The configuration as `--dry-run` prints it: maps and the crt-list are
+ * files of their own, shown after it as comments.
+ */
+export function printedConfig(
+  text: string,
+  companions: Companions,
+  tls: TlsFiles | undefined,
+): string {
+  return [
+    text,
+    ...companionFiles(companions, tls).map((file) =>
+      `# ${file.path}:\n${file.text.replace(/^/gm, "# ").replace(/# $/, "")}`
+    ),
+  ].join("\n");
+}
+
+/** The paths a crt-list names; the plan compares paths only. */
+function crtListPaths(text: string | null): string[] {
+  return (text ?? "").split("\n").map((line) =>
+    line.trim().split(/\s+/)[0] ?? ""
+  ).filter((path) => path !== "" && !path.startsWith("#"));
+}
+
+/**
+ * Validates `text` with the files it reads, and compares them with the
+ * installed ones: what the change would do.
+ *
+ * @throws {ConfigRejectedError} when HAProxy rejects the rendering.
+ */
+export async function previewChange(
+  text: string,
+  companions: Companions,
+  apply: ApplyOptions,
+  tls: TlsFiles | undefined,
+): Promise<Preview> {
+  const files = [
+    { path: apply.configFile, text },
+    ...companionFiles(companions, tls),
+  ];
+  const certs = certFiles(companions)?.certs ?? [];
+  await checkConfig(text, [
+    ...files.slice(1),
+    ...certs.map((cert) => ({ path: cert.path, text: cert.pem })),
+  ], apply);
+  const before = await Promise.all(
+    files.map((file) => readOrNull(file.path)),
+  );
+  const installed = before[0] ?? null;
+  const crtList = tls === undefined ? null : await readOrNull(tls.crtList);
+  const plan = installed === null
+    ? { kind: "reload" as const, reason: `${apply.configFile} is not there` }
+    : planChange(installed, text, {
+      maps: await Promise.all(
+        companions.maps.map(async (
+          { file, entries },
+        ): Promise<MapChange> => ({
+          file,
+          before: parseMapText(await readOrNull(file) ?? ""),
+          after: entries,
+        })),
+      ),
+      ...(tls === undefined || companions.certs === null ? {} : {
+        certs: {
+          crtList: tls.crtList,
+          before: crtListPaths(crtList).map((path) => ({ path, pem: "" })),
+          after: companions.certs.certs,
+        },
+      }),
+    });
+  return {
+    files: files.map((file, i) => ({
+      path: file.path,
+      before: before[i] ?? null,
+      after: file.text,
+    })),
+    plan,
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * What the engine tells the operator: one log line per container and
+ * decision (a finding, a damped container, a server routed, moved or
+ * unrouted, with the reason), each said once while it lasts, and the
+ * metrics of what is not routed.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { type ContainerRecord, isServing } from "../docker/container.ts";
+import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
+import type { CertDirectory } from "../tls/cert_dir.ts";
+import { countByReason, unroutedOf } from "./report.ts";
+import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
+
+const log = getLogger(["docker-glue", "haproxy"]);
+
+interface Placement {
+  readonly container: string;
+  readonly containerId: string;
+  readonly where: string;
+  readonly target: string;
+}
+
+function placements(table: RouteTable): Map<string, Placement> {
+  const out = new Map<string, Placement>();
+  const all: [string, HttpRoute | TcpRoute][] = [
+    ...table.routes.map((route): [string, HttpRoute] => [
+      `${route.host || "(default host)"}${route.prefix || "/"}${
+        route.settings.stripPrefix ? " (prefix stripped)" : ""
+      }${route.settings.tls ? " (and HTTPS)" : ""}`,
+      route,
+    ]),
+    ...table.tcpRoutes.map((route): [string, TcpRoute] => [
+      `TCP port ${route.listen}`,
+      route,
+    ]),
+  ];
+  for (const [where, route] of all) {
+    for (const server of route.servers) {
+      out.set(`${server.containerId}\n${route.backend}\n${server.name}`, {
+        container: server.containerName,
+        containerId: server.containerId,
+        where,
+        target: `${server.address}:${server.port} weight ${server.weight}`,
+      });
+    }
+  }
+  return out;
+}
+
+function findingKey(finding: Finding): string {
+  return `${finding.containerId}\n${finding.label ?? ""}\n${finding.message}`;
+}
+
+/** The engine's log and metrics of routes, findings and damping. */
+export class EngineReport {
+  #placed = new Map<string, Placement>();
+  #reported = new Set<string>();
+  #damped: ReadonlySet<string> = new Set();
+
+  /** Logs each finding once while it lasts, so a bad label warns once, not on every render. */
+  findings(findings: readonly Finding[]): void {
+    const current = new Set<string>();
+    for (const finding of findings) {
+      const key = findingKey(finding);
+      current.add(key);
+      if (this.#reported.has(key)) continue;
+      const props = {
+        container: finding.container,
+        label: finding.label ?? "",
+        message: finding.message,
+      };
+      if (finding.severity === "warning") {
+        if (finding.label !== undefined) {
+          log.warn("Container {container}: label {label}: {message}", props);
+        } else log.warn("Container {container}: {message}", props);
+      } else log.info("Container {container}: {message}", props);
+    }
+    this.#reported = current;
+  }
+
+  /** Logs the containers newly damped, once each. */
+  damped(
+    containers: readonly ContainerRecord[],
+    damped: ReadonlySet<string>,
+  ): void {
+    for (const container of containers) {
+      if (damped.has(container.id) && !this.#damped.has(container.id)) {
+        log.info(
+          "Container {container}: damped, not routed while its restart policy keeps restarting it ({count} restarts); routed once it has run for 30 s",
+          { container: container.name, count: container.restartCount },
+        );
+      }
+    }
+    this.#damped = damped;
+  }
+
+  /** Logs one line per server that appeared, moved or went, with the reason. */
+  placements(
+    table: RouteTable,
+    containers: readonly ContainerRecord[],
+  ): void {
+    const next = placements(table);
+    const byId = new Map(containers.map((c) => [c.id, c]));
+    for (const [key, placed] of next) {
+      const before = this.#placed.get(key);
+      if (before === undefined) {
+        log.info("Container {container}: routed {where} -> {target}", {
+          ...placed,
+        });
+      } else if (before.target !== placed.target) {
+        log.info("Container {container}: rerouted {where} -> {target}", {
+          ...placed,
+        });
+      }
+    }
+    for (const [key, placed] of this.#placed) {
+      if (next.has(key)) continue;
+      const container = byId.get(placed.containerId);
+      const reason = container === undefined
+        ? "not running"
+        : this.#damped.has(container.id)
+        ? "damped: restarting"
+        : !isServing(container)
+        ? (container.paused ? "paused" : `health ${container.health}`)
+        : "labels changed or rejected";
+      log.info("Container {container}: unrouted {where} ({reason})", {
+        ...placed,
+        reason,
+      });
+    }
+    this.#placed = next;
+  }
+
+  /** Tells the telemetry what is not routed and which certificates are served. */
+  observe(
+    telemetry: Telemetry,
+    all: readonly ContainerRecord[],
+    built: RouteTable,
+    includeEnv: boolean,
+    certs: CertDirectory | undefined,
+  ): void {
+    if (telemetry === NO_TELEMETRY) return;
+    telemetry.unrouted(
+      countByReason(unroutedOf(all, built.findings, this.#damped, includeEnv)),
+    );
+    if (certs !== undefined) {
+      const loaded = [
+        ...certs.certs,
+        ...(certs.defaultCert === undefined ? [] : [certs.defaultCert]),
+      ];
+      telemetry.certificates(
+        loaded.flatMap(({ info }) =>
+          info.names.map((host) => ({ host, notAfter: info.notAfter }))
+        ),
+      );
+    }
+  }
+}
