@@ -8,12 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import {
-  applyConfig,
-  ConfigRejectedError,
-  reload,
-  writeAtomically,
-} from "./apply.ts";
+import { applyConfig, reload, writeAtomically } from "./apply.ts";
 import { planChange, type RuntimeOp } from "./plan.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { AdminSocket } from "./runtime.ts";
@@ -87,8 +82,8 @@ export class HAProxyDriver {
 
   /**
    * Makes the change through the admin socket, then installs the file; a
-   * file HAProxy rejects undoes the change, so HAProxy never runs what no
-   * file describes. Returns null when done, or why the runtime API failed
+   * file HAProxy rejects, or one that cannot be written, undoes the change,
+   * so HAProxy never runs what no file describes. Returns null when done, or why the runtime API failed
    * (HAProxy's state is then unknown and a reload follows).
    *
    * @throws {ConfigRejectedError} when `haproxy -c` rejects the file.
@@ -114,9 +109,9 @@ export class HAProxyDriver {
       // The file follows, so a reload or restart runs the same servers.
       await this.install(text, companions);
     } catch (error) {
-      if (error instanceof ConfigRejectedError) {
-        await this.#undo(admin, text, companions);
-      }
+      // Rejected by haproxy -c, or not written (a full disk): HAProxy goes
+      // back to what the file on disk describes.
+      await this.#undo(admin, text, companions);
       throw error;
     }
     this.ran(text, companions);

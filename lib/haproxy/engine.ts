@@ -75,6 +75,13 @@ export class HAProxyBalancer {
   readonly #burst: Burst;
   /** Closed: nothing more runs, writes or reloads. */
   #closed = false;
+  /**
+   * Opened by the first {@link HAProxyBalancer.update}, which the agent
+   * calls on the handler's first event. Until then a source, a certificate
+   * directory or ACME may ask for updates, but nothing runs: after SIGHUP
+   * the handler being replaced still runs HAProxy until it has closed.
+   */
+  #opened = false;
 
   /** Creates the engine; `source` has the current containers. */
   constructor(options: BalancerOptions, source: ContainerSource) {
@@ -126,6 +133,7 @@ export class HAProxyBalancer {
    */
   schedule(): void {
     if (this.#closed) return;
+    if (!this.#opened) return;
     this.#burst.trigger(Date.now());
     // A reload already waits for this burst and will take this change too;
     // rendering again for every event of a storm would only churn memory.
@@ -183,6 +191,7 @@ export class HAProxyBalancer {
    */
   update(): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    this.#opened = true;
     const run = this.#queue.then(() =>
       this.#closed ? undefined : this.#update()
     );

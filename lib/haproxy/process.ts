@@ -206,6 +206,9 @@ export class ManagedHAProxy {
       }
     }
     await this.#supervisor;
+    // Another master answering there owns the sockets now (one started
+    // after ours stopped): they are not ours to remove.
+    if (child !== null && await this.procList() !== null) return;
     for (
       const path of [this.#options.masterSocket, ...this.#options.sockets ?? []]
     ) {

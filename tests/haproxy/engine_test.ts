@@ -226,3 +226,33 @@ Deno.test("engine: once closed (SIGHUP swapped it out) nothing is written or rel
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("engine: before its first update nothing runs, whatever asks (after SIGHUP the old handler still runs HAProxy)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/haproxy.cfg`;
+    const balancer = await createBalancer(
+      external(config, `sh -c 'echo reload >> ${dir}/reloads'`),
+      {
+        list: () => [
+          container(
+            "web",
+            ip("10.0.0.2"),
+            labels({ glue_http_80_host: "web.example.com" }),
+          ),
+        ],
+      },
+    );
+    balancer.schedule();
+    balancer.urgent();
+    await balancer.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(await Deno.readTextFile(config).catch(() => null), null);
+    await balancer.update();
+    assertIncludes(await Deno.readTextFile(config), "web.example.com");
+    assertEquals(await Deno.readTextFile(`${dir}/reloads`), "reload\n");
+    await balancer.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
