@@ -2,10 +2,8 @@
  * The agent: follows the Docker engine, keeps the container inventory current
  * and hands each event to the handlers that want it.
  *
- * Data flows one way: event stream -> inventory -> dispatch -> handlers.
- * Each handler has its own queue, so it sees its events in the order they
- * arrived, and a slow or failing handler holds up no other handler and no
- * later event.
+ * Data flows one way: event stream -> inventory -> dispatcher (one queue
+ * per handler, dispatcher.ts) -> handlers.
  *
  * @module
  */
@@ -16,41 +14,30 @@ import { readEvents, RecentEvents } from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
 import { type PendingChange, PendingChanges } from "../docker/pending.ts";
 import { ReportedError } from "../util/reported_error.ts";
+import {
+  Dispatcher,
+  type HandlerLike,
+  type HandlerSlot,
+} from "./dispatcher.ts";
 import { driftOf, narrowListed } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
-import { permissionHint } from "../permissions.ts";
 import type { AgentContext } from "./base_handler.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
-import { type EventSelector, NONE, selects } from "./handler_ini.ts";
+import { NONE } from "./handler_ini.ts";
+import { SecondLooks } from "./second_looks.ts";
 
 const log = getLogger(["docker-glue", "agent"]);
 
 export { NONE, ReportedError };
+export type { HandlerLike, HandlerSlot };
 
-/** The part of a handler the agent calls. */
-export interface HandlerLike {
-  /** Handles one event for a container id ("" for `none`). */
-  handle(event: string, containerId: string): Promise<void>;
-  /** Finishes work in progress. */
-  close?(): Promise<void>;
-}
-
-/** A handler with the settings from its `[handler]` section. */
-export interface HandlerSlot {
-  /** Name in logs: the INI file, or the built-in handler's name. */
-  readonly name: string;
-  /** Events it wants. */
-  readonly events: EventSelector;
-  /** Fire `none` once after a real event this handler ran for. */
-  readonly triggersNone: boolean;
-  /** How long one event may take before the agent moves on. */
-  readonly timeoutMs: number;
-  /** The handler. */
-  readonly handler: HandlerLike;
-}
-
-/** After a health event that inspect does not show yet, look again after these delays. */
-const HEALTH_RECHECK_MS = [250, 1000, 3000];
+/**
+ * A container still running this long after its stop timeout ignored the
+ * terminating signal (`docker kill -s TERM` to a PID 1 without a handler):
+ * its drain ends. Docker's own default stop timeout is 10 s.
+ */
+const STOP_GRACE_MS = 5000;
+const DEFAULT_STOP_TIMEOUT_S = 10;
 
 /** How often, when events are quiet, the inventory is checked against Docker. */
 const RECONCILE_MS = 30_000;
@@ -66,11 +53,6 @@ function isFatal(error: unknown): boolean {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-interface Queue {
-  readonly slot: HandlerSlot;
-  tail: Promise<void>;
 }
 
 /** Agent settings. */
@@ -95,8 +77,8 @@ export class Agent implements AgentContext {
   readonly dockerUrl: string;
   /** Where the agent and its handlers report for metrics. */
   readonly telemetry: Telemetry;
-  #queues: Queue[] = [];
-  #failures = 0;
+  readonly #dispatcher = new Dispatcher();
+  readonly #looks = new SecondLooks();
   #oneShot = false;
 
   /** True once {@link once} has started: handlers finish their work within the event. */
@@ -115,21 +97,33 @@ export class Agent implements AgentContext {
 
   /** Adds a handler. */
   add(slot: HandlerSlot): void {
-    this.#queues.push({ slot, tail: Promise.resolve() });
+    this.#dispatcher.add(slot);
   }
 
   /**
    * Swaps in a new set of handlers (SIGHUP): queued events finish on the old
    * ones, which are then closed.
    */
-  async replace(slots: readonly HandlerSlot[]): Promise<void> {
-    const old = this.#queues;
-    // From now on events go to the new handlers, and wait until the old
-    // ones have finished theirs and closed: a closed handler gets nothing,
-    // and no old and new handler run side by side.
-    const closed = this.#closeQueues(old);
-    this.#queues = slots.map((slot) => ({ slot, tail: closed }));
-    await closed;
+  replace(slots: readonly HandlerSlot[]): Promise<void> {
+    return this.#dispatcher.replace(slots);
+  }
+
+  /** Waits until every handler queue is empty. */
+  idle(): Promise<void> {
+    return this.#dispatcher.idle();
+  }
+
+  /** Waits for queued events, then lets every handler finish its work. */
+  close(): Promise<void> {
+    return this.#dispatcher.close();
+  }
+
+  /**
+   * Queues the event for every handler that wants it; resolves once they
+   * have all handled it (see {@link Dispatcher.dispatch}).
+   */
+  dispatch(status: string, containerId: string): Promise<void> {
+    return this.#dispatcher.dispatch(status, containerId);
   }
 
   /**
@@ -142,19 +136,10 @@ export class Agent implements AgentContext {
   async once(options: { docker?: boolean } = {}): Promise<boolean> {
     this.#oneShot = true;
     if (options.docker ?? true) await this.inventory.resync();
-    const before = this.#failures;
+    const before = this.#dispatcher.failures;
     await this.dispatch(NONE, "");
     await this.idle();
-    return this.#failures === before;
-  }
-
-  /** Waits until every handler queue is empty. */
-  async idle(): Promise<void> {
-    let tails: Promise<void>[];
-    do {
-      tails = this.#queues.map((q) => q.tail);
-      await Promise.all(tails);
-    } while (this.#queues.some((q, i) => q.tail !== tails[i]));
+    return this.#dispatcher.failures === before;
   }
 
   /**
@@ -272,28 +257,22 @@ export class Agent implements AgentContext {
       }
     })();
     let lastCheck = Date.now();
-    // Containers whose health event showed no change yet: id -> the times
-    // to look again.
-    const healthChecks = new Map<string, number[]>();
     while (true) {
       const change = pending.take();
       if (change !== undefined) {
         if (await this.#onChange(change)) {
-          const now = Date.now();
-          healthChecks.set(change.id, HEALTH_RECHECK_MS.map((ms) => now + ms));
+          this.#looks.health(change.id, Date.now());
         }
         continue;
       }
       if (done) break;
-      const due = [...healthChecks].find(([, at]) =>
-        (at[0] ?? 0) <= Date.now()
-      );
-      if (due !== undefined) {
-        const [id, times] = due;
-        times.shift();
-        if (times.length === 0 || await this.#recheckHealth(id)) {
-          healthChecks.delete(id);
-        }
+      const look = this.#looks.take(Date.now());
+      if (look?.kind === "health") {
+        if (await this.#recheckHealth(look.id)) this.#looks.settled(look.id);
+        continue;
+      }
+      if (look?.kind === "stopping") {
+        await this.#recheckStopping(look.id);
         continue;
       }
       const left = lastCheck + RECONCILE_MS - Date.now();
@@ -302,10 +281,7 @@ export class Agent implements AgentContext {
         lastCheck = Date.now();
         continue;
       }
-      const next = Math.min(
-        left,
-        ...[...healthChecks.values()].map((at) => (at[0] ?? 0) - Date.now()),
-      );
+      const next = Math.min(left, this.#looks.wait(Date.now()));
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         waiting.wake = resolve;
@@ -335,34 +311,13 @@ export class Agent implements AgentContext {
     void this.dispatch(NONE, "");
   }
 
-  /** Waits for queued events, then lets every handler finish its work. */
-  async close(): Promise<void> {
-    await this.idle();
-    await this.#closeQueues(this.#queues);
-  }
-
-  /** Waits for the queues' events, then closes their handlers; never throws. */
-  async #closeQueues(queues: readonly Queue[]): Promise<void> {
-    await Promise.all(queues.map((q) => q.tail));
-    for (const { slot } of queues) {
-      try {
-        await slot.handler.close?.();
-      } catch (error) {
-        log.error("Handler {handler} failed while closing: {error}", {
-          handler: slot.name,
-          error: describe(error),
-        });
-      }
-    }
-  }
-
   /**
    * Brings the inventory up to date for one container's pending events,
    * then dispatches each of them.
    */
   async #onChange(change: PendingChange): Promise<boolean> {
     const wanted = change.actions.filter((action) =>
-      this.#queues.some((q) => selects(q.slot.events, action))
+      this.#dispatcher.wants(action)
     );
     if (wanted.length === 0) return false;
     const healthBefore = this.inventory.get(change.id)?.health;
@@ -386,12 +341,34 @@ export class Agent implements AgentContext {
       // No inspect: it would say "running", and every millisecond counts
       // before the process goes.
       this.inventory.markStopping(id);
+      const timeout = this.inventory.get(id)?.stopTimeout ??
+        DEFAULT_STOP_TIMEOUT_S;
+      this.#looks.stopping(id, Date.now() + timeout * 1000 + STOP_GRACE_MS);
     } else await this.inventory.refresh(id);
     for (const action of wanted) void this.dispatch(action, id);
     // Podman sends a health event before inspect shows the new status (its
     // event even carries the old one): when nothing changed, look again.
     return change.actions.includes("health_status") &&
       this.inventory.get(id)?.health === healthBefore;
+  }
+
+  /**
+   * Inspects a container marked stopping whose stop timeout has passed: if
+   * it still runs, it ignored the signal, and is routed again.
+   */
+  async #recheckStopping(id: string): Promise<void> {
+    if (this.inventory.get(id)?.stopping !== true) return;
+    const record = await this.inventory.refresh(id);
+    if (record === null) return;
+    log.info(
+      "Container {container}: still running {seconds} s after a terminating signal it ignored; no longer stopping",
+      {
+        container: record.name,
+        seconds: (record.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) +
+          STOP_GRACE_MS / 1000,
+      },
+    );
+    void this.dispatch(NONE, "");
   }
 
   /**
@@ -410,70 +387,5 @@ export class Agent implements AgentContext {
     });
     void this.dispatch("health_status", id);
     return true;
-  }
-
-  /**
-   * Queues the event for every handler that wants it. Resolves once they have
-   * all handled it; then, for a real event, fires `none` once if any of them
-   * has `triggers-none=1`. The event stream calls this; so can tests.
-   */
-  async dispatch(status: string, containerId: string): Promise<void> {
-    const runs: Promise<boolean>[] = [];
-    let triggers = false;
-    for (const queue of this.#queues) {
-      if (!selects(queue.slot.events, status)) continue;
-      triggers ||= queue.slot.triggersNone;
-      const run = queue.tail.then(() =>
-        this.#run(queue.slot, status, containerId)
-      );
-      queue.tail = run.then(() => {});
-      runs.push(run);
-    }
-    await Promise.all(runs);
-    if (status !== NONE && triggers) await this.dispatch(NONE, "");
-  }
-
-  /** Runs one handler on one event; returns whether it succeeded. */
-  async #run(
-    slot: HandlerSlot,
-    status: string,
-    containerId: string,
-  ): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), slot.timeoutMs);
-    });
-    const id = containerId ? ` ${containerId.slice(0, 12)}` : "";
-    try {
-      const result = await Promise.race([
-        slot.handler.handle(status, containerId).then(() => "done" as const),
-        timeout,
-      ]);
-      if (result === "timeout") {
-        this.#failures++;
-        log.error(
-          "Handler {handler} did not finish {status}{id} within {seconds} s; moving on",
-          { handler: slot.name, status, id, seconds: slot.timeoutMs / 1000 },
-        );
-        return false;
-      }
-      return true;
-    } catch (error) {
-      this.#failures++;
-      if (!(error instanceof ReportedError)) {
-        // A missing permission is this handler's problem; the others go on.
-        log.error("Handler {handler} failed on {status}{id}: {error}", {
-          handler: slot.name,
-          status,
-          id,
-          error: isFatal(error)
-            ? permissionHint(error as Deno.errors.NotCapable)
-            : describe(error),
-        });
-      }
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }

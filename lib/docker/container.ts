@@ -64,6 +64,11 @@ export interface ContainerRecord {
    * kill`): the container is going, and gets no new requests.
    */
   readonly stopping?: boolean;
+  /**
+   * Seconds `docker stop` waits before it kills (`--stop-timeout`), when
+   * the container sets it; Docker's default is 10.
+   */
+  readonly stopTimeout?: number;
   /** Set for records read from etcd: the host the container runs on. */
   readonly host?: ContainerHost;
 }
@@ -251,6 +256,9 @@ export function narrowInspect(inspect: unknown): ContainerRecord {
     health: parseHealth(state),
     restartCount: typeof doc.RestartCount === "number" ? doc.RestartCount : 0,
     startedAt: asString(state.StartedAt),
+    ...(typeof config.StopTimeout === "number" && config.StopTimeout >= 0
+      ? { stopTimeout: config.StopTimeout }
+      : {}),
   };
 }
 

@@ -279,6 +279,55 @@ Deno.test({
       );
 
       await t.step(
+        "a container that survives docker kill -s TERM is drained, then routed again once its stop timeout has passed",
+        async () => {
+          await runContainer("dg-m-stubborn", {
+            network: net.name,
+            labels: label,
+            ignoreSigterm: true,
+            extra: ["--stop-timeout", "2"],
+          });
+          const weight = async () =>
+            (await runningServers()).find((s) =>
+              s.includes("/dg-m-stubborn:80 ")
+            )?.replace(/.* w/, "");
+          await waitFor(
+            "dg-m-stubborn routed",
+            async () => (await weight()) === "100" || undefined,
+          );
+          await docker("kill", "-s", "TERM", "dg-m-stubborn");
+          await waitFor(
+            "dg-m-stubborn drained",
+            async () => (await weight()) === "0" || undefined,
+            3000,
+            10,
+          );
+          const drained = Date.now();
+          // Its stop timeout (2 s) and the agent's grace (5 s).
+          await waitFor(
+            "dg-m-stubborn routed again",
+            async () => (await weight()) === "100" || undefined,
+            12_000,
+          );
+          const seconds = (Date.now() - drained) / 1000;
+          assertTrue(seconds >= 6, `routed again after ${seconds} s`);
+          assertEquals(
+            (await docker(
+              "inspect",
+              "-f",
+              "{{.State.Running}}",
+              "dg-m-stubborn",
+            )).trim(),
+            "true",
+          );
+          await started.waitForLine(
+            /Container dg-m-stubborn: still running 7 s after a terminating signal/,
+          );
+          await docker("rm", "-f", "dg-m-stubborn");
+        },
+      );
+
+      await t.step(
         "without the admin socket a change falls back to a reload with the right routes",
         async () => {
           const before = await haproxyState(started);
