@@ -84,11 +84,25 @@ export const HAPROXY_CONFIG_DIRS: readonly string[] = [
   HAPROXY_RUN_DIR,
 ];
 
+/**
+ * The system's CA bundle, where distributions keep it (Debian and Ubuntu,
+ * Fedora and RHEL, openSUSE, Alpine): the roots an ACME CA's TLS is checked
+ * against without `--acme-ca-file`. Read as a file because Deno's own root
+ * store needs `--allow-sys` in full.
+ */
+export const SYSTEM_CA_FILES: readonly string[] = [
+  "/etc/ssl/certs/ca-certificates.crt",
+  "/etc/pki/tls/certs/ca-bundle.crt",
+  "/etc/ssl/ca-bundle.pem",
+  "/etc/ssl/cert.pem",
+];
+
 /** Files and directories docker-balancer may read besides those it writes. */
 export const BALANCER_READS: readonly string[] = [
   "/etc/docker-glue",
   "/etc/default/haproxy",
   "/etc/sysconfig/haproxy",
+  ...SYSTEM_CA_FILES,
 ];
 
 /** Programs docker-balancer may run: HAProxy itself and the usual reload commands. */

@@ -40,8 +40,12 @@ export class ChallengeMap implements ChallengeResponder {
     return [...this.#entries];
   }
 
-  /** Adds the token and waits until HAProxy answers it. */
-  async publish(token: string, keyAuthorization: string): Promise<void> {
+  /** Adds the token and waits until HAProxy answers it, or `signal` aborts. */
+  async publish(
+    token: string,
+    keyAuthorization: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     // Tokens are base64url; anything else must not reach the map file.
     if (
       !/^[A-Za-z0-9_-]+$/.test(token) ||
@@ -57,6 +61,7 @@ export class ChallengeMap implements ChallengeResponder {
     engine.schedule();
     const deadline = Date.now() + PUBLISH_TIMEOUT_MS;
     while (!engine.serves(this.#file, token, keyAuthorization)) {
+      signal?.throwIfAborted();
       if (Date.now() > deadline) {
         throw new Error(
           `HAProxy did not take the challenge token within ${

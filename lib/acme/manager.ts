@@ -14,6 +14,7 @@ import { getLogger } from "@logtape/logtape";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { covers, inspectPem } from "../tls/pem.ts";
 import { readOrNull, writeAtomically } from "../haproxy/apply.ts";
+import { SYSTEM_CA_FILES } from "../permissions.ts";
 import {
   type Backoff,
   backoffMs,
@@ -23,6 +24,23 @@ import {
 } from "./policy.ts";
 
 const log = getLogger(["docker-glue", "acme"]);
+
+/**
+ * The system's CA bundle, the first of {@link SYSTEM_CA_FILES} there is.
+ *
+ * @throws {Error} naming the places looked at when there is none.
+ */
+async function systemRoots(): Promise<string> {
+  for (const file of SYSTEM_CA_FILES) {
+    const text = await readOrNull(file);
+    if (text !== null) return text;
+  }
+  throw new Error(
+    `no system CA bundle at ${
+      SYSTEM_CA_FILES.join(", ")
+    }: give the CA's roots with --acme-ca-file`,
+  );
+}
 
 /** ACME settings as the operator gives them. */
 export interface AcmeSettings {
@@ -38,8 +56,15 @@ export interface AcmeSettings {
 
 /** Where HTTP-01 answers go: HAProxy, through its ACME map. */
 export interface ChallengeResponder {
-  /** Resolves once HAProxy answers `token` with `keyAuthorization`. */
-  publish(token: string, keyAuthorization: string): Promise<void>;
+  /**
+   * Resolves once HAProxy answers `token` with `keyAuthorization`; rejects
+   * when `signal` aborts first.
+   */
+  publish(
+    token: string,
+    keyAuthorization: string,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Stops answering `token`. */
   withdraw(token: string): Promise<void>;
 }
@@ -66,6 +91,11 @@ export class AcmeManager {
   #again = false;
   #closed = false;
   #loaded = false;
+  /**
+   * Aborted by {@link AcmeManager.close}: an order in flight ends at once,
+   * so a stop never waits for the CA (30 s a request) or a challenge.
+   */
+  readonly #abort = new AbortController();
 
   /**
    * `onIssued` runs after a certificate was written, so the engine serves
@@ -108,6 +138,7 @@ export class AcmeManager {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#abort.abort();
     await this.#running;
   }
 
@@ -191,7 +222,11 @@ export class AcmeManager {
         // name from this host proves little and may not route at all.
         skipChallengeVerification: true,
         challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-          await this.#responder.publish(challenge.token, keyAuthorization);
+          await this.#responder.publish(
+            challenge.token,
+            keyAuthorization,
+            this.#abort.signal,
+          );
         },
         challengeRemoveFn: async (_authz, challenge) => {
           await this.#responder.withdraw(challenge.token);
@@ -223,6 +258,13 @@ export class AcmeManager {
       await this.#certs.scan();
       this.#onIssued();
     } catch (error) {
+      if (this.#closed) {
+        // Not the CA's failure: no back-off, asked again at the next start.
+        log.info("ACME: stopped the request for {host}: shutting down", {
+          host,
+        });
+        return;
+      }
       const failures = (this.#states.get(host)?.failures ?? 0) + 1;
       const wait = backoffMs(failures, this.#settings.backoff);
       const reason = describe(error);
@@ -250,14 +292,15 @@ export class AcmeManager {
     acme.axios.interceptors.request.clear();
     acme.axios.interceptors.response.clear();
     const defaults = acme.axios.defaults;
-    // A request that hangs counts as failed.
+    // A request that hangs counts as failed; one in flight at a stop ends.
     defaults.timeout = REQUEST_TIMEOUT_MS;
-    if (caFile !== undefined && caFile !== "") {
-      // acme-client sends every request through its own axios instance.
-      acme.axios.defaults.httpsAgent = new https.Agent({
-        ca: await Deno.readTextFile(caFile),
-      });
-    }
+    defaults.signal = this.#abort.signal;
+    // acme-client sends every request through its own axios instance.
+    acme.axios.defaults.httpsAgent = new https.Agent({
+      ca: caFile !== undefined && caFile !== ""
+        ? await Deno.readTextFile(caFile)
+        : await systemRoots(),
+    });
     this.#client = new acme.Client({
       directoryUrl,
       accountKey: await this.#accountKey(),

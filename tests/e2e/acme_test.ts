@@ -309,3 +309,71 @@ Deno.test({
       console.log(figures.join("\n"));
     }),
 });
+
+Deno.test({
+  name:
+    "e2e acme: a stop during an order does not wait for a CA that does not answer",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await clearLeftoverContainers();
+      const net = await testNetwork(cleanup, "docker-glue-test-acme-stop");
+      const dir = await testHaproxyDir(cleanup);
+      // A CA that takes connections and never answers (Pebble's address,
+      // which the binary may reach).
+      const silent = Deno.listen({ hostname: "127.0.0.1", port: 14000 });
+      const held: Deno.Conn[] = [];
+      cleanup.defer("the silent CA", () => {
+        silent.close();
+        for (const conn of held) conn.close();
+      });
+      void (async () => {
+        try {
+          for await (const conn of silent) held.push(conn);
+        } catch { /* closed */ }
+      })();
+      const balancer = stopsCleanly(
+        cleanup,
+        "docker-balancer",
+        startBalancer([
+          "-w",
+          "--haproxy",
+          "managed",
+          ...dir.listenArgs(freePort()),
+          ...dir.httpsArgs(freePort()),
+          "--acme-directory",
+          "https://127.0.0.1:14000/dir",
+          "--acme-email",
+          "ops@example.com",
+        ]),
+      );
+      await balancer.waitForLine(/Started HAProxy/);
+      await runContainer("dg-acme-stop", {
+        network: net.name,
+        labels: {
+          glue_http_80_host: "stop.example.com",
+          glue_http_80_tls: "1",
+        },
+      });
+      await balancer.waitForLine(/ACME: requesting a certificate for stop/);
+      await waitFor(
+        "the CA's connection",
+        () => Promise.resolve(held.length > 0 || undefined),
+      );
+      const t0 = performance.now();
+      const status = await balancer.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      console.log(`stopped ${seconds.toFixed(1)} s after SIGTERM`);
+      assertEquals(status.code, 0);
+      // systemd's TimeoutStopSec is 15 s; HAProxy's soft stop takes some.
+      assertTrue(seconds < 8, `stopped after ${seconds.toFixed(1)} s`);
+      assertTrue(
+        balancer.lines.some((line) =>
+          line.includes("ACME: stopped the request for stop.example.com")
+        ),
+        balancer.lines.slice(-10).join("\n"),
+      );
+    }),
+});
