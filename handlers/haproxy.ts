@@ -1,7 +1,7 @@
 /**
  * The HAProxy handler: re-renders HAProxy's configuration when containers
- * come and go. docker-balancer is the agent with just this handler, its
- * params taken from flags.
+ * come and go. docker-balancer runs the same service (lib/haproxy/service.ts)
+ * built from its flags.
  *
  * INI params (all optional) mirror docker-balancer's flags: `template_dir`,
  * `template_file`, `config_file`, `rc`, `reload_cmd`, `haproxy_bin`,
@@ -22,46 +22,20 @@ import {
   DEFAULT_ETCD_PREFIX,
   parseEndpoints,
 } from "../lib/discovery/endpoints.ts";
-import type { EtcdSource } from "../lib/discovery/etcd.ts";
-import { NONE, parseBoolean } from "../lib/agent/handler_ini.ts";
+import { parseBoolean } from "../lib/agent/handler_ini.ts";
 import type { HAProxyBalancer } from "../lib/haproxy/engine.ts";
 import {
   acmeSettings,
-  createBalancer,
   HAPROXY_DEFAULTS,
-  type HAProxySettings,
   parseMode,
-} from "../lib/haproxy/setup.ts";
+} from "../lib/haproxy/settings.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
-import { SwarmSource } from "../lib/docker/swarm.ts";
-
-/** Default `--watch-set`: the original's `die,start` plus what else changes routing. */
-export const DEFAULT_WATCH_SET =
-  "start,kill,die,stop,destroy,pause,unpause,health_status,rename,connect,disconnect";
-
-/** Events after which a container must get no new requests at once, not after the debounce window. */
-const URGENT = new Set(["kill", "pause"]);
-
-/** How long `none` waits for the first read from etcd or of the Swarm services. */
-const ETCD_READY_MS = 10_000;
-
-/** Where the handler's containers come from. */
-export type SourceSettings =
-  | { readonly kind: "docker" }
-  | { readonly kind: "swarm" }
-  | {
-    readonly kind: "etcd";
-    readonly endpoints: readonly string[];
-    readonly prefix: string;
-  };
-
-/** Everything the HAProxy handler needs, typed: from INI params or from docker-balancer's flags. */
-export interface HAProxyHandlerSettings {
-  /** The engine's settings. */
-  readonly haproxy: HAProxySettings;
-  /** Where containers come from. */
-  readonly source: SourceSettings;
-}
+import { parseSourceKind } from "../lib/haproxy/sources.ts";
+import {
+  BalancerService,
+  type BalancerSettings,
+  checkBalancerSettings,
+} from "../lib/haproxy/service.ts";
 
 /**
  * Reads a handler file's params into settings.
@@ -70,7 +44,7 @@ export interface HAProxyHandlerSettings {
  */
 export function settingsFromParams(
   param: (name: string) => string | undefined,
-): HAProxyHandlerSettings {
+): BalancerSettings {
   const named = <T>(name: string, parse: () => T): T => {
     try {
       return parse();
@@ -84,14 +58,7 @@ export function settingsFromParams(
     return named(name, () => parseBoolean(value));
   };
   const or = (name: string, fallback: string) => param(name) ?? fallback;
-  const source = or("source", "docker");
-  if (source !== "docker" && source !== "etcd" && source !== "swarm") {
-    throw new TypeError(
-      `[params] source: expected docker, swarm or etcd, got ${
-        JSON.stringify(source)
-      }`,
-    );
-  }
+  const source = named("source", () => parseSourceKind(or("source", "docker")));
   return {
     haproxy: {
       templateDir: param("template_dir"),
@@ -138,107 +105,46 @@ export function settingsFromParams(
 }
 
 /**
- * Renders on `none` at once and on other events as they come (bursts are
- * coalesced). With an etcd source the containers come from etcd instead of
- * the local engine, and etcd changes trigger the renders.
+ * The HAProxy engine as a handler file configures it (docker-balancer
+ * builds the same service from its flags). Renders on `none` at once and on
+ * other events as they come; with an etcd or Swarm source, the source's own
+ * changes trigger the renders.
  */
 export class HAProxyHandler extends BaseHandler {
-  #balancer: HAProxyBalancer | null = null;
-  #etcd: EtcdSource | null = null;
-  #swarm: SwarmSource | null = null;
-  readonly #given: HAProxyHandlerSettings | undefined;
+  #service: BalancerService | null = null;
 
-  /**
-   * Creates the handler. docker-balancer passes `settings` made from its
-   * flags; a handler file's params are read at {@link HAProxyHandler.init}.
-   */
-  constructor(
-    agent: AgentContext,
-    iniFile: string,
-    ini: HandlerIni,
-    settings?: HAProxyHandlerSettings,
-  ) {
+  /** Creates the handler; its params are read at {@link HAProxyHandler.init}. */
+  constructor(agent: AgentContext, iniFile: string, ini: HandlerIni) {
     super(agent, iniFile, ini);
-    this.#given = settings;
   }
 
-  /** Compiles the template and checks HAProxy and the config directory. */
+  /** Reads and checks the params, compiles the template, checks HAProxy and the config directory. */
   override async init(): Promise<void> {
-    const settings = this.#given ??
-      settingsFromParams((name) => this.param(name));
-    const source = settings.source;
-    let etcd: EtcdSource | null = null;
-    if (source.kind === "etcd") {
-      // Loaded only when used: a balancer fed by Docker needs none of it.
-      const { EtcdSource } = await import("../lib/discovery/etcd.ts");
-      etcd = new EtcdSource(
-        source.endpoints,
-        source.prefix,
-        () => this.#balancer?.schedule(),
-        this.agent.telemetry,
-      );
-    }
-    const swarm = source.kind === "swarm"
-      ? new SwarmSource(
-        this.agent.docker,
-        this.agent.inventory,
-        () => this.#balancer?.schedule(),
-      )
-      : null;
-    this.#balancer = await createBalancer(
-      settings.haproxy,
-      etcd ?? swarm ?? this.agent.inventory,
-      this.agent.telemetry,
+    const settings = settingsFromParams((name) => this.param(name));
+    this.#service = await BalancerService.create(
+      checkBalancerSettings(settings),
+      this.agent,
     );
-    this.#etcd = etcd;
-    this.#swarm = swarm;
-    etcd?.start();
-    swarm?.start();
   }
 
   /** The engine, once initialized. */
   get balancer(): HAProxyBalancer {
-    if (this.#balancer === null) {
+    if (this.#service === null) {
       throw new Error("HAProxyHandler used before init()");
     }
-    return this.#balancer;
+    return this.#service.engine;
   }
 
-  /** Updates at once on `none`; otherwise lets the debounce window collect the burst. */
+  /** Hands the event to the service. */
   async handle(event: string): Promise<void> {
-    if (this.#etcd !== null) {
-      // Docker events of this host say nothing about etcd; etcd's own
-      // changes schedule renders. Never render before the first read: an
-      // empty list would remove every route.
-      if (event !== NONE) return;
-      if (!(await this.#etcd.ready(ETCD_READY_MS))) {
-        throw new Error(
-          `etcd not readable within ${
-            ETCD_READY_MS / 1000
-          } s; kept the running configuration`,
-        );
-      }
+    if (this.#service === null) {
+      throw new Error("HAProxyHandler used before init()");
     }
-    if (
-      event === NONE && this.#swarm !== null &&
-      !(await this.#swarm.ready(ETCD_READY_MS))
-    ) {
-      // Without the services' labels every task would lose its route.
-      throw new Error(
-        `Swarm services not readable within ${
-          ETCD_READY_MS / 1000
-        } s (is this node a swarm manager?); kept the running configuration`,
-      );
-    }
-    if (event === NONE) await this.balancer.update();
-    else if (URGENT.has(event)) this.balancer.urgent();
-    else this.balancer.schedule();
+    await this.#service.handle(event);
   }
 
   /** Waits for an update in progress; a scheduled one is dropped. */
   override async close(): Promise<void> {
-    await this.#balancer?.close();
-    await this.#etcd?.close();
-    await this.#swarm?.close();
+    await this.#service?.close();
   }
 }

@@ -10,7 +10,6 @@
 import type { ContainerRecord } from "../docker/container.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { Inventory } from "../docker/inventory.ts";
-import { SwarmSource } from "../docker/swarm.ts";
 import { damping } from "../haproxy/damping.ts";
 import {
   formatReport,
@@ -27,48 +26,39 @@ import {
   rejectionsFile,
   withoutRejected,
 } from "../haproxy/rejections.ts";
-import {
-  checkSettings,
-  type HAProxySettings,
-  mapFilesFor,
-  routeOptions,
-} from "../haproxy/setup.ts";
-import type { SourceSettings } from "../../handlers/haproxy.ts";
+import type { CheckedSettings } from "../haproxy/settings.ts";
+import { openSource } from "../haproxy/sources.ts";
+import type { ServiceSettings } from "../haproxy/service.ts";
 
-/** How long `routes --source etcd` waits for the first read. */
-const ETCD_READ_MS = 10_000;
+/** How long `routes` waits for the source's first read. */
+const SOURCE_READ_MS = 10_000;
 
 /** Reads the containers from the source, once. */
 async function containersOf(
-  source: SourceSettings,
+  settings: ServiceSettings,
   docker: DockerClient,
 ): Promise<ContainerRecord[]> {
-  if (source.kind === "docker" || source.kind === "swarm") {
-    const inventory = new Inventory(docker);
-    await inventory.resync();
-    if (source.kind === "docker") return inventory.list();
-    return (await SwarmSource.once(docker, inventory)).list();
-  }
-  const { EtcdSource } = await import("../discovery/etcd.ts");
-  const etcd = new EtcdSource(source.endpoints, source.prefix, () => {});
-  etcd.start();
+  const inventory = new Inventory(docker);
+  const source = await openSource(
+    settings.source,
+    { docker, inventory },
+    () => {},
+  );
   try {
-    if (!(await etcd.ready(ETCD_READ_MS))) {
-      throw new Error(
-        `etcd at ${source.endpoints.join(",")} not readable within ${
-          ETCD_READ_MS / 1000
-        } s`,
-      );
+    if (source.kind !== "etcd") await inventory.resync();
+    source.start();
+    if (!(await source.ready(SOURCE_READ_MS))) {
+      throw new Error(`${source.notReady} within ${SOURCE_READ_MS / 1000} s`);
     }
-    return etcd.list();
+    return [...source.containers.list()];
   } finally {
-    await etcd.close();
+    await source.close();
   }
 }
 
 /** Server states and host maps from HAProxy's admin socket. */
-async function askHAProxy(settings: HAProxySettings): Promise<HAProxyView> {
-  const { statsSocket, httpsBind } = checkSettings(settings);
+async function askHAProxy(settings: CheckedSettings): Promise<HAProxyView> {
+  const { statsSocket, maps } = settings;
   if (statsSocket === "") {
     return {
       states: null,
@@ -80,12 +70,6 @@ async function askHAProxy(settings: HAProxySettings): Promise<HAProxyView> {
   try {
     const states = await admin.servers();
     const hostBackends = new Map<string, string>();
-    const maps = mapFilesFor(settings.configFile, {
-      statsSocket,
-      https: httpsBind.length > 0,
-      acme: false,
-      perPortFrontends: settings.perPortFrontends === true,
-    });
     for (const file of [maps.http, maps.https, maps.redirect]) {
       if (file === undefined) continue;
       for (const [host, backend] of await admin.mapEntries(file)) {
@@ -109,16 +93,16 @@ async function askHAProxy(settings: HAProxySettings): Promise<HAProxyView> {
  * @throws when the source cannot be read.
  */
 export async function collectRoutes(
-  settings: HAProxySettings,
-  source: SourceSettings,
+  settings: ServiceSettings,
   docker: DockerClient,
 ): Promise<RouteReport> {
-  const options = routeOptions(settings);
-  const all = await containersOf(source, docker);
+  const options = settings.haproxy.routes;
+  const all = await containersOf(settings, docker);
   const { damped } = damping(all, Date.now());
   // The listeners the daemon's HAProxy would not open (rejections.ts).
   const rejected = parseRejections(
-    await readOrNull(rejectionsFile(settings.configFile)) ?? "[]",
+    await readOrNull(rejectionsFile(settings.haproxy.given.configFile)) ??
+      "[]",
   );
   const { table } = withoutRejected(
     buildRoutes(all.filter((container) => !damped.has(container.id)), options),
@@ -132,7 +116,7 @@ export async function collectRoutes(
     damped,
     options.includeEnv === true,
   );
-  return routeReport(table, unrouted, await askHAProxy(settings));
+  return routeReport(table, unrouted, await askHAProxy(settings.haproxy));
 }
 
 /** The report as the command prints it: aligned text, or JSON with `json`. */

@@ -19,6 +19,9 @@ import {
   parseSwitch,
   parseWeight,
 } from "./labels.ts";
+import type { Finding, UnroutedReason } from "./findings.ts";
+
+export type { Finding, UnroutedReason };
 
 /** Options of the route model that come from the command line or INI params. */
 export interface RouteOptions {
@@ -79,40 +82,6 @@ export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
   balance: "balance",
   sticky: "sticky",
 };
-
-/**
- * Why a container, or one of its ports, is not routed: a reason of the
- * route model (bad-label, not-exposed, not-published, no-address,
- * conflict) or of the container's state (paused, unhealthy, starting,
- * damped).
- */
-export type UnroutedReason =
-  | "bad-label"
-  | "not-exposed"
-  | "not-published"
-  | "no-address"
-  | "conflict"
-  | "paused"
-  | "unhealthy"
-  | "starting"
-  | "damped"
-  | "rejected";
-
-/** Something about a container worth telling the operator. */
-export interface Finding {
-  /** `warning` loses a route; `info` explains a choice. */
-  readonly severity: "warning" | "info";
-  /** For a warning: why the route is lost. */
-  readonly reason?: UnroutedReason;
-  /** Container name. */
-  readonly container: string;
-  /** Container id. */
-  readonly containerId: string;
-  /** The label at fault, when one is. */
-  readonly label?: string;
-  /** What happened, in words. */
-  readonly message: string;
-}
 
 /** A container's wish to serve a host and prefix on one of its ports. */
 export interface HttpClaim {

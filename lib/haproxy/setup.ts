@@ -1,16 +1,14 @@
 /**
- * Turns HAProxy settings (from command-line flags or INI params) into a ready
- * {@link HAProxyBalancer}, checking at start-up what would otherwise fail at
- * the first event.
+ * Turns checked HAProxy settings into a ready {@link HAProxyBalancer},
+ * checking at start-up what would otherwise fail at the first event: the
+ * template compiles, HAProxy runs, the configuration directory is writable,
+ * the certificate directory is there.
  *
  * @module
  */
 
-import type { RouteOptions } from "./routes.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import type { ContainerSource } from "../docker/container.ts";
-import type { DebounceTiming } from "../util/debounce.ts";
-import { splitArgs } from "../util/argv.ts";
 import { HAProxyBalancer } from "./engine.ts";
 import { ManagedHAProxy } from "./process.ts";
 import {
@@ -18,214 +16,19 @@ import {
   DEFAULT_TEMPLATE_FILE,
 } from "./builtin_templates.ts";
 import { readRc } from "./rc.ts";
-import { type MapFiles, Renderer } from "./render.ts";
+import { Renderer } from "./render.ts";
 import { resolveTemplateDirs } from "./template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
 import { selfSignedDefault } from "./tls.ts";
 import { readOrNull } from "./apply.ts";
-import type { AcmeManager, AcmeSettings } from "../acme/manager.ts";
+import type { AcmeManager } from "../acme/manager.ts";
 import { ChallengeMap } from "../acme/challenges.ts";
-import { parseBackoff } from "../acme/policy.ts";
-
-/** HAProxy settings as the operator gives them. */
-export interface HAProxySettings {
-  /** `--template-dir`, `:`-separated. */
-  readonly templateDir?: string | undefined;
-  /** `--template-file`. */
-  readonly templateFile?: string | undefined;
-  /** `--config-file`. */
-  readonly configFile: string;
-  /** `--rc`; undefined means the first default rc file that exists. */
-  readonly rc?: string | undefined;
-  /**
-   * `--haproxy`: `managed` starts, supervises and reloads HAProxy itself;
-   * `external` writes the file for an HAProxy run by someone else and
-   * reloads it with `reloadCmd`.
-   */
-  readonly mode: HAProxyMode;
-  /** `--reload-cmd` as one string (external mode); "" disables reloading. */
-  readonly reloadCmd: string;
-  /** `--haproxy-bin`. */
-  readonly haproxyBin: string;
-  /** `--network`. */
-  readonly network?: string | undefined;
-  /** `--include-env`. */
-  readonly includeEnv: boolean;
-  /** `--http-bind`, comma-separated. */
-  readonly httpBind: string;
-  /** `--stats-bind`; "" for no stats listener. */
-  readonly statsBind: string;
-  /** `--tcp-bind-address`: where TCP frontends listen, `*` for all. */
-  readonly tcpBindAddress: string;
-  /** `--stats-socket`: HAProxy's admin socket, "" for none. */
-  readonly statsSocket?: string;
-  /** `--https-bind`, comma-separated; "" or absent for no HTTPS frontend. */
-  readonly httpsBind?: string | undefined;
-  /** `--tls-cert-dir`: the certificates the HTTPS frontend serves. */
-  readonly tlsCertDir?: string | undefined;
-  /** ACME settings; absent: no ACME. */
-  readonly acme?: AcmeSettings | undefined;
-  /** `--dry-run`. */
-  readonly dryRun: boolean;
-  /** `-1`: apply once; an unchanged file is not reloaded. */
-  readonly once?: boolean;
-  /**
-   * `--per-port-frontends`: one HTTP frontend per label port, as the
-   * original had; `httpBind` gives the addresses. A new port reloads (a new
-   * listener); a new host on a port goes through the host map keyed
-   * `host:port`, unless it is on HTTPS.
-   */
-  readonly perPortFrontends?: boolean;
-  /**
-   * `--diff` (with `-1` and `dryRun`): validate the rendering and keep
-   * what it would change, for the entry point to print.
-   */
-  readonly diff?: boolean;
-  /** `--debounce`, parsed. */
-  readonly debounce: DebounceTiming;
-}
-
-/** Who runs HAProxy. */
-export type HAProxyMode = "managed" | "external";
-
-/**
- * Reads `--haproxy` / `haproxy=`: the value if given, else `external` when a
- * reload command was given (as with the original docker-glue) and `managed`
- * otherwise.
- *
- * @throws {SettingsError} for another value, or a reload command given with
- * `managed`.
- */
-export function parseMode(
-  value: string | undefined,
-  reloadCmdGiven: boolean,
-): HAProxyMode {
-  if (value === undefined || value === "") {
-    return reloadCmdGiven ? "external" : "managed";
-  }
-  if (value !== "managed" && value !== "external") {
-    throw new SettingsError(
-      `Invalid HAProxy mode ${
-        JSON.stringify(value)
-      }: expected managed or external`,
-    );
-  }
-  if (value === "managed" && reloadCmdGiven) {
-    throw new SettingsError(
-      "A reload command goes with an external HAProxy: a managed one is reloaded through its master",
-    );
-  }
-  return value;
-}
-
-/** The master CLI socket of a managed HAProxy: beside the admin socket, else beside the configuration. */
-export function masterSocketFor(settings: HAProxySettings): string {
-  const anchor = settings.statsSocket || settings.configFile;
-  return `${anchor.slice(0, anchor.lastIndexOf("/")) || ""}/master.sock`;
-}
-
-/** Defaults shared by the balancer's flags and the handler's params. */
-export const HAPROXY_DEFAULTS = {
-  configFile: "/etc/haproxy/haproxy.cfg",
-  reloadCmd: "systemctl reload haproxy",
-  haproxyBin: "haproxy",
-  httpBind: "*:80",
-  statsBind: "127.0.0.1:8404",
-  tcpBindAddress: "*",
-  statsSocket: "/run/haproxy/admin.sock",
-  debounce: "500ms:3s",
-  tlsCertDir: "/etc/haproxy/certs",
-  acmeBackoff: "1m:24h",
-} as const;
-
-/**
- * ACME settings from `--acme-directory`, `--acme-email`, `--acme-ca-file`
- * and `--acme-backoff` (or their INI params): undefined when no directory
- * is given.
- *
- * @throws {SettingsError} when the directory comes without an email, or the
- * other way round, or the back-off cannot be read.
- */
-export function acmeSettings(given: {
-  directory?: string | undefined;
-  email?: string | undefined;
-  caFile?: string | undefined;
-  backoff?: string | undefined;
-}): AcmeSettings | undefined {
-  const directory = given.directory?.trim() ?? "";
-  const email = given.email?.trim() ?? "";
-  if (directory === "" && email === "") return undefined;
-  if (directory === "" || email === "") {
-    throw new SettingsError(
-      "ACME needs both a directory URL (--acme-directory) and a contact email (--acme-email)",
-    );
-  }
-  let backoff;
-  try {
-    backoff = parseBackoff(given.backoff ?? HAPROXY_DEFAULTS.acmeBackoff);
-  } catch (error) {
-    throw new SettingsError((error as Error).message);
-  }
-  return {
-    directoryUrl: directory,
-    email,
-    caFile: given.caFile || undefined,
-    backoff,
-  };
-}
-
-/** A setting that cannot work; the message names it. */
-export class SettingsError extends Error {
-  /** Creates the error. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "SettingsError";
-  }
-}
-
-// A bind line goes into haproxy.cfg as written; refuse what could end the
-// line or start a comment.
-function parseBinds(value: string, flag: string): string[] {
-  const binds = value.split(",").map((part) => part.trim()).filter(Boolean);
-  for (const bind of binds) {
-    // deno-lint-ignore no-control-regex -- control characters are what we refuse
-    if (/[\x00-\x1f\x7f#]/.test(bind)) {
-      throw new SettingsError(
-        `Invalid ${flag} ${
-          JSON.stringify(bind)
-        }: control characters and # are not allowed`,
-      );
-    }
-  }
-  return binds;
-}
-
-function checkSocketPath(path: string): string {
-  if (path !== "" && !/^\/[A-Za-z0-9._\/-]+$/.test(path)) {
-    throw new SettingsError(
-      `Invalid stats socket ${
-        JSON.stringify(path)
-      }: expected an absolute path of letters, digits, . _ - /`,
-    );
-  }
-  return path;
-}
-
-/** The ports of `bind` arguments such as `*:80` or `127.0.0.1:8404 ssl crt x`. */
-export function listenPorts(binds: readonly string[]): number[] {
-  const ports: number[] = [];
-  for (const bind of binds) {
-    const address = bind.split(/\s+/)[0] ?? "";
-    const match = /:([0-9]+)(?:-([0-9]+))?$/.exec(address);
-    if (match === null) continue;
-    const first = Number(match[1]);
-    const last = match[2] === undefined ? first : Number(match[2]);
-    for (let port = first; port <= last && port - first < 65536; port++) {
-      ports.push(port);
-    }
-  }
-  return ports;
-}
+import {
+  type CheckedSettings,
+  HAPROXY_DEFAULTS,
+  masterSocketFor,
+  SettingsError,
+} from "./settings.ts";
 
 async function checkHaproxy(bin: string): Promise<void> {
   try {
@@ -267,190 +70,34 @@ async function checkWritable(configFile: string): Promise<void> {
   }
 }
 
-/** Settings whose values have been checked, in the form the engine takes them. */
-export interface CheckedSettings {
-  /** The reload command as argv. */
-  readonly reloadCmd: string[];
-  /** HTTP frontend binds. */
-  readonly httpBind: string[];
-  /** The stats listener's bind, as a list of at most one. */
-  readonly statsBind: string[];
-  /** Where TCP frontends listen. */
-  readonly tcpBindAddress: string;
-  /** The admin socket, "" for none. */
-  readonly statsSocket: string;
-  /** HTTPS frontend binds; none for no HTTPS. */
-  readonly httpsBind: string[];
-}
-
 /**
- * Checks the values the operator gave, without touching the system, so an
- * entry point can report a bad one as a usage error before anything runs.
- *
- * @throws {SettingsError} naming the setting at fault.
- */
-export function checkSettings(settings: HAProxySettings): CheckedSettings {
-  let reloadCmd: string[];
-  try {
-    reloadCmd = splitArgs(settings.reloadCmd);
-  } catch (error) {
-    throw new SettingsError(
-      `Invalid reload command: ${(error as Error).message}`,
-    );
-  }
-  const httpBind = parseBinds(settings.httpBind, "HTTP bind");
-  const statsBind = parseBinds(settings.statsBind, "stats bind");
-  if (statsBind.length > 1) {
-    throw new SettingsError(
-      `Invalid stats bind "${settings.statsBind}": give one address`,
-    );
-  }
-  const tcpBindAddress = settings.tcpBindAddress.trim();
-  if (!/^(\*|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\])$/.test(tcpBindAddress)) {
-    throw new SettingsError(
-      `Invalid TCP bind address "${settings.tcpBindAddress}": expected * or an IP address`,
-    );
-  }
-  if (settings.diff && !(settings.once && settings.dryRun)) {
-    throw new SettingsError(
-      "--diff shows what one run would change: give it with -1 --dry-run",
-    );
-  }
-  const statsSocket = checkSocketPath(settings.statsSocket ?? "");
-  const httpsBind = parseBinds(settings.httpsBind ?? "", "HTTPS bind");
-  const https = httpsBind.length > 0;
-  const acme = settings.acme;
-  if (acme !== undefined) {
-    if (!https) {
-      throw new SettingsError(
-        "ACME gets certificates for the HTTPS frontend: give --https-bind too",
-      );
-    }
-    if (statsSocket === "") {
-      throw new SettingsError(
-        "ACME challenges are answered through HAProxy's runtime API: it needs --stats-socket",
-      );
-    }
-    if (settings.once) {
-      throw new SettingsError(
-        "ACME runs with -w: with -1 nothing would wait for a certificate or renew it",
-      );
-    }
-    if (!/^https:\/\/\S+$/.test(acme.directoryUrl)) {
-      throw new SettingsError(
-        `Invalid ACME directory ${
-          JSON.stringify(acme.directoryUrl)
-        }: expected an https:// URL`,
-      );
-    }
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(acme.email)) {
-      throw new SettingsError(
-        `Invalid ACME email ${
-          JSON.stringify(acme.email)
-        }: expected an address such as admin@example.com`,
-      );
-    }
-  }
-  return {
-    reloadCmd,
-    httpBind,
-    statsBind,
-    tcpBindAddress,
-    statsSocket,
-    httpsBind,
-  };
-}
-
-/**
- * The route model's options for these settings: what `routes` and the
- * engine both build the table with.
- *
- * @throws {SettingsError} naming the setting at fault.
- */
-export function routeOptions(settings: HAProxySettings): RouteOptions {
-  const { httpBind, statsBind, httpsBind } = checkSettings(settings);
-  const perPort = settings.perPortFrontends === true;
-  return {
-    network: settings.network,
-    includeEnv: settings.includeEnv,
-    // Per-port frontends listen on the label ports, not on --http-bind's.
-    reservedPorts: listenPorts([
-      ...(perPort ? [] : httpBind),
-      ...statsBind,
-      ...httpsBind,
-    ]),
-    https: httpsBind.length > 0,
-    ...(perPort ? { perPortFrontends: true } : {}),
-  };
-}
-
-/** What decides which map files a configuration reads. */
-export interface MapFileOptions {
-  /** HAProxy's admin socket; "" for none, and then no maps. */
-  readonly statsSocket: string;
-  /** An HTTPS frontend: host maps for it and for redirects to it. */
-  readonly https: boolean;
-  /** ACME: the challenge token map. */
-  readonly acme: boolean;
-  /**
-   * Per-port frontends: one host map keyed `host:port` serves them all; the
-   * HTTPS frontend's routes are not pooled, so it has no maps.
-   */
-  readonly perPortFrontends?: boolean;
-}
-
-/** The map files of a configuration: host maps for the pool, ACME tokens. */
-export function mapFilesFor(
-  configFile: string,
-  options: MapFileOptions,
-): Partial<MapFiles> {
-  // Without the runtime API host maps would only rename backends.
-  if (options.statsSocket === "") return {};
-  return {
-    http: `${configFile}.hosts.map`,
-    ...(options.https && !options.perPortFrontends
-      ? {
-        https: `${configFile}.https.map`,
-        redirect: `${configFile}.redirect.map`,
-      }
-      : {}),
-    ...(options.acme ? { acme: `${configFile}.acme.map` } : {}),
-  };
-}
-
-/**
- * Validates the settings, compiles the template, reads the rc file and, unless
- * this is a dry run, checks that HAProxy runs and the config directory is
- * writable.
+ * Compiles the template, reads the rc file and, unless this is a dry run,
+ * checks that HAProxy runs and the config directory is writable.
  *
  * @throws {SettingsError} naming the setting at fault.
  * @throws {TemplateError} when the template is missing or broken.
  */
 export async function createBalancer(
-  settings: HAProxySettings,
+  checked: CheckedSettings,
   source: ContainerSource,
   telemetry?: Telemetry,
 ): Promise<HAProxyBalancer> {
   const {
+    given: settings,
     reloadCmd,
     httpBind,
     statsBind,
     tcpBindAddress,
     statsSocket,
     httpsBind,
-  } = checkSettings(settings);
+    maps,
+  } = checked;
   const https = httpsBind.length > 0;
   const acme = settings.acme;
   const { configFile } = settings;
   // States are saved through the admin socket, so there is no state file without one.
   const stateFile = statsSocket === "" ? "" : `${configFile}.state`;
   const crtList = `${configFile}.crt-list`;
-  const maps = mapFilesFor(configFile, {
-    statsSocket,
-    https,
-    acme: acme !== undefined,
-    perPortFrontends: settings.perPortFrontends === true,
-  });
   let checkArgs: string[] = [];
   if (settings.diff) {
     // The preview is checked with haproxy -c, as an install would be.
@@ -541,7 +188,7 @@ export async function createBalancer(
     manager = new AcmeManager(acme, directory, challenges, schedule);
   }
   const balancer = new HAProxyBalancer({
-    routes: routeOptions(settings),
+    routes: checked.routes,
     renderer,
     apply: {
       configFile,

@@ -13,6 +13,7 @@ import { container, ip, labels } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { ReportedError } from "../../lib/util/reported_error.ts";
 import { createBalancer } from "../../lib/haproxy/setup.ts";
+import { checkSettings } from "../../lib/haproxy/settings.ts";
 import { AdminSocket } from "../../lib/haproxy/runtime.ts";
 import { ADMIN_SOCKET, freePort, testHaproxyDir } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
@@ -39,19 +40,22 @@ Deno.test({
       let containers: ContainerRecord[] = [web("web1", "127.0.0.2")];
       const balancer = cleanup.add(
         "engine",
-        await createBalancer({
-          configFile: dir.config,
-          mode: "managed",
-          reloadCmd: "",
-          haproxyBin: bin,
-          includeEnv: false,
-          httpBind: `127.0.0.1:${freePort()}`,
-          statsBind: "",
-          tcpBindAddress: "127.0.0.1",
-          statsSocket: ADMIN_SOCKET,
-          dryRun: false,
-          debounce: { quietMs: 0, maxMs: 0 },
-        }, { list: () => containers }),
+        await createBalancer(
+          checkSettings({
+            configFile: dir.config,
+            mode: "managed",
+            reloadCmd: "",
+            haproxyBin: bin,
+            includeEnv: false,
+            httpBind: `127.0.0.1:${freePort()}`,
+            statsBind: "",
+            tcpBindAddress: "127.0.0.1",
+            statsSocket: ADMIN_SOCKET,
+            dryRun: false,
+            debounce: { quietMs: 0, maxMs: 0 },
+          }),
+          { list: () => containers },
+        ),
         (engine) => engine.close(),
       );
       await balancer.update();

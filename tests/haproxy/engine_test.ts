@@ -12,10 +12,16 @@ import {
 import { container, ip, labels } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { ReportedError } from "../../lib/util/reported_error.ts";
+import { createBalancer as create } from "../../lib/haproxy/setup.ts";
 import {
-  createBalancer,
+  checkSettings,
   type HAProxySettings,
-} from "../../lib/haproxy/setup.ts";
+} from "../../lib/haproxy/settings.ts";
+import type { ContainerSource } from "../../lib/docker/container.ts";
+
+/** The engine for these settings, checked as an entry point checks them. */
+const createBalancer = (settings: HAProxySettings, source: ContainerSource) =>
+  create(checkSettings(settings), source);
 
 /** Settings for an engine on `config` with an external HAProxy and no admin socket. */
 function external(config: string, reloadCmd: string): HAProxySettings {

@@ -7,7 +7,7 @@ import { describeServers, warningsOf } from "../_fixtures/routes.ts";
 import { buildRoutes, type RouteTable } from "../../lib/haproxy/routes.ts";
 import type { RouteOptions } from "../../lib/haproxy/claims.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
-import { listenPorts } from "../../lib/haproxy/setup.ts";
+import { listenPorts } from "../../lib/haproxy/settings.ts";
 import {
   container,
   created,

@@ -1,0 +1,239 @@
+/**
+ * docker-balancer's command line: its flags, and the typed settings they
+ * become (once, here; lib/haproxy/settings.ts checks them).
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import {
+  acmeSettings,
+  HAPROXY_DEFAULTS,
+  parseMode,
+} from "../haproxy/settings.ts";
+import {
+  DEFAULT_ETCD_ENDPOINTS,
+  DEFAULT_ETCD_PREFIX,
+  parseEndpoints,
+} from "../discovery/endpoints.ts";
+import { parseDebounce } from "../util/debounce.ts";
+import { baseProgram, commonOptions } from "./program.ts";
+import {
+  type BalancerSettings,
+  DEFAULT_WATCH_SET,
+} from "../haproxy/service.ts";
+import { parseSourceKind } from "../haproxy/sources.ts";
+
+/** The program's name, in messages. */
+export const PROGRAM = "docker-balancer";
+
+/** The flags as commander gives them. */
+export interface Flags {
+  once?: boolean;
+  watch?: boolean;
+  watchSet: string;
+  templateDir?: string;
+  templateFile?: string;
+  configFile: string;
+  rc?: string;
+  includeEnv?: boolean;
+  dockerUrl?: string;
+  haproxy?: string;
+  reloadCmd?: string;
+  haproxyBin: string;
+  network?: string;
+  perPortFrontends?: boolean;
+  debounce: string;
+  dryRun?: boolean;
+  diff?: boolean;
+  httpBind: string;
+  statsBind: string;
+  tcpBindAddress: string;
+  statsSocket: string;
+  httpsBind?: string;
+  tlsCertDir: string;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCaFile?: string;
+  acmeBackoff: string;
+  source: string;
+  etcdEndpoints: string;
+  etcdPrefix: string;
+  logLevel: string;
+  metricsListen?: string;
+}
+
+/** The program and its flags. */
+export function program(): Command {
+  return commonOptions(
+    baseProgram(
+      PROGRAM,
+      "Route HTTP traffic to containers by their glue_http_* labels through HAProxy. `docker-balancer routes [flags]` shows what is routed, and why a container is not.",
+    )
+      .option("-1, --once", "render and apply once, then exit")
+      .option("-w, --watch", "render, then follow Docker events")
+      .option(
+        "--watch-set <events>",
+        "container events that trigger a re-render",
+        DEFAULT_WATCH_SET,
+      )
+      .option(
+        "--template-dir <dirs>",
+        "template search path, ':'-separated (leading ':' appends to the default path, trailing ':' prepends)",
+      )
+      .option("--template-file <name>", "template to render", "haproxy.cfg.njk")
+      .option(
+        "--config-file <path>",
+        "HAProxy configuration to write",
+        HAPROXY_DEFAULTS.configFile,
+      )
+      .option(
+        "--rc <file>",
+        "rc file whose EXTRAOPTS/OPTIONS are passed to haproxy -c (default: /etc/default/haproxy or /etc/sysconfig/haproxy if present)",
+      )
+      .option(
+        "--include-env",
+        "treat container environment variables as labels too (labels win)",
+      )
+      .option(
+        "--haproxy <mode>",
+        "managed: start, supervise and reload HAProxy ourselves (the default with -w); external: HAProxy runs elsewhere and --reload-cmd reloads it (the default with -1 or --reload-cmd)",
+      )
+      .option(
+        "--reload-cmd <cmd>",
+        `command that reloads an external HAProxy, run without a shell; '' to skip (default: "${HAPROXY_DEFAULTS.reloadCmd}")`,
+      )
+      .option(
+        "--haproxy-bin <path>",
+        "haproxy executable used to validate",
+        HAPROXY_DEFAULTS.haproxyBin,
+      )
+      .option(
+        "--per-port-frontends",
+        "as the original did: an HTTP frontend on each port the glue_http_<port>_* labels name, at the --http-bind addresses",
+      )
+      .option(
+        "--network <name>",
+        "preferred Docker network for container addresses",
+      )
+      .option(
+        "--debounce <quiet[:max]>",
+        "a change that needs a reload waits for this quiet time (at most max after the burst began); other changes apply at once; 0 to never wait",
+        HAPROXY_DEFAULTS.debounce,
+      )
+      .option(
+        "--dry-run",
+        "print the configuration to standard output; write and reload nothing",
+      )
+      .option(
+        "--diff",
+        "with -1 --dry-run: validate with haproxy -c and print a unified diff against the installed files, and the runtime commands that would replace a reload; exit 0 no change, 3 change without reload, 4 change with reload, 1 error",
+      )
+      .option(
+        "--http-bind <addrs>",
+        "bind address(es) of the HTTP frontend, comma-separated",
+        HAPROXY_DEFAULTS.httpBind,
+      )
+      .option(
+        "--stats-bind <addr>",
+        "bind address of the stats page; '' for none",
+        HAPROXY_DEFAULTS.statsBind,
+      )
+      .option(
+        "--tcp-bind-address <addr>",
+        "address the TCP frontends (glue_tcp_ports) listen on; * for all",
+        HAPROXY_DEFAULTS.tcpBindAddress,
+      )
+      .option(
+        "--stats-socket <path>",
+        "HAProxy admin socket, with expose-fd listeners for seamless reloads; '' for none",
+        HAPROXY_DEFAULTS.statsSocket,
+      )
+      .option(
+        "--https-bind <addrs>",
+        "bind address(es) of the HTTPS frontend, comma-separated, such as *:443; off unless given",
+      )
+      .option(
+        "--tls-cert-dir <dir>",
+        "PEM files (certificate chain and key in one file) the HTTPS frontend serves by SNI; default.pem is served when no name matches",
+        HAPROXY_DEFAULTS.tlsCertDir,
+      )
+      .option(
+        "--acme-directory <url>",
+        "ACME directory URL: get certificates for the hosts of routes labelled tls, by HTTP-01",
+      )
+      .option("--acme-email <address>", "contact address of the ACME account")
+      .option(
+        "--acme-ca-file <file>",
+        "PEM CA certificates to trust for the ACME server's own TLS (a private CA)",
+      )
+      .option(
+        "--acme-backoff <base[:max]>",
+        "wait after a failed ACME request, doubling up to max",
+        HAPROXY_DEFAULTS.acmeBackoff,
+      )
+      .option(
+        "--source <source>",
+        "where containers come from: docker (this host's engine), swarm (this node's tasks of Swarm services labelled glue_*; a manager node) or etcd (published by docker-glue agents)",
+        "docker",
+      )
+      .option(
+        "--etcd-endpoints <urls>",
+        "etcd endpoints for --source etcd, comma-separated",
+        DEFAULT_ETCD_ENDPOINTS,
+      )
+      .option(
+        "--etcd-prefix <prefix>",
+        "key prefix the agents publish under",
+        DEFAULT_ETCD_PREFIX,
+      ),
+  );
+}
+
+/**
+ * The settings the flags give.
+ *
+ * @throws {SettingsError} naming the flag at fault.
+ */
+export function settingsFromFlags(flags: Flags): BalancerSettings {
+  const source = parseSourceKind(flags.source);
+  return {
+    haproxy: {
+      templateDir: flags.templateDir,
+      templateFile: flags.templateFile,
+      configFile: flags.configFile,
+      rc: flags.rc,
+      // -1 writes the file for whoever runs HAProxy; only -w can run it.
+      // --diff compares with what a -w daemon wrote, so it takes -w's default.
+      mode: flags.once && flags.haproxy === undefined && !flags.diff
+        ? "external"
+        : parseMode(flags.haproxy, flags.reloadCmd !== undefined),
+      reloadCmd: flags.reloadCmd ?? HAPROXY_DEFAULTS.reloadCmd,
+      haproxyBin: flags.haproxyBin,
+      network: flags.network,
+      perPortFrontends: flags.perPortFrontends === true,
+      includeEnv: flags.includeEnv === true,
+      httpBind: flags.httpBind,
+      statsBind: flags.statsBind,
+      tcpBindAddress: flags.tcpBindAddress,
+      statsSocket: flags.statsSocket,
+      httpsBind: flags.httpsBind,
+      tlsCertDir: flags.tlsCertDir,
+      acme: acmeSettings({
+        directory: flags.acmeDirectory,
+        email: flags.acmeEmail,
+        caFile: flags.acmeCaFile,
+        backoff: flags.acmeBackoff,
+      }),
+      dryRun: flags.dryRun === true,
+      diff: flags.diff === true,
+      once: flags.once === true,
+      debounce: parseDebounce(flags.debounce),
+    },
+    source: source === "docker" || source === "swarm" ? { kind: source } : {
+      kind: "etcd",
+      endpoints: parseEndpoints(flags.etcdEndpoints),
+      prefix: flags.etcdPrefix,
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * The HAProxy engine with its source, as the agent runs it: the same for
+ * docker-balancer, which builds it from its flags, and for docker-glue's
+ * HAProxy handler, which builds it from its INI params.
+ *
+ * @module
+ */
+
+import type { HAProxyBalancer } from "./engine.ts";
+import {
+  type CheckedSettings,
+  checkSettings,
+  type HAProxySettings,
+} from "./settings.ts";
+import { createBalancer } from "./setup.ts";
+import {
+  type OpenSource,
+  openSource,
+  type SourceContext,
+  type SourceSettings,
+} from "./sources.ts";
+
+/** Default `--watch-set`: the original's `die,start` plus what else changes routing. */
+export const DEFAULT_WATCH_SET =
+  "start,kill,die,stop,destroy,pause,unpause,health_status,rename,connect,disconnect";
+
+/** Events after which a container must get no new requests at once, not after the debounce window. */
+const URGENT = new Set(["kill", "pause"]);
+
+/** How long `none` waits for the first read from etcd or of the Swarm services. */
+const SOURCE_READY_MS = 10_000;
+
+/** The agent's `none` event. */
+const NONE = "none";
+
+/** The service's settings as flags or INI params give them. */
+export interface BalancerSettings {
+  /** The engine's settings. */
+  readonly haproxy: HAProxySettings;
+  /** Where containers come from. */
+  readonly source: SourceSettings;
+}
+
+/**
+ * Checks the settings, once, into what the service is built from.
+ *
+ * @throws {SettingsError} naming the setting at fault.
+ */
+export function checkBalancerSettings(
+  settings: BalancerSettings,
+): ServiceSettings {
+  return { haproxy: checkSettings(settings.haproxy), source: settings.source };
+}
+
+/** What the service is built from: checked engine settings and a source. */
+export interface ServiceSettings {
+  /** The engine's settings, checked. */
+  readonly haproxy: CheckedSettings;
+  /** Where the containers come from. */
+  readonly source: SourceSettings;
+}
+
+/** The engine and its source, handling the agent's events. */
+export class BalancerService {
+  /** The engine. */
+  readonly engine: HAProxyBalancer;
+  readonly #source: OpenSource;
+
+  private constructor(engine: HAProxyBalancer, source: OpenSource) {
+    this.engine = engine;
+    this.#source = source;
+  }
+
+  /**
+   * Builds the source and the engine, and starts the source. The engine
+   * acts from the first `none` on (see {@link HAProxyBalancer.update}).
+   *
+   * @throws {SettingsError} or {TemplateError} as {@link createBalancer}.
+   */
+  static async create(
+    settings: ServiceSettings,
+    context: SourceContext,
+  ): Promise<BalancerService> {
+    let engine: HAProxyBalancer | undefined;
+    const source = await openSource(
+      settings.source,
+      context,
+      () => engine?.schedule(),
+    );
+    try {
+      engine = await createBalancer(
+        settings.haproxy,
+        source.containers,
+        context.telemetry,
+      );
+    } catch (error) {
+      await source.close();
+      throw error;
+    }
+    source.start();
+    return new BalancerService(engine, source);
+  }
+
+  /**
+   * Updates at once on `none` (after the source's first read); a `kill` or
+   * `pause` is urgent; other events let the burst collect. Docker events say
+   * nothing about etcd, whose own changes schedule updates.
+   *
+   * @throws {Error} when the source is not read in time on `none`: the
+   * running configuration is kept.
+   */
+  async handle(event: string): Promise<void> {
+    if (this.#source.kind === "etcd" && event !== NONE) return;
+    if (event === NONE && !(await this.#source.ready(SOURCE_READY_MS))) {
+      throw new Error(
+        `${this.#source.notReady} within ${
+          SOURCE_READY_MS / 1000
+        } s; kept the running configuration`,
+      );
+    }
+    if (event === NONE) await this.engine.update();
+    else if (URGENT.has(event)) this.engine.urgent();
+    else this.engine.schedule();
+  }
+
+  /** Waits for an update in progress and stops the engine and the source. */
+  async close(): Promise<void> {
+    await this.engine.close();
+    await this.#source.close();
+  }
+}

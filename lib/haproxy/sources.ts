@@ -1,0 +1,116 @@
+/**
+ * Where the HAProxy engine's containers come from: this host's Docker
+ * inventory, this node's Swarm tasks, or the containers other hosts'
+ * agents publish to etcd. One place builds each, for the daemon and for
+ * `routes`.
+ *
+ * @module
+ */
+
+import type { ContainerSource } from "../docker/container.ts";
+import type { DockerClient } from "../docker/client.ts";
+import type { Inventory } from "../docker/inventory.ts";
+import { SwarmSource } from "../docker/swarm.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
+import { SettingsError } from "./settings.ts";
+
+/** Where the containers come from. */
+export type SourceSettings =
+  | { readonly kind: "docker" }
+  | { readonly kind: "swarm" }
+  | {
+    readonly kind: "etcd";
+    readonly endpoints: readonly string[];
+    readonly prefix: string;
+  };
+
+/**
+ * Reads `--source` / `source=`.
+ *
+ * @throws {SettingsError} for another value.
+ */
+export function parseSourceKind(value: string): "docker" | "swarm" | "etcd" {
+  if (value !== "docker" && value !== "etcd" && value !== "swarm") {
+    throw new SettingsError(
+      `Invalid source ${JSON.stringify(value)}: expected docker, swarm or etcd`,
+    );
+  }
+  return value;
+}
+
+/** A source of containers that may need starting and a first read. */
+export interface OpenSource {
+  /** Which kind. */
+  readonly kind: SourceSettings["kind"];
+  /** The containers. */
+  readonly containers: ContainerSource;
+  /** Starts following its changes. */
+  start(): void;
+  /**
+   * Resolves true once the first read is done, false after `ms`: routing
+   * from a source not read yet would remove every route.
+   */
+  ready(ms: number): Promise<boolean>;
+  /** Stops following. */
+  close(): Promise<void>;
+  /** What the operator is told when it is not ready in time. */
+  readonly notReady: string;
+}
+
+/** What a source is built from. */
+export interface SourceContext {
+  /** Docker client. */
+  readonly docker: DockerClient;
+  /** This host's containers. */
+  readonly inventory: Inventory;
+  /** Where the source reports for metrics. */
+  readonly telemetry?: Telemetry;
+}
+
+/**
+ * Builds the source the settings name; `onChange` is called when its
+ * containers change (not for Docker, whose events the agent dispatches).
+ */
+export async function openSource(
+  settings: SourceSettings,
+  context: SourceContext,
+  onChange: () => void,
+): Promise<OpenSource> {
+  if (settings.kind === "docker") {
+    return {
+      kind: "docker",
+      containers: context.inventory,
+      start: () => {},
+      ready: () => Promise.resolve(true),
+      close: () => Promise.resolve(),
+      notReady: "",
+    };
+  }
+  if (settings.kind === "swarm") {
+    const swarm = new SwarmSource(context.docker, context.inventory, onChange);
+    return {
+      kind: "swarm",
+      containers: swarm,
+      start: () => swarm.start(),
+      ready: (ms) => swarm.ready(ms),
+      close: () => swarm.close(),
+      notReady: "Swarm services not readable (is this node a swarm manager?)",
+    };
+  }
+  // Loaded only when used: a balancer fed by Docker needs none of it.
+  const { EtcdSource } = await import("../discovery/etcd.ts");
+  const etcd = new EtcdSource(
+    settings.endpoints,
+    settings.prefix,
+    onChange,
+    context.telemetry,
+  );
+  return {
+    kind: "etcd",
+    containers: etcd,
+    start: () => etcd.start(),
+    ready: (ms) => etcd.ready(ms),
+    close: () => etcd.close(),
+    notReady: `etcd at ${settings.endpoints.join(",")} not readable`,
+  };
+}
