@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { ContainerRecord } from "../docker/container.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { Inventory } from "../docker/inventory.ts";
 import { damping } from "../haproxy/damping.ts";
@@ -27,34 +26,11 @@ import {
   withoutRejected,
 } from "../haproxy/rejections.ts";
 import type { CheckedSettings } from "../haproxy/settings.ts";
-import { openSource } from "../haproxy/sources.ts";
+import { readSourceOnce } from "../haproxy/sources.ts";
 import type { ServiceSettings } from "../haproxy/service.ts";
 
 /** How long `routes` waits for the source's first read. */
 const SOURCE_READ_MS = 10_000;
-
-/** Reads the containers from the source, once. */
-async function containersOf(
-  settings: ServiceSettings,
-  docker: DockerClient,
-): Promise<ContainerRecord[]> {
-  const inventory = new Inventory(docker);
-  const source = await openSource(
-    settings.source,
-    { docker, inventory },
-    () => {},
-  );
-  try {
-    if (source.kind !== "etcd") await inventory.resync();
-    source.start();
-    if (!(await source.ready(SOURCE_READ_MS))) {
-      throw new Error(`${source.notReady} within ${SOURCE_READ_MS / 1000} s`);
-    }
-    return [...source.containers.list()];
-  } finally {
-    await source.close();
-  }
-}
 
 /** Server states and host maps from HAProxy's admin socket. */
 async function askHAProxy(settings: CheckedSettings): Promise<HAProxyView> {
@@ -97,7 +73,11 @@ export async function collectRoutes(
   docker: DockerClient,
 ): Promise<RouteReport> {
   const options = settings.haproxy.routes;
-  const all = await containersOf(settings, docker);
+  const all = await readSourceOnce(
+    settings.source,
+    { docker, inventory: new Inventory(docker) },
+    SOURCE_READ_MS,
+  );
   const { damped } = damping(all, Date.now());
   // The listeners the daemon's HAProxy would not open (rejections.ts).
   const rejected = parseRejections(

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import type { ContainerRecord } from "../docker/container.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { Timers } from "../util/timers.ts";
@@ -18,6 +19,8 @@ import { assignPool, EMPTY_POOL, type PoolAssignment } from "./pool.ts";
 import { Rejections, rejectionsFile } from "./rejections.ts";
 import type { RenderInput } from "./render.ts";
 import { buildRoutes, type RouteTable } from "./routes.ts";
+
+const log = getLogger(["docker-glue", "haproxy"]);
 
 /** One update's wanted state. */
 export interface Desired {
@@ -97,6 +100,16 @@ export class DesiredState {
     if (companions.certs !== null) {
       table = { ...table, defaultCert: companions.certs.defaultCert.path };
     }
+    // Computed only when debug logging is on.
+    log.debug("Route table: {routes}", () => ({
+      routes: [...table.routes, ...table.tcpRoutes].map((route) =>
+        `${route.backend}=[${
+          route.servers.map((s) => `${s.address}:${s.port}/${s.weight}`).join(
+            " ",
+          )
+        }]`
+      ).join(" "),
+    }));
     return { built, table, companions };
   }
 

@@ -11,7 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import { applyConfig, reload, writeAtomically } from "./apply.ts";
 import { planChange, type RuntimeOp } from "./plan.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
-import { AdminSocket } from "./runtime.ts";
+import { AdminSocket, type RuntimeApi } from "./runtime.ts";
 import { HAPROXY_SOCKETS } from "../permissions.ts";
 import {
   CertWriter,
@@ -45,7 +45,7 @@ export class HAProxyDriver {
   readonly #stats: BalancerStats;
   readonly #telemetry: Telemetry;
   readonly #certs: CertWriter;
-  #admin: AdminSocket | null;
+  #admin: RuntimeApi | null;
   /** Why the runtime API is not used, when it is not. */
   #noRuntime: string | null;
   /** False after a runtime change failed half-way: HAProxy's server states are then not saved. */
@@ -66,7 +66,7 @@ export class HAProxyDriver {
     this.#telemetry = telemetry;
     this.#certs = new CertWriter(options.tls);
     this.#admin = options.adminSocket && misfit === null
-      ? new AdminSocket(options.adminSocket)
+      ? options.runtimeApi ?? new AdminSocket(options.adminSocket)
       : null;
     this.#noRuntime = !options.adminSocket
       ? "no admin socket"
@@ -126,7 +126,7 @@ export class HAProxyDriver {
 
   /** Takes back a runtime change whose file HAProxy rejected. */
   async #undo(
-    admin: AdminSocket,
+    admin: RuntimeApi,
     text: string,
     companions: Companions,
   ): Promise<void> {
@@ -165,12 +165,15 @@ export class HAProxyDriver {
    */
   async install(text: string, companions: Companions): Promise<void> {
     await this.#certs.write(companions);
-    const outcome = await applyConfig(text, {
-      ...this.#options.apply,
-      reloadCmd: [],
-      // HAProxy reads the maps and the crt-list with the configuration.
-      companions: companionFiles(companions, this.#options.tls),
-    });
+    // HAProxy reads the maps and the crt-list with the configuration.
+    const files = companionFiles(companions, this.#options.tls);
+    const outcome = this.#options.install
+      ? await this.#options.install(text, files)
+      : await applyConfig(text, {
+        ...this.#options.apply,
+        reloadCmd: [],
+        companions: files,
+      });
     if (outcome === "applied") {
       this.#stats.installs++;
       log.info("Installed {file}: {routes} routes, {servers} servers", {

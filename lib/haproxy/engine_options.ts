@@ -10,7 +10,9 @@ import type { HostMap } from "./plan.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import type { MapFiles, Renderer } from "./render.ts";
 import type { TlsFiles } from "./tls.ts";
-import type { ManagedHAProxy } from "./process.ts";
+import type { HAProxyProcess } from "./process.ts";
+import type { RuntimeApi } from "./runtime.ts";
+import type { ApplyOutcome } from "./apply.ts";
 import type { AcmeManager } from "../acme/manager.ts";
 import type { RouteOptions } from "./routes.ts";
 
@@ -36,10 +38,21 @@ export interface BalancerOptions {
   /** Where dry-run output goes; standard output by default. */
   readonly print?: (text: string) => void;
   /**
-   * Who runs HAProxy: a {@link ManagedHAProxy} started and reloaded by us,
-   * or an external one reloaded with `apply.reloadCmd`.
+   * Who runs HAProxy: a managed one (process.ts) started and reloaded by
+   * us, or an external one reloaded with `apply.reloadCmd`.
    */
-  readonly managed?: ManagedHAProxy;
+  readonly managed?: HAProxyProcess;
+  /** Stands in for the admin socket at `adminSocket` (the benchmarks). */
+  readonly runtimeApi?: RuntimeApi;
+  /**
+   * Stands in for validating and installing the files (the benchmarks):
+   * given the configuration and the files it reads, says whether anything
+   * changed.
+   */
+  readonly install?: (
+    text: string,
+    files: readonly { path: string; text: string }[],
+  ) => Promise<ApplyOutcome>;
   /** HAProxy's admin socket, for changes without a reload; absent: reloads only. */
   readonly adminSocket?: string;
   /**

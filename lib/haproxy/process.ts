@@ -82,8 +82,22 @@ const RESTART_MAX_MS = 30_000;
 /** A run this long resets the restart back-off. */
 const STABLE_MS = 60_000;
 
+/** What the engine asks of an HAProxy it runs itself. */
+export interface HAProxyProcess {
+  /** Whether it runs now. */
+  readonly running: boolean;
+  /** The configuration it was started on. */
+  readonly loadedText: string | null;
+  /** Called after it was started again because it had died. */
+  onRestart: (() => void) | undefined;
+  /** Starts it, or reloads it on the file. */
+  reload(): Promise<void>;
+  /** Stops it. */
+  stop(): Promise<void>;
+}
+
 /** A supervised HAProxy master process. */
-export class ManagedHAProxy {
+export class ManagedHAProxy implements HAProxyProcess {
   readonly #options: ManagedOptions;
   #child: Deno.ChildProcess | null = null;
   #recent: string[] = [];

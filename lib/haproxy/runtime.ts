@@ -136,8 +136,24 @@ export function parseServersState(text: string): ServerState[] {
   return out;
 }
 
+/** What the engine asks of HAProxy's runtime API: the admin socket, or a stand-in (the benchmarks' recorder). */
+export interface RuntimeApi {
+  /** Where it is, for messages. */
+  readonly path: string;
+  /** Runs a command; see {@link AdminSocket.run}. */
+  run(command: string, ok?: RegExp, payload?: string): Promise<void>;
+  /** Every server of every backend. */
+  servers(): Promise<ServerState[]>;
+  /** Entries of a map file. */
+  mapEntries(file: string): Promise<[string, string][]>;
+  /** The certificate files of a crt-list. */
+  crtListEntries(file: string): Promise<string[]>;
+  /** The `show servers state` text. */
+  serversStateText(): Promise<string>;
+}
+
 /** The admin socket of a running HAProxy. */
-export class AdminSocket {
+export class AdminSocket implements RuntimeApi {
   /** Path of the socket. */
   readonly path: string;
 

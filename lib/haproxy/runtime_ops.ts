@@ -7,7 +7,7 @@
 
 import type { HostMap, RuntimeOp } from "./plan.ts";
 import { mapText } from "./pool.ts";
-import { type AdminSocket, RuntimeError } from "./runtime.ts";
+import { type RuntimeApi, RuntimeError } from "./runtime.ts";
 
 /** One admin-socket command and the answers that mean it worked. */
 export interface Command {
@@ -122,7 +122,7 @@ export interface RuntimeExpectation {
  * @throws {RuntimeError} when a command fails or HAProxy's state differs.
  */
 export async function applyOps(
-  admin: AdminSocket,
+  admin: RuntimeApi,
   ops: readonly RuntimeOp[],
   expected: RuntimeExpectation,
 ): Promise<void> {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ContainerSource } from "../docker/container.ts";
+import type { ContainerRecord, ContainerSource } from "../docker/container.ts";
 import type { DockerClient } from "../docker/client.ts";
 import type { Inventory } from "../docker/inventory.ts";
 import { SwarmSource } from "../docker/swarm.ts";
@@ -113,4 +113,32 @@ export async function openSource(
     close: () => etcd.close(),
     notReady: `etcd at ${settings.endpoints.join(",")} not readable`,
   };
+}
+
+/**
+ * Reads the source's containers once, as `routes` needs them: this host's
+ * inventory, the Swarm services and gateway addresses, or etcd.
+ *
+ * @throws {Error} when the source cannot be read within `ms`.
+ */
+export async function readSourceOnce(
+  settings: SourceSettings,
+  context: SourceContext,
+  ms: number,
+): Promise<ContainerRecord[]> {
+  if (settings.kind !== "etcd") {
+    await context.inventory.resync();
+    if (settings.kind === "docker") return context.inventory.list();
+    return (await SwarmSource.once(context.docker, context.inventory)).list();
+  }
+  const source = await openSource(settings, context, () => {});
+  try {
+    source.start();
+    if (!(await source.ready(ms))) {
+      throw new Error(`${source.notReady} within ${ms / 1000} s`);
+    }
+    return [...source.containers.list()];
+  } finally {
+    await source.close();
+  }
 }

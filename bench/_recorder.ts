@@ -1,0 +1,163 @@
+/**
+ * An HAProxy that only records: the runtime commands it is sent (applied
+ * to the servers and maps it keeps, and answered as HAProxy 2.6 answers
+ * them), the files it would be given, and reloads (which load the last
+ * file). The scale benchmark drives the real engine against it, so it
+ * times the engine alone.
+ *
+ * @module
+ */
+
+import { shapeOf } from "../lib/haproxy/config_shape.ts";
+import type { HAProxyProcess } from "../lib/haproxy/process.ts";
+import type { RuntimeApi, ServerState } from "../lib/haproxy/runtime.ts";
+import { RuntimeError } from "../lib/haproxy/runtime.ts";
+import { parseMapText } from "../lib/haproxy/pool.ts";
+import type { ApplyOutcome } from "../lib/haproxy/apply.ts";
+
+/** The recording HAProxy. */
+export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
+  readonly path = "(recorder)";
+  running = false;
+  loadedText: string | null = null;
+  onRestart: (() => void) | undefined;
+  /** Commands received, in order. */
+  readonly commands: string[] = [];
+  /** Files installed, counted. */
+  installs = 0;
+  /** Reloads done. */
+  reloads = 0;
+  #servers = new Map<string, ServerState>();
+  #maps = new Map<string, Map<string, string>>();
+  #text = "";
+  #files: readonly { path: string; text: string }[] = [];
+
+  /** Takes the files as an install would, without writing or checking them. */
+  install = (
+    text: string,
+    files: readonly { path: string; text: string }[],
+  ): Promise<ApplyOutcome> => {
+    const same = text === this.#text &&
+      files.every((file, i) => this.#files[i]?.text === file.text);
+    this.#text = text;
+    this.#files = files;
+    if (same) return Promise.resolve("unchanged");
+    this.installs++;
+    return Promise.resolve("applied");
+  };
+
+  /** Loads the last installed files, as a reload would. */
+  reload(): Promise<void> {
+    this.reloads++;
+    this.running = true;
+    this.loadedText = this.#text;
+    this.#servers = new Map();
+    for (const [backend, servers] of shapeOf(this.#text).servers) {
+      for (const server of servers.values()) {
+        this.#servers.set(`${backend}/${server.name}`, {
+          backend,
+          name: server.name,
+          address: server.address,
+          port: server.port,
+          weight: server.weight,
+          opState: 2,
+          adminState: 0,
+        });
+      }
+    }
+    this.#maps = new Map(
+      this.#files.filter((file) => file.path.endsWith(".map")).map((
+        file,
+      ) => [file.path, new Map(parseMapText(file.text))]),
+    );
+    return Promise.resolve();
+  }
+
+  /** Nothing runs. */
+  stop(): Promise<void> {
+    this.running = false;
+    return Promise.resolve();
+  }
+
+  /** Applies a command to the recorded state and answers as HAProxy does. */
+  run(command: string, ok: RegExp = /^$/): Promise<void> {
+    this.commands.push(command);
+    const answer = this.#answer(command.split(" "));
+    if (!ok.test(answer)) {
+      return Promise.reject(
+        new RuntimeError(`HAProxy refused "${command}": ${answer}`),
+      );
+    }
+    return Promise.resolve();
+  }
+
+  #answer(words: string[]): string {
+    const [verb, what, id = "", ...rest] = words;
+    const [backend = "", name = ""] = id.split("/");
+    if (verb === "add" && what === "server") {
+      const [address = "", port = "0"] = [
+        (rest[0] ?? "").slice(0, (rest[0] ?? "").lastIndexOf(":")),
+        (rest[0] ?? "").slice((rest[0] ?? "").lastIndexOf(":") + 1),
+      ];
+      const weight = rest.indexOf("weight");
+      this.#servers.set(id, {
+        backend,
+        name,
+        address,
+        port: Number(port),
+        weight: weight < 0 ? 1 : Number(rest[weight + 1]),
+        opState: 2,
+        adminState: 0,
+      });
+      return "New server registered.";
+    }
+    if (verb === "del" && what === "server") {
+      this.#servers.delete(id);
+      return "Server deleted.";
+    }
+    if (verb === "set" && what === "server") {
+      const server = this.#servers.get(id);
+      if (server === undefined) return "No such server.";
+      if (rest[0] === "weight") {
+        this.#servers.set(id, { ...server, weight: Number(rest[1]) });
+      }
+      if (rest[0] === "addr") {
+        this.#servers.set(id, {
+          ...server,
+          address: rest[1] ?? "",
+          port: Number(rest[3]),
+        });
+        return "IP changed";
+      }
+      return "";
+    }
+    if (what === "map") {
+      const map = this.#maps.get(id) ?? new Map<string, string>();
+      this.#maps.set(id, map);
+      if (verb === "del") map.delete(rest[0] ?? "");
+      else map.set(rest[0] ?? "", rest[1] ?? "");
+      return "";
+    }
+    return "";
+  }
+
+  /** Every recorded server. */
+  servers(): Promise<ServerState[]> {
+    return Promise.resolve([...this.#servers.values()]);
+  }
+
+  /** A recorded map. */
+  mapEntries(file: string): Promise<[string, string][]> {
+    return Promise.resolve([...this.#maps.get(file) ?? []]);
+  }
+
+  /** No certificates in the benchmark. */
+  crtListEntries(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  /** Not saved in the benchmark. */
+  serversStateText(): Promise<string> {
+    return Promise.resolve("");
+  }
+}

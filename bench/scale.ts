@@ -1,0 +1,230 @@
+/**
+ * `deno task bench:scale`: what one container's change costs the engine
+ * at 100, 1,000 and 10,000 running containers. The source is simulated
+ * (containers made in memory, four per host) and HAProxy is a recorder of
+ * the commands and files it would get (bench/_recorder.ts), so the figures
+ * are the engine's own: inventory, routes, render, plan, decision and the
+ * runtime commands. Each size runs in a process of its own, so its memory
+ * is its own.
+ *
+ * Usage: deno task bench:scale [--sizes 100,1000,10000] [--rounds N]
+ *
+ * @module
+ */
+
+import { HAProxyBalancer } from "../lib/haproxy/engine.ts";
+import { Renderer } from "../lib/haproxy/render.ts";
+import {
+  DEFAULT_TEMPLATE_DIRS,
+  DEFAULT_TEMPLATE_FILE,
+} from "../lib/haproxy/builtin_templates.ts";
+import { mapFilesFor } from "../lib/haproxy/settings.ts";
+import type { ContainerRecord } from "../lib/docker/container.ts";
+import { container, ip, labels } from "../tests/_fixtures/containers.ts";
+import { RecordingHAProxy } from "./_recorder.ts";
+
+/** Kinds of change, as the issue names them. */
+const KINDS = ["join", "leave", "new host", "weight"] as const;
+type Kind = typeof KINDS[number];
+
+function address(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+function web(i: number, host: string, weight = "100"): ContainerRecord {
+  return container(
+    `c${i}`,
+    ip(address(i)),
+    labels({ glue_http_80_host: host, glue_http_80_weight: weight }),
+  );
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ??
+    NaN;
+}
+
+/** Runs one size in this process and prints its figures as one JSON line. */
+async function measure(size: number, rounds: number): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "docker-glue-scale-" });
+  try {
+    const config = `${dir}/haproxy.cfg`;
+    const haproxy = new RecordingHAProxy();
+    const containers = new Map<string, ContainerRecord>();
+    for (let i = 0; i < size; i++) {
+      const record = web(i, `app${Math.floor(i / 4)}.example.com`);
+      containers.set(record.id, record);
+    }
+    let list = [...containers.values()];
+    const source = { list: () => list };
+    const maps = mapFilesFor(config, {
+      statsSocket: haproxy.path,
+      https: false,
+      acme: false,
+    });
+    const engine = new HAProxyBalancer({
+      routes: {},
+      renderer: new Renderer(
+        { dirs: DEFAULT_TEMPLATE_DIRS, file: DEFAULT_TEMPLATE_FILE },
+        {
+          httpBind: ["*:80"],
+          statsBind: "127.0.0.1:8404",
+          tcpBindAddress: "*",
+          statsSocket: haproxy.path,
+          maps,
+        },
+      ),
+      apply: {
+        configFile: config,
+        haproxyBin: "haproxy",
+        checkArgs: [],
+        reloadCmd: [],
+      },
+      dryRun: false,
+      debounce: { quietMs: 0, maxMs: 0 },
+      managed: haproxy,
+      adminSocket: haproxy.path,
+      runtimeApi: haproxy,
+      install: haproxy.install,
+      maps,
+    }, source);
+    const t0 = performance.now();
+    await engine.update();
+    const first = performance.now() - t0;
+    let next = size;
+    const times: Record<Kind, number[]> = {
+      join: [],
+      leave: [],
+      "new host": [],
+      weight: [],
+    };
+    const change = (kind: Kind) => {
+      const i = next++;
+      if (kind === "join") {
+        const record = web(i, `app${i % Math.max(1, size / 4)}.example.com`);
+        containers.set(record.id, record);
+      } else if (kind === "new host") {
+        const record = web(i, `new${i}.example.com`);
+        containers.set(record.id, record);
+      } else if (kind === "leave") {
+        const [id] = containers.keys();
+        if (id !== undefined) containers.delete(id);
+      } else {
+        const [record] = containers.values();
+        if (record !== undefined) {
+          const weight = record.labels.glue_http_80_weight === "100"
+            ? "50"
+            : "100";
+          containers.set(
+            record.id,
+            web(
+              Number(record.name.slice(1)),
+              record.labels.glue_http_80_host ?? "",
+              weight,
+            ),
+          );
+        }
+      }
+      list = [...containers.values()];
+    };
+    const reloads = haproxy.reloads;
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of KINDS) {
+        change(kind);
+        const started = performance.now();
+        await engine.update();
+        times[kind].push(performance.now() - started);
+      }
+    }
+    const memory = Deno.memoryUsage();
+    console.log(JSON.stringify({
+      size,
+      first,
+      p50: Object.fromEntries(KINDS.map((k) => [k, percentile(times[k], 0.5)])),
+      p90: Object.fromEntries(KINDS.map((k) => [k, percentile(times[k], 0.9)])),
+      reloads: haproxy.reloads - reloads,
+      commands: haproxy.commands.length,
+      rssMB: memory.rss / 2 ** 20,
+      heapMB: memory.heapUsed / 2 ** 20,
+    }));
+    await engine.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+interface Figures {
+  size: number;
+  first: number;
+  p50: Record<Kind, number>;
+  p90: Record<Kind, number>;
+  reloads: number;
+  commands: number;
+  rssMB: number;
+  heapMB: number;
+}
+
+async function main(args: string[]): Promise<void> {
+  const value = (flag: string) => {
+    const at = args.indexOf(flag);
+    return at < 0 ? undefined : args[at + 1];
+  };
+  const rounds = Number(value("--rounds") ?? "25");
+  const one = value("--size");
+  if (one !== undefined) return await measure(Number(one), rounds);
+  const sizes = (value("--sizes") ?? "100,1000,10000").split(",").map(Number);
+  const rows: Figures[] = [];
+  for (const size of sizes) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        import.meta.filename ?? "",
+        "--size",
+        String(size),
+        "--rounds",
+        String(rounds),
+      ],
+      stderr: "inherit",
+    }).output();
+    if (!out.success) throw new Error(`size ${size} failed`);
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+    rows.push(JSON.parse(lines[lines.length - 1] ?? "{}") as Figures);
+  }
+  const f = (n: number) => n < 10 ? n.toFixed(2) : n.toFixed(0);
+  console.log(
+    `deno task bench:scale, ${rounds} rounds; ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+  );
+  console.log(
+    "| containers | first update | join p50 | leave p50 | new host p50 | weight p50 | worst p90 | reloads | RSS | heap |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const row of rows) {
+    console.log(
+      `| ${row.size} | ${f(row.first)} ms | ${f(row.p50.join)} ms | ${
+        f(row.p50.leave)
+      } ms | ${f(row.p50["new host"])} ms | ${f(row.p50.weight)} ms | ${
+        f(Math.max(...Object.values(row.p90)))
+      } ms | ${row.reloads} | ${f(row.rssMB)} MB | ${f(row.heapMB)} MB |`,
+    );
+  }
+  const small = rows.find((row) => row.size === Math.min(...sizes));
+  const large = rows.find((row) => row.size === Math.max(...sizes));
+  if (small !== undefined && large !== undefined && small !== large) {
+    const worst = Math.max(
+      ...KINDS.map((k) => large.p50[k] / small.p50[k]),
+    );
+    console.log(
+      `\nAt ${large.size}: worst p50 ${
+        f(Math.max(...KINDS.map((k) => large.p50[k])))
+      } ms (target <= 5 ms); ${
+        worst.toFixed(1)
+      }x its cost at ${small.size} (target <= 2x).`,
+    );
+  }
+}
+
+if (import.meta.main) await main(Deno.args);
