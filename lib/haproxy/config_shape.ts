@@ -82,6 +82,20 @@ function parseServer(
  * stays in the skeleton, so changing it counts as structural.
  */
 export function shapeOf(text: string): ConfigShape {
+  // The engine plans each rendering against the one before it: the shape
+  // of what runs was computed by the previous plan.
+  const known = recentShapes.find(([seen]) => seen === text)?.[1];
+  if (known !== undefined) return known;
+  const shape = parseShape(text);
+  recentShapes.unshift([text, shape]);
+  recentShapes.length = Math.min(recentShapes.length, 2);
+  return shape;
+}
+
+/** The last shapes parsed, newest first. */
+const recentShapes: [string, ConfigShape][] = [];
+
+function parseShape(text: string): ConfigShape {
   const skeleton: string[] = [];
   const sections: string[] = [];
   const servers = new Map<string, Map<string, ServerLine>>();

@@ -284,6 +284,37 @@ function tcpRoutes(
 }
 
 /**
+ * A container record's claims and findings, kept while the record lives:
+ * records are replaced, never changed, when Docker reports a change, so an
+ * update re-reads the labels of the containers that changed only.
+ */
+const claimCache = new WeakMap<
+  ContainerRecord,
+  {
+    readonly options: RouteOptions;
+    readonly claims: ReturnType<typeof claimsOf>;
+    readonly findings: readonly Finding[];
+  }
+>();
+
+function claimsFor(
+  container: ContainerRecord,
+  options: RouteOptions,
+  findings: Finding[],
+): ReturnType<typeof claimsOf> {
+  const known = claimCache.get(container);
+  if (known !== undefined && known.options === options) {
+    findings.push(...known.findings);
+    return known.claims;
+  }
+  const own: Finding[] = [];
+  const claims = claimsOf(container, options, own);
+  claimCache.set(container, { options, claims, findings: own });
+  findings.push(...own);
+  return claims;
+}
+
+/**
  * Builds the routing table from container records. Containers that are not
  * serving (stopped, paused, unhealthy, still starting) are left out;
  * containers with bad labels lose the affected route and get a finding.
@@ -300,7 +331,7 @@ export function buildRoutes(
   );
   for (const container of sorted) {
     if (!isServing(container)) continue;
-    const claims = claimsOf(container, options, findings);
+    const claims = claimsFor(container, options, findings);
     http.push(...claims.http);
     tcp.push(...claims.tcp);
   }
