@@ -25,7 +25,6 @@ import {
 } from "./lib/cli/daemon.ts";
 import type { ListenAddress } from "./lib/metrics/server.ts";
 import type { Telemetry } from "./lib/metrics/telemetry.ts";
-import { diffExitCode, formatPreview } from "./lib/haproxy/preview.ts";
 import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
 import { collectRoutes, printable } from "./lib/cli/routes.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
@@ -146,6 +145,10 @@ async function serve(
       banner: "",
     });
     const preview = service.engine.preview;
+    // Loaded only for --diff: the diff library is no daemon's business.
+    const { diffExitCode, formatPreview } = await import(
+      "./lib/haproxy/preview.ts"
+    );
     if (status !== 0 || preview === null) return status || EXIT_FAILURE;
     console.log(formatPreview(preview));
     return diffExitCode(preview);

@@ -1,0 +1,286 @@
+/**
+ * The Docker CLI for tests: the test image built with `docker import` from
+ * busybox-static, networks and containers labelled `docker-glue-test`, and
+ * the engine the set-up started.
+ *
+ * @module
+ */
+
+import { ROOT, sh } from "./base.ts";
+
+/** Image every test container runs. */
+export const IMAGE = "docker-glue-test/busybox:3";
+/** Label on every object the tests create. */
+export const TEST_LABEL = "docker-glue-test";
+
+/** Runs the Docker CLI. */
+export function docker(...args: string[]): Promise<string> {
+  return sh("docker", ...args);
+}
+
+// The container's entry point: serve /whoami under / and under every path in
+// $SERVE_PATHS, each answering "<NAME> <path>", so a response shows which
+// container answered and which path reached it. It stops the way a
+// well-behaved service does: on SIGTERM it closes the listener (new
+// connections are refused), lets requests in flight finish, then exits.
+const SERVE = `#!/bin/sh
+for p in / $SERVE_PATHS; do mkdir -p "/www$p"; echo "$NAME $p" > "/www$p/whoami"; done
+httpd -f -p "\${PORT:-80}" -h /www &
+pid=$!
+trap 'kill $pid; sleep 1; exit 0' TERM
+wait $pid
+`;
+
+/** Builds the test image from the host's busybox-static, once. */
+export async function ensureImage(): Promise<void> {
+  try {
+    await docker("image", "inspect", IMAGE);
+    return;
+  } catch {
+    // not built yet
+  }
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (busybox === undefined) throw new Error("busybox-static is not installed");
+  const root = await Deno.makeTempDir({ prefix: "docker-glue-rootfs-" });
+  try {
+    for (const dir of ["bin", "www", "tmp"]) await Deno.mkdir(`${root}/${dir}`);
+    await Deno.copyFile(busybox, `${root}/bin/busybox`);
+    await Deno.chmod(`${root}/bin/busybox`, 0o755);
+    for (
+      const applet of [
+        "sh",
+        "httpd",
+        "nc",
+        "echo",
+        "mkdir",
+        "cat",
+        "wget",
+        "sleep",
+        "touch",
+        "test",
+        "true",
+        "false",
+      ]
+    ) {
+      await Deno.symlink("busybox", `${root}/bin/${applet}`);
+    }
+    await Deno.writeTextFile(`${root}/bin/serve`, SERVE, { mode: 0o755 });
+    await Deno.chmod(`${root}/bin/serve`, 0o755);
+    const tar = `${root}.tar`;
+    await sh("tar", "-C", root, "-cf", tar, ".");
+    await docker(
+      "import",
+      "--change",
+      "EXPOSE 80",
+      "--change",
+      'CMD ["/bin/serve"]',
+      "--change",
+      `LABEL ${TEST_LABEL}=1`,
+      tar,
+      IMAGE,
+    );
+    await Deno.remove(tar);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+/**
+ * A bridge network created for one test; `remove()` removes the test
+ * containers on it, then the network. The name gets
+ * a random suffix: Docker can keep a removed container's endpoint on a
+ * network for a while (or, after a hard stop, for good), and a fixed name
+ * would then collide with that leftover.
+ */
+export async function createNetwork(
+  name: string,
+): Promise<{ name: string; remove(): Promise<void> }> {
+  // Best effort: leftovers of earlier runs with this base name.
+  const old = (await docker(
+    "network",
+    "ls",
+    "-q",
+    "--filter",
+    `label=${TEST_LABEL}`,
+    "--filter",
+    `name=${name}-`,
+  ))
+    .split("\n").filter(Boolean);
+  for (const id of old) await docker("network", "rm", id).catch(() => {});
+  const unique = `${name}-${crypto.randomUUID().slice(0, 6)}`;
+  await docker(
+    "network",
+    "create",
+    "--driver",
+    "bridge",
+    "--label",
+    TEST_LABEL,
+    unique,
+  );
+  return {
+    name: unique,
+    async remove() {
+      await removeContainersOn(unique);
+      await removeNetwork(unique);
+    },
+  };
+}
+
+/**
+ * Removes a test network, waiting while Docker still releases the endpoints
+ * of containers that were just removed, and disconnecting by force
+ * endpoints whose container is gone. After a storm of removals Docker 20.10
+ * can take minutes to let go of endpoints it no longer lists (seen: over
+ * 60 s, with `Containers` empty); rather than hold the suite up, a
+ * background remover then keeps trying for ten minutes, so no network is
+ * left behind.
+ */
+async function removeNetwork(name: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    try {
+      await docker("network", "rm", name);
+      return;
+    } catch (error) {
+      const text = String(error);
+      if (text.includes("No such network") || text.includes("not found")) {
+        return;
+      }
+    }
+    if (attempt >= 10) {
+      const endpoints = await docker(
+        "network",
+        "inspect",
+        name,
+        "--format",
+        "{{range $id, $c := .Containers}}{{$c.Name}}\n{{end}}",
+      ).catch(() => "");
+      for (const endpoint of endpoints.split("\n").filter(Boolean)) {
+        await docker("network", "disconnect", "-f", name, endpoint).catch(
+          () => {},
+        );
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  console.log(
+    `network ${name}: Docker still holds endpoints; removing it in the background`,
+  );
+  new Deno.Command("sh", {
+    args: [
+      "-c",
+      'for i in $(seq 120); do docker network rm "$1" >/dev/null 2>&1 && exit 0; sleep 5; done',
+      "sh",
+      name,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn().unref();
+}
+
+/** Options for {@link runContainer}. */
+export interface RunOptions {
+  labels?: Record<string, string>;
+  network: string;
+  servePaths?: string[];
+  /** Port httpd listens on inside the container (default 80, the image's EXPOSE). */
+  port?: number;
+  extra?: string[];
+  /** Command and arguments after the image, instead of the image's. */
+  command?: string[];
+  /**
+   * Run httpd as PID 1 with no signal handler, like many real images: it
+   * ignores SIGTERM, and `docker stop` kills it after the timeout.
+   */
+  ignoreSigterm?: boolean;
+}
+
+/** Starts a test container named `name` that answers with its name; returns its id. */
+export function runContainer(
+  name: string,
+  options: RunOptions,
+): Promise<string> {
+  const args = [
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--network",
+    options.network,
+    "-l",
+    TEST_LABEL,
+  ];
+  for (const [key, value] of Object.entries(options.labels ?? {})) {
+    args.push("-l", `${key}=${value}`);
+  }
+  args.push(
+    "-e",
+    `NAME=${name}`,
+    "-e",
+    `SERVE_PATHS=${(options.servePaths ?? []).join(" ")}`,
+  );
+  if (options.port !== undefined) {
+    args.push("-e", `PORT=${options.port}`, "--expose", String(options.port));
+  }
+  args.push(...(options.extra ?? []), IMAGE, ...(options.command ?? []));
+  if (options.ignoreSigterm) {
+    args.push(
+      "sh",
+      "-c",
+      'mkdir -p /www && echo "$NAME /" > /www/whoami && exec httpd -f -p "${PORT:-80}" -h /www',
+    );
+  }
+  return docker(...args);
+}
+
+/** Removes the named containers (those that exist). */
+export async function removeContainers(...names: string[]): Promise<void> {
+  if (names.length > 0) await docker("rm", "-f", ...names).catch(() => {});
+}
+
+/**
+ * Set-up only: removes every test container a crashed earlier run left
+ * behind, whose fixed names would collide with this test's. The suite runs
+ * one test at a time (docs/development.md), so none of them is another
+ * test's; a test's own teardown removes only what it made.
+ */
+export async function clearLeftoverContainers(): Promise<void> {
+  const ids = (await docker("ps", "-aq", "--filter", `label=${TEST_LABEL}`))
+    .split("\n").filter(Boolean);
+  if (ids.length > 0) await docker("rm", "-f", ...ids);
+}
+
+/** Removes the test containers attached to `network`, running or not. */
+async function removeContainersOn(network: string): Promise<void> {
+  const ids = (await docker(
+    "ps",
+    "-aq",
+    "--filter",
+    `network=${network}`,
+    "--filter",
+    `label=${TEST_LABEL}`,
+  ).catch(() => "")).split("\n").filter(Boolean);
+  if (ids.length > 0) await docker("rm", "-f", ...ids);
+}
+
+/** Whether the test setup started the running Docker engine (so a test may restart it). */
+export async function engineStartedHere(): Promise<boolean> {
+  const out = await new Deno.Command("bash", {
+    args: [`${ROOT}tests/setup/dockerd.sh`, "started"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
+/** Restarts the Docker engine the test setup started. */
+export async function restartEngine(): Promise<void> {
+  await sh("bash", `${ROOT}tests/setup/dockerd.sh`, "restart");
+}

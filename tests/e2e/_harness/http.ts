@@ -1,0 +1,109 @@
+/**
+ * A raw HTTP and TCP client, so the Host header is the test's, and waits for
+ * an answer through HAProxy.
+ *
+ * @module
+ */
+
+import { waitFor } from "./base.ts";
+
+const decoder = new TextDecoder();
+
+/** An HTTP response as the client saw it. */
+export interface Response {
+  status: number;
+  body: string;
+}
+
+/**
+ * Opens a TCP connection to 127.0.0.1:`port`, writes `payload`, and returns
+ * everything the peer sends until it closes (or `timeoutMs` passes).
+ */
+export async function tcpExchange(
+  port: number,
+  payload: string,
+  timeoutMs = 3000,
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    await conn.write(new TextEncoder().encode(payload));
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(16384);
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    return decoder.decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer or the peer
+    }
+  }
+}
+
+/** Splits a raw HTTP response into status and trimmed body. */
+export function parseResponse(text: string): Response {
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+  return { status, body: text.slice(text.indexOf("\r\n\r\n") + 4).trim() };
+}
+
+/** Sends one HTTP/1.0 request to 127.0.0.1:`port` with the given Host header. */
+export async function httpGet(
+  port: number,
+  host: string,
+  path: string,
+  timeoutMs = 3000,
+): Promise<Response> {
+  return parseResponse(
+    await tcpExchange(
+      port,
+      `GET ${path} HTTP/1.0\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      timeoutMs,
+    ),
+  );
+}
+
+/** Waits until `host` + `path` through HAProxy answers with `status`. */
+export async function waitForStatus(
+  port: number,
+  host: string,
+  path: string,
+  status: number,
+  ms = 20000,
+): Promise<void> {
+  await waitFor(
+    `${host}${path} to answer ${status}`,
+    async () => {
+      const res = await httpGet(port, host, path);
+      return res.status === status ? true : undefined;
+    },
+    ms,
+    50,
+  );
+}
+
+/** Waits until `host` + `path` through HAProxy answers 200 with `body`; resolves to the wait in ms. */
+export async function waitForBody(
+  port: number,
+  host: string,
+  path: string,
+  body: string,
+  ms = 20000,
+): Promise<number> {
+  const start = performance.now();
+  await waitFor(
+    `${host}${path} to answer "${body}"`,
+    async () => {
+      const res = await httpGet(port, host, path);
+      return res.status === 200 && res.body === body ? true : undefined;
+    },
+    ms,
+    20,
+  );
+  return performance.now() - start;
+}

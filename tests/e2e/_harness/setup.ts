@@ -1,0 +1,175 @@
+/**
+ * A test's parts made and registered for cleanup as they are made.
+ *
+ * @module
+ */
+
+import { assertEquals } from "../../_fixtures/assert.ts";
+import type { Cleanup } from "../../_fixtures/cleanup.ts";
+import {
+  clearLeftoverContainers,
+  createNetwork,
+  ensureImage,
+} from "./docker.ts";
+import {
+  freePort,
+  type HAProxy,
+  type HAProxyDir,
+  haproxyDir,
+  startHaproxy,
+} from "./haproxy.ts";
+import { type Process, runBalancer, startBalancer } from "./process.ts";
+
+/** A network of the test's own ({@link createNetwork}); `cleanup` removes it and its containers. */
+export async function testNetwork(
+  cleanup: Cleanup,
+  name: string,
+): Promise<{ name: string; remove(): Promise<void> }> {
+  return cleanup.add("network", await createNetwork(name), (n) => n.remove());
+}
+
+/** A HAProxy directory of the test's own ({@link haproxyDir}); `cleanup` removes it. */
+export async function testHaproxyDir(cleanup: Cleanup): Promise<HAProxyDir> {
+  return cleanup.add(
+    "HAProxy directory",
+    await haproxyDir(),
+    (d) => d.remove(),
+  );
+}
+
+/** A temporary directory whose name starts with `prefix`; `cleanup` removes it. */
+export async function testTempDir(
+  cleanup: Cleanup,
+  prefix: string,
+): Promise<string> {
+  return cleanup.add(
+    `directory ${prefix}`,
+    await Deno.makeTempDir({ prefix }),
+    (dir) => Deno.remove(dir, { recursive: true }),
+  );
+}
+
+/** A temporary file whose name ends with `suffix`; `cleanup` removes it. */
+export async function testTempFile(
+  cleanup: Cleanup,
+  suffix: string,
+): Promise<string> {
+  return cleanup.add(
+    `file *${suffix}`,
+    await Deno.makeTempFile({ prefix: "docker-glue-", suffix }),
+    (file) => Deno.remove(file),
+  );
+}
+
+/**
+ * Registers a daemon the test started with `cleanup`: it is stopped with
+ * SIGTERM (or, once it has exited by itself, waited for), and with
+ * `mustExit0` its exit status must be 0. With DG_TEST_LOG=FILE set, what it
+ * logged is appended to FILE, for looking into a failure.
+ */
+export function stopAtEnd<P extends Process>(
+  cleanup: Cleanup,
+  what: string,
+  process: P,
+  mustExit0: boolean,
+): P {
+  return cleanup.add(what, process, async (p) => {
+    const status = p.exited ? await p.finished() : await p.stop();
+    const file = Deno.env.get("DG_TEST_LOG");
+    if (file) {
+      await Deno.writeTextFile(file, `=== ${what}\n${p.lines.join("\n")}\n`, {
+        append: true,
+      });
+    }
+    if (!mustExit0) return;
+    assertEquals(
+      status.code,
+      0,
+      `${what} exited with ${status.code}:\n${p.lines.slice(-20).join("\n")}`,
+    );
+  });
+}
+
+/** {@link stopAtEnd}, requiring exit status 0. */
+export function stopsCleanly<P extends Process>(
+  cleanup: Cleanup,
+  what: string,
+  process: P,
+): P {
+  return stopAtEnd(cleanup, what, process, true);
+}
+
+/**
+ * The usual set-up: docker-balancer `-1` renders a first configuration
+ * (`args` must name it with --config-file), HAProxy starts on it in
+ * master-worker mode, then docker-balancer `-w` follows events and reloads
+ * that HAProxy with SIGUSR2. Both are stopped by `cleanup` (the balancer
+ * first, and it must exit 0).
+ */
+export async function startBalancerWithHaproxy(
+  cleanup: Cleanup,
+  config: string,
+  args: string[],
+): Promise<{ balancer: Process; haproxy: HAProxy }> {
+  const first = await runBalancer(["-1", ...args, "--reload-cmd", ""]);
+  if (first.code !== 0) {
+    throw new Error(
+      `docker-balancer -1 exited with ${first.code}: ${first.stderr}`,
+    );
+  }
+  const haproxy = cleanup.add(
+    "HAProxy",
+    startHaproxy(config),
+    (h) => h.stop(),
+  );
+  const balancer = stopsCleanly(
+    cleanup,
+    "docker-balancer",
+    startBalancer([
+      "-w",
+      ...args,
+      "--reload-cmd",
+      `kill -USR2 ${haproxy.pid}`,
+    ]),
+  );
+  return { balancer, haproxy };
+}
+
+/** A balancer of a test's own, running HAProxy itself, on a fresh network and directory. */
+export interface ManagedSetup {
+  /** The network its containers go on. */
+  readonly net: { name: string; remove(): Promise<void> };
+  /** Its HAProxy directory. */
+  readonly dir: HAProxyDir;
+  /** HAProxy's HTTP port on 127.0.0.1. */
+  readonly port: number;
+  /** The flags naming the directory and port, for other runs against it (`routes`). */
+  readonly args: string[];
+  /** The balancer (`-w --haproxy managed`). */
+  readonly balancer: Process;
+}
+
+/**
+ * Starts a managed balancer (`-w --haproxy managed`, plus `extra` flags) on a
+ * fresh network named after `network` and a fresh directory. `cleanup`
+ * stops the balancer (which must exit 0) and removes the network, the
+ * containers on it and the directory.
+ */
+export async function startManaged(
+  cleanup: Cleanup,
+  network: string,
+  extra: string[] = [],
+): Promise<ManagedSetup> {
+  await ensureImage();
+  await clearLeftoverContainers();
+  const net = await testNetwork(cleanup, network);
+  const dir = await testHaproxyDir(cleanup);
+  const port = freePort();
+  const args = dir.listenArgs(port);
+  const balancer = stopsCleanly(
+    cleanup,
+    "docker-balancer",
+    startBalancer(["-w", "--haproxy", "managed", ...args, ...extra]),
+  );
+  return { net, dir, port, args, balancer };
+}
