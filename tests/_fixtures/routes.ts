@@ -4,7 +4,12 @@
  * @module
  */
 
-import type { RouteTable, Server } from "../../lib/haproxy/routes.ts";
+import type {
+  RouteOptions,
+  RouteTable,
+  Server,
+} from "../../lib/haproxy/routes.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 
 /** Servers as `name@address:port*weight`, space-separated. */
 export function describeServers(servers: readonly Server[]): string {
@@ -18,4 +23,22 @@ export function warningsOf(table: RouteTable): string[] {
   return table.findings.filter((f) => f.severity === "warning").map((f) =>
     `${f.container} ${f.label ?? "-"}`
   );
+}
+
+/** Routes as compact strings: `host/prefix[strip] -> name@ip:port*weight ...`. */
+export function summary(table: RouteTable): string[] {
+  return table.routes.map((r) =>
+    `${r.host || "(default)"}${r.prefix || "/"}${
+      r.settings.stripPrefix ? " strip" : ""
+    } -> ${describeServers(r.servers)}`
+  );
+}
+
+/** One table case: containers and options in, routes and warnings out. */
+export interface Case {
+  description: string;
+  containers: ContainerRecord[];
+  options?: RouteOptions;
+  routes: string[];
+  warnings?: string[];
 }

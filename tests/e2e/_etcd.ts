@@ -9,6 +9,8 @@
  */
 
 import { waitFor } from "./_harness.ts";
+import { docker, IMAGE, TEST_LABEL, testTempDir } from "./_harness.ts";
+import type { Cleanup } from "../_fixtures/cleanup.ts";
 
 /** Client URL of the test etcd. */
 export const ETCD_URL = "http://127.0.0.1:2379";
@@ -144,4 +146,51 @@ export async function etcdctl(...args: string[]): Promise<string> {
     );
   }
   return text;
+}
+
+export const opts = { sanitizeOps: false, sanitizeResources: false };
+/** Lease TTL of the single-publisher test: short, so expiry is quick to see. */
+export const TTL = 4;
+/**
+ * Lease TTL of the two-host test, whose routes must outlive etcd restarts:
+ * etcd 3.4 can take up to 7 s to shut down, answering nothing while leases
+ * run down, and a lease is refreshed every third of its TTL, so 12 s leaves
+ * at least 8 s at the moment etcd stops answering.
+ */
+export const HOSTS_TTL = 12;
+
+/** A handler directory with the publisher as `name`.ini; `cleanup` removes it. */
+export async function handlerDir(
+  cleanup: Cleanup,
+  name: string,
+  params: Record<string, string>,
+): Promise<{ path: string }> {
+  const path = await testTempDir(cleanup, "docker-glue-pub-");
+  const lines = Object.entries(params).map(([k, v]) => `${k}=${v}`).join("\n");
+  await Deno.writeTextFile(
+    `${path}/${name}.ini`,
+    `[handler]\nclass=DockerGlue.handlers.publishers.distconfig.Publisher\nevents=none,start,die,stop,destroy,pause,unpause,health_status,rename\n\n[params]\n${lines}\n`,
+  );
+  return { path };
+}
+
+export function run(
+  name: string,
+  labels: Record<string, string>,
+  publish: string,
+): Promise<string> {
+  const args = [
+    "run",
+    "-d",
+    "--name",
+    name,
+    "-l",
+    TEST_LABEL,
+    "-e",
+    `NAME=${name}`,
+    "-p",
+    publish,
+  ];
+  for (const [k, v] of Object.entries(labels)) args.push("-l", `${k}=${v}`);
+  return docker(...args, IMAGE);
 }

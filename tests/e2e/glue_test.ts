@@ -31,43 +31,16 @@ import {
   testTempFile,
   waitFor,
 } from "./_harness.ts";
-import { VERSION } from "../../lib/version.ts";
-import { type Cleanup, withCleanup } from "../_fixtures/cleanup.ts";
+import { withCleanup } from "../_fixtures/cleanup.ts";
 import { notRunning } from "../_fixtures/process.ts";
-
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
-/** A handler directory with `files` in it; `cleanup` removes it. */
-async function handlerDir(
-  cleanup: Cleanup,
-  files: Record<string, string>,
-): Promise<{ path: string }> {
-  const path = await testTempDir(cleanup, "docker-glue-handlers-");
-  for (const [name, text] of Object.entries(files)) {
-    await Deno.writeTextFile(`${path}/${name}`, text);
-  }
-  return { path };
-}
-
-const example = (name: string) =>
-  Deno.readTextFileSync(`${ROOT}docker-glue.d/${name}.ini.example`);
-
-/** The shipped test.ini, logging to `log` (a file of the test's own). */
-const testIni = (log: string) => `${example("test")}log-file=${log}\n`;
-
-/** The events test-handler.sh logged to `log` for one container, in order. */
-async function loggedEvents(log: string, id: string): Promise<string[]> {
-  const text = await Deno.readTextFile(log).catch(() => "");
-  return text.split("\n").filter((l) => l.includes(`container_id=[${id}]`)).map(
-    (l) => /event=\[([^\]]*)\]/.exec(l)?.[1] ?? "?",
-  );
-}
-
-function isSubsequence(wanted: string[], seen: string[]): boolean {
-  let i = 0;
-  for (const event of seen) if (event === wanted[i]) i++;
-  return i === wanted.length;
-}
+import {
+  example,
+  handlerDir,
+  isSubsequence,
+  loggedEvents,
+  opts,
+  testIni,
+} from "./_glue.ts";
 
 Deno.test({
   ...opts,
@@ -346,63 +319,5 @@ Deno.test({
         const text = await tcpExchange(tcpPort, "GET /whoami HTTP/1.0\r\n\r\n");
         return parseResponse(text).body === "dg-glue-tcp /" ? true : undefined;
       });
-    }),
-});
-
-Deno.test({
-  ...opts,
-  name: "e2e glue: --check lists every problem with its file and exits 1",
-  fn: () =>
-    withCleanup(async (cleanup) => {
-      const good = await handlerDir(cleanup, {
-        "test.ini": example("test"),
-        "notes.ini.example": "garbage",
-      });
-      const log = await testTempFile(cleanup, ".log");
-      const bad = await handlerDir(cleanup, {
-        "a.ini": "[handler]\nclass=Nope\nevents=all\n",
-        "b.ini": "\u0000\u0001",
-        "c.ini":
-          "[handler]\nclass=script\nevents=all\n[params]\nscript=missing.sh\n",
-        "d.ini": testIni(log),
-      });
-      const ok = await runGlue(["--check", "--handler-paths", good.path]);
-      assertEquals(ok.code, 0, ok.stdout + ok.stderr);
-      assertIncludes(ok.stdout, "1 loaded, 0 disabled, 0 problems");
-      const broken = await runGlue(["--check", "--handler-paths", bad.path]);
-      assertEquals(broken.code, 1);
-      assertIncludes(
-        broken.stdout,
-        `error: ${bad.path}/a.ini: unknown handler class "Nope"`,
-      );
-      assertIncludes(
-        broken.stdout,
-        `error: ${bad.path}/b.ini: not a text file`,
-      );
-      assertIncludes(
-        broken.stdout,
-        `warning: ${bad.path}/c.ini: script "missing.sh"`,
-      );
-      assertIncludes(broken.stdout, "1 loaded, 0 disabled, 3 problems");
-      // Outside --check the same set starts with the one good handler.
-      const once = await runGlue(["-1", "--handler-paths", bad.path]);
-      assertEquals(once.code, 0, once.stderr);
-      assertIncludes(once.stderr, `${bad.path}/a.ini: unknown handler class`);
-    }),
-});
-
-Deno.test({
-  ...opts,
-  name: "e2e glue: --version, usage errors and an empty handler path",
-  fn: () =>
-    withCleanup(async (cleanup) => {
-      assertEquals((await runGlue([])).code, 2);
-      const version = await runGlue(["--version"]);
-      assertEquals([version.code, version.stdout], [0, VERSION]);
-      assertEquals((await runGlue(["-1", "-w"])).code, 2);
-      const empty = await handlerDir(cleanup, {});
-      const none = await runGlue(["-1", "--handler-paths", empty.path]);
-      assertEquals(none.code, 1);
-      assertIncludes(none.stderr, "no handler loaded");
     }),
 });
