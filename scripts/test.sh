@@ -12,7 +12,10 @@ before=$(mktemp)
 trap 'rm -f "$before"' EXIT
 bash tests/setup/leftovers.sh >"$before"
 status=0
-deno task test "$@" || status=$?
+# The unit tests share nothing and run side by side; the end-to-end tests
+# share Docker, HAProxy's sockets and ports, and run one at a time.
+deno task test:unit "$@" || status=$?
+deno task test:e2e "$@" || status=$?
 # Docker can hold a removed container's network endpoint for a while; the
 # harness then removes the network in the background: give it a minute.
 for attempt in $(seq 1 12); do

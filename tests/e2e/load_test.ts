@@ -6,11 +6,11 @@
 import { assertTrue } from "../_fixtures/assert.ts";
 import { haproxyCheck } from "../_fixtures/haproxy.ts";
 import {
+  createContainer,
   docker,
   ensureImage,
   IMAGE,
   removeContainers,
-  runContainer,
   startBalancer,
   stopsCleanly,
   TEST_LABEL,
@@ -91,15 +91,17 @@ Deno.test({
       const rssStart = await balancer.rssKiB();
       const rss: number[] = [];
       for (const round of [1, 2]) {
+        // Created first, then started together: the storm is the starts.
         await pool(
           names,
           16,
           (name) =>
-            runContainer(name, {
+            createContainer(name, {
               network: net.name,
               labels: { glue_http_80_host: `${name}.example.com` },
             }),
         );
+        await pool(names, 16, (name) => docker("start", name));
         await waitServers(
           names.map((n) => `${n}:80`).sort(),
           `round ${round}: 200 servers`,

@@ -207,9 +207,23 @@ export function runContainer(
   name: string,
   options: RunOptions,
 ): Promise<string> {
+  return docker("run", "-d", ...containerArgs(name, options));
+}
+
+/**
+ * Creates the test container {@link runContainer} would start, without
+ * starting it (`docker start` does); returns its id.
+ */
+export function createContainer(
+  name: string,
+  options: RunOptions,
+): Promise<string> {
+  return docker("create", ...containerArgs(name, options));
+}
+
+/** The arguments of `docker run` or `docker create` for a test container. */
+function containerArgs(name: string, options: RunOptions): string[] {
   const args = [
-    "run",
-    "-d",
     "--name",
     name,
     "--network",
@@ -237,7 +251,7 @@ export function runContainer(
       'mkdir -p /www && echo "$NAME /" > /www/whoami && exec httpd -f -p "${PORT:-80}" -h /www',
     );
   }
-  return docker(...args);
+  return args;
 }
 
 /** Removes the named containers (those that exist). */
