@@ -5,6 +5,7 @@
 
 import { assertEquals } from "../_fixtures/assert.ts";
 import {
+  Burst,
   type BurstClock,
   decide,
   type DecisionInput,
@@ -107,4 +108,22 @@ Deno.test("decide: an unknown running state reloads at once; a failed runtime ch
     kind: "adopt",
   });
   assertEquals(decide(input({ plan: { kind: "none" } })), { kind: "nothing" });
+});
+
+Deno.test("burst: the first event after a quiet time leads; take() resets; urgent is kept until taken", () => {
+  const burst = new Burst({ quietMs: 500, maxMs: 3000 });
+  burst.trigger(1000);
+  burst.trigger(1200);
+  assertEquals(burst.take(), { leading: true, urgent: false });
+  burst.trigger(1400);
+  assertEquals(burst.take(), { leading: false, urgent: false });
+  burst.markUrgent();
+  assertEquals(burst.urgent, true);
+  assertEquals(burst.take(), { leading: false, urgent: true });
+  assertEquals(burst.urgent, false);
+  // Quiet for the quiet time: the next event leads a new burst.
+  burst.trigger(1900);
+  const clock = burst.clock(2000, 500);
+  assertEquals([clock.burstStart, clock.lastTrigger], [1900, 1900]);
+  assertEquals(burst.take().leading, true);
 });
