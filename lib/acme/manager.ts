@@ -13,7 +13,7 @@ import https from "node:https";
 import { getLogger } from "@logtape/logtape";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { covers, inspectPem } from "../tls/pem.ts";
-import { readOrNull, writeAtomically } from "../haproxy/apply.ts";
+import { readOrNull, writeAtomically } from "../util/files.ts";
 import { SYSTEM_CA_FILES } from "../permissions.ts";
 import {
   type Backoff,

@@ -19,7 +19,7 @@ import {
 } from "../haproxy/report.ts";
 import { buildRoutes } from "../haproxy/routes.ts";
 import { AdminSocket } from "../haproxy/runtime.ts";
-import { readOrNull } from "../haproxy/apply.ts";
+import { readOrNull } from "../util/files.ts";
 import {
   parseRejections,
   rejectionsFile,

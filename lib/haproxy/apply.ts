@@ -5,6 +5,8 @@
  * @module
  */
 
+import { readOrNull, tempBeside } from "../util/files.ts";
+
 /** How to validate, install and reload. */
 export interface ApplyOptions {
   /** The configuration HAProxy runs from. */
@@ -53,27 +55,6 @@ export class ReloadError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "ReloadError";
-  }
-}
-
-/**
- * A hidden temporary name in the same directory as `path`, so that renaming
- * it over `path` is atomic.
- */
-function tempBeside(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${Deno.pid}.${
-    crypto.randomUUID().slice(0, 8)
-  }.tmp`;
-}
-
-/** The text of a file, or null when there is none. */
-export async function readOrNull(path: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
   }
 }
 
@@ -270,26 +251,5 @@ export async function keepForeignConfig(
     if (there !== null) continue;
     await Deno.writeTextFile(kept, current, { createNew: true });
     return kept;
-  }
-}
-
-/**
- * Writes `text` to `path` through a temporary file beside it and a rename,
- * so readers see the old content or the new, never a part; an unchanged
- * file is left alone. `mode` applies to a file written anew.
- */
-export async function writeAtomically(
-  path: string,
-  text: string,
-  mode = 0o644,
-): Promise<void> {
-  if (await readOrNull(path) === text) return;
-  const temp = tempBeside(path);
-  try {
-    await Deno.writeTextFile(temp, text, { mode });
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
   }
 }

@@ -15,7 +15,7 @@ import {
   type PoolAssignment,
   seedPool,
 } from "./pool.ts";
-import { readOrNull } from "./apply.ts";
+import { readOrNull } from "../util/files.ts";
 import type { MapFiles } from "./render.ts";
 import {
   crtListText,

@@ -8,7 +8,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { applyConfig, reload, writeAtomically } from "./apply.ts";
+import { applyConfig, reload } from "./apply.ts";
+import { writeAtomically } from "../util/files.ts";
 import { planChange, type RuntimeOp } from "./plan.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { AdminSocket, type RuntimeApi } from "./runtime.ts";

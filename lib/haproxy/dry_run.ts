@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type ApplyOptions, checkConfig, readOrNull } from "./apply.ts";
+import { type ApplyOptions, checkConfig } from "./apply.ts";
+import { readOrNull } from "../util/files.ts";
 import { certFiles, companionFiles, type Companions } from "./companions.ts";
 import { type MapChange, planChange } from "./plan.ts";
 import { parseMapText } from "./pool.ts";

@@ -12,7 +12,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { ContainerRecord, ContainerSource } from "../docker/container.ts";
 import { Debouncer } from "../util/debounce.ts";
-import { ConfigRejectedError, keepForeignConfig, readOrNull } from "./apply.ts";
+import { ConfigRejectedError, keepForeignConfig } from "./apply.ts";
+import { readOrNull } from "../util/files.ts";
 import { planChange, templateFit } from "./plan.ts";
 import type { Preview } from "./preview.ts";
 import {

@@ -9,7 +9,7 @@
  */
 
 import type { ContainerRecord } from "../docker/container.ts";
-import { writeAtomically } from "./apply.ts";
+import { writeAtomically } from "../util/files.ts";
 import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
 
 /** A label listener HAProxy could not start. */

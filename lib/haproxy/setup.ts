@@ -20,7 +20,7 @@ import { Renderer } from "./render.ts";
 import { resolveTemplateDirs } from "./template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
 import { selfSignedDefault } from "./tls.ts";
-import { readOrNull } from "./apply.ts";
+import { readOrNull } from "../util/files.ts";
 import type { AcmeManager } from "../acme/manager.ts";
 import { ChallengeMap } from "../acme/challenges.ts";
 import {

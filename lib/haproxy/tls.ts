@@ -13,7 +13,7 @@ import { getLogger } from "@logtape/logtape";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { type CertInfo, inspectPem } from "../tls/pem.ts";
 import { SELF_SIGNED_NAME } from "../tls/names.ts";
-import { writeAtomically } from "./apply.ts";
+import { writeAtomically } from "../util/files.ts";
 import type { CertFile } from "./plan.ts";
 
 const log = getLogger(["docker-glue", "tls"]);
