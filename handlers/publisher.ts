@@ -33,6 +33,7 @@ import {
 } from "../lib/discovery/endpoints.ts";
 import { backoff, sleep } from "../lib/util/sleep.ts";
 import { VERSION } from "../lib/version.ts";
+import { errorMessage } from "../lib/util/error_message.ts";
 
 const log = getLogger(["docker-glue", "publisher"]);
 
@@ -43,10 +44,6 @@ export const DEFAULT_TTL_S = 30;
  * timeout) when the last refresh was a third of the TTL before it.
  */
 const SAFE_TTL_S = 12;
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Publishes running containers to etcd. */
 export class Publisher extends BaseHandler {
@@ -112,7 +109,7 @@ export class Publisher extends BaseHandler {
       } catch (error) {
         throw new TypeError(
           `cannot ask Docker for its name to use as host-id (${
-            describe(error)
+            errorMessage(error)
           }); set [params] host-id`,
         );
       }
@@ -217,7 +214,7 @@ export class Publisher extends BaseHandler {
             "Cannot publish host {host} to etcd: {error}; retrying in {wait} ms",
             {
               host: this.#hostId,
-              error: describe(error),
+              error: errorMessage(error),
               wait,
             },
           );

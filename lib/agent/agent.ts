@@ -25,6 +25,7 @@ import type { AgentContext } from "./base_handler.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import { NONE } from "./handler_ini.ts";
 import { SecondLooks } from "./second_looks.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "agent"]);
 
@@ -49,10 +50,6 @@ const RECONNECT_MAX_MS = 5000;
 /** Errors no retry can fix: the program lacks a permission. */
 function isFatal(error: unknown): boolean {
   return error instanceof Deno.errors.NotCapable;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Agent settings. */
@@ -192,12 +189,12 @@ export class Agent implements AgentContext {
         if (isFatal(error)) throw error;
         this.telemetry.disconnected(
           "docker",
-          `cannot reach Docker at ${this.dockerUrl}: ${describe(error)}`,
+          `cannot reach Docker at ${this.dockerUrl}: ${errorMessage(error)}`,
         );
         const wait = backoff(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS);
         log.warn(
           "Cannot reach Docker at {url}: {error}; retrying in {wait} ms",
-          { url: this.dockerUrl, error: describe(error), wait },
+          { url: this.dockerUrl, error: errorMessage(error), wait },
         );
       }
       await sleep(

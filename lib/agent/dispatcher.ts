@@ -11,12 +11,9 @@ import { getLogger } from "@logtape/logtape";
 import { ReportedError } from "../util/reported_error.ts";
 import { permissionHint } from "../permissions.ts";
 import { type EventSelector, NONE, selects } from "./handler_ini.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "agent"]);
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The part of a handler the agent calls. */
 export interface HandlerLike {
@@ -103,7 +100,7 @@ export class Dispatcher {
       } catch (error) {
         log.error("Handler {handler} failed while closing: {error}", {
           handler: slot.name,
-          error: describe(error),
+          error: errorMessage(error),
         });
       }
     }
@@ -165,7 +162,7 @@ export class Dispatcher {
           id,
           error: error instanceof Deno.errors.NotCapable
             ? permissionHint(error as Deno.errors.NotCapable)
-            : describe(error),
+            : errorMessage(error),
         });
       }
       return false;

@@ -15,6 +15,7 @@ import {
   MAX_HANDLER_FILE_BYTES,
   parseHandlerIni,
 } from "./handler_ini.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** Built-in handler classes by name; each entry imports its module when asked. */
 export interface HandlerRegistry {
@@ -51,7 +52,7 @@ export interface LoadResult {
 }
 
 function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? text;
 }
 

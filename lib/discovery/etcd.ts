@@ -17,6 +17,7 @@ import { EtcdClient } from "./etcd_client.ts";
 import { Latch } from "../util/latch.ts";
 import type { WatchEvent } from "./etcd_wire.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "etcd"]);
 
@@ -26,10 +27,6 @@ const log = getLogger(["docker-glue", "etcd"]);
  * for events forever.
  */
 const PROBE_INTERVAL_MS = 10_000;
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Every container published under a prefix, kept current by an etcd watch.
@@ -104,13 +101,13 @@ export class EtcdSource implements ContainerSource {
       } catch (error) {
         if (signal.aborted) return;
         this.#telemetry.etcdError();
-        this.#telemetry.disconnected("etcd", describe(error));
+        this.#telemetry.disconnected("etcd", errorMessage(error));
         const wait = backoff(attempt++, 250, 5000);
         if (!lost || attempt % 10 === 0) {
           log.warn(
             "{error}; keeping the last known {count} containers, retrying in {wait} ms",
             {
-              error: describe(error),
+              error: errorMessage(error),
               count: this.#records.size,
               wait,
             },
@@ -183,12 +180,12 @@ export class EtcdSource implements ContainerSource {
     try {
       return parseContainerDocument(where.hostId, where.id, value);
     } catch (error) {
-      const note = `${key}\n${describe(error)}`;
+      const note = `${key}\n${errorMessage(error)}`;
       if (!this.#reported.has(note)) {
         this.#reported.add(note);
         log.warn("Ignored etcd key {key}: {error}", {
           key,
-          error: describe(error),
+          error: errorMessage(error),
         });
       }
       return null;

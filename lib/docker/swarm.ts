@@ -25,6 +25,7 @@ import { readEvents } from "./events.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { Latch } from "../util/latch.ts";
 import { Debouncer } from "../util/debounce.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "swarm"]);
 
@@ -242,7 +243,7 @@ export class SwarmSource implements ContainerSource {
         if (error instanceof Deno.errors.NotCapable) throw error;
         log.warn(
           "Cannot read Swarm services: {error}; keeping the last known labels",
-          { error: error instanceof Error ? error.message : String(error) },
+          { error: errorMessage(error) },
         );
       }
       await sleep(backoff(attempt++, 250, 5000), signal);
@@ -271,7 +272,7 @@ export class SwarmSource implements ContainerSource {
           "Cannot read the task addresses on {network}: {error}; tasks started since the last read wait, trying again",
           {
             network: GATEWAY_NETWORK,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           },
         );
       }

@@ -20,6 +20,7 @@ import {
   parseWeight,
 } from "./labels.ts";
 import type { Finding, UnroutedReason } from "./findings.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 export type { Finding, UnroutedReason };
 
@@ -123,10 +124,6 @@ export interface Claims {
 
 const HOST_LABEL = /^glue_http_(.*)_host$/s;
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 type Warn = (
   label: string | undefined,
   text: string,
@@ -148,7 +145,7 @@ function httpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
         label: "glue_http_ports",
       }));
     } catch (error) {
-      warn("glue_http_ports", message(error));
+      warn("glue_http_ports", errorMessage(error));
       return [];
     }
   }
@@ -159,7 +156,7 @@ function httpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
     try {
       ports.push({ port: parsePort(match[1] ?? ""), label: key });
     } catch (error) {
-      warn(key, message(error));
+      warn(key, errorMessage(error));
     }
   }
   return ports;
@@ -175,7 +172,7 @@ function tcpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
       label: "glue_tcp_ports",
     }));
   } catch (error) {
-    warn("glue_tcp_ports", message(error));
+    warn("glue_tcp_ports", errorMessage(error));
     return [];
   }
 }
@@ -258,7 +255,7 @@ export function claimsOf(
     } catch (error) {
       warn(
         labels["glue_network"] ? "glue_network" : undefined,
-        `not routed: ${message(error)}`,
+        `not routed: ${errorMessage(error)}`,
         "no-address",
       );
       return { http: [], tcp: [] };
@@ -345,7 +342,7 @@ export function claimsOf(
         });
       }
     } catch (error) {
-      warn(current, `port ${port} not routed: ${message(error)}`);
+      warn(current, `port ${port} not routed: ${errorMessage(error)}`);
     }
   }
 
@@ -367,7 +364,7 @@ export function claimsOf(
       }
       tcpClaims.push({ listen, port, weight, target, container });
     } catch (error) {
-      warn(current, `TCP port ${port} not routed: ${message(error)}`);
+      warn(current, `TCP port ${port} not routed: ${errorMessage(error)}`);
     }
   }
   return { http: httpClaims, tcp: tcpClaims };

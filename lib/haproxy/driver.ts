@@ -25,12 +25,9 @@ import {
 } from "./companions.ts";
 import { applyOps, summarize } from "./runtime_ops.ts";
 import type { BalancerOptions, BalancerStats } from "./engine_options.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Runs and tracks one HAProxy for the engine. */
 export class HAProxyDriver {
@@ -104,7 +101,7 @@ export class HAProxyDriver {
       if (error instanceof Deno.errors.NotCapable) this.#noPermission();
       this.#stats.runtimeFallbacks++;
       this.#statesTrusted = false;
-      return message(error);
+      return errorMessage(error);
     }
     try {
       // The file follows, so a reload or restart runs the same servers.
@@ -155,7 +152,7 @@ export class HAProxyDriver {
       this.#statesTrusted = false;
       this.running = null;
       log.error("Cannot take back the rejected runtime change: {error}", {
-        error: message(error),
+        error: errorMessage(error),
       });
     }
   }
@@ -259,7 +256,7 @@ export class HAProxyDriver {
         else {
           log.warn(
             "Cannot save server states to {file}: {error}; the new worker starts from the configuration alone",
-            { file, error: message(error) },
+            { file, error: errorMessage(error) },
           );
         }
       }

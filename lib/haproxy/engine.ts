@@ -33,6 +33,7 @@ import { previewChange, printedConfig } from "./dry_run.ts";
 import { Timers } from "../util/timers.ts";
 import { HAProxyDriver } from "./driver.ts";
 import type { BalancerOptions, BalancerStats } from "./engine_options.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
 
@@ -43,10 +44,6 @@ const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
 type Timer = "retry" | "deferred";
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Renders and installs HAProxy configurations from a container source. */
 export class HAProxyBalancer {
@@ -287,7 +284,7 @@ export class HAProxyBalancer {
    * the next event fixes, so it is tried again by itself.
    */
   #failed(error: unknown): never {
-    this.#telemetry.applyFailed(message(error));
+    this.#telemetry.applyFailed(errorMessage(error));
     if (error instanceof ConfigRejectedError) {
       this.#telemetry.validationFailed();
       this.#rejected(error);
@@ -297,11 +294,11 @@ export class HAProxyBalancer {
     const wait = backoff(this.#attempt++, RETRY_BASE_MS, RETRY_MAX_MS);
     log.error("Cannot apply {file}: {message}; retrying in {wait} ms", {
       file: this.#options.apply.configFile,
-      message: message(error),
+      message: errorMessage(error),
       wait,
     });
     this.#timers.set("retry", wait, () => this.update().catch(() => {}));
-    throw new ReportedError(message(error));
+    throw new ReportedError(errorMessage(error));
   }
 
   /**
@@ -379,9 +376,9 @@ export class HAProxyBalancer {
         } catch (error) {
           // A listener HAProxy could not open is traced to the route that
           // asked for it, which the next update leaves out.
-          if (await this.#desired.trace(message(error), table)) {
+          if (await this.#desired.trace(errorMessage(error), table)) {
             this.schedule();
-            throw new ReportedError(message(error));
+            throw new ReportedError(errorMessage(error));
           }
           throw error;
         }

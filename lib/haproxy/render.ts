@@ -11,6 +11,7 @@ import { BUILTIN_DIR, BUILTIN_TEMPLATES } from "./builtin_templates.ts";
 import { escapeRegex } from "./labels.ts";
 import type { HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
 import type { PooledTable } from "./pool.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** Where templates come from. */
 export interface TemplateOptions {
@@ -347,6 +348,6 @@ function httpsPortSuffix(binds: readonly string[]): string {
 }
 
 function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   return text.split("\n").map((line) => line.trim()).filter(Boolean).join(" ");
 }
