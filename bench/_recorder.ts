@@ -95,16 +95,15 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
     const [verb, what, id = "", ...rest] = words;
     const [backend = "", name = ""] = id.split("/");
     if (verb === "add" && what === "server") {
-      const [address = "", port = "0"] = [
-        (rest[0] ?? "").slice(0, (rest[0] ?? "").lastIndexOf(":")),
-        (rest[0] ?? "").slice((rest[0] ?? "").lastIndexOf(":") + 1),
-      ];
+      // HAProxy reads the port after the last colon, also for IPv6.
+      const where = rest[0] ?? "";
+      const colon = where.lastIndexOf(":");
       const weight = rest.indexOf("weight");
       this.#servers.set(id, {
         backend,
         name,
-        address,
-        port: Number(port),
+        address: where.slice(0, colon),
+        port: Number(where.slice(colon + 1)),
         weight: weight < 0 ? 1 : Number(rest[weight + 1]),
         opState: 2,
         adminState: 0,

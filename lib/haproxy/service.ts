@@ -19,6 +19,7 @@ import {
   type SourceContext,
   type SourceSettings,
 } from "./sources.ts";
+import { NONE } from "../agent/handler_ini.ts";
 
 /** Default `--watch-set`: the original's `die,start` plus what else changes routing. */
 export const DEFAULT_WATCH_SET =
@@ -29,9 +30,6 @@ const URGENT = new Set(["kill", "pause"]);
 
 /** How long `none` waits for the first read from etcd or of the Swarm services. */
 const SOURCE_READY_MS = 10_000;
-
-/** The agent's `none` event. */
-const NONE = "none";
 
 /** The service's settings as flags or INI params give them. */
 export interface BalancerSettings {
