@@ -95,7 +95,8 @@ export function shapeOf(text: string): ConfigShape {
 /** The last shapes parsed, newest first. */
 const recentShapes: [string, ConfigShape][] = [];
 
-function parseShape(text: string): ConfigShape {
+/** Splits a configuration like {@link shapeOf}, without keeping it. */
+export function parseShape(text: string): ConfigShape {
   const skeleton: string[] = [];
   const sections: string[] = [];
   const servers = new Map<string, Map<string, ServerLine>>();

@@ -19,6 +19,13 @@ import { assignPool, EMPTY_POOL, type PoolAssignment } from "./pool.ts";
 import { Rejections, rejectionsFile } from "./rejections.ts";
 import type { RenderInput } from "./render.ts";
 import { buildRoutes, type RouteTable } from "./routes.ts";
+import {
+  type HAProxyModel,
+  modelOf,
+  type SlotShape,
+  slotShapes,
+} from "./model.ts";
+import { parseShape } from "./config_shape.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
 
@@ -30,6 +37,8 @@ export interface Desired {
   readonly table: RouteTable & RenderInput;
   /** The maps and certificates. */
   readonly companions: Companions;
+  /** `table`, typed as HAProxy runs it. */
+  readonly model: HAProxyModel;
 }
 
 /** Builds the wanted state, keeping the pool and the rejected listeners between updates. */
@@ -42,6 +51,7 @@ export class DesiredState {
   readonly #timers = new Timers<"recheck">();
   /** Which pool backend serves which plain host (pool.ts). */
   #pool: PoolAssignment = EMPTY_POOL;
+  readonly #slotShape: SlotShape;
 
   /** Creates the builder; `schedule` asks for an update when a damped container settles. */
   constructor(
@@ -54,6 +64,10 @@ export class DesiredState {
     this.#report = report;
     this.#telemetry = telemetry;
     this.#schedule = schedule;
+    this.#slotShape = slotShapes(
+      (input) => options.renderer.render(input),
+      (text) => parseShape(text).skeleton,
+    );
     this.#rejections = new Rejections(
       options.dryRun ? null : rejectionsFile(options.apply.configFile),
     );
@@ -110,7 +124,12 @@ export class DesiredState {
         }]`
       ).join(" "),
     }));
-    return { built, table, companions };
+    return {
+      built,
+      table,
+      companions,
+      model: modelOf(table, this.#slotShape),
+    };
   }
 
   /**

@@ -8,14 +8,18 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { applyConfig, reload } from "./apply.ts";
+import { applyConfig, keepForeignConfig, reload } from "./apply.ts";
 import { writeAtomically } from "../util/files.ts";
-import { planChange, type RuntimeOp } from "./plan.ts";
+import { type RuntimeOp, shapeOf } from "./plan.ts";
+import type { HAProxyModel } from "./model.ts";
+import type { RenderInput } from "./render.ts";
+import { planModel } from "./plan_model.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { AdminSocket, type RuntimeApi } from "./runtime.ts";
 import { HAPROXY_SOCKETS } from "../permissions.ts";
 import {
   CertWriter,
+  companionChanges,
   companionFiles,
   type Companions,
   expectationOf,
@@ -29,16 +33,30 @@ import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
 
+/** A configuration file installed, with the state it describes. */
+export interface Filed {
+  /** The file. */
+  readonly text: string;
+  /** What it describes, typed. */
+  readonly model: HAProxyModel;
+  /** Its maps and certificates. */
+  readonly companions: Companions;
+}
+
 /** Runs and tracks one HAProxy for the engine. */
 export class HAProxyDriver {
-  /** The configuration HAProxy runs, when known. */
+  /** The file HAProxy was last given, when known; its servers may lag a runtime change. */
   running: string | null = null;
+  /** What HAProxy runs, typed; null when only the text (or nothing) is known. */
+  model: HAProxyModel | null = null;
+  /** The last file installed, which a restarted HAProxy would run. */
+  filed: Filed | null = null;
   /** The maps and certificates HAProxy runs. */
   runningCompanions: RunningCompanions = NO_COMPANIONS;
   /** When HAProxy last reloaded, ms since the epoch. */
   lastReload = -Infinity;
   /** Size of the table being applied, for the log. */
-  size = { routes: 0, servers: 0 };
+  #size = { routes: 0, servers: 0 };
   readonly #options: BalancerOptions;
   readonly #stats: BalancerStats;
   readonly #telemetry: Telemetry;
@@ -48,18 +66,30 @@ export class HAProxyDriver {
   #noRuntime: string | null;
   /** False after a runtime change failed half-way: HAProxy's server states are then not saved. */
   #statesTrusted = true;
+  #checkedForeign = false;
 
   /**
    * Creates the driver. `misfit` says why the template keeps membership
-   * changes from the runtime API, or is null when it does not.
+   * changes from the runtime API, or is null when it does not;
+   * `restarted` is called when a managed HAProxy restarted by itself.
    */
   constructor(
     options: BalancerOptions,
     stats: BalancerStats,
     telemetry: Telemetry,
     misfit: string | null,
+    restarted: () => void,
   ) {
     this.#options = options;
+    const managed = options.managed;
+    if (managed !== undefined) {
+      managed.onRestart = () => {
+        // It runs the file as it was when it started; go on from there.
+        this.running = managed.loadedText;
+        this.model = null;
+        restarted();
+      };
+    }
     this.#stats = stats;
     this.#telemetry = telemetry;
     this.#certs = new CertWriter(options.tls);
@@ -71,6 +101,13 @@ export class HAProxyDriver {
       : misfit === null
       ? null
       : `the template renders more than server lines (${misfit})`;
+  }
+
+  /** Takes note of the size of the table being applied, for the log. */
+  measure(table: RenderInput): void {
+    const routes = [...table.routes, ...table.tcpRoutes];
+    const servers = routes.reduce((n, r) => n + r.servers.length, 0);
+    this.#size = { routes: routes.length, servers };
   }
 
   /** Why changes cannot go through the runtime API, or null when they can. */
@@ -90,59 +127,131 @@ export class HAProxyDriver {
     ops: readonly RuntimeOp[],
     text: string,
     companions: Companions,
+    model: HAProxyModel,
   ): Promise<string | null> {
     const admin = this.#admin;
     if (admin === null) return "no admin socket";
-    try {
-      // New certificates are on disk before HAProxy is told of them.
-      await this.#certs.write(companions);
-      await applyOps(admin, ops, expectationOf(companions, this.#options.tls));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) this.#noPermission();
-      this.#stats.runtimeFallbacks++;
-      this.#statesTrusted = false;
-      return errorMessage(error);
-    }
+    const failure = await this.#send(admin, ops, companions);
+    if (failure !== null) return failure;
+    this.model = model;
+    this.runningCompanions = runningOf(companions);
     try {
       // The file follows, so a reload or restart runs the same servers.
       await this.install(text, companions);
     } catch (error) {
       // Rejected by haproxy -c, or not written (a full disk): HAProxy goes
       // back to what the file on disk describes.
-      await this.#undo(admin, text, companions);
+      await this.#undoTo(this.filed);
       throw error;
     }
-    this.ran(text, companions);
+    this.ran(text, companions, model);
+    this.#applied(ops);
+    return null;
+  }
+
+  /**
+   * Makes the change through the admin socket alone: the file follows
+   * later ({@link HAProxyDriver.follow}). Returns null when done, or why
+   * the runtime API failed (a reload follows).
+   */
+  async runtimeOnly(
+    ops: readonly RuntimeOp[],
+    companions: Companions,
+    model: HAProxyModel,
+  ): Promise<string | null> {
+    const admin = this.#admin;
+    if (admin === null) return "no admin socket";
+    const failure = await this.#send(admin, ops, companions);
+    if (failure !== null) return failure;
+    this.model = model;
+    this.runningCompanions = runningOf(companions);
+    this.#applied(ops);
+    return null;
+  }
+
+  /**
+   * Installs the file of what HAProxy runs now, after a runtime change. A
+   * file HAProxy rejects, or one that cannot be written, takes the change
+   * back to what the last file describes, so HAProxy never runs what no
+   * file would.
+   *
+   * @throws {ConfigRejectedError} when `haproxy -c` rejects the file.
+   */
+  async follow(
+    text: string,
+    companions: Companions,
+    model: HAProxyModel,
+  ): Promise<void> {
+    try {
+      await this.install(text, companions);
+    } catch (error) {
+      await this.#undoTo(this.filed);
+      throw error;
+    }
+    this.filed = { text, model, companions };
+    // HAProxy may have moved on meanwhile; its text is then still behind.
+    if (this.model === model) this.running = text;
+  }
+
+  /** Sends runtime operations; returns null, or why they failed. */
+  async #send(
+    admin: RuntimeApi,
+    ops: readonly RuntimeOp[],
+    companions: Companions,
+  ): Promise<string | null> {
+    try {
+      // New certificates are on disk before HAProxy is told of them.
+      await this.#certs.write(companions);
+      await applyOps(admin, ops, expectationOf(companions, this.#options.tls));
+      return null;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) this.#noPermission();
+      this.#stats.runtimeFallbacks++;
+      this.#statesTrusted = false;
+      this.model = null;
+      return errorMessage(error);
+    }
+  }
+
+  #applied(ops: readonly RuntimeOp[]): void {
     this.#stats.runtimeUpdates++;
     this.#telemetry.runtimeOps(ops);
     log.info(
       "Applied {count} changes through the runtime API, no reload: {summary}",
       { count: ops.length, summary: summarize(ops) },
     );
-    return null;
   }
 
-  /** Takes back a runtime change whose file HAProxy rejected. */
-  async #undo(
-    admin: RuntimeApi,
-    text: string,
-    companions: Companions,
-  ): Promise<void> {
-    const back = planChange(text, this.running ?? text, {
-      maps: companions.maps.map(({ file, entries }) => ({
-        file,
-        before: entries,
-        after: this.runningCompanions.maps.get(file) ?? [],
-      })),
-    });
-    if (back.kind !== "runtime") return;
+  /**
+   * Takes HAProxy back to what `filed` describes after a runtime change
+   * whose file was rejected. When that cannot be done through the admin
+   * socket, what HAProxy runs is unknown and the next update reloads.
+   */
+  async #undoTo(filed: Filed | null): Promise<void> {
+    const admin = this.#admin;
+    const model = this.model;
+    const back = filed === null || model === null ? null : planModel(
+      model,
+      filed.model,
+      companionChanges(
+        this.runningCompanions,
+        filed.companions,
+        this.#options.tls,
+      ),
+      () => shapeOf(filed.text),
+    );
+    if (back?.kind === "none") return;
     try {
-      await applyOps(admin, back.ops, {
-        maps: [...this.runningCompanions.maps].map(([file, entries]) => ({
-          file,
-          entries,
-        })),
-      });
+      if (back?.kind !== "runtime" || admin === null || filed === null) {
+        throw new Error(back?.kind === "reload" ? back.reason : "no plan");
+      }
+      await applyOps(
+        admin,
+        back.ops,
+        expectationOf(filed.companions, this.#options.tls),
+      );
+      this.model = filed.model;
+      this.runningCompanions = runningOf(filed.companions);
       log.warn(
         "Took back the runtime change HAProxy's check of the file rejected: {summary}",
         { summary: summarize(back.ops) },
@@ -151,10 +260,28 @@ export class HAProxyDriver {
       // HAProxy now runs servers no file describes; the next reload ends it.
       this.#statesTrusted = false;
       this.running = null;
+      this.model = null;
       log.error("Cannot take back the rejected runtime change: {error}", {
         error: errorMessage(error),
       });
     }
+  }
+
+  /**
+   * The first time: keeps a file at the configuration's path that
+   * docker-balancer did not write, before it is replaced.
+   */
+  async keepForeign(): Promise<void> {
+    if (this.#checkedForeign) return;
+    const file = this.#options.apply.configFile;
+    const kept = await keepForeignConfig(file);
+    if (kept !== null) {
+      log.warn("{file} was not written by docker-balancer; kept it as {kept}", {
+        file,
+        kept,
+      });
+    }
+    this.#checkedForeign = true;
   }
 
   /**
@@ -176,15 +303,17 @@ export class HAProxyDriver {
       this.#stats.installs++;
       log.info("Installed {file}: {routes} routes, {servers} servers", {
         file: this.#options.apply.configFile,
-        ...this.size,
+        ...this.#size,
       });
     }
     await this.#certs.prune(companions);
   }
 
-  /** Takes note of what HAProxy runs now. */
-  ran(text: string, companions: Companions): void {
+  /** Takes note of what HAProxy runs now: this file, installed. */
+  ran(text: string, companions: Companions, model: HAProxyModel): void {
     this.running = text;
+    this.model = model;
+    this.filed = { text, model, companions };
     this.runningCompanions = runningOf(companions);
   }
 
@@ -196,6 +325,7 @@ export class HAProxyDriver {
     text: string,
     companions: Companions,
     reason: string,
+    model: HAProxyModel,
   ): Promise<void> {
     // HAProxy reads every certificate file again: make sure each is there.
     this.#certs.forget();
@@ -219,7 +349,7 @@ export class HAProxyDriver {
       throw error;
     }
     const seconds = (performance.now() - started) / 1000;
-    this.ran(text, companions);
+    this.ran(text, companions, model);
     this.#statesTrusted = true;
     this.lastReload = Date.now();
     // With no reload command whoever runs HAProxy reloads it: nothing to say.

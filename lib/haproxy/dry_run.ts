@@ -93,3 +93,45 @@ export async function previewChange(
     plan,
   };
 }
+
+/** What {@link DryRun} needs of the engine's options. */
+export interface DryRunOptions {
+  /** Keep a validated preview instead of printing (`--diff`). */
+  readonly preview?: boolean;
+  /** Where the configuration would go. */
+  readonly apply: ApplyOptions;
+  /** HTTPS files, when served. */
+  readonly tls?: TlsFiles;
+  /** Prints a configuration; console.log by default. */
+  readonly print?: (text: string) => void;
+}
+
+/** `--dry-run` for the engine: each rendering printed once, or previewed (`--diff`). */
+export class DryRun {
+  readonly #options: DryRunOptions;
+  #lastPrinted: string | null = null;
+
+  /** Creates the dry run. */
+  constructor(options: DryRunOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Previews `text` with `--diff` and returns the preview; otherwise prints
+   * it unless it was the last printed, and returns null.
+   *
+   * @throws {ConfigRejectedError} when `haproxy -c` rejects the preview.
+   */
+  async run(text: string, companions: Companions): Promise<Preview | null> {
+    const { tls, apply } = this.#options;
+    if (this.#options.preview) {
+      return await previewChange(text, companions, apply, tls);
+    }
+    const printed = printedConfig(text, companions, tls);
+    if (printed !== this.#lastPrinted) {
+      (this.#options.print ?? ((out) => console.log(out)))(printed);
+      this.#lastPrinted = printed;
+    }
+    return null;
+  }
+}

@@ -10,11 +10,12 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ContainerRecord, ContainerSource } from "../docker/container.ts";
+import type { ContainerSource } from "../docker/container.ts";
 import { Debouncer } from "../util/debounce.ts";
-import { ConfigRejectedError, keepForeignConfig } from "./apply.ts";
+import { ConfigRejectedError } from "./apply.ts";
 import { readOrNull } from "../util/files.ts";
-import { planChange, templateFit } from "./plan.ts";
+import { templateFit } from "./plan.ts";
+import { planUpdate } from "./update_plan.ts";
 import type { Preview } from "./preview.ts";
 import {
   type ApplyMethod,
@@ -25,11 +26,11 @@ import { type RenderInput, TemplateError } from "./render.ts";
 import { backoff } from "../util/sleep.ts";
 import { ReportedError } from "../util/reported_error.ts";
 import type { RouteTable } from "./routes.ts";
-import { DesiredState } from "./desired.ts";
-import { companionChanges, type Companions } from "./companions.ts";
+import { type Desired, DesiredState } from "./desired.ts";
 import { Burst, decide, type Decision } from "./decide.ts";
+import { FileFollower } from "./file_follower.ts";
 import { EngineReport } from "./engine_report.ts";
-import { previewChange, printedConfig } from "./dry_run.ts";
+import { DryRun } from "./dry_run.ts";
 import { Timers } from "../util/timers.ts";
 import { HAProxyDriver } from "./driver.ts";
 import type { BalancerOptions, BalancerStats } from "./engine_options.ts";
@@ -66,9 +67,11 @@ export class HAProxyBalancer {
   readonly #driver: HAProxyDriver;
   readonly #timers = new Timers<Timer>();
   readonly #desired: DesiredState;
-  #lastPrinted: string | null = null;
+  readonly #dryRun: DryRun;
   #queue: Promise<void> = Promise.resolve();
-  #checkedForeign = false;
+  /** Updates asked for and not finished. */
+  #busy = 0;
+  readonly #file: FileFollower;
   #attempt = 0;
   readonly #burst: Burst;
   /** Closed: nothing more runs, writes or reloads. */
@@ -93,8 +96,16 @@ export class HAProxyBalancer {
       this.#telemetry,
       () => this.schedule(),
     );
+    this.#dryRun = new DryRun(options);
+    this.#file = new FileFollower({
+      busy: () => this.#busy > 0,
+      write: () => this.#enqueue(() => this.#writeFile()).catch(() => {}),
+    });
     const misfit = options.adminSocket && !options.dryRun
-      ? templateFit((input) => options.renderer.render(input))
+      ? templateFit(
+        (input) => options.renderer.render(input),
+        options.maps?.http !== undefined,
+      )
       : null;
     if (misfit !== null) {
       log.warn(
@@ -107,17 +118,9 @@ export class HAProxyBalancer {
       this.stats,
       this.#telemetry,
       misfit,
+      () => this.schedule(),
     );
-    const managed = options.managed;
-    if (managed !== undefined) {
-      managed.onRestart = () => {
-        // It runs the file as it was when it started; go on from there.
-        this.#driver.running = managed.loadedText;
-        this.schedule();
-      };
-    }
-    // Updates run back to back; what arrives during one is taken together
-    // by the next. The debounce timing holds back reloads alone (decide.ts).
+    // Updates run back to back; the burst timing holds back reloads alone.
     this.#debouncer = new Debouncer(
       () => this.update().catch(() => {}),
       { quietMs: 0, maxMs: 0 },
@@ -139,7 +142,10 @@ export class HAProxyBalancer {
     this.#debouncer.trigger();
   }
 
-  /** Runs a scheduled update now, if any, and waits for updates in progress. */
+  /**
+   * Runs a scheduled update now, if any, and waits for updates in
+   * progress and for the file that follows a runtime change.
+   */
   async flush(): Promise<void> {
     if (this.#timers.has("deferred")) {
       this.#timers.clear("deferred");
@@ -148,6 +154,7 @@ export class HAProxyBalancer {
     }
     await this.#debouncer.flush();
     await this.#queue;
+    if (this.#file.pending) await this.#enqueue(() => this.#writeFile());
   }
 
   /**
@@ -168,6 +175,8 @@ export class HAProxyBalancer {
     await this.#options.acme?.close();
     await this.#options.tls?.source.close();
     await this.#queue;
+    // HAProxy may outlive us: the file it would restart from must be what it runs.
+    if (this.#file.pending) await this.#writeFile().catch(() => {});
     // An update in progress may have armed a retry or a deferred reload.
     this.#timers.clearAll();
     await this.#options.managed?.stop();
@@ -190,30 +199,37 @@ export class HAProxyBalancer {
   update(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#opened = true;
-    const run = this.#queue.then(() =>
-      this.#closed ? undefined : this.#update()
-    );
+    this.#busy++;
+    return this.#enqueue(() => this.#update()).finally(() => this.#busy--);
+  }
+
+  /** Runs `task` after everything queued before it, unless closed by then. */
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(() => this.#closed ? undefined : task());
     this.#queue = run.catch(() => {});
     return run;
   }
 
   async #update(): Promise<void> {
     const all = this.#source.list();
-    const { built, table, companions } = await this.#desired.build(all);
-    const text = this.#render(table);
+    const desired = await this.#desired.build(all);
+    const { built, table, companions } = desired;
     if (this.#options.dryRun) {
-      return await this.#dryRun(text, companions, table, all);
+      try {
+        this.preview = await this.#dryRun.run(this.#render(table), companions);
+      } catch (error) {
+        if (!(error instanceof ConfigRejectedError)) throw error;
+        this.#rejected(error);
+      }
+      if (this.preview === null) this.#report.placements(table, all);
+      return;
     }
-    const routes = [...table.routes, ...table.tcpRoutes];
-    this.#driver.size = {
-      routes: routes.length,
-      servers: routes.reduce((n, r) => n + r.servers.length, 0),
-    };
+    this.#driver.measure(table);
     const { leading, urgent } = this.#burst.take();
     const started = performance.now();
     let method: ApplyMethod | null;
     try {
-      method = await this.#apply(text, companions, built, leading, urgent);
+      method = await this.#apply(desired, built, leading, urgent);
       if (method === null) return;
     } catch (error) {
       this.#failed(error);
@@ -225,7 +241,7 @@ export class HAProxyBalancer {
   }
 
   /** @throws {ReportedError} when the template fails. */
-  #render(table: RouteTable & RenderInput): string {
+  #render(table: RenderInput): string {
     try {
       const text = this.#options.renderer.render(table);
       this.stats.renders++;
@@ -239,35 +255,6 @@ export class HAProxyBalancer {
       });
       throw new ReportedError(error.message);
     }
-  }
-
-  /** Prints the rendering, or keeps the preview (`--diff`). */
-  async #dryRun(
-    text: string,
-    companions: Companions,
-    table: RouteTable,
-    all: readonly ContainerRecord[],
-  ): Promise<void> {
-    if (this.#options.preview) {
-      try {
-        this.preview = await previewChange(
-          text,
-          companions,
-          this.#options.apply,
-          this.#options.tls,
-        );
-      } catch (error) {
-        if (!(error instanceof ConfigRejectedError)) throw error;
-        this.#rejected(error);
-      }
-      return;
-    }
-    const printed = printedConfig(text, companions, this.#options.tls);
-    if (printed !== this.#lastPrinted) {
-      (this.#options.print ?? ((out) => console.log(out)))(printed);
-      this.#lastPrinted = printed;
-    }
-    this.#report.placements(table, all);
   }
 
   /** Logs a rejected configuration and throws it as reported. */
@@ -302,81 +289,83 @@ export class HAProxyBalancer {
   }
 
   /**
-   * Gets HAProxy to run `text` (and its maps and certificates) as
+   * Gets HAProxy to run `table` (and its maps and certificates) as
    * {@link decide} says. Returns how HAProxy got it, or null when a reload
-   * waits for the burst to settle.
+   * waits for the burst to settle. A change the runtime API makes leaves
+   * the file to follow (file_follower.ts), so
+   * rendering and checking the whole file is not between the event and
+   * HAProxy; anything else renders the file first.
    */
   async #apply(
-    text: string,
-    companions: Companions,
-    table: RouteTable,
+    want: Pick<Desired, "table" | "companions" | "model">,
+    built: RouteTable,
     leading: boolean,
     urgent: boolean,
   ): Promise<ApplyMethod | null> {
     const { configFile } = this.#options.apply;
     const driver = this.#driver;
-    if (!this.#checkedForeign) {
-      const kept = await keepForeignConfig(configFile);
-      if (kept !== null) {
-        log.warn(
-          "{file} was not written by docker-balancer; kept it as {kept}",
-          { file: configFile, kept },
-        );
-      }
-      this.#checkedForeign = true;
-    }
+    await driver.keepForeign();
+    const { table, companions, model } = want;
+    let rendered: string | null = null;
+    const text = () => rendered ??= this.#render(table);
+    const { plan, typed, known } = planUpdate(
+      driver,
+      want,
+      this.#options.tls,
+      text,
+      (part) => this.#options.renderer.render(part),
+    );
     const input = {
-      plan: planChange(
-        driver.running,
-        text,
-        companionChanges(
-          driver.runningCompanions,
-          companions,
-          this.#options.tls,
-        ),
-      ),
+      plan,
       noRuntime: driver.noRuntime,
-      known: driver.running !== null,
+      known,
       adoptable: driver.running === null && this.#options.once === true &&
-        await readOrNull(configFile) === text,
+        await readOrNull(configFile) === text(),
       leading,
       urgent,
       clock: this.#burst.clock(Date.now(), driver.lastReload),
     };
     let decision: Decision = decide(input);
     if (decision.kind === "runtime") {
-      const failure = await driver.runtime(decision.ops, text, companions);
-      if (failure === null) return "runtime";
+      const failure = typed
+        ? await driver.runtimeOnly(decision.ops, companions, model)
+        : await driver.runtime(decision.ops, text(), companions, model);
+      if (failure === null) {
+        if (typed) this.#file.due(table, companions, model);
+        return "runtime";
+      }
       decision = decide({ ...input, runtimeFailed: failure });
     }
     switch (decision.kind) {
       case "adopt":
         log.debug("Configuration unchanged; nothing to install");
-        await driver.install(text, companions);
-        driver.ran(text, companions);
+        await driver.install(text(), companions);
+        driver.ran(text(), companions, model);
         return "files";
       case "nothing":
         // Nothing for HAProxy; the files are put right if someone changed them.
-        await driver.install(text, companions);
+        if (typed) {
+          this.#file.due(table, companions, model);
+        } else await driver.install(text(), companions);
         return "files";
-      case "wait":
-        this.#timers.set(
-          "deferred",
-          decision.at - Date.now(),
-          () => this.update().catch(() => {}),
-        );
+      case "wait": {
+        const { reason, at } = decision;
+        const wait = at - Date.now();
+        this.#timers.set("deferred", wait, () => this.update().catch(() => {}));
         log.debug("Reload ({reason}) waits {wait} ms for the burst to settle", {
-          reason: decision.reason,
-          wait: decision.at - Date.now(),
+          reason,
+          wait,
         });
         return null;
+      }
       case "reload":
         try {
-          await driver.reload(text, companions, decision.reason);
+          this.#file.drop();
+          await driver.reload(text(), companions, decision.reason, model);
         } catch (error) {
           // A listener HAProxy could not open is traced to the route that
           // asked for it, which the next update leaves out.
-          if (await this.#desired.trace(errorMessage(error), table)) {
+          if (await this.#desired.trace(errorMessage(error), built)) {
             this.schedule();
             throw new ReportedError(errorMessage(error));
           }
@@ -385,6 +374,27 @@ export class HAProxyBalancer {
         return "reload";
       case "runtime":
         throw new Error("a runtime decision after a runtime failure");
+    }
+  }
+
+  /**
+   * Renders, checks and installs the file of the last runtime change. A
+   * file HAProxy rejects takes that change back (driver.ts) and is
+   * reported like any rejected configuration.
+   */
+  async #writeFile(): Promise<void> {
+    const due = this.#file.take();
+    // A reload since wrote its own file.
+    if (due === null || this.#driver.model !== due.model) return;
+    try {
+      await this.#driver.follow(
+        this.#render(due.table),
+        due.companions,
+        due.model,
+      );
+      this.#timers.clear("retry");
+    } catch (error) {
+      this.#failed(error);
     }
   }
 }

@@ -176,6 +176,14 @@ function certOps(change: CertChange | undefined): RuntimeOp[] {
   ];
 }
 
+/** The map and certificate operations that `changes` take. */
+export function companionOps(changes: CompanionChanges): RuntimeOp[] {
+  return [
+    ...(changes.maps ?? []).flatMap(mapOps),
+    ...certOps(changes.certs),
+  ];
+}
+
 /**
  * Compares what HAProxy runs (`running`, or null when that is not known)
  * with the new rendering and says what to do. `changes` are those of the
@@ -189,10 +197,7 @@ export function planChange(
   if (running === null) {
     return { kind: "reload", reason: "the running configuration is not known" };
   }
-  const entries = [
-    ...(changes.maps ?? []).flatMap(mapOps),
-    ...certOps(changes.certs),
-  ];
+  const entries = companionOps(changes);
   if (running === next && entries.length === 0) return { kind: "none" };
   const before = shapeOf(running);
   const after = shapeOf(next);
@@ -242,10 +247,17 @@ export function planChange(
       if (!servers.has(name)) ops.push({ op: "remove", backend, server: name });
     }
   }
-  // A certificate arrives before the hosts it serves and leaves after its
-  // replacement came. A host leaves a map before its servers go, and
-  // enters it after they came; removals before additions, so a name
-  // removed and added again never collides.
+  return ordered([...ops, ...entries]);
+}
+
+/**
+ * Puts operations in the order HAProxy must get them. A certificate
+ * arrives before the hosts it serves and leaves after its replacement
+ * came. A host leaves a map before its servers go, and enters it after
+ * they came; removals before additions, so a name removed and added again
+ * never collides.
+ */
+export function ordered(ops: readonly RuntimeOp[]): Plan {
   const rank = (op: RuntimeOp) => {
     switch (op.op) {
       case "cert-add":
@@ -260,7 +272,7 @@ export function planChange(
         return 3;
     }
   };
-  const all = [...ops, ...entries].sort((a, b) => rank(a) - rank(b));
+  const all = [...ops].sort((a, b) => rank(a) - rank(b));
   return all.length === 0 ? { kind: "none" } : { kind: "runtime", ops: all };
 }
 
@@ -289,15 +301,46 @@ function probeTable(servers: number): RenderInput {
 
 /**
  * Whether a template lets membership change through the runtime API: a
- * server joining a host must change nothing but `server` lines. Returns
- * null when it does, or why not.
+ * server joining a host must change nothing but `server` lines; with the
+ * host map (`pooled`), a host taking a spare pool backend must change
+ * nothing outside that backend's section. Returns null when it does, or
+ * why not.
  */
 export function templateFit(
   render: (input: RenderInput) => string,
+  pooled = false,
 ): string | null {
   const plan = planChange(render(probeTable(1)), render(probeTable(2)));
-  if (plan.kind === "runtime") return null;
-  return plan.kind === "reload"
-    ? plan.reason
-    : "a new server changes nothing in the rendered file";
+  if (plan.kind !== "runtime") {
+    return plan.kind === "reload"
+      ? plan.reason
+      : "a new server changes nothing in the rendered file";
+  }
+  if (!pooled) return null;
+  const [one] = probeTable(1).routes;
+  const mapped = (host: string) => ({ ...one!, host, mapped: true });
+  const [a, b] = [mapped("a.probe.invalid"), mapped("b.probe.invalid")];
+  const outside = (table: RenderInput) =>
+    shapeOf(render(table)).skeleton.filter((line) =>
+      !line.startsWith("hosts_probe_2\t")
+    ).join("\n");
+  const before = outside({
+    routes: [a],
+    tcpRoutes: [],
+    pool: [{ backend: "hosts_probe_1", route: a }, {
+      backend: "hosts_probe_2",
+      route: null,
+    }],
+  });
+  const after = outside({
+    routes: [a, b],
+    tcpRoutes: [],
+    pool: [{ backend: "hosts_probe_1", route: a }, {
+      backend: "hosts_probe_2",
+      route: b,
+    }],
+  });
+  return before === after
+    ? null
+    : "a new host changes more than its pool backend";
 }

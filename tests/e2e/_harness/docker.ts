@@ -126,8 +126,10 @@ export async function createNetwork(
   return {
     name: unique,
     async remove() {
-      await removeContainersOn(unique);
-      await removeNetwork(unique);
+      const names = await removeContainersOn(unique);
+      const formerly = [...namesOn.get(unique) ?? [], ...names];
+      namesOn.delete(unique);
+      await removeNetwork(unique, formerly);
     },
   };
 }
@@ -135,13 +137,18 @@ export async function createNetwork(
 /**
  * Removes a test network, waiting while Docker still releases the endpoints
  * of containers that were just removed, and disconnecting by force
- * endpoints whose container is gone. After a storm of removals Docker 20.10
- * can take minutes to let go of endpoints it no longer lists (seen: over
- * 60 s, with `Containers` empty); rather than hold the suite up, a
- * background remover then keeps trying for ten minutes, so no network is
- * left behind.
+ * endpoints whose container is gone. Docker 20.10 can keep an endpoint it
+ * no longer lists under `Containers` (seen after a storm of removals, and
+ * once in CI after a restart-policy container was removed mid-restart),
+ * and only `network disconnect -f` with the endpoint's name, which is the
+ * container's, lets it go: so the names of the containers that were on the
+ * network (`formerly`) are tried too. If that still fails, a background
+ * remover keeps trying for ten minutes rather than hold the suite up.
  */
-async function removeNetwork(name: string): Promise<void> {
+async function removeNetwork(
+  name: string,
+  formerly: string[] = [],
+): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (let attempt = 0; Date.now() < deadline; attempt++) {
     try {
@@ -153,15 +160,19 @@ async function removeNetwork(name: string): Promise<void> {
         return;
       }
     }
-    if (attempt >= 10) {
-      const endpoints = await docker(
+    if (attempt >= 4) {
+      const listed = await docker(
         "network",
         "inspect",
         name,
         "--format",
         "{{range $id, $c := .Containers}}{{$c.Name}}\n{{end}}",
       ).catch(() => "");
-      for (const endpoint of endpoints.split("\n").filter(Boolean)) {
+      const endpoints = new Set([
+        ...listed.split("\n").filter(Boolean),
+        ...formerly,
+      ]);
+      for (const endpoint of endpoints) {
         await docker("network", "disconnect", "-f", name, endpoint).catch(
           () => {},
         );
@@ -221,8 +232,16 @@ export function createContainer(
   return docker("create", ...containerArgs(name, options));
 }
 
+/**
+ * Names of the containers the harness put on each test network, so that
+ * removing the network can force out an endpoint Docker kept for one.
+ */
+const namesOn = new Map<string, Set<string>>();
+
 /** The arguments of `docker run` or `docker create` for a test container. */
 function containerArgs(name: string, options: RunOptions): string[] {
+  const names = namesOn.get(options.network) ?? new Set();
+  namesOn.set(options.network, names.add(name));
   const args = [
     "--name",
     name,
@@ -272,16 +291,19 @@ export async function clearLeftoverContainers(): Promise<void> {
 }
 
 /** Removes the test containers attached to `network`, running or not. */
-async function removeContainersOn(network: string): Promise<void> {
-  const ids = (await docker(
+async function removeContainersOn(network: string): Promise<string[]> {
+  const rows = (await docker(
     "ps",
-    "-aq",
+    "-a",
     "--filter",
     `network=${network}`,
     "--filter",
     `label=${TEST_LABEL}`,
-  ).catch(() => "")).split("\n").filter(Boolean);
-  if (ids.length > 0) await docker("rm", "-f", ...ids);
+    "--format",
+    "{{.ID}} {{.Names}}",
+  ).catch(() => "")).split("\n").filter(Boolean).map((row) => row.split(" "));
+  if (rows.length > 0) await docker("rm", "-f", ...rows.map(([id]) => id!));
+  return rows.map(([, name]) => name!).filter(Boolean);
 }
 
 /** Whether the test setup started the running Docker engine (so a test may restart it). */

@@ -1,0 +1,212 @@
+/**
+ * The typed state HAProxy is asked to run: a structure (everything the
+ * template sees except the servers) and the servers of every backend.
+ * The planner compares two of these instead of two rendered files, so a
+ * membership change costs what changed, not the size of the file. Pure.
+ *
+ * @module
+ */
+
+import type { RenderInput } from "./render.ts";
+import type { HttpRoute, Server, TcpRoute } from "./routes.ts";
+
+/** A server as HAProxy runs it. */
+export interface ServerSpec {
+  /** Address, without brackets or port. */
+  readonly address: string;
+  /** Port. */
+  readonly port: number;
+  /** Weight HAProxy gives it: 0 while it drains. */
+  readonly weight: number;
+  /** Connection limit; 0 for none. Changing it needs a reload. */
+  readonly maxconn: number;
+}
+
+/** What HAProxy runs, typed. */
+export interface HAProxyModel {
+  /**
+   * Everything the template renders from except servers, as one string:
+   * two models with the same structure render the same file but for the
+   * `server` lines (for a template {@link templateFit} accepts).
+   */
+  readonly structure: string;
+  /** Servers by backend, then by name. */
+  readonly backends: ReadonlyMap<string, ReadonlyMap<string, ServerSpec>>;
+}
+
+/**
+ * Structure keys of routes: a route object is built once per change of its
+ * containers, so most updates find most of their routes here.
+ */
+const routeKeys = new WeakMap<HttpRoute | TcpRoute, string>();
+
+function routeKey(route: HttpRoute | TcpRoute): string {
+  let key = routeKeys.get(route);
+  if (key === undefined) {
+    const { servers: _, ...rest } = route;
+    key = JSON.stringify(rest);
+    routeKeys.set(route, key);
+  }
+  return key;
+}
+
+function specOf(server: Server): ServerSpec {
+  return {
+    address: server.address,
+    port: server.port,
+    weight: server.draining ? 0 : server.weight,
+    maxconn: server.maxconn,
+  };
+}
+
+function serversOf(servers: readonly Server[]): Map<string, ServerSpec> {
+  return new Map(servers.map((server) => [server.name, specOf(server)]));
+}
+
+/** The backends that hold servers: unmapped routes, pool slots and TCP routes. */
+function* backendsOf(
+  table: RenderInput,
+): Generator<readonly [string, readonly Server[]]> {
+  for (const route of table.routes) {
+    if (route.mapped !== true) yield [route.backend, route.servers];
+  }
+  for (const slot of table.pool ?? []) {
+    yield [slot.backend, slot.route?.servers ?? []];
+  }
+  for (const route of table.tcpRoutes) yield [route.backend, route.servers];
+}
+
+/**
+ * What a pool backend and its host render to, but for servers: the
+ * skeleton of a small rendering of that slot alone, as a hash. A host
+ * taking a spare slot is no structural change as long as its backend
+ * renders like the spare's (the built-in template: same balance, check
+ * and persistence), whatever the template.
+ */
+export type SlotShape = (slot: PoolSlot) => string;
+
+/** A pool backend and the route it serves, if any. */
+export type PoolSlot = NonNullable<RenderInput["pool"]>[number];
+
+/** The typed state of a table as the engine renders it. */
+export function modelOf(
+  table: RenderInput,
+  slotShape: SlotShape,
+): HAProxyModel {
+  const parts: string[] = [`cert ${table.defaultCert ?? ""}`];
+  // With per-port frontends, each port of a route has a frontend.
+  const ports = new Set<number>();
+  for (const route of table.routes) {
+    // A mapped route is rendered through its pool slot, below.
+    if (route.mapped !== true) parts.push(`http ${routeKey(route)}`);
+    if (route.listen !== undefined) ports.add(route.listen);
+  }
+  parts.push(`ports ${[...ports].sort((a, b) => a - b).join(",")}`);
+  for (const route of table.tcpRoutes) parts.push(`tcp ${routeKey(route)}`);
+  for (const slot of table.pool ?? []) {
+    parts.push(`pool ${slot.backend} ${slotShape(slot)}`);
+  }
+  const backends = new Map<string, ReadonlyMap<string, ServerSpec>>();
+  for (const [backend, servers] of backendsOf(table)) {
+    backends.set(backend, serversOf(servers));
+  }
+  return { structure: parts.join("\n"), backends };
+}
+
+/**
+ * The {@link SlotShape} of a renderer: each distinct slot (backend name
+ * and route without servers) is rendered once and remembered.
+ */
+export function slotShapes(
+  render: (table: RenderInput) => string,
+  skeleton: (text: string) => readonly string[],
+): SlotShape {
+  const known = new Map<string, string>();
+  const ids = new Map<string, string>();
+  return (slot) => {
+    const route = slot.route === null
+      ? null
+      : { ...slot.route, servers: [] as const };
+    const key = `${slot.backend} ${
+      route === null ? "" : routeKey(slot.route!)
+    }`;
+    let shape = known.get(key);
+    if (shape === undefined) {
+      const text = render({
+        routes: route === null ? [] : [route],
+        tcpRoutes: [],
+        pool: [{ backend: slot.backend, route }],
+      });
+      // The slot's backend section; templateFit checks at start that a
+      // host in a pool slot changes nothing else.
+      const prefix = `${slot.backend}\t`;
+      const own = skeleton(text).filter((line) => line.startsWith(prefix))
+        .map((line) => line.slice(prefix.length)).join("\n");
+      shape = ids.get(own);
+      if (shape === undefined) {
+        shape = String(ids.size);
+        ids.set(own, shape);
+      }
+      // Parked and spare slots come and go; a bound keeps this small.
+      if (known.size > 100_000) known.clear();
+      known.set(key, shape);
+    }
+    return shape;
+  };
+}
+
+/**
+ * The part of `table` that renders the backends named: what the template
+ * makes of their `server` lines is read from this small rendering, not
+ * from the whole file.
+ */
+export function tableOf(
+  table: RenderInput,
+  backends: ReadonlySet<string>,
+): RenderInput {
+  return {
+    routes: table.routes.filter((route) =>
+      route.mapped !== true && backends.has(route.backend)
+    ),
+    tcpRoutes: table.tcpRoutes.filter((route) => backends.has(route.backend)),
+    ...(table.pool === undefined ? {} : {
+      pool: table.pool.filter((slot) => backends.has(slot.backend)),
+    }),
+    ...(table.defaultCert === undefined
+      ? {}
+      : { defaultCert: table.defaultCert }),
+  };
+}
+
+/**
+ * What differs between two structures, in a few words for the reload's
+ * log line: the first route added, removed or changed.
+ */
+export function describeChange(before: string, after: string): string {
+  const old = new Set(before.split("\n"));
+  const now = new Set(after.split("\n"));
+  const added = [...now].find((line) => !old.has(line));
+  const removed = [...old].find((line) => !now.has(line));
+  const name = (line: string | undefined) => {
+    if (line === undefined) return "";
+    const [kind, ...rest] = line.split(" ");
+    if (kind === "cert") return "the default certificate";
+    if (kind === "ports") return "the per-port frontends";
+    if (kind === "pool") {
+      return `pool backend ${rest[0]} (its route's settings)`;
+    }
+    try {
+      const route = JSON.parse(rest.join(" ")) as { backend?: string };
+      return `${kind === "tcp" ? "TCP" : "HTTP"} route ${route.backend ?? ""}`;
+    } catch {
+      return "a route";
+    }
+  };
+  if (added !== undefined && removed !== undefined) {
+    const [a, r] = [name(added), name(removed)];
+    return a === r ? `${a} changed` : `${a} added, ${r} removed`;
+  }
+  if (added !== undefined) return `${name(added)} added`;
+  if (removed !== undefined) return `${name(removed)} removed`;
+  return "the order of routes changed";
+}
