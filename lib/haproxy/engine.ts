@@ -120,7 +120,6 @@ export class HAProxyBalancer {
       misfit,
       () => this.schedule(),
     );
-    // Updates run back to back; the burst timing holds back reloads alone.
     this.#debouncer = new Debouncer(
       () => this.update().catch(() => {}),
       { quietMs: 0, maxMs: 0 },
@@ -136,8 +135,7 @@ export class HAProxyBalancer {
     if (this.#closed) return;
     if (!this.#opened) return;
     this.#burst.trigger(Date.now());
-    // A reload already waits for this burst and will take this change too;
-    // rendering again for every event of a storm would only churn memory.
+    // A reload waiting for this burst takes this change too: no new render.
     if (this.#timers.has("deferred") && !this.#burst.urgent) return;
     this.#debouncer.trigger();
   }
@@ -345,6 +343,7 @@ export class HAProxyBalancer {
       case "nothing":
         // Nothing for HAProxy; the files are put right if someone changed them.
         if (typed) {
+          driver.model = model; // the same state: the file due is this one's
           this.#file.due(table, companions, model);
         } else await driver.install(text(), companions);
         return "files";
