@@ -140,9 +140,12 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
     return "";
   }
 
-  /** Every recorded server. */
-  servers(): Promise<ServerState[]> {
-    return Promise.resolve([...this.#servers.values()]);
+  /** Every recorded server, of `backend` when given. */
+  servers(backend?: string): Promise<ServerState[]> {
+    const all = [...this.#servers.values()];
+    return Promise.resolve(
+      backend === undefined ? all : all.filter((s) => s.backend === backend),
+    );
   }
 
   /** A recorded map. */

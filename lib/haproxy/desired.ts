@@ -18,7 +18,8 @@ import type { EngineReport } from "./engine_report.ts";
 import { assignPool, EMPTY_POOL, type PoolAssignment } from "./pool.ts";
 import { Rejections, rejectionsFile } from "./rejections.ts";
 import type { RenderInput } from "./render.ts";
-import { buildRoutes, type RouteTable } from "./routes.ts";
+import type { RouteTable } from "./routes.ts";
+import { RouteBuilder } from "./route_builder.ts";
 import {
   type HAProxyModel,
   modelOf,
@@ -52,6 +53,8 @@ export class DesiredState {
   /** Which pool backend serves which plain host (pool.ts). */
   #pool: PoolAssignment = EMPTY_POOL;
   readonly #slotShape: SlotShape;
+  /** The route table, kept up to date container by container. */
+  readonly #routes: RouteBuilder;
 
   /** Creates the builder; `schedule` asks for an update when a damped container settles. */
   constructor(
@@ -64,6 +67,7 @@ export class DesiredState {
     this.#report = report;
     this.#telemetry = telemetry;
     this.#schedule = schedule;
+    this.#routes = new RouteBuilder(options.routes);
     this.#slotShape = slotShapes(
       (input) => options.renderer.render(input),
       (text) => parseShape(text).skeleton,
@@ -77,7 +81,7 @@ export class DesiredState {
   async build(all: readonly ContainerRecord[]): Promise<Desired> {
     const options = this.#options;
     const built = await this.#rejections.filter(
-      buildRoutes(this.#damp(all), options.routes),
+      this.#routes.build(this.#damp(all)),
       all,
       Date.now(),
     );

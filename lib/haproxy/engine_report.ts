@@ -23,31 +23,25 @@ interface Placement {
   readonly target: string;
 }
 
-function placements(table: RouteTable): Map<string, Placement> {
-  const out = new Map<string, Placement>();
-  const all: [string, HttpRoute | TcpRoute][] = [
-    ...table.routes.map((route): [string, HttpRoute] => [
-      `${route.host || "(default host)"}${route.prefix || "/"}${
-        route.settings.stripPrefix ? " (prefix stripped)" : ""
-      }${route.settings.tls ? " (and HTTPS)" : ""}`,
-      route,
-    ]),
-    ...table.tcpRoutes.map((route): [string, TcpRoute] => [
-      `TCP port ${route.listen}`,
-      route,
-    ]),
-  ];
-  for (const [where, route] of all) {
-    for (const server of route.servers) {
-      out.set(`${server.containerId}\n${route.backend}\n${server.name}`, {
-        container: server.containerName,
-        containerId: server.containerId,
-        where,
-        target: `${server.address}:${server.port} weight ${server.weight}`,
-      });
-    }
-  }
-  return out;
+function whereOf(route: HttpRoute | TcpRoute): string {
+  if (!("host" in route)) return `TCP port ${route.listen}`;
+  return `${route.host || "(default host)"}${route.prefix || "/"}${
+    route.settings.stripPrefix ? " (prefix stripped)" : ""
+  }${route.settings.tls ? " (and HTTPS)" : ""}`;
+}
+
+/** The servers of one route, by container, backend and server name. */
+function placementsOf(route: HttpRoute | TcpRoute): [string, Placement][] {
+  const where = whereOf(route);
+  return route.servers.map((server) => [
+    `${server.containerId}\n${route.backend}\n${server.name}`,
+    {
+      container: server.containerName,
+      containerId: server.containerId,
+      where,
+      target: `${server.address}:${server.port} weight ${server.weight}`,
+    },
+  ]);
 }
 
 function findingKey(finding: Finding): string {
@@ -57,6 +51,8 @@ function findingKey(finding: Finding): string {
 /** The engine's log and metrics of routes, findings and damping. */
 export class EngineReport {
   #placed = new Map<string, Placement>();
+  /** The routes of the last table placed. */
+  #routes: ReadonlySet<HttpRoute | TcpRoute> = new Set();
   #reported = new Set<string>();
   #damped: ReadonlySet<string> = new Set();
 
@@ -97,28 +93,47 @@ export class EngineReport {
     this.#damped = damped;
   }
 
-  /** Logs one line per server that appeared, moved or went, with the reason. */
+  /**
+   * Logs one line per server that appeared, moved or went, with the
+   * reason. Routes are compared as objects: a route kept from the last
+   * table (routes.ts) has the same servers, so only the routes that
+   * changed are looked at.
+   */
   placements(
     table: RouteTable,
     containers: readonly ContainerRecord[],
   ): void {
-    const next = placements(table);
-    const byId = new Map(containers.map((c) => [c.id, c]));
-    for (const [key, placed] of next) {
-      const before = this.#placed.get(key);
-      if (before === undefined) {
-        log.info("Container {container}: routed {where} -> {target}", {
-          ...placed,
-        });
-      } else if (before.target !== placed.target) {
-        log.info("Container {container}: rerouted {where} -> {target}", {
-          ...placed,
-        });
+    const next = new Set<HttpRoute | TcpRoute>([
+      ...table.routes,
+      ...table.tcpRoutes,
+    ]);
+    const gone = new Map<string, Placement>();
+    for (const route of this.#routes) {
+      if (next.has(route)) continue;
+      for (const [key, placed] of placementsOf(route)) {
+        gone.set(key, placed);
+        this.#placed.delete(key);
       }
     }
-    for (const [key, placed] of this.#placed) {
-      if (next.has(key)) continue;
-      const container = byId.get(placed.containerId);
+    for (const route of next) {
+      if (this.#routes.has(route)) continue;
+      for (const [key, placed] of placementsOf(route)) {
+        const before = gone.get(key) ?? this.#placed.get(key);
+        gone.delete(key);
+        this.#placed.set(key, placed);
+        if (before === undefined) {
+          log.info("Container {container}: routed {where} -> {target}", {
+            ...placed,
+          });
+        } else if (before.target !== placed.target) {
+          log.info("Container {container}: rerouted {where} -> {target}", {
+            ...placed,
+          });
+        }
+      }
+    }
+    for (const placed of gone.values()) {
+      const container = containers.find((c) => c.id === placed.containerId);
       const reason = container === undefined
         ? "not running"
         : this.#damped.has(container.id)
@@ -131,7 +146,7 @@ export class EngineReport {
         reason,
       });
     }
-    this.#placed = next;
+    this.#routes = next;
   }
 
   /** Tells the telemetry what is not routed and which certificates are served. */

@@ -25,11 +25,13 @@ export interface ServerSpec {
 /** What HAProxy runs, typed. */
 export interface HAProxyModel {
   /**
-   * Everything the template renders from except servers, as one string:
-   * two models with the same structure render the same file but for the
-   * `server` lines (for a template {@link templateFit} accepts).
+   * Everything the template renders from except servers, one string per
+   * route, listener and pool backend: two models with the same structure
+   * render the same file but for the `server` lines (for a template
+   * {@link templateFit} accepts). A route kept between updates keeps its
+   * string, so comparing two structures is cheap.
    */
-  readonly structure: string;
+  readonly structure: readonly string[];
   /** Servers by backend, then by name. */
   readonly backends: ReadonlyMap<string, ReadonlyMap<string, ServerSpec>>;
 }
@@ -40,11 +42,12 @@ export interface HAProxyModel {
  */
 const routeKeys = new WeakMap<HttpRoute | TcpRoute, string>();
 
-function routeKey(route: HttpRoute | TcpRoute): string {
+/** A route's structure key, `kind` first. */
+function routeKey(route: HttpRoute | TcpRoute, kind: string): string {
   let key = routeKeys.get(route);
   if (key === undefined) {
     const { servers: _, ...rest } = route;
-    key = JSON.stringify(rest);
+    key = `${kind} ${JSON.stringify(rest)}`;
     routeKeys.set(route, key);
   }
   return key;
@@ -59,8 +62,28 @@ function specOf(server: Server): ServerSpec {
   };
 }
 
-function serversOf(servers: readonly Server[]): Map<string, ServerSpec> {
-  return new Map(servers.map((server) => [server.name, specOf(server)]));
+/** Server specs by servers array: a route kept between updates keeps its array. */
+const specs = new WeakMap<readonly Server[], ReadonlyMap<string, ServerSpec>>();
+
+function serversOf(
+  servers: readonly Server[],
+): ReadonlyMap<string, ServerSpec> {
+  let known = specs.get(servers);
+  if (known === undefined) {
+    known = new Map(servers.map((server) => [server.name, specOf(server)]));
+    specs.set(servers, known);
+  }
+  return known;
+}
+
+const NO_SERVERS: readonly Server[] = [];
+
+/** Whether two structures are the same. */
+export function sameStructure(
+  a: readonly string[],
+  b: readonly string[],
+): boolean {
+  return a.length === b.length && a.every((part, i) => part === b[i]);
 }
 
 /** The backends that hold servers: unmapped routes, pool slots and TCP routes. */
@@ -71,7 +94,7 @@ function* backendsOf(
     if (route.mapped !== true) yield [route.backend, route.servers];
   }
   for (const slot of table.pool ?? []) {
-    yield [slot.backend, slot.route?.servers ?? []];
+    yield [slot.backend, slot.route?.servers ?? NO_SERVERS];
   }
   for (const route of table.tcpRoutes) yield [route.backend, route.servers];
 }
@@ -98,19 +121,17 @@ export function modelOf(
   const ports = new Set<number>();
   for (const route of table.routes) {
     // A mapped route is rendered through its pool slot, below.
-    if (route.mapped !== true) parts.push(`http ${routeKey(route)}`);
+    if (route.mapped !== true) parts.push(routeKey(route, "http"));
     if (route.listen !== undefined) ports.add(route.listen);
   }
   parts.push(`ports ${[...ports].sort((a, b) => a - b).join(",")}`);
-  for (const route of table.tcpRoutes) parts.push(`tcp ${routeKey(route)}`);
-  for (const slot of table.pool ?? []) {
-    parts.push(`pool ${slot.backend} ${slotShape(slot)}`);
-  }
+  for (const route of table.tcpRoutes) parts.push(routeKey(route, "tcp"));
+  for (const slot of table.pool ?? []) parts.push(slotShape(slot));
   const backends = new Map<string, ReadonlyMap<string, ServerSpec>>();
   for (const [backend, servers] of backendsOf(table)) {
     backends.set(backend, serversOf(servers));
   }
-  return { structure: parts.join("\n"), backends };
+  return { structure: parts, backends };
 }
 
 /**
@@ -123,12 +144,21 @@ export function slotShapes(
 ): SlotShape {
   const known = new Map<string, string>();
   const ids = new Map<string, string>();
+  // A slot's route kept between updates finds its part here.
+  const byRoute = new WeakMap<HttpRoute, readonly [string, string]>();
+  const spares = new Map<string, string>();
   return (slot) => {
+    const kept = slot.route === null
+      ? spares.get(slot.backend)
+      : byRoute.get(slot.route)?.[0] === slot.backend
+      ? byRoute.get(slot.route)?.[1]
+      : undefined;
+    if (kept !== undefined) return kept;
     const route = slot.route === null
       ? null
       : { ...slot.route, servers: [] as const };
     const key = `${slot.backend} ${
-      route === null ? "" : routeKey(slot.route!)
+      slot.route === null ? "" : routeKey(slot.route, "http")
     }`;
     let shape = known.get(key);
     if (shape === undefined) {
@@ -151,7 +181,10 @@ export function slotShapes(
       if (known.size > 100_000) known.clear();
       known.set(key, shape);
     }
-    return shape;
+    const part = `pool ${slot.backend} ${shape}`;
+    if (slot.route === null) spares.set(slot.backend, part);
+    else byRoute.set(slot.route, [slot.backend, part]);
+    return part;
   };
 }
 
@@ -182,9 +215,12 @@ export function tableOf(
  * What differs between two structures, in a few words for the reload's
  * log line: the first route added, removed or changed.
  */
-export function describeChange(before: string, after: string): string {
-  const old = new Set(before.split("\n"));
-  const now = new Set(after.split("\n"));
+export function describeChange(
+  before: readonly string[],
+  after: readonly string[],
+): string {
+  const old = new Set(before);
+  const now = new Set(after);
   const added = [...now].find((line) => !old.has(line));
   const removed = [...old].find((line) => !now.has(line));
   const name = (line: string | undefined) => {

@@ -10,7 +10,12 @@
  */
 
 import type { ConfigShape } from "./config_shape.ts";
-import { describeChange, type HAProxyModel, type ServerSpec } from "./model.ts";
+import {
+  describeChange,
+  type HAProxyModel,
+  sameStructure,
+  type ServerSpec,
+} from "./model.ts";
 import {
   type CompanionChanges,
   companionOps,
@@ -32,7 +37,7 @@ export function planModel(
   changes: CompanionChanges,
   lines: (backends: ReadonlySet<string>) => ConfigShape,
 ): Plan {
-  if (running.structure !== next.structure) {
+  if (!sameStructure(running.structure, next.structure)) {
     return {
       kind: "reload",
       reason: describeChange(running.structure, next.structure),

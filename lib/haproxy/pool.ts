@@ -89,6 +89,21 @@ export function poolKey(route: HttpRoute): string {
     : `${route.host}:${route.listen}`;
 }
 
+/** A route's copy in a pool backend, kept while the route and its backend are the same. */
+const pooledCopies = new WeakMap<HttpRoute, HttpRoute>();
+
+function pooledCopy(route: HttpRoute, backend: string): HttpRoute {
+  const known = pooledCopies.get(route);
+  if (known?.backend === backend) return known;
+  const copy = { ...route, backend, mapped: true };
+  pooledCopies.set(route, copy);
+  return copy;
+}
+
+function withoutServers(route: HttpRoute | undefined): HttpRoute | undefined {
+  return route === undefined ? undefined : { ...route, servers: [] };
+}
+
 /**
  * Gives every plain-host route a pool backend: the one it had in `previous`
  * if it had one, else the lowest slot that is free, else the lowest slot
@@ -122,11 +137,10 @@ export function assignPool(
   const parked = new Map<number, { host: string; route: HttpRoute }>();
   for (const [host, slot] of previous.slots) {
     if (current.has(host) || slot > size) continue;
+    // A route parked before is kept as it was: the same object.
     const route = previous.parked.get(slot) ??
-      previous.routes?.get(slot);
-    if (route !== undefined) {
-      parked.set(slot, { host, route: { ...route, servers: [] } });
-    }
+      withoutServers(previous.routes?.get(slot));
+    if (route !== undefined) parked.set(slot, { host, route });
   }
   let free = 1;
   const parkedOrder = [...parked.keys()].sort((a, b) => a - b);
@@ -147,7 +161,7 @@ export function assignPool(
     if (!isPlainHost(route)) return route;
     const slot = slots.get(poolKey(route));
     if (slot === undefined) return route;
-    const pooled = { ...route, backend: poolBackend(slot), mapped: true };
+    const pooled = pooledCopy(route, poolBackend(slot));
     bySlot.set(slot, pooled);
     return pooled;
   });

@@ -142,8 +142,8 @@ export interface RuntimeApi {
   readonly path: string;
   /** Runs a command; see {@link AdminSocket.run}. */
   run(command: string, ok?: RegExp, payload?: string): Promise<void>;
-  /** Every server of every backend. */
-  servers(): Promise<ServerState[]>;
+  /** Every server of `backend`, or of every backend. */
+  servers(backend?: string): Promise<ServerState[]>;
   /** Entries of a map file. */
   mapEntries(file: string): Promise<[string, string][]>;
   /** The certificate files of a crt-list. */
@@ -185,10 +185,15 @@ export class AdminSocket implements RuntimeApi {
     }
   }
 
-  /** Every server of every backend, as HAProxy has it now. */
-  async servers(): Promise<ServerState[]> {
+  /** Every server of `backend`, or of every backend, as HAProxy has it now. */
+  async servers(backend?: string): Promise<ServerState[]> {
     return parseServersState(
-      await sendCommand(this.path, "show servers state"),
+      await sendCommand(
+        this.path,
+        backend === undefined
+          ? "show servers state"
+          : `show servers state ${backend}`,
+      ),
     );
   }
 

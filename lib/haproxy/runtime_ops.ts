@@ -103,6 +103,9 @@ export function commandsFor(op: RuntimeOp): Command[] {
   }
 }
 
+/** Up to this many backends changed are verified one by one. */
+const FEW_BACKENDS = 8;
+
 /** What HAProxy should hold after a runtime change, beyond the servers the operations name. */
 export interface RuntimeExpectation {
   /** Every map file with the entries it should have. */
@@ -131,9 +134,18 @@ export async function applyOps(
       await admin.run(command, ok, payload);
     }
   }
-  const servers = new Map(
-    (await admin.servers()).map((s) => [`${s.backend}/${s.name}`, s]),
-  );
+  // A few backends are asked for by name: listing every server of a large
+  // configuration would cost more than the change.
+  const backends = new Set<string>();
+  for (const op of ops) {
+    if (op.op !== "map" && op.op !== "cert-add" && op.op !== "cert-remove") {
+      backends.add(op.backend);
+    }
+  }
+  const states = backends.size > FEW_BACKENDS
+    ? await admin.servers()
+    : (await Promise.all([...backends].map((b) => admin.servers(b)))).flat();
+  const servers = new Map(states.map((s) => [`${s.backend}/${s.name}`, s]));
   for (const op of ops) {
     if (op.op === "map" || op.op === "cert-add" || op.op === "cert-remove") {
       continue;

@@ -1,0 +1,129 @@
+/**
+ * The route table kept up to date against the table built whole: over
+ * generated sequences of container sets, where a container that did not
+ * change keeps its record object (as the inventory does), each update's
+ * table is the one buildRoutes gives for the same containers; routes that
+ * did not change are the same objects as before.
+ */
+
+import fc from "fast-check";
+import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import {
+  container,
+  exposes,
+  ip,
+  labels,
+  type Option,
+} from "../_fixtures/containers.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
+import { RouteBuilder } from "../../lib/haproxy/route_builder.ts";
+import { buildRoutes } from "../../lib/haproxy/routes.ts";
+
+const specArb = fc.record({
+  id: fc.integer({ min: 1, max: 8 }),
+  address: fc.integer({ min: 2, max: 4 }),
+  host: fc.constantFrom("a.example.com", "b.example.com", "", "*.example.com"),
+  port: fc.constantFrom(80, 80, 8080),
+  prefix: fc.constantFrom("", "", "/api"),
+  weight: fc.constantFrom("100", "50", "bad"),
+  balance: fc.constantFrom("", "", "leastconn"),
+  tcp: fc.constantFrom("", "", "15432", "15432:8080"),
+  created: fc.integer({ min: 1, max: 3 }),
+  state: fc.constantFrom("running", "running", "stopping", "paused"),
+});
+
+type Spec = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
+
+const stepsArb = fc.array(
+  fc.uniqueArray(specArb, { selector: (spec) => spec.id, maxLength: 6 }),
+  { minLength: 1, maxLength: 8 },
+);
+
+/** Records by spec, so an unchanged container keeps its record object. */
+function recordsFor(): (spec: Spec) => ContainerRecord {
+  const made = new Map<string, ContainerRecord>();
+  return (spec) => {
+    const key = JSON.stringify(spec);
+    let record = made.get(key);
+    if (record === undefined) {
+      const http = `glue_http_${spec.port}`;
+      const given: Record<string, string> = {
+        [`${http}_host`]: spec.host,
+        [`${http}_weight`]: spec.weight,
+      };
+      if (spec.prefix !== "") given[`${http}_prefix`] = spec.prefix;
+      if (spec.balance !== "") given[`${http}_balance`] = spec.balance;
+      if (spec.tcp !== "") given.glue_tcp_ports = spec.tcp;
+      const state: Option = (r) => {
+        r.created = `2026-01-01T00:00:0${spec.created}Z`;
+        if (spec.state === "stopping") r.stopping = true;
+        if (spec.state === "paused") r.paused = true;
+      };
+      record = container(
+        `c${spec.id}`,
+        ip(`10.0.0.${spec.address}`),
+        labels(given),
+        exposes("80/tcp", "8080/tcp"),
+        state,
+      );
+      made.set(key, record);
+    }
+    return record;
+  };
+}
+
+function property(perPortFrontends: boolean): void {
+  fc.assert(
+    fc.property(stepsArb, (steps) => {
+      const options = { perPortFrontends };
+      const builder = new RouteBuilder(options);
+      const record = recordsFor();
+      let before = builder.build([]);
+      for (const step of steps) {
+        const containers = step.map(record);
+        const table = builder.build(containers);
+        assertEquals(table, buildRoutes(containers, options));
+        // A route equal to one of the last table is that object.
+        for (const route of table.routes) {
+          const was = before.routes.find((r) => r.backend === route.backend);
+          if (
+            was !== undefined && JSON.stringify(was) === JSON.stringify(route)
+          ) {
+            assertTrue(was === route, `${route.backend} was rebuilt`);
+          }
+        }
+        before = table;
+      }
+    }),
+    { numRuns: 300 },
+  );
+}
+
+Deno.test("route builder: each update's table is the table built whole", () => {
+  property(false);
+});
+
+Deno.test("route builder: the same with per-port frontends", () => {
+  property(true);
+});
+
+Deno.test("route builder: a server joining one host leaves the other hosts' routes as they were", () => {
+  const web = (name: string, address: string, host: string) =>
+    container(name, ip(address), labels({ glue_http_80_host: host }));
+  const a1 = web("a1", "10.0.0.2", "a.example.com");
+  const b1 = web("b1", "10.0.0.3", "b.example.com");
+  const builder = new RouteBuilder();
+  const first = builder.build([a1, b1]);
+  const second = builder.build([
+    a1,
+    b1,
+    web("a2", "10.0.0.4", "a.example.com"),
+  ]);
+  const route = (table: typeof first, host: string) =>
+    table.routes.find((r) => r.host === host);
+  assertTrue(route(first, "b.example.com") === route(second, "b.example.com"));
+  assertEquals(route(second, "a.example.com")?.servers.length, 2);
+  assertTrue(
+    builder.build([a1, b1, web("a2", "10.0.0.4", "a.example.com")]) !== second,
+  );
+});
