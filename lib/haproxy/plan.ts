@@ -128,6 +128,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function mapOps(change: MapChange): RuntimeOp[] {
+  if (change.before === change.after) return [];
   const before = new Map(change.before);
   const after = new Map(change.after);
   const ops: RuntimeOp[] = [];

@@ -24,6 +24,23 @@ export interface PoolAssignment {
   readonly size: number;
   /** The routes served from each slot now, to park when their host goes. */
   readonly routes?: ReadonlyMap<number, HttpRoute>;
+  /** The host maps of the last assignment. */
+  readonly maps?: HostMaps;
+}
+
+/** `entries`, or `previous` when it holds the same entries. */
+function same(
+  entries: MapEntries,
+  previous: MapEntries | undefined,
+): MapEntries {
+  if (previous === undefined || previous.length !== entries.length) {
+    return entries;
+  }
+  return entries.every(([k, v], i) =>
+      previous[i]![0] === k && previous[i]![1] === v
+    )
+    ? previous
+    : entries;
 }
 
 /** No hosts, no pool yet. */
@@ -176,10 +193,16 @@ export function assignPool(
     pooled.filter(([, route]) => keep(route)).map(([key, route]) =>
       [key, route.backend] as const
     );
+  // Entries equal to the last ones are those arrays: the planner then
+  // skips comparing maps that did not change.
+  const was = previous.maps;
   const maps: HostMaps = {
-    http: entries((route) => !route.settings.redirectHttps),
-    https: entries((route) => route.settings.tls),
-    redirect: entries((route) => route.settings.redirectHttps),
+    http: same(entries((route) => !route.settings.redirectHttps), was?.http),
+    https: same(entries((route) => route.settings.tls), was?.https),
+    redirect: same(
+      entries((route) => route.settings.redirectHttps),
+      was?.redirect,
+    ),
   };
   const kept = new Map(slots);
   const parkedRoutes = new Map<number, HttpRoute>();
@@ -189,7 +212,13 @@ export function assignPool(
   }
   return {
     table: { ...table, routes, pool, maps },
-    assignment: { slots: kept, parked: parkedRoutes, size, routes: bySlot },
+    assignment: {
+      slots: kept,
+      parked: parkedRoutes,
+      size,
+      routes: bySlot,
+      maps,
+    },
   };
 }
 
