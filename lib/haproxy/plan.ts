@@ -226,29 +226,54 @@ export function planChange(
           reason: `server ${backend}/${name} options changed`,
         };
       }
-      if (was.address !== server.address || was.port !== server.port) {
-        ops.push({
-          op: "address",
-          backend,
-          server: name,
-          address: server.address,
-          port: server.port,
-        });
-      }
-      if (was.weight !== server.weight) {
-        ops.push({
-          op: "weight",
-          backend,
-          server: name,
-          weight: server.weight,
-        });
-      }
+      ops.push(...memberOps(backend, name, was, server));
     }
-    for (const name of old.keys()) {
-      if (!servers.has(name)) ops.push({ op: "remove", backend, server: name });
-    }
+    ops.push(...removedOps(backend, old.keys(), servers));
   }
   return ordered([...ops, ...entries]);
+}
+
+/** Where a server is and how much it takes: what the runtime API can change. */
+interface Member {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+/** The runtime operations that take a server of `backend` from `was` to `now`. */
+export function memberOps(
+  backend: string,
+  name: string,
+  was: Member,
+  now: Member,
+): RuntimeOp[] {
+  const ops: RuntimeOp[] = [];
+  if (was.address !== now.address || was.port !== now.port) {
+    ops.push({
+      op: "address",
+      backend,
+      server: name,
+      address: now.address,
+      port: now.port,
+    });
+  }
+  if (was.weight !== now.weight) {
+    ops.push({ op: "weight", backend, server: name, weight: now.weight });
+  }
+  return ops;
+}
+
+/** Removals of the servers of `backend` that `after` no longer has. */
+export function removedOps(
+  backend: string,
+  before: Iterable<string>,
+  after: ReadonlyMap<string, unknown>,
+): RuntimeOp[] {
+  const ops: RuntimeOp[] = [];
+  for (const name of before) {
+    if (!after.has(name)) ops.push({ op: "remove", backend, server: name });
+  }
+  return ops;
 }
 
 /**

@@ -19,8 +19,10 @@ import {
 import {
   type CompanionChanges,
   companionOps,
+  memberOps,
   ordered,
   type Plan,
+  removedOps,
   type RuntimeOp,
 } from "./plan.ts";
 
@@ -60,27 +62,9 @@ export function planModel(
           reason: `server ${backend}/${name} options changed`,
         };
       }
-      if (was.address !== server.address || was.port !== server.port) {
-        ops.push({
-          op: "address",
-          backend,
-          server: name,
-          address: server.address,
-          port: server.port,
-        });
-      }
-      if (was.weight !== server.weight) {
-        ops.push({
-          op: "weight",
-          backend,
-          server: name,
-          weight: server.weight,
-        });
-      }
+      ops.push(...memberOps(backend, name, was, server));
     }
-    for (const name of old.keys()) {
-      if (!servers.has(name)) ops.push({ op: "remove", backend, server: name });
-    }
+    ops.push(...removedOps(backend, old.keys(), servers));
   }
   if (added.length > 0) {
     const shape = lines(new Set(added.map(([backend]) => backend)));
