@@ -116,45 +116,12 @@ export class HAProxyDriver {
   }
 
   /**
-   * Makes the change through the admin socket, then installs the file; a
-   * file HAProxy rejects, or one that cannot be written, undoes the change,
-   * so HAProxy never runs what no file describes. Returns null when done, or why the runtime API failed
-   * (HAProxy's state is then unknown and a reload follows).
-   *
-   * @throws {ConfigRejectedError} when `haproxy -c` rejects the file.
+   * Makes the change through the admin socket alone: the file follows
+   * ({@link HAProxyDriver.follow}). Returns null when done, or why the
+   * runtime API failed (HAProxy's state is then unknown and a reload
+   * follows).
    */
   async runtime(
-    ops: readonly RuntimeOp[],
-    text: string,
-    companions: Companions,
-    model: HAProxyModel,
-  ): Promise<string | null> {
-    const admin = this.#admin;
-    if (admin === null) return "no admin socket";
-    const failure = await this.#send(admin, ops, companions);
-    if (failure !== null) return failure;
-    this.model = model;
-    this.runningCompanions = runningOf(companions);
-    try {
-      // The file follows, so a reload or restart runs the same servers.
-      await this.install(text, companions);
-    } catch (error) {
-      // Rejected by haproxy -c, or not written (a full disk): HAProxy goes
-      // back to what the file on disk describes.
-      await this.#undoTo(this.filed);
-      throw error;
-    }
-    this.ran(text, companions, model);
-    this.#applied(ops);
-    return null;
-  }
-
-  /**
-   * Makes the change through the admin socket alone: the file follows
-   * later ({@link HAProxyDriver.follow}). Returns null when done, or why
-   * the runtime API failed (a reload follows).
-   */
-  async runtimeOnly(
     ops: readonly RuntimeOp[],
     companions: Companions,
     model: HAProxyModel,

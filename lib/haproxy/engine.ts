@@ -325,11 +325,11 @@ export class HAProxyBalancer {
     };
     let decision: Decision = decide(input);
     if (decision.kind === "runtime") {
-      const failure = typed
-        ? await driver.runtimeOnly(decision.ops, companions, model)
-        : await driver.runtime(decision.ops, text(), companions, model);
+      const failure = await driver.runtime(decision.ops, companions, model);
       if (failure === null) {
+        // Planned from the text, the file is at hand: it goes in at once.
         if (typed) this.#file.due(table, companions, model);
+        else await driver.follow(text(), companions, model);
         return "runtime";
       }
       decision = decide({ ...input, runtimeFailed: failure });
