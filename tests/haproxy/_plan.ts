@@ -20,12 +20,19 @@ import { buildRoutes } from "../../lib/haproxy/routes.ts";
 
 export const HOST_MAP = "/etc/haproxy/haproxy.cfg.hosts.map";
 
-/** The built-in template as the engine sets it up with an admin socket; with the host map when asked. */
-export function builtin(hostMap: string = ""): Renderer {
+/**
+ * The built-in template as the engine sets it up with an admin socket;
+ * with the host map and per-port frontends when asked.
+ */
+export function builtin(
+  hostMap: string = "",
+  perPortFrontends = false,
+): Renderer {
   return new Renderer(
     { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
     {
       httpBind: ["127.0.0.1:18080"],
+      perPortFrontends,
       statsBind: "",
       tcpBindAddress: "127.0.0.1",
       statsSocket: "/run/haproxy/admin.sock",

@@ -13,7 +13,6 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
-import { BUILTIN_DIR } from "../../lib/haproxy/builtin_templates.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { modelOf, slotShapes, tableOf } from "../../lib/haproxy/model.ts";
 import { parseShape } from "../../lib/haproxy/config_shape.ts";
@@ -24,9 +23,16 @@ import {
   EMPTY_POOL,
   type PoolAssignment,
 } from "../../lib/haproxy/pool.ts";
-import { Renderer, type RenderInput } from "../../lib/haproxy/render.ts";
+import type { Renderer, RenderInput } from "../../lib/haproxy/render.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
-import { HOST_MAP, mapRenderer, renderer, stopping, summary } from "./_plan.ts";
+import {
+  builtin,
+  HOST_MAP,
+  mapRenderer,
+  renderer,
+  stopping,
+  summary,
+} from "./_plan.ts";
 
 /** A container drawn from a small world, so that pairs overlap. */
 const containerArb = fc.record({
@@ -196,18 +202,7 @@ Deno.test("plan model: the typed plan is the text plan, with the host map and it
 });
 
 Deno.test("plan model: the typed plan is the text plan, with per-port frontends and the host map", () => {
-  const perPort = new Renderer(
-    { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
-    {
-      httpBind: ["127.0.0.1:18080"],
-      perPortFrontends: true,
-      statsBind: "",
-      tcpBindAddress: "127.0.0.1",
-      statsSocket: "/run/haproxy/admin.sock",
-      maps: { http: HOST_MAP },
-    },
-  );
-  property(perPort, true, true);
+  property(builtin(HOST_MAP, true), true, true);
 });
 
 Deno.test("plan model: a reload names the route that changed", () => {

@@ -11,12 +11,11 @@ import {
 import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { planChange } from "../../lib/haproxy/plan.ts";
-import { Renderer } from "../../lib/haproxy/render.ts";
-import { BUILTIN_DIR } from "../../lib/haproxy/builtin_templates.ts";
 import { assignPool, EMPTY_POOL, POOL_SPARE } from "../../lib/haproxy/pool.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 import {
   bHost,
+  builtin,
   HOST_MAP,
   one,
   pooled,
@@ -131,18 +130,7 @@ Deno.test("plan with the host map: a host with its own check and stickiness goes
 });
 
 Deno.test("plan with per-port frontends: a new host on a port is a pool backend and a host:port map entry, no reload; a new port reloads", () => {
-  const perPort = new Renderer(
-    { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" },
-    {
-      httpBind: ["127.0.0.1:18080"],
-      perPortFrontends: true,
-      statsBind: "",
-      tcpBindAddress: "127.0.0.1",
-      statsSocket: "/run/haproxy/admin.sock",
-      stateFile: "/etc/haproxy/haproxy.cfg.state",
-      maps: { http: HOST_MAP },
-    },
-  );
+  const perPort = builtin(HOST_MAP, true);
   const on8080 = (name: string, address: string, host: string) =>
     container(
       name,
