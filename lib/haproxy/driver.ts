@@ -33,6 +33,13 @@ import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
 
+/** Routes and servers of a table, for the log: counted only when logged. */
+function sizeOf(table: RenderInput): { routes: number; servers: number } {
+  const routes = [...table.routes, ...table.tcpRoutes];
+  const servers = routes.reduce((n, r) => n + r.servers.length, 0);
+  return { routes: routes.length, servers };
+}
+
 /** A configuration file installed, with the state it describes. */
 export interface Filed {
   /** The file. */
@@ -56,7 +63,7 @@ export class HAProxyDriver {
   /** When HAProxy last reloaded, ms since the epoch. */
   lastReload = -Infinity;
   /** Size of the table being applied, for the log. */
-  #size = { routes: 0, servers: 0 };
+  #table: RenderInput = { routes: [], tcpRoutes: [] };
   readonly #options: BalancerOptions;
   readonly #stats: BalancerStats;
   readonly #telemetry: Telemetry;
@@ -103,11 +110,9 @@ export class HAProxyDriver {
       : `the template renders more than server lines (${misfit})`;
   }
 
-  /** Takes note of the size of the table being applied, for the log. */
-  measure(table: RenderInput): void {
-    const routes = [...table.routes, ...table.tcpRoutes];
-    const servers = routes.reduce((n, r) => n + r.servers.length, 0);
-    this.#size = { routes: routes.length, servers };
+  /** Takes note of the table being applied: its size is logged when installed. */
+  applying(table: RenderInput): void {
+    this.#table = table;
   }
 
   /** Why changes cannot go through the runtime API, or null when they can. */
@@ -270,7 +275,7 @@ export class HAProxyDriver {
       this.#stats.installs++;
       log.info("Installed {file}: {routes} routes, {servers} servers", {
         file: this.#options.apply.configFile,
-        ...this.#size,
+        ...sizeOf(this.#table),
       });
     }
     await this.#certs.prune(companions);

@@ -222,7 +222,7 @@ export class HAProxyBalancer {
       if (this.preview === null) this.#report.placements(table, all);
       return;
     }
-    this.#driver.measure(table);
+    this.#driver.applying(table);
     const { leading, urgent } = this.#burst.take();
     const started = performance.now();
     let method: ApplyMethod | null;

@@ -132,8 +132,12 @@ export class EngineReport {
         }
       }
     }
+    // Looked up once for all the servers gone, not once per server.
+    const byId = gone.size === 0
+      ? new Map<string, ContainerRecord>()
+      : new Map(containers.map((c) => [c.id, c]));
     for (const placed of gone.values()) {
-      const container = containers.find((c) => c.id === placed.containerId);
+      const container = byId.get(placed.containerId);
       const reason = container === undefined
         ? "not running"
         : this.#damped.has(container.id)

@@ -213,6 +213,8 @@ function intern<R extends HttpRoute | TcpRoute>(
   const before = new Map(previous.map((route) => [route.backend, route]));
   return routes.map((route) => {
     const was = before.get(route.backend);
-    return was !== undefined && same(was, route) ? was : route;
+    return was !== undefined && (was === route || same(was, route))
+      ? was
+      : route;
   });
 }

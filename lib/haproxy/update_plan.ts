@@ -14,7 +14,8 @@ import {
 } from "./companions.ts";
 import type { HAProxyModel } from "./model.ts";
 import { tableOf } from "./model.ts";
-import { type Plan, planChange, shapeOf } from "./plan.ts";
+import { type Plan, planChange } from "./plan.ts";
+import { parseShape } from "./config_shape.ts";
 import { planModel } from "./plan_model.ts";
 import type { RenderInput } from "./render.ts";
 
@@ -68,7 +69,9 @@ export function planUpdate(
         typed,
         want.model,
         changes,
-        (backends) => shapeOf(renderPart(tableOf(want.table, backends))),
+        // Not shapeOf: these small renderings would push out the shapes it
+        // keeps of the files that run.
+        (backends) => parseShape(renderPart(tableOf(want.table, backends))),
       ),
       typed: true,
       known: true,
