@@ -100,11 +100,11 @@ function* backendsOf(
 }
 
 /**
- * What a pool backend and its host render to, but for servers: the
- * skeleton of a small rendering of that slot alone, as a hash. A host
- * taking a spare slot is no structural change as long as its backend
- * renders like the spare's (the built-in template: same balance, check
- * and persistence), whatever the template.
+ * A pool backend's part of the structure: what its section renders to but
+ * for servers (from a small rendering of that slot alone), as a number
+ * that stands for that text. A host taking a spare slot is no structural
+ * change as long as its backend renders like the spare's (the built-in
+ * template: same balance, check and persistence), whatever the template.
  */
 export type SlotShape = (slot: PoolSlot) => string;
 
