@@ -15,13 +15,14 @@ import { type Companions, companionsFor, installedPool } from "./companions.ts";
 import { damping } from "./damping.ts";
 import type { BalancerOptions } from "./engine_options.ts";
 import type { EngineReport } from "./engine_report.ts";
-import { assignPool, EMPTY_POOL, type PoolAssignment } from "./pool.ts";
+import { HostPool } from "./host_pool.ts";
 import { Rejections, rejectionsFile } from "./rejections.ts";
 import type { RenderInput } from "./render.ts";
 import type { RouteTable } from "./routes.ts";
 import { RouteBuilder } from "./route_builder.ts";
 import {
   type HAProxyModel,
+  type Modelled,
   modelOf,
   type SlotShape,
   slotShapes,
@@ -51,8 +52,11 @@ export class DesiredState {
   readonly #rejections: Rejections;
   readonly #timers = new Timers<"recheck">();
   /** Which pool backend serves which plain host (pool.ts). */
-  #pool: PoolAssignment = EMPTY_POOL;
+  readonly #pool = new HostPool();
+  #seeded = false;
   readonly #slotShape: SlotShape;
+  /** The last table and its model, to build the next model from. */
+  #modelled: Modelled | null = null;
   /** The route table, kept up to date container by container. */
   readonly #routes: RouteBuilder;
 
@@ -80,11 +84,8 @@ export class DesiredState {
   /** The wanted state for these containers; logs what is new in it. */
   async build(all: readonly ContainerRecord[]): Promise<Desired> {
     const options = this.#options;
-    const built = await this.#rejections.filter(
-      this.#routes.build(this.#damp(all)),
-      all,
-      Date.now(),
-    );
+    const routes = this.#routes.build(this.#damp(all));
+    const built = await this.#rejections.filter(routes, all, Date.now());
     this.#report.findings(built.findings);
     this.#report.observe(
       this.#telemetry,
@@ -103,16 +104,19 @@ export class DesiredState {
     let table: RouteTable & RenderInput = built;
     let hostMaps;
     if (options.maps?.http !== undefined) {
-      if (options.once && this.#pool === EMPTY_POOL) {
-        this.#pool = await installedPool(
-          options.apply.configFile,
-          options.maps,
+      if (options.once && !this.#seeded) {
+        this.#pool.seed(
+          await installedPool(options.apply.configFile, options.maps),
         );
       }
-      const pooled = assignPool(built, this.#pool);
-      table = pooled.table;
-      hostMaps = pooled.table.maps;
-      this.#pool = pooled.assignment;
+      this.#seeded = true;
+      // The builder's changes hold for its own table only.
+      const pooled = this.#pool.assign(
+        built,
+        built === routes ? this.#routes.changes : null,
+      );
+      table = pooled;
+      hostMaps = pooled.maps;
     }
     const companions = companionsFor(options, hostMaps);
     if (companions.certs !== null) {
@@ -128,12 +132,9 @@ export class DesiredState {
         }]`
       ).join(" "),
     }));
-    return {
-      built,
-      table,
-      companions,
-      model: modelOf(table, this.#slotShape),
-    };
+    const model = modelOf(table, this.#slotShape, this.#modelled ?? undefined);
+    this.#modelled = { table, model };
+    return { built, table, companions, model };
   }
 
   /**

@@ -111,27 +111,90 @@ export type SlotShape = (slot: PoolSlot) => string;
 /** A pool backend and the route it serves, if any. */
 export type PoolSlot = NonNullable<RenderInput["pool"]>[number];
 
-/** The typed state of a table as the engine renders it. */
+/** A table and its model, to build the next model from. */
+export interface Modelled {
+  /** The table. */
+  readonly table: RenderInput;
+  /** Its model. */
+  readonly model: HAProxyModel;
+}
+
+/**
+ * The typed state of a table as the engine renders it. Given the last
+ * table and its model, the pool backends whose slot entry is the same
+ * object keep their part: when only pool slots changed (a host joining,
+ * leaving or changing servers), the model costs those slots, not the table.
+ */
 export function modelOf(
   table: RenderInput,
   slotShape: SlotShape,
+  previous?: Modelled,
 ): HAProxyModel {
-  const parts: string[] = [`cert ${table.defaultCert ?? ""}`];
+  const cert = `cert ${table.defaultCert ?? ""}`;
+  const unmapped: HttpRoute[] = [];
   // With per-port frontends, each port of a route has a frontend.
   const ports = new Set<number>();
   for (const route of table.routes) {
-    // A mapped route is rendered through its pool slot, below.
-    if (route.mapped !== true) parts.push(routeKey(route, "http"));
+    // A mapped route is rendered through its pool slot.
+    if (route.mapped !== true) unmapped.push(route);
     if (route.listen !== undefined) ports.add(route.listen);
   }
-  parts.push(`ports ${[...ports].sort((a, b) => a - b).join(",")}`);
+  const portsPart = `ports ${[...ports].sort((a, b) => a - b).join(",")}`;
+  const pool = table.pool ?? [];
+  const kept = previous === undefined
+    ? null
+    : slotsOnly(previous, table, unmapped, cert, portsPart);
+  if (kept !== null) {
+    const structure = kept.model.structure.slice();
+    const backends = new Map(kept.model.backends);
+    const offset = structure.length - pool.length;
+    pool.forEach((slot, i) => {
+      if (slot === kept.pool[i]) return;
+      structure[offset + i] = slotShape(slot);
+      backends.set(slot.backend, serversOf(slot.route?.servers ?? NO_SERVERS));
+    });
+    return { structure, backends };
+  }
+  const parts: string[] = [cert];
+  for (const route of unmapped) parts.push(routeKey(route, "http"));
+  parts.push(portsPart);
   for (const route of table.tcpRoutes) parts.push(routeKey(route, "tcp"));
-  for (const slot of table.pool ?? []) parts.push(slotShape(slot));
+  for (const slot of pool) parts.push(slotShape(slot));
   const backends = new Map<string, ReadonlyMap<string, ServerSpec>>();
   for (const [backend, servers] of backendsOf(table)) {
     backends.set(backend, serversOf(servers));
   }
   return { structure: parts, backends };
+}
+
+/**
+ * The last model and pool, when all but pool slots is as it was (the
+ * same route objects, TCP routes, ports and certificate, as many slots).
+ */
+function slotsOnly(
+  previous: Modelled,
+  table: RenderInput,
+  unmapped: readonly HttpRoute[],
+  cert: string,
+  portsPart: string,
+): { model: HAProxyModel; pool: NonNullable<RenderInput["pool"]> } | null {
+  const { structure } = previous.model;
+  const pool = previous.table.pool ?? [];
+  const now = table.pool ?? [];
+  const tcp = table.tcpRoutes;
+  if (
+    pool.length !== now.length || structure[0] !== cert ||
+    structure.length !== 2 + unmapped.length + tcp.length + pool.length ||
+    structure[1 + unmapped.length] !== portsPart ||
+    previous.table.tcpRoutes.length !== tcp.length
+  ) return null;
+  const before = previous.table.routes.filter((route) => route.mapped !== true);
+  if (
+    before.length !== unmapped.length ||
+    before.some((route, i) => route !== unmapped[i]) ||
+    previous.table.tcpRoutes.some((route, i) => route !== tcp[i])
+  ) return null;
+  return { model: previous.model, pool };
 }
 
 /**

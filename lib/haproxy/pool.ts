@@ -109,7 +109,8 @@ export function poolKey(route: HttpRoute): string {
 /** A route's copy in a pool backend, kept while the route and its backend are the same. */
 const pooledCopies = new WeakMap<HttpRoute, HttpRoute>();
 
-function pooledCopy(route: HttpRoute, backend: string): HttpRoute {
+/** The pooled copy of `route` in `backend`: one object while both stay the same. */
+export function pooledCopy(route: HttpRoute, backend: string): HttpRoute {
   const known = pooledCopies.get(route);
   if (known?.backend === backend) return known;
   const copy = { ...route, backend, mapped: true };

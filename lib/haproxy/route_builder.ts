@@ -13,6 +13,8 @@
 import { type ContainerRecord, isServing } from "../docker/container.ts";
 import type { Finding, HttpClaim, RouteOptions, TcpClaim } from "./claims.ts";
 import {
+  backendName,
+  byMatchOrder,
   claimsFor,
   disagreement,
   type GroupRoute,
@@ -25,6 +27,14 @@ import {
 } from "./route_groups.ts";
 import type { HttpRoute, RouteTable, Server, TcpRoute } from "./route_types.ts";
 
+/** The routes that left and joined the table since the last build. */
+export interface RouteChanges {
+  /** Routes of the last table not in this one (a changed route is both). */
+  readonly removed: readonly HttpRoute[];
+  /** Routes of this table not in the last one. */
+  readonly added: readonly HttpRoute[];
+}
+
 /** Builds route tables update after update, redoing what changed only. */
 export class RouteBuilder {
   readonly #options: RouteOptions;
@@ -36,15 +46,34 @@ export class RouteBuilder {
   /** The route of each route key. */
   readonly #routes = new Map<string, GroupRoute>();
   readonly #tcp = new Set<TcpClaim>();
+  #tcpDirty = true;
   /** Containers whose labels have findings. */
   readonly #labelled = new Map<string, [ContainerRecord, readonly Finding[]]>();
   #last: RouteTable | null = null;
-  #named: { routes: HttpRoute[]; findings: Finding[] } | null = null;
+  /** The last table's parts, each reused while what it comes from is unchanged. */
+  #named: HttpRoute[] | null = null;
+  #namedFindings: readonly Finding[] = [];
+  #labelFindings: readonly Finding[] | null = null;
+  #tcpPart: { routes: TcpRoute[]; findings: Finding[] } | null = null;
+  /** The named route of each route key. */
+  readonly #byKey = new Map<string, HttpRoute>();
+  /** How many routes have each backend name before its `_2`. */
+  readonly #bases = new Map<string, number>();
+  #changes: RouteChanges | null = null;
 
   /** Creates a builder for these route options. */
   constructor(options: RouteOptions = {}) {
     this.#options = options;
     this.#perPort = options.perPortFrontends === true;
+  }
+
+  /**
+   * The HTTP routes that changed in the last build, or null when they are
+   * not known (the first build, or one that renamed backends): then
+   * anything may have changed.
+   */
+  get changes(): RouteChanges | null {
+    return this.#changes;
   }
 
   /** The route table of `containers`. */
@@ -77,7 +106,8 @@ export class RouteBuilder {
         dirty.add(key);
       }
       for (const claim of claims.tcp) this.#tcp.delete(claim);
-      this.#labelled.delete(record.id);
+      if (claims.tcp.length > 0) this.#tcpDirty = true;
+      if (this.#labelled.delete(record.id)) this.#labelFindings = null;
       this.#serving.delete(record.id);
     };
     for (const record of gone) drop(record);
@@ -89,6 +119,7 @@ export class RouteBuilder {
       this.#serving.set(container.id, container);
       if (findings.length > 0) {
         this.#labelled.set(container.id, [container, findings]);
+        this.#labelFindings = null;
       }
       for (const claim of claims.http) {
         const key = httpGroupKey(claim, this.#perPort);
@@ -98,8 +129,10 @@ export class RouteBuilder {
         dirty.add(key);
       }
       for (const claim of claims.tcp) this.#tcp.add(claim);
+      if (claims.tcp.length > 0) this.#tcpDirty = true;
     }
     if (this.#last !== null && changed.length === 0 && gone.length === 0) {
+      this.#changes = { removed: [], added: [] };
       return this.#last;
     }
     const table = this.#table(dirty);
@@ -108,62 +141,138 @@ export class RouteBuilder {
   }
 
   #table(dirty: ReadonlySet<string>): RouteTable {
-    let keysChanged = false;
-    const redone = new Map<string, GroupRoute>();
+    const last = this.#last;
+    let findingsChanged = false;
+    const redone = new Map<string, GroupRoute | null>();
     for (const key of dirty) {
       const claims = this.#groups.get(key);
-      const route = claims === undefined || claims.size === 0
+      const group = claims === undefined || claims.size === 0
         ? null
         : groupRoute([...claims], this.#perPort);
-      if (route === null) {
-        this.#groups.delete(key);
-        if (this.#routes.delete(key)) keysChanged = true;
-        continue;
+      const old = this.#routes.get(key);
+      if ((old?.findings.length ?? 0) + (group?.findings.length ?? 0) > 0) {
+        findingsChanged = true;
       }
-      if (!this.#routes.has(key)) keysChanged = true;
-      this.#routes.set(key, route);
-      redone.set(key, route);
+      if (group === null) {
+        this.#groups.delete(key);
+        this.#routes.delete(key);
+      } else this.#routes.set(key, group);
+      redone.set(key, group);
     }
-    const last = this.#last;
-    let named = this.#named;
-    if (named === null || keysChanged) {
-      named = nameRoutes([...this.#routes.values()]);
-    } else if (redone.size > 0) {
-      // The same route keys: the same order and backend names (the order
-      // goes by host, prefix and port alone). The routes redone replace
-      // theirs.
-      const routes = named.routes.map((route) => {
-        const group = redone.get(this.#keyOf(route));
-        return group === undefined
-          ? route
-          : { ...group.route, backend: route.backend };
-      });
-      named = {
-        routes,
-        findings: routes.flatMap((route) =>
+    const named = this.#named === null ? null : this.#edit(redone);
+    let routes: HttpRoute[];
+    if (named === null) {
+      // The first table, or a backend name taken twice: named whole, as
+      // routes.ts does, so the `_2` suffixes go by match order.
+      const whole = nameRoutes([...this.#routes.values()]);
+      routes = intern(whole.routes, last?.routes, sameHttp);
+      this.#namedFindings = whole.findings;
+      this.#byKey.clear();
+      this.#bases.clear();
+      for (const route of routes) {
+        this.#byKey.set(this.#keyOf(route), route);
+        const base = baseOf(route);
+        this.#bases.set(base, (this.#bases.get(base) ?? 0) + 1);
+      }
+      this.#tcpDirty = true;
+      this.#changes = null;
+    } else {
+      routes = named.routes;
+      if (findingsChanged) {
+        this.#namedFindings = routes.flatMap((route) =>
           this.#routes.get(this.#keyOf(route))?.findings ?? []
-        ),
-      };
+        );
+      }
+      if (this.#perPort && named.keysChanged) this.#tcpDirty = true;
+      this.#changes = named.changes;
     }
-    this.#named = named;
-    const routes = intern(named.routes, last?.routes, sameHttp);
-    const findings = [
-      ...labelFindings(this.#labelled.values()),
-      ...named.findings,
+    this.#named = routes;
+    this.#labelFindings ??= labelFindings(this.#labelled.values());
+    if (this.#tcpDirty || this.#tcpPart === null) {
+      // TCP routes are few: built whole, for their findings too.
+      const findings: Finding[] = [];
+      const claims = tcpBesideHttp(
+        [...this.#tcp],
+        routes,
+        this.#perPort,
+        findings,
+      );
+      const tcp = intern(tcpRoutes(claims, findings), last?.tcpRoutes, sameTcp);
+      this.#tcpPart = { routes: tcp, findings };
+      this.#tcpDirty = false;
+    }
+    const parts = [
+      this.#labelFindings,
+      this.#namedFindings,
+      this.#tcpPart.findings,
     ];
-    // TCP routes are few: built whole, for their findings too.
-    const tcpClaims = tcpBesideHttp(
-      [...this.#tcp],
-      routes,
-      this.#perPort,
-      findings,
-    );
-    const tcp = intern(
-      tcpRoutes(tcpClaims, findings),
-      last?.tcpRoutes,
-      sameTcp,
-    );
-    return { routes, tcpRoutes: tcp, findings };
+    const findings = last !== null && sameParts(this.#findingParts, parts)
+      ? last.findings
+      : parts.flat();
+    this.#findingParts = parts;
+    return { routes, tcpRoutes: this.#tcpPart.routes, findings };
+  }
+
+  #findingParts: readonly (readonly Finding[])[] = [];
+
+  /**
+   * The last table's routes with the redone groups put in: a changed route
+   * replaces its own in place, a new one goes in at its place in match
+   * order, a route that went is taken out. Null when a backend name would
+   * be taken twice (the table is then named whole).
+   */
+  #edit(redone: ReadonlyMap<string, GroupRoute | null>): {
+    routes: HttpRoute[];
+    keysChanged: boolean;
+    changes: RouteChanges;
+  } | null {
+    // Checked before anything changes, so a null leaves all as it was.
+    const bases = new Map<string, number>();
+    const count = (base: string) =>
+      bases.get(base) ?? this.#bases.get(base) ?? 0;
+    for (const [key, group] of redone) {
+      const old = this.#byKey.get(key);
+      if (old !== undefined && group === null) {
+        const base = baseOf(old);
+        if (count(base) > 1) return null;
+        bases.set(base, count(base) - 1);
+      } else if (old === undefined && group !== null) {
+        const base = baseOf(group.route);
+        if (count(base) > 0) return null;
+        bases.set(base, 1);
+      }
+    }
+    for (const [base, n] of bases) {
+      if (n === 0) this.#bases.delete(base);
+      else this.#bases.set(base, n);
+    }
+    const routes = this.#named!.slice();
+    const removed: HttpRoute[] = [];
+    const added: HttpRoute[] = [];
+    for (const [key, group] of redone) {
+      const old = this.#byKey.get(key);
+      if (old !== undefined) {
+        const at = position(routes, old);
+        if (group === null) {
+          routes.splice(at, 1);
+          this.#byKey.delete(key);
+          removed.push(old);
+          continue;
+        }
+        const route = { ...group.route, backend: old.backend };
+        if (sameHttp(old, route)) continue;
+        routes[at] = route;
+        this.#byKey.set(key, route);
+        removed.push(old);
+        added.push(route);
+      } else if (group !== null) {
+        const route = { ...group.route, backend: baseOf(group.route) };
+        routes.splice(position(routes, route), 0, route);
+        this.#byKey.set(key, route);
+        added.push(route);
+      }
+    }
+    return { routes, keysChanged: bases.size > 0, changes: { removed, added } };
   }
 
   /** A named route's key: what httpGroupKey gives its claims. */
@@ -172,6 +281,32 @@ export class RouteBuilder {
       ? `${route.listen}\n${route.host}\n${route.prefix}`
       : `${route.host}\n${route.prefix}`;
   }
+}
+
+function baseOf(route: HttpRoute): string {
+  return backendName(route.host, route.prefix, route.listen);
+}
+
+/**
+ * Where `route` is or belongs in `routes`, which are in match order: no
+ * two routes of a table are equal in that order (it goes by their key).
+ */
+function position(routes: readonly HttpRoute[], route: HttpRoute): number {
+  let low = 0;
+  let high = routes.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (byMatchOrder(routes[middle]!, route) < 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function sameParts(
+  a: readonly (readonly Finding[])[],
+  b: readonly (readonly Finding[])[],
+): boolean {
+  return a.length === b.length && a.every((part, i) => part === b[i]);
 }
 
 function sameServer(a: Server, b: Server): boolean {

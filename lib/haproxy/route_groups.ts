@@ -54,7 +54,8 @@ function sanitizeName(value: string): string {
   return value.replace(/[^A-Za-z0-9._:-]/g, "_");
 }
 
-function backendName(
+/** A route's backend name before any `_2` that keeps it apart from another's. */
+export function backendName(
   host: string,
   prefix: string,
   listen: number | undefined,

@@ -24,7 +24,8 @@ const specArb = fc.record({
   address: fc.integer({ min: 2, max: 4 }),
   host: fc.constantFrom("a.example.com", "b.example.com", "", "*.example.com"),
   port: fc.constantFrom(80, 80, 8080),
-  prefix: fc.constantFrom("", "", "/api"),
+  // "/a/b" and "/a_b" give one backend name: the second gets "_2".
+  prefix: fc.constantFrom("", "", "/api", "/a/b", "/a_b"),
   weight: fc.constantFrom("100", "50", "bad"),
   balance: fc.constantFrom("", "", "leastconn"),
   tcp: fc.constantFrom("", "", "15432", "15432:8080"),
