@@ -155,7 +155,7 @@ export class DesiredState {
    * Leaves out containers caught in a restart loop, logs each once, and
    * looks again when the first of them has run long enough.
    */
-  #damp(containers: readonly ContainerRecord[]): ContainerRecord[] {
+  #damp(containers: readonly ContainerRecord[]): readonly ContainerRecord[] {
     const { damped, recheckAt } = damping(containers, Date.now());
     this.#report.damped(containers, damped);
     this.#timers.clear("recheck");
@@ -166,6 +166,8 @@ export class DesiredState {
         this.#schedule,
       );
     }
-    return containers.filter((c) => !damped.has(c.id));
+    return damped.size === 0
+      ? containers
+      : containers.filter((c) => !damped.has(c.id));
   }
 }

@@ -12,6 +12,7 @@ import { type ContainerRecord, isServing } from "../docker/container.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { countByReason, unroutedOf } from "./report.ts";
+import { byMatchOrder } from "./route_groups.ts";
 import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
@@ -44,6 +45,43 @@ function placementsOf(route: HttpRoute | TcpRoute): [string, Placement][] {
   ]);
 }
 
+/**
+ * The routes of `before` not in `after` and the reverse, compared as
+ * objects. Both are in `order`, in which no two routes of a table are
+ * equal (their keys differ), so one pass over the two finds them.
+ */
+function changed<R>(
+  before: readonly R[],
+  after: readonly R[],
+  order: (a: R, b: R) => number,
+): { gone: R[]; came: R[] } {
+  const gone: R[] = [];
+  const came: R[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length && j < after.length) {
+    const a = before[i]!;
+    const b = after[j]!;
+    if (a === b) {
+      i++;
+      j++;
+      continue;
+    }
+    const side = order(a, b);
+    if (side <= 0) {
+      gone.push(a);
+      i++;
+    }
+    if (side >= 0) {
+      came.push(b);
+      j++;
+    }
+  }
+  gone.push(...before.slice(i));
+  came.push(...after.slice(j));
+  return { gone, came };
+}
+
 function findingKey(finding: Finding): string {
   return `${finding.containerId}\n${finding.label ?? ""}\n${finding.message}`;
 }
@@ -52,12 +90,17 @@ function findingKey(finding: Finding): string {
 export class EngineReport {
   #placed = new Map<string, Placement>();
   /** The routes of the last table placed. */
-  #routes: ReadonlySet<HttpRoute | TcpRoute> = new Set();
+  #http: readonly HttpRoute[] = [];
+  #tcp: readonly TcpRoute[] = [];
   #reported = new Set<string>();
+  #findings: readonly Finding[] = [];
   #damped: ReadonlySet<string> = new Set();
 
   /** Logs each finding once while it lasts, so a bad label warns once, not on every render. */
   findings(findings: readonly Finding[]): void {
+    // The route builder gives the same array while its findings stay.
+    if (findings === this.#findings) return;
+    this.#findings = findings;
     const current = new Set<string>();
     for (const finding of findings) {
       const key = findingKey(finding);
@@ -82,6 +125,10 @@ export class EngineReport {
     containers: readonly ContainerRecord[],
     damped: ReadonlySet<string>,
   ): void {
+    if (damped.size === 0) {
+      this.#damped = damped;
+      return;
+    }
     for (const container of containers) {
       if (damped.has(container.id) && !this.#damped.has(container.id)) {
         log.info(
@@ -103,20 +150,20 @@ export class EngineReport {
     table: RouteTable,
     containers: readonly ContainerRecord[],
   ): void {
-    const next = new Set<HttpRoute | TcpRoute>([
-      ...table.routes,
-      ...table.tcpRoutes,
-    ]);
+    const http = changed(this.#http, table.routes, byMatchOrder);
+    const tcp = changed(
+      this.#tcp,
+      table.tcpRoutes,
+      (a, b) => a.listen - b.listen,
+    );
     const gone = new Map<string, Placement>();
-    for (const route of this.#routes) {
-      if (next.has(route)) continue;
+    for (const route of [...http.gone, ...tcp.gone]) {
       for (const [key, placed] of placementsOf(route)) {
         gone.set(key, placed);
         this.#placed.delete(key);
       }
     }
-    for (const route of next) {
-      if (this.#routes.has(route)) continue;
+    for (const route of [...http.came, ...tcp.came]) {
       for (const [key, placed] of placementsOf(route)) {
         const before = gone.get(key) ?? this.#placed.get(key);
         gone.delete(key);
@@ -150,7 +197,8 @@ export class EngineReport {
         reason,
       });
     }
-    this.#routes = next;
+    this.#http = table.routes;
+    this.#tcp = table.tcpRoutes;
   }
 
   /** Tells the telemetry what is not routed and which certificates are served. */
