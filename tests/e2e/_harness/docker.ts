@@ -273,6 +273,67 @@ function containerArgs(name: string, options: RunOptions): string[] {
   return args;
 }
 
+/**
+ * The Docker engine's API over its socket, for storms of calls: each call
+ * of the CLI starts a process that costs more CPU than the call itself.
+ * Close it when done (it holds a connection).
+ */
+export class DockerApi {
+  readonly #client = Deno.createHttpClient({
+    proxy: { transport: "unix", path: "/var/run/docker.sock" },
+  });
+
+  /** Sends one request; returns the parsed answer, or throws with Docker's. */
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const response = await fetch(`http://docker${path}`, {
+      method,
+      client: this.#client,
+      ...(body === undefined ? {} : {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new Error(
+        `docker API ${method} ${path}: ${response.status} ${text.trim()}`,
+      );
+    }
+    return text === "" ? null : JSON.parse(text);
+  }
+
+  /** Creates the test container {@link createContainer} would (labels and network only). */
+  async create(name: string, options: RunOptions): Promise<void> {
+    const unsupported = (["servePaths", "port", "extra", "command"] as const)
+      .filter((key) => options[key] !== undefined);
+    if (unsupported.length > 0 || options.ignoreSigterm) {
+      throw new Error(`DockerApi.create takes no ${unsupported.join(", ")}`);
+    }
+    containerArgs(name, options); // notes the name on its network
+    await this.call("POST", `/containers/create?name=${name}`, {
+      Image: IMAGE,
+      Labels: { [TEST_LABEL]: "", ...options.labels },
+      Env: [`NAME=${name}`, "SERVE_PATHS="],
+      HostConfig: { NetworkMode: options.network },
+    });
+  }
+
+  /** Starts a created container. */
+  async start(name: string): Promise<void> {
+    await this.call("POST", `/containers/${name}/start`);
+  }
+
+  /** Removes a container, running or not (`docker rm -f`). */
+  async remove(name: string): Promise<void> {
+    await this.call("DELETE", `/containers/${name}?force=true`);
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#client.close();
+  }
+}
+
 /** Removes the named containers (those that exist). */
 export async function removeContainers(...names: string[]): Promise<void> {
   if (names.length > 0) await docker("rm", "-f", ...names).catch(() => {});
