@@ -223,10 +223,18 @@ export function assignPool(
   };
 }
 
+/** Map texts by entries: the entries of a map that did not change are the same array. */
+const mapTexts = new WeakMap<MapEntries, string>();
+
 /** A map file's text: one `key value` line per entry, sorted by key. */
 export function mapText(entries: MapEntries): string {
-  return [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-    .map(([host, backend]) => `${host} ${backend}\n`).join("");
+  let text = mapTexts.get(entries);
+  if (text === undefined) {
+    text = [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+      .map(([host, backend]) => `${host} ${backend}\n`).join("");
+    mapTexts.set(entries, text);
+  }
+  return text;
 }
 
 /** Parses a map file's text: `key value` lines; blank lines and comments skipped. */
