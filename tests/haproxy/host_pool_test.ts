@@ -13,6 +13,7 @@ import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { HostPool } from "../../lib/haproxy/host_pool.ts";
 import { assignPool, type PoolAssignment } from "../../lib/haproxy/pool.ts";
 import { RouteBuilder } from "../../lib/haproxy/route_builder.ts";
+import { recordsBy, stepsOf } from "./_steps.ts";
 import {
   type Modelled,
   modelOf,
@@ -34,34 +35,18 @@ const specArb = fc.record({
 
 type Spec = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
 
-const stepsArb = fc.array(
-  fc.uniqueArray(specArb, { selector: (spec) => spec.id, maxLength: 8 }),
-  { minLength: 1, maxLength: 10 },
-);
+const stepsArb = stepsOf(specArb, 8, 10);
 
-/** Records by spec, so an unchanged container keeps its record object. */
-function recordsFor(): (spec: Spec) => ContainerRecord {
-  const made = new Map<string, ContainerRecord>();
-  return (spec) => {
-    const key = JSON.stringify(spec);
-    let record = made.get(key);
-    if (record === undefined) {
-      const given: Record<string, string> = {
-        glue_http_80_host: `h${spec.host}.example.com`,
-        glue_http_80_weight: spec.weight,
-      };
-      if (spec.prefix !== "") given.glue_http_80_prefix = spec.prefix;
-      if (spec.tls !== "") given.glue_http_80_tls = spec.tls;
-      if (spec.redirect !== "") given.glue_http_80_redirect_https = "1";
-      record = container(
-        `c${spec.id}`,
-        ip(`10.0.0.${spec.id + 1}`),
-        labels(given),
-      );
-      made.set(key, record);
-    }
-    return record;
+/** A container of a spec. */
+function recordOf(spec: Spec): ContainerRecord {
+  const given: Record<string, string> = {
+    glue_http_80_host: `h${spec.host}.example.com`,
+    glue_http_80_weight: spec.weight,
   };
+  if (spec.prefix !== "") given.glue_http_80_prefix = spec.prefix;
+  if (spec.tls !== "") given.glue_http_80_tls = spec.tls;
+  if (spec.redirect !== "") given.glue_http_80_redirect_https = "1";
+  return container(`c${spec.id}`, ip(`10.0.0.${spec.id + 1}`), labels(given));
 }
 
 /** What two assignments must agree on; `routes` is the pool's own detail. */
@@ -86,7 +71,7 @@ Deno.test("host pool: each update's pool is the pool assigned whole", () => {
         };
         const builder = new RouteBuilder();
         const pool = new HostPool(seed);
-        const record = recordsFor();
+        const record = recordsBy(recordOf);
         let reference = seed;
         let modelled: Modelled | undefined;
         for (const step of steps) {

@@ -18,6 +18,7 @@ import {
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { RouteBuilder } from "../../lib/haproxy/route_builder.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
+import { recordsBy, stepsOf } from "./_steps.ts";
 
 const specArb = fc.record({
   id: fc.integer({ min: 1, max: 8 }),
@@ -35,42 +36,30 @@ const specArb = fc.record({
 
 type Spec = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
 
-const stepsArb = fc.array(
-  fc.uniqueArray(specArb, { selector: (spec) => spec.id, maxLength: 6 }),
-  { minLength: 1, maxLength: 8 },
-);
+const stepsArb = stepsOf(specArb, 6, 8);
 
-/** Records by spec, so an unchanged container keeps its record object. */
-function recordsFor(): (spec: Spec) => ContainerRecord {
-  const made = new Map<string, ContainerRecord>();
-  return (spec) => {
-    const key = JSON.stringify(spec);
-    let record = made.get(key);
-    if (record === undefined) {
-      const http = `glue_http_${spec.port}`;
-      const given: Record<string, string> = {
-        [`${http}_host`]: spec.host,
-        [`${http}_weight`]: spec.weight,
-      };
-      if (spec.prefix !== "") given[`${http}_prefix`] = spec.prefix;
-      if (spec.balance !== "") given[`${http}_balance`] = spec.balance;
-      if (spec.tcp !== "") given.glue_tcp_ports = spec.tcp;
-      const state: Option = (r) => {
-        r.created = `2026-01-01T00:00:0${spec.created}Z`;
-        if (spec.state === "stopping") r.stopping = true;
-        if (spec.state === "paused") r.paused = true;
-      };
-      record = container(
-        `c${spec.id}`,
-        ip(`10.0.0.${spec.address}`),
-        labels(given),
-        exposes("80/tcp", "8080/tcp"),
-        state,
-      );
-      made.set(key, record);
-    }
-    return record;
+/** A container of a spec. */
+function recordOf(spec: Spec): ContainerRecord {
+  const http = `glue_http_${spec.port}`;
+  const given: Record<string, string> = {
+    [`${http}_host`]: spec.host,
+    [`${http}_weight`]: spec.weight,
   };
+  if (spec.prefix !== "") given[`${http}_prefix`] = spec.prefix;
+  if (spec.balance !== "") given[`${http}_balance`] = spec.balance;
+  if (spec.tcp !== "") given.glue_tcp_ports = spec.tcp;
+  const state: Option = (r) => {
+    r.created = `2026-01-01T00:00:0${spec.created}Z`;
+    if (spec.state === "stopping") r.stopping = true;
+    if (spec.state === "paused") r.paused = true;
+  };
+  return container(
+    `c${spec.id}`,
+    ip(`10.0.0.${spec.address}`),
+    labels(given),
+    exposes("80/tcp", "8080/tcp"),
+    state,
+  );
 }
 
 function property(perPortFrontends: boolean): void {
@@ -78,7 +67,7 @@ function property(perPortFrontends: boolean): void {
     fc.property(stepsArb, (steps) => {
       const options = { perPortFrontends };
       const builder = new RouteBuilder(options);
-      const record = recordsFor();
+      const record = recordsBy(recordOf);
       let before = builder.build([]);
       for (const step of steps) {
         const containers = step.map(record);
