@@ -27,7 +27,8 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
   installs = 0;
   /** Reloads done. */
   reloads = 0;
-  #servers = new Map<string, ServerState>();
+  /** Servers by backend, then name: HAProxy answers for one backend without looking at the others. */
+  #servers = new Map<string, Map<string, ServerState>>();
   #maps = new Map<string, Map<string, string>>();
   #text = "";
   #files: readonly { path: string; text: string }[] = [];
@@ -54,7 +55,7 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
     this.#servers = new Map();
     for (const [backend, servers] of shapeOf(this.#text).servers) {
       for (const server of servers.values()) {
-        this.#servers.set(`${backend}/${server.name}`, {
+        this.#put({
           backend,
           name: server.name,
           address: server.address,
@@ -99,7 +100,7 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
       const where = rest[0] ?? "";
       const colon = where.lastIndexOf(":");
       const weight = rest.indexOf("weight");
-      this.#servers.set(id, {
+      this.#put({
         backend,
         name,
         address: where.slice(0, colon),
@@ -111,17 +112,17 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
       return "New server registered.";
     }
     if (verb === "del" && what === "server") {
-      this.#servers.delete(id);
+      this.#servers.get(backend)?.delete(name);
       return "Server deleted.";
     }
     if (verb === "set" && what === "server") {
-      const server = this.#servers.get(id);
+      const server = this.#servers.get(backend)?.get(name);
       if (server === undefined) return "No such server.";
       if (rest[0] === "weight") {
-        this.#servers.set(id, { ...server, weight: Number(rest[1]) });
+        this.#put({ ...server, weight: Number(rest[1]) });
       }
       if (rest[0] === "addr") {
-        this.#servers.set(id, {
+        this.#put({
           ...server,
           address: rest[1] ?? "",
           port: Number(rest[3]),
@@ -142,10 +143,20 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
 
   /** Every recorded server, of `backend` when given. */
   servers(backend?: string): Promise<ServerState[]> {
-    const all = [...this.#servers.values()];
+    const backends = backend === undefined
+      ? [...this.#servers.values()]
+      : [this.#servers.get(backend) ?? new Map()];
     return Promise.resolve(
-      backend === undefined ? all : all.filter((s) => s.backend === backend),
+      backends.flatMap((servers) => [...servers.values()]),
     );
+  }
+
+  #put(server: ServerState): void {
+    let servers = this.#servers.get(server.backend);
+    if (servers === undefined) {
+      this.#servers.set(server.backend, servers = new Map());
+    }
+    servers.set(server.name, server);
   }
 
   /** A recorded map. */

@@ -6,7 +6,6 @@
  */
 
 import type { HostMap, RuntimeOp } from "./plan.ts";
-import { mapText } from "./pool.ts";
 import { type RuntimeApi, RuntimeError } from "./runtime.ts";
 
 /** One admin-socket command and the answers that mean it worked. */
@@ -173,7 +172,7 @@ export async function applyOps(
   const touched = new Set(ops.map((op) => op.op === "map" ? op.file : ""));
   for (const { file, entries } of expected.maps) {
     if (!touched.has(file)) continue;
-    if (mapText(await admin.mapEntries(file)) !== mapText(entries)) {
+    if (!sameEntries(await admin.mapEntries(file), entries)) {
       throw new RuntimeError(
         `HAProxy's map ${file} differs from the plan after the change`,
       );
@@ -192,6 +191,21 @@ export async function applyOps(
       );
     }
   }
+}
+
+/**
+ * Whether HAProxy's map holds the planned entries, in whatever order it
+ * lists them: looked up, not sorted, since a large map is checked after
+ * every new host.
+ */
+function sameEntries(
+  has: readonly (readonly [string, string])[],
+  want: readonly (readonly [string, string])[],
+): boolean {
+  if (has.length !== want.length) return false;
+  const values = new Map(has);
+  return values.size === has.length &&
+    want.every(([key, value]) => values.get(key) === value);
 }
 
 /** Runtime operations in a few words, for the log: "1 server added, 2 map entries set". */

@@ -1,9 +1,11 @@
 /**
- * Runtime operations as admin-socket commands.
+ * Runtime operations as admin-socket commands, and their check against a
+ * real HAProxy.
  */
 
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
-import { commandsFor } from "../../lib/haproxy/runtime_ops.ts";
+import { applyOps, commandsFor } from "../../lib/haproxy/runtime_ops.ts";
+import { AdminSocket, RuntimeError } from "../../lib/haproxy/runtime.ts";
 
 Deno.test("commands: a certificate goes in through a transaction with its PEM as payload, and out of the crt-list before the store", () => {
   const list = "/etc/haproxy/haproxy.cfg.crt-list";
@@ -37,4 +39,56 @@ Deno.test("commands: a certificate goes in through a transaction with its PEM as
     remove[0]!.ok.test(`Entry '/c/a.pem' deleted in crtlist '${list}'!`),
   );
   assertTrue(remove[1]!.ok.test("Certificate '/c/a.pem' deleted!"));
+});
+
+Deno.test("apply: a map change is checked against what a real HAProxy then holds", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "docker-glue-ops-" });
+  const socket = `${dir}/admin.sock`;
+  const map = `${dir}/hosts.map`;
+  await Deno.writeTextFile(map, "a.example.com hosts_1\n");
+  await Deno.writeTextFile(
+    `${dir}/haproxy.cfg`,
+    `global\n  stats socket ${socket} mode 600 level admin\n` +
+      "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n" +
+      "  timeout connect 1s\nfrontend f\n" +
+      `  bind unix@${dir}/http.sock\n` +
+      `  use_backend %[req.hdr(host),lower,map(${map},hosts_1)]\n` +
+      "backend hosts_1\nbackend hosts_2\n",
+  );
+  const haproxy = new Deno.Command("haproxy", {
+    args: ["-db", "-f", `${dir}/haproxy.cfg`],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0; i < 100; i++) {
+      if (await Deno.stat(socket).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const admin = new AdminSocket(socket);
+    const add = {
+      op: "map",
+      file: map,
+      key: "b.example.com",
+      value: "hosts_2",
+      existed: false,
+    } as const;
+    const both = [
+      ["a.example.com", "hosts_1"],
+      ["b.example.com", "hosts_2"],
+    ] as const;
+    await applyOps(admin, [add], { maps: [{ file: map, entries: both }] });
+    // What HAProxy holds is not the plan: the change is not taken as done.
+    const error = await applyOps(
+      admin,
+      [{ ...add, key: "c.example.com", value: "hosts_1" }],
+      { maps: [{ file: map, entries: both }] },
+    ).then(() => null, (e: Error) => e);
+    assertTrue(error instanceof RuntimeError, String(error));
+    assertTrue(/differs from the plan/.test(error.message), error.message);
+  } finally {
+    haproxy.kill("SIGTERM");
+    await haproxy.status;
+    await Deno.remove(dir, { recursive: true });
+  }
 });
