@@ -10,6 +10,8 @@
  * @module
  */
 
+import { lowerBound } from "../util/arrays.ts";
+import type { PoolSlot } from "./model.ts";
 import { byMatchOrder } from "./route_groups.ts";
 import type { RouteChanges } from "./route_builder.ts";
 import type { HttpRoute, RouteTable } from "./route_types.ts";
@@ -26,18 +28,16 @@ import {
   poolKey,
 } from "./pool.ts";
 
-type Slot = PooledTable["pool"][number];
-
 /** The last assignment and what finds its parts without a pass over all. */
 interface State {
-  table: RouteTable;
   pooled: PooledTable;
   /** Slot by host key, for routed and parked hosts. */
   readonly slots: Map<string, number>;
-  /** Parked slots: the host that left and its route without servers. */
-  readonly parked: Map<number, { host: string; route: HttpRoute }>;
-  /** The same routes, as the assignment gives them. */
-  readonly parkedRoutes: Map<number, HttpRoute>;
+  /**
+   * Parked slots: the route of the host that left, without servers (its
+   * poolKey is the host's).
+   */
+  readonly parked: Map<number, HttpRoute>;
   /** The pooled route in each slot that serves a host now. */
   readonly bySlot: Map<number, HttpRoute>;
   /** The pooled copy of each plain route of the table. */
@@ -77,10 +77,9 @@ export class HostPool {
     const edited = state === null || changes === null
       ? null
       : edit(state, table, changes);
-    if (edited !== null) {
-      this.#state = edited.state;
-      this.#assignment = edited.assignment;
-      return edited.state.pooled;
+    if (state !== null && edited !== null) {
+      this.#assignment = edited;
+      return state.pooled;
     }
     const whole = assignPool(table, this.#assignment);
     this.#assignment = whole.assignment;
@@ -94,44 +93,38 @@ function stateOf(
   pooled: PooledTable,
   assignment: PoolAssignment,
 ): State {
-  const bySlot = new Map(assignment.routes ?? []);
-  const parked = new Map<number, { host: string; route: HttpRoute }>();
-  for (const [host, slot] of assignment.slots) {
-    const route = assignment.parked.get(slot);
-    if (route !== undefined) parked.set(slot, { host, route });
-  }
-  const parkedRoutes = new Map(assignment.parked);
   const copies = new Map<HttpRoute, HttpRoute>();
   table.routes.forEach((route, i) => {
     const copy = pooled.routes[i]!;
     if (copy !== route) copies.set(route, copy);
   });
   return {
-    table,
     pooled,
     slots: new Map(assignment.slots),
-    parked,
-    parkedRoutes,
-    bySlot,
+    parked: new Map(assignment.parked),
+    bySlot: new Map(assignment.routes ?? []),
     copies,
     size: assignment.size,
     free: 1,
   };
 }
 
-/** The assignment after `changes`, or null when it needs the whole pass. */
+/**
+ * The assignment after `changes`, `state` brought up to date with it; or
+ * null, `state` untouched, when it needs the whole pass.
+ */
 function edit(
   state: State,
   table: RouteTable,
   changes: RouteChanges,
-): { state: State; assignment: PoolAssignment } | null {
+): PoolAssignment | null {
   const removed = changes.removed.filter((route) => state.copies.has(route));
   const added = changes.added.filter(isPlainHost).sort(byMatchOrder);
   const routed = state.bySlot.size - removed.length + added.length;
   // A pool that grows renders anew anyway: the whole pass decides.
   if (routed > state.size) return null;
   // Changed in place: only the last assignment is ever read again.
-  const { slots, parked, parkedRoutes, bySlot, copies } = state;
+  const { slots, parked, bySlot, copies } = state;
   const touched = new Set<number>();
   const entries = new Set<string>();
   const staying = new Set(added.map(poolKey));
@@ -144,9 +137,7 @@ function edit(
     touched.add(slot);
     entries.add(key);
     if (!staying.has(key)) {
-      const route = { ...copy, servers: [] };
-      parked.set(slot, { host: key, route });
-      parkedRoutes.set(slot, route);
+      parked.set(slot, { ...copy, servers: [] });
     }
   }
   let free = state.free;
@@ -161,7 +152,6 @@ function edit(
       continue;
     }
     parked.delete(slot);
-    parkedRoutes.delete(slot);
     place(route, slot);
   }
   for (const route of fresh) {
@@ -170,9 +160,8 @@ function edit(
     if (slot > state.size) {
       // No free slot: the lowest parked one is given up.
       slot = Math.min(...parked.keys());
-      slots.delete(parked.get(slot)!.host);
+      slots.delete(poolKey(parked.get(slot)!));
       parked.delete(slot);
-      parkedRoutes.delete(slot);
     }
     slots.set(poolKey(route), slot);
     place(route, slot);
@@ -184,11 +173,11 @@ function edit(
     touched.add(slot);
     entries.add(poolKey(route));
   }
-  const pool: Slot[] = state.pooled.pool.slice();
+  const pool: PoolSlot[] = state.pooled.pool.slice();
   for (const slot of touched) {
     pool[slot - 1] = {
       backend: poolBackend(slot),
-      route: bySlot.get(slot) ?? parked.get(slot)?.route ?? null,
+      route: bySlot.get(slot) ?? parked.get(slot) ?? null,
     };
   }
   const keys = [...entries];
@@ -214,19 +203,9 @@ function edit(
     ? table.routes
     : table.routes.map((route) => copies.get(route) ?? route);
   const pooled: PooledTable = { ...table, routes, pool, maps };
-  state.table = table;
   state.pooled = pooled;
   state.free = free;
-  return {
-    state,
-    assignment: {
-      slots,
-      parked: parkedRoutes,
-      size: state.size,
-      routes: bySlot,
-      maps,
-    },
-  };
+  return { slots, parked, size: state.size, routes: bySlot, maps };
 }
 
 /**
@@ -243,8 +222,8 @@ function mapEdit(
 ): MapEntries {
   let out: (readonly [string, string])[] | null = null;
   for (const key of keys) {
-    const list = out ?? entries;
-    const at = lowerBound(list, key);
+    const list: MapEntries = out ?? entries;
+    const at = lowerBound(list, ([k]) => k < key);
     const has = list[at]?.[0] === key;
     const slot = slots.get(key);
     const route = slot === undefined ? undefined : bySlot.get(slot);
@@ -256,16 +235,4 @@ function mapEdit(
     if (want !== undefined) out.splice(at, 0, [key, want]);
   }
   return out ?? entries;
-}
-
-/** The first index whose key is not below `key`, in entries sorted by key. */
-function lowerBound(entries: MapEntries, key: string): number {
-  let low = 0;
-  let high = entries.length;
-  while (low < high) {
-    const middle = (low + high) >> 1;
-    if (entries[middle]![0] < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }

@@ -78,14 +78,6 @@ function serversOf(
 
 const NO_SERVERS: readonly Server[] = [];
 
-/** Whether two structures are the same. */
-export function sameStructure(
-  a: readonly string[],
-  b: readonly string[],
-): boolean {
-  return a.length === b.length && a.every((part, i) => part === b[i]);
-}
-
 /** The backends that hold servers: unmapped routes, pool slots and TCP routes. */
 function* backendsOf(
   table: RenderInput,

@@ -13,6 +13,7 @@
  */
 
 import { DEFAULT_ROUTE_SETTINGS } from "./claims.ts";
+import { sameItems } from "../util/arrays.ts";
 import type { RenderInput } from "./render.ts";
 import {
   type ConfigShape,
@@ -123,10 +124,6 @@ export type Plan =
   | { readonly kind: "runtime"; readonly ops: readonly RuntimeOp[] }
   | { readonly kind: "reload"; readonly reason: string };
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((value, i) => value === b[i]);
-}
-
 function mapOps(change: MapChange): RuntimeOp[] {
   if (change.before === change.after) return [];
   const before = new Map(change.before);
@@ -202,7 +199,7 @@ export function planChange(
   if (running === next && entries.length === 0) return { kind: "none" };
   const before = shapeOf(running);
   const after = shapeOf(next);
-  if (!sameList(before.skeleton, after.skeleton)) {
+  if (!sameItems(before.skeleton, after.skeleton)) {
     return { kind: "reload", reason: describeStructure(before, after) };
   }
   const ops: RuntimeOp[] = [];
@@ -220,7 +217,7 @@ export function planChange(
         });
         continue;
       }
-      if (!sameList(was.options, server.options)) {
+      if (!sameItems(was.options, server.options)) {
         return {
           kind: "reload",
           reason: `server ${backend}/${name} options changed`,

@@ -10,12 +10,8 @@
  */
 
 import type { ConfigShape } from "./config_shape.ts";
-import {
-  describeChange,
-  type HAProxyModel,
-  sameStructure,
-  type ServerSpec,
-} from "./model.ts";
+import { sameItems } from "../util/arrays.ts";
+import { describeChange, type HAProxyModel, type ServerSpec } from "./model.ts";
 import {
   type CompanionChanges,
   companionOps,
@@ -39,7 +35,7 @@ export function planModel(
   changes: CompanionChanges,
   lines: (backends: ReadonlySet<string>) => ConfigShape,
 ): Plan {
-  if (!sameStructure(running.structure, next.structure)) {
+  if (!sameItems(running.structure, next.structure)) {
     return {
       kind: "reload",
       reason: describeChange(running.structure, next.structure),

@@ -11,6 +11,7 @@
  */
 
 import { type ContainerRecord, isServing } from "../docker/container.ts";
+import { lowerBound, sameItems } from "../util/arrays.ts";
 import type { Finding, HttpClaim, RouteOptions, TcpClaim } from "./claims.ts";
 import {
   backendName,
@@ -55,6 +56,8 @@ export class RouteBuilder {
   #namedFindings: readonly Finding[] = [];
   #labelFindings: readonly Finding[] | null = null;
   #tcpPart: { routes: TcpRoute[]; findings: Finding[] } | null = null;
+  /** The three parts the last table's findings were made of. */
+  #findingParts: readonly (readonly Finding[])[] = [];
   /** The named route of each route key. */
   readonly #byKey = new Map<string, HttpRoute>();
   /** How many routes have each backend name before its `_2`. */
@@ -206,14 +209,12 @@ export class RouteBuilder {
       this.#namedFindings,
       this.#tcpPart.findings,
     ];
-    const findings = last !== null && sameParts(this.#findingParts, parts)
+    const findings = last !== null && sameItems(this.#findingParts, parts)
       ? last.findings
       : parts.flat();
     this.#findingParts = parts;
     return { routes, tcpRoutes: this.#tcpPart.routes, findings };
   }
-
-  #findingParts: readonly (readonly Finding[])[] = [];
 
   /**
    * The last table's routes with the redone groups put in: a changed route
@@ -292,21 +293,7 @@ function baseOf(route: HttpRoute): string {
  * two routes of a table are equal in that order (it goes by their key).
  */
 function position(routes: readonly HttpRoute[], route: HttpRoute): number {
-  let low = 0;
-  let high = routes.length;
-  while (low < high) {
-    const middle = (low + high) >> 1;
-    if (byMatchOrder(routes[middle]!, route) < 0) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-function sameParts(
-  a: readonly (readonly Finding[])[],
-  b: readonly (readonly Finding[])[],
-): boolean {
-  return a.length === b.length && a.every((part, i) => part === b[i]);
+  return lowerBound(routes, (item) => byMatchOrder(item, route) < 0);
 }
 
 function sameServer(a: Server, b: Server): boolean {
