@@ -238,30 +238,33 @@ export function createContainer(
  */
 const namesOn = new Map<string, Set<string>>();
 
-/** The arguments of `docker run` or `docker create` for a test container. */
-function containerArgs(name: string, options: RunOptions): string[] {
+/**
+ * The labels and environment of a test container, the same through the
+ * CLI and the API; notes its name on its network.
+ */
+function containerSpec(
+  name: string,
+  options: RunOptions,
+): { labels: Record<string, string>; env: string[] } {
   const names = namesOn.get(options.network) ?? new Set();
   namesOn.set(options.network, names.add(name));
-  const args = [
-    "--name",
-    name,
-    "--network",
-    options.network,
-    "-l",
-    TEST_LABEL,
+  const env = [
+    `NAME=${name}`,
+    `SERVE_PATHS=${(options.servePaths ?? []).join(" ")}`,
   ];
-  for (const [key, value] of Object.entries(options.labels ?? {})) {
+  if (options.port !== undefined) env.push(`PORT=${options.port}`);
+  return { labels: { [TEST_LABEL]: "", ...options.labels }, env };
+}
+
+/** The arguments of `docker run` or `docker create` for a test container. */
+function containerArgs(name: string, options: RunOptions): string[] {
+  const { labels, env } = containerSpec(name, options);
+  const args = ["--name", name, "--network", options.network];
+  for (const [key, value] of Object.entries(labels)) {
     args.push("-l", `${key}=${value}`);
   }
-  args.push(
-    "-e",
-    `NAME=${name}`,
-    "-e",
-    `SERVE_PATHS=${(options.servePaths ?? []).join(" ")}`,
-  );
-  if (options.port !== undefined) {
-    args.push("-e", `PORT=${options.port}`, "--expose", String(options.port));
-  }
+  for (const variable of env) args.push("-e", variable);
+  if (options.port !== undefined) args.push("--expose", String(options.port));
   args.push(...(options.extra ?? []), IMAGE, ...(options.command ?? []));
   if (options.ignoreSigterm) {
     args.push(
@@ -302,18 +305,21 @@ export class DockerApi {
     return text === "" ? null : JSON.parse(text);
   }
 
-  /** Creates the test container {@link createContainer} would (labels and network only). */
+  /**
+   * Creates the test container {@link createContainer} would, for the
+   * options with the same meaning here (not a port, CLI flags, a command).
+   */
   async create(name: string, options: RunOptions): Promise<void> {
-    const unsupported = (["servePaths", "port", "extra", "command"] as const)
+    const unsupported = (["port", "extra", "command", "ignoreSigterm"] as const)
       .filter((key) => options[key] !== undefined);
-    if (unsupported.length > 0 || options.ignoreSigterm) {
+    if (unsupported.length > 0) {
       throw new Error(`DockerApi.create takes no ${unsupported.join(", ")}`);
     }
-    containerArgs(name, options); // notes the name on its network
+    const { labels, env } = containerSpec(name, options);
     await this.call("POST", `/containers/create?name=${name}`, {
       Image: IMAGE,
-      Labels: { [TEST_LABEL]: "", ...options.labels },
-      Env: [`NAME=${name}`, "SERVE_PATHS="],
+      Labels: labels,
+      Env: env,
       HostConfig: { NetworkMode: options.network },
     });
   }
