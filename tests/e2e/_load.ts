@@ -9,15 +9,19 @@ import { freePort } from "./_harness.ts";
 
 export const opts = { sanitizeOps: false, sanitizeResources: false };
 
-/** Runs `fn` over `items`, `limit` at a time. */
+/**
+ * Runs `fn` over `items`, `limit` at a time; once `done()` says so, takes
+ * no further item (those running finish).
+ */
 export async function pool<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<unknown>,
+  done: () => boolean = () => false,
 ): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]!);
+    while (next < items.length && !done()) await fn(items[next++]!);
   }));
 }
 

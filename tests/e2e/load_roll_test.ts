@@ -7,6 +7,7 @@ import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { haproxyCheck } from "../_fixtures/haproxy.ts";
 import {
   docker,
+  DockerApi,
   ensureImage,
   httpGet,
   masterReloads,
@@ -34,6 +35,16 @@ Deno.test({
       const names = Array.from({ length: 20 }, (_, i) => `dg-term-${i}`);
       await removeContainers(...names);
       const net = await testNetwork(cleanup, "docker-glue-test-term");
+      // Created once and started in each round through the API: the CLI's
+      // processes and new containers would only slow the rounds down.
+      const api = new DockerApi();
+      cleanup.defer("Docker API client", () => api.close());
+      cleanup.defer("containers", () => removeContainers(...names));
+      await pool(names, 10, (name) =>
+        api.create(name, {
+          network: net.name,
+          labels: { glue_http_80_host: `${name}.example.com` },
+        }));
       const dir = await testHaproxyDir(cleanup);
       const config = dir.config;
       const args = quietArgs(config);
@@ -66,14 +77,14 @@ Deno.test({
         );
         await balancer.waitForLine(/watching unix:/);
         const before = await Deno.readTextFile(config).catch(() => null);
+        // Starts after the signal would only be removed again.
+        let signalled = false;
+        const started: string[] = [];
         const starting = pool(
           names,
           10,
-          (name) =>
-            runContainer(name, {
-              network: net.name,
-              labels: { glue_http_80_host: `${name}.example.com` },
-            }),
+          (name) => api.start(name).then(() => started.push(name)),
+          () => signalled,
         );
         await waitFor(
           `${routed} servers in the file`,
@@ -85,6 +96,7 @@ Deno.test({
           60000,
           10,
         );
+        signalled = true;
         const status = await balancer.stop();
         await starting;
         assertEquals(status.code, 0);
@@ -111,7 +123,7 @@ Deno.test({
             mid ? "between a render and its install" : "between updates"
           }; the file has ${serversIn(text).length} servers`,
         );
-        await removeContainers(...names);
+        await pool(started, 10, (name) => api.kill(name));
       }
       assertTrue(
         midUpdate > 0,
@@ -188,9 +200,18 @@ Deno.test({
       };
       const clients = Array.from({ length: 6 }, client);
       const started = performance.now();
+      // An old container's stop (its two-second timeout, then the kill)
+      // overlaps the next slot's start, as in a real rolling update; its
+      // own slot is not replaced again before it is gone.
+      const retiring: Promise<unknown>[] = [
+        Promise.resolve(),
+        Promise.resolve(),
+        Promise.resolve(),
+      ];
       for (let i = 0; i < 16; i++) {
         const slot = i % 3;
         const name = `dg-roll-${i + 1}-${slot}`;
+        await retiring[slot];
         // The new one first; the old one is stopped once HAProxy has the new one.
         await run(name);
         await waitFor(
@@ -204,9 +225,11 @@ Deno.test({
         );
         const old = live[slot]!;
         live[slot] = name;
-        await docker("stop", "-t", "2", old);
-        await docker("rm", old);
+        retiring[slot] = docker("stop", "-t", "2", old).then(() =>
+          docker("rm", old)
+        );
       }
+      await Promise.all(retiring);
       stop = true;
       await Promise.all(clients);
       const reloads = await masterReloads();

@@ -329,6 +329,11 @@ export class DockerApi {
     await this.call("POST", `/containers/${name}/start`);
   }
 
+  /** Kills a running container (SIGKILL); it stays, stopped. */
+  async kill(name: string): Promise<void> {
+    await this.call("POST", `/containers/${name}/kill`);
+  }
+
   /** Removes a container, running or not (`docker rm -f`). */
   async remove(name: string): Promise<void> {
     await this.call("DELETE", `/containers/${name}?force=true`);
