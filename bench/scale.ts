@@ -21,6 +21,7 @@ import {
 } from "../lib/haproxy/builtin_templates.ts";
 import { mapFilesFor } from "../lib/haproxy/settings.ts";
 import type { ContainerRecord } from "../lib/docker/container.ts";
+import { ContainerRecords } from "../lib/docker/records.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
 import { RecordingHAProxy } from "./_recorder.ts";
 
@@ -52,13 +53,12 @@ async function measure(size: number, rounds: number): Promise<void> {
   try {
     const config = `${dir}/haproxy.cfg`;
     const haproxy = new RecordingHAProxy();
-    const containers = new Map<string, ContainerRecord>();
+    // As the Docker inventory keeps them: by id, with a journal of changes.
+    const containers = new ContainerRecords();
     for (let i = 0; i < size; i++) {
-      const record = web(i, `app${Math.floor(i / 4)}.example.com`);
-      containers.set(record.id, record);
+      containers.set(web(i, `app${Math.floor(i / 4)}.example.com`));
     }
-    let list = [...containers.values()];
-    const source = { list: () => list };
+    const source = containers;
     const maps = mapFilesFor(config, {
       statsSocket: haproxy.path,
       https: false,
@@ -103,22 +103,19 @@ async function measure(size: number, rounds: number): Promise<void> {
     const change = (kind: Kind) => {
       const i = next++;
       if (kind === "join") {
-        const record = web(i, `app${i % Math.max(1, size / 4)}.example.com`);
-        containers.set(record.id, record);
+        containers.set(web(i, `app${i % Math.max(1, size / 4)}.example.com`));
       } else if (kind === "new host") {
-        const record = web(i, `new${i}.example.com`);
-        containers.set(record.id, record);
+        containers.set(web(i, `new${i}.example.com`));
       } else if (kind === "leave") {
-        const [id] = containers.keys();
-        if (id !== undefined) containers.delete(id);
+        const [first] = containers.list();
+        if (first !== undefined) containers.delete(first.id);
       } else {
-        const [record] = containers.values();
+        const [record] = containers.list();
         if (record !== undefined) {
           const weight = record.labels.glue_http_80_weight === "100"
             ? "50"
             : "100";
           containers.set(
-            record.id,
             web(
               Number(record.name.slice(1)),
               record.labels.glue_http_80_host ?? "",
@@ -127,7 +124,6 @@ async function measure(size: number, rounds: number): Promise<void> {
           );
         }
       }
-      list = [...containers.values()];
     };
     const reloads = haproxy.reloads;
     const files: number[] = [];

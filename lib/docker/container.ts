@@ -80,6 +80,23 @@ export interface ContainerRecord {
 export interface ContainerSource {
   /** The containers as known now. */
   list(): readonly ContainerRecord[];
+  /**
+   * A journal of the ids that change from now on, for a source that keeps
+   * one: a consumer then looks at those containers only.
+   */
+  follow?(): ChangeJournal;
+}
+
+/** A consumer's cursor on the containers of a source that changed. */
+export interface ChangeJournal {
+  /**
+   * The ids set or removed since the last call, or null when any
+   * container may have changed (the first call, or after the records were
+   * replaced whole): then compare them all.
+   */
+  take(): ReadonlySet<string> | null;
+  /** The record of a container id as the source knows it now. */
+  get(id: string): ContainerRecord | undefined;
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -7,10 +7,12 @@
 
 import { type DockerClient, statusCodeOf } from "./client.ts";
 import {
+  type ChangeJournal,
   type ContainerRecord,
   type ContainerSource,
   narrowInspect,
 } from "./container.ts";
+import { ContainerRecords } from "./records.ts";
 
 /** How many inspects a full resync runs at once. */
 const RESYNC_CONCURRENCY = 8;
@@ -18,7 +20,7 @@ const RESYNC_CONCURRENCY = 8;
 /** Running containers by id. */
 export class Inventory implements ContainerSource {
   readonly #docker: DockerClient;
-  #records = new Map<string, ContainerRecord>();
+  readonly #records = new ContainerRecords();
 
   /** Creates an empty inventory backed by a Docker client. */
   constructor(docker: DockerClient) {
@@ -27,7 +29,12 @@ export class Inventory implements ContainerSource {
 
   /** Every known running container, in no particular order. */
   list(): ContainerRecord[] {
-    return [...this.#records.values()];
+    return this.#records.list();
+  }
+
+  /** A journal of the container ids that change from now on. */
+  follow(): ChangeJournal {
+    return this.#records.follow();
   }
 
   /** The record for a container id, if it is running. */
@@ -54,7 +61,7 @@ export class Inventory implements ContainerSource {
     await Promise.all(
       Array.from({ length: Math.min(RESYNC_CONCURRENCY, ids.length) }, worker),
     );
-    this.#records = fresh;
+    this.#records.replace(fresh);
   }
 
   /**
@@ -67,7 +74,7 @@ export class Inventory implements ContainerSource {
       this.#records.delete(id);
       return null;
     }
-    this.#records.set(id, record);
+    this.#records.set(record);
     return record;
   }
 
@@ -80,7 +87,7 @@ export class Inventory implements ContainerSource {
   markStopping(id: string): boolean {
     const record = this.#records.get(id);
     if (record === undefined) return false;
-    this.#records.set(id, { ...record, stopping: true });
+    this.#records.set({ ...record, stopping: true });
     return true;
   }
 

@@ -19,6 +19,11 @@ export interface Damping {
   readonly recheckAt: number | undefined;
 }
 
+/** Whether a container may be damped: running, restarted by its policy. */
+export function restarted(container: ContainerRecord): boolean {
+  return container.restartCount !== 0 && container.running;
+}
+
 /**
  * A container is damped while it was restarted by its restart policy
  * (`RestartCount > 0`) and its current run is younger than `settleMs`. A
@@ -32,7 +37,7 @@ export function damping(
   const damped = new Set<string>();
   let recheckAt: number | undefined;
   for (const container of containers) {
-    if (container.restartCount === 0 || !container.running) continue;
+    if (!restarted(container)) continue;
     const started = Date.parse(container.startedAt);
     if (Number.isNaN(started)) continue;
     const settles = started + settleMs;

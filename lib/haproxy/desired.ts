@@ -8,11 +8,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ContainerRecord } from "../docker/container.ts";
+import type { ChangeJournal, ContainerRecord } from "../docker/container.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { Timers } from "../util/timers.ts";
 import { type Companions, companionsFor, installedPool } from "./companions.ts";
-import { damping } from "./damping.ts";
+import { damping, restarted } from "./damping.ts";
 import type { BalancerOptions } from "./engine_options.ts";
 import type { EngineReport } from "./engine_report.ts";
 import { HostPool } from "./host_pool.ts";
@@ -59,14 +59,25 @@ export class DesiredState {
   #modelled: Modelled | null = null;
   /** The route table, kept up to date container by container. */
   readonly #routes: RouteBuilder;
+  readonly #journal: ChangeJournal | null;
+  /** The running containers restarted by their policy, by id. */
+  readonly #restarted = new Map<string, ContainerRecord>();
+  /** The containers damped at the last build. */
+  #damped: ReadonlySet<string> = new Set();
 
-  /** Creates the builder; `schedule` asks for an update when a damped container settles. */
+  /**
+   * Creates the builder; `schedule` asks for an update when a damped
+   * container settles. With the source's `journal`, an update looks only at
+   * the containers whose ids it gives; without, at every container.
+   */
   constructor(
     options: BalancerOptions,
     report: EngineReport,
     telemetry: Telemetry,
     schedule: () => void,
+    journal: ChangeJournal | null = null,
   ) {
+    this.#journal = journal;
     this.#options = options;
     this.#report = report;
     this.#telemetry = telemetry;
@@ -81,10 +92,13 @@ export class DesiredState {
     );
   }
 
-  /** The wanted state for these containers; logs what is new in it. */
+  /**
+   * The wanted state for these containers, the source's list as it is now;
+   * logs what is new in it.
+   */
   async build(all: readonly ContainerRecord[]): Promise<Desired> {
     const options = this.#options;
-    const routes = this.#routes.build(this.#damp(all));
+    const routes = this.#routeTable(all);
     const built = await this.#rejections.filter(routes, all, Date.now());
     this.#report.findings(built.findings);
     this.#report.observe(
@@ -152,12 +166,31 @@ export class DesiredState {
   }
 
   /**
-   * Leaves out containers caught in a restart loop, logs each once, and
-   * looks again when the first of them has run long enough.
+   * The route table without the containers caught in a restart loop: each
+   * is logged once, and looked at again when the first of them has run
+   * long enough.
    */
-  #damp(containers: readonly ContainerRecord[]): readonly ContainerRecord[] {
-    const { damped, recheckAt } = damping(containers, Date.now());
-    this.#report.damped(containers, damped);
+  #routeTable(all: readonly ContainerRecord[]): RouteTable {
+    const journal = this.#journal;
+    const ids = journal?.take() ?? null;
+    // Only a restarted container can be damped: those are kept by id.
+    const candidates = this.#restarted;
+    if (ids === null || journal === null) {
+      candidates.clear();
+      for (const c of all) if (restarted(c)) candidates.set(c.id, c);
+    } else {
+      for (const id of ids) {
+        const container = journal.get(id);
+        if (container !== undefined && restarted(container)) {
+          candidates.set(id, container);
+        } else candidates.delete(id);
+      }
+    }
+    const looping = [...candidates.values()];
+    const { damped, recheckAt } = damping(looping, Date.now());
+    const before = this.#damped;
+    this.#damped = damped;
+    this.#report.damped(looping, damped);
     this.#timers.clear("recheck");
     if (recheckAt !== undefined) {
       this.#timers.set(
@@ -166,8 +199,20 @@ export class DesiredState {
         this.#schedule,
       );
     }
-    return damped.size === 0
-      ? containers
-      : containers.filter((c) => !damped.has(c.id));
+    if (ids === null || journal === null) {
+      return this.#routes.build(
+        damped.size === 0 ? all : all.filter((c) => !damped.has(c.id)),
+      );
+    }
+    // A container damped or no longer damped changed for the routes too.
+    const touched = before.size === 0 && damped.size === 0 ? ids : new Set([
+      ...ids,
+      ...[...before].filter((id) => !damped.has(id)),
+      ...[...damped].filter((id) => !before.has(id)),
+    ]);
+    return this.#routes.update(
+      touched,
+      (id) => damped.has(id) ? undefined : journal.get(id),
+    );
   }
 }

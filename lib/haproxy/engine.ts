@@ -95,6 +95,7 @@ export class HAProxyBalancer {
       this.#report,
       this.#telemetry,
       () => this.schedule(),
+      source.follow?.() ?? null,
     );
     this.#dryRun = new DryRun(options);
     this.#file = new FileFollower({

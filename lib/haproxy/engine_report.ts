@@ -179,12 +179,15 @@ export class EngineReport {
         }
       }
     }
-    // Looked up once for all the servers gone, not once per server.
-    const byId = gone.size === 0
-      ? new Map<string, ContainerRecord>()
+    // A few servers gone are looked for one by one; more, in a map of all.
+    const byId = gone.size <= 4
+      ? null
       : new Map(containers.map((c) => [c.id, c]));
     for (const placed of gone.values()) {
-      const container = byId.get(placed.containerId);
+      const id = placed.containerId;
+      const container = byId === null
+        ? containers.find((c) => c.id === id)
+        : byId.get(id);
       const reason = container === undefined
         ? "not running"
         : this.#damped.has(container.id)

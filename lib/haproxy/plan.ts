@@ -15,6 +15,7 @@
 import { DEFAULT_ROUTE_SETTINGS } from "./claims.ts";
 import { sameItems } from "../util/arrays.ts";
 import type { RenderInput } from "./render.ts";
+import { mapOps } from "./map_ops.ts";
 import {
   type ConfigShape,
   describeStructure,
@@ -123,36 +124,6 @@ export type Plan =
   | { readonly kind: "none" }
   | { readonly kind: "runtime"; readonly ops: readonly RuntimeOp[] }
   | { readonly kind: "reload"; readonly reason: string };
-
-function mapOps(change: MapChange): RuntimeOp[] {
-  if (change.before === change.after) return [];
-  const before = new Map(change.before);
-  const after = new Map(change.after);
-  const ops: RuntimeOp[] = [];
-  for (const [key, value] of after) {
-    const was = before.get(key);
-    if (was === value) continue;
-    ops.push({
-      op: "map",
-      file: change.file,
-      key,
-      value,
-      existed: was !== undefined,
-    });
-  }
-  for (const key of before.keys()) {
-    if (!after.has(key)) {
-      ops.push({
-        op: "map",
-        file: change.file,
-        key,
-        value: null,
-        existed: true,
-      });
-    }
-  }
-  return ops;
-}
 
 function certOps(change: CertChange | undefined): RuntimeOp[] {
   if (change === undefined) return [];

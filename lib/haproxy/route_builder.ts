@@ -79,9 +79,8 @@ export class RouteBuilder {
     return this.#changes;
   }
 
-  /** The route table of `containers`. */
+  /** The route table of `containers`, each compared with its last record. */
   build(containers: readonly ContainerRecord[]): RouteTable {
-    const dirty = new Set<string>();
     let kept = 0;
     const changed: ContainerRecord[] = [];
     for (const container of containers) {
@@ -101,6 +100,39 @@ export class RouteBuilder {
         if (!ids.has(id)) gone.push(record);
       }
     }
+    return this.#apply(changed, gone);
+  }
+
+  /**
+   * The route table after the containers of `ids` changed (any other
+   * container is as in the last build); `get` gives their records now,
+   * undefined for one that is gone or left out.
+   */
+  update(
+    ids: Iterable<string>,
+    get: (id: string) => ContainerRecord | undefined,
+  ): RouteTable {
+    const changed: ContainerRecord[] = [];
+    const gone: ContainerRecord[] = [];
+    for (const id of ids) {
+      const was = this.#serving.get(id);
+      const container = get(id);
+      if (container === undefined) {
+        if (was !== undefined) gone.push(was);
+      } else if (
+        was !== container && (was !== undefined || isServing(container))
+      ) {
+        changed.push(container);
+      }
+    }
+    return this.#apply(changed, gone);
+  }
+
+  #apply(
+    changed: readonly ContainerRecord[],
+    gone: readonly ContainerRecord[],
+  ): RouteTable {
+    const dirty = new Set<string>();
     const drop = (record: ContainerRecord) => {
       const { claims } = claimsFor(record, this.#options);
       for (const claim of claims.http) {

@@ -2,8 +2,9 @@
  * The route table kept up to date against the table built whole: over
  * generated sequences of container sets, where a container that did not
  * change keeps its record object (as the inventory does), each update's
- * table is the one buildRoutes gives for the same containers; routes that
- * did not change are the same objects as before.
+ * table is the one buildRoutes gives for the same containers, also when
+ * the builder is told only which ids changed; routes that did not change
+ * are the same objects as before.
  */
 
 import fc from "fast-check";
@@ -16,6 +17,7 @@ import {
   type Option,
 } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
+import { ContainerRecords } from "../../lib/docker/records.ts";
 import { RouteBuilder } from "../../lib/haproxy/route_builder.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 import { recordsBy, stepsOf } from "./_steps.ts";
@@ -67,12 +69,31 @@ function property(perPortFrontends: boolean): void {
     fc.property(stepsArb, (steps) => {
       const options = { perPortFrontends };
       const builder = new RouteBuilder(options);
+      // A second builder told only which ids changed, by the journal of
+      // records kept as the inventory keeps them.
+      const journaled = new RouteBuilder(options);
+      const records = new ContainerRecords();
+      const journal = records.follow();
       const record = recordsBy(recordOf);
       let before = builder.build([]);
       for (const step of steps) {
         const containers = step.map(record);
         const table = builder.build(containers);
         assertEquals(table, buildRoutes(containers, options));
+        const ids = new Set(containers.map((c) => c.id));
+        for (const c of records.list()) {
+          if (!ids.has(c.id)) records.delete(c.id);
+        }
+        for (const c of containers) {
+          if (records.get(c.id) !== c) records.set(c);
+        }
+        const changed = journal.take();
+        assertEquals(
+          changed === null
+            ? journaled.build(records.list())
+            : journaled.update(changed, (id) => journal.get(id)),
+          table,
+        );
         // A route equal to one of the last table is that object.
         for (const route of table.routes) {
           const was = before.routes.find((r) => r.backend === route.backend);

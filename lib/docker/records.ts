@@ -1,0 +1,83 @@
+/**
+ * Container records by id that tell their followers which ids changed, so
+ * a follower with thousands of containers looks at the few an event
+ * touched instead of comparing every record.
+ *
+ * @module
+ */
+
+import type { ChangeJournal, ContainerRecord } from "./container.ts";
+
+class Journal implements ChangeJournal {
+  readonly #records: ContainerRecords;
+  #ids: Set<string> | null = null;
+
+  constructor(records: ContainerRecords) {
+    this.#records = records;
+  }
+
+  note(id: string): void {
+    this.#ids?.add(id);
+  }
+
+  noteAll(): void {
+    this.#ids = null;
+  }
+
+  take(): ReadonlySet<string> | null {
+    const ids = this.#ids;
+    this.#ids = new Set();
+    return ids;
+  }
+
+  get(id: string): ContainerRecord | undefined {
+    return this.#records.get(id);
+  }
+}
+
+/** Running containers by id, with a journal of changes for each follower. */
+export class ContainerRecords {
+  #records = new Map<string, ContainerRecord>();
+  readonly #journals: Journal[] = [];
+
+  /** Every record, in no particular order. */
+  list(): ContainerRecord[] {
+    return [...this.#records.values()];
+  }
+
+  /** The record of a container id, if it is here. */
+  get(id: string): ContainerRecord | undefined {
+    return this.#records.get(id);
+  }
+
+  /** How many records there are. */
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** Sets one container's record. */
+  set(record: ContainerRecord): void {
+    this.#records.set(record.id, record);
+    for (const journal of this.#journals) journal.note(record.id);
+  }
+
+  /** Removes one container's record; returns whether it was here. */
+  delete(id: string): boolean {
+    if (!this.#records.delete(id)) return false;
+    for (const journal of this.#journals) journal.note(id);
+    return true;
+  }
+
+  /** Replaces every record. */
+  replace(records: ReadonlyMap<string, ContainerRecord>): void {
+    this.#records = new Map(records);
+    for (const journal of this.#journals) journal.noteAll();
+  }
+
+  /** A journal of the ids that change from now on; its first take is null. */
+  follow(): ChangeJournal {
+    const journal = new Journal(this);
+    this.#journals.push(journal);
+    return journal;
+  }
+}
