@@ -164,6 +164,11 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
     return Promise.resolve([...this.#maps.get(file) ?? []]);
   }
 
+  /** One key of a recorded map. */
+  mapEntry(file: string, key: string): Promise<string | null> {
+    return Promise.resolve(this.#maps.get(file)?.get(key) ?? null);
+  }
+
   /** No certificates in the benchmark. */
   crtListEntries(): Promise<string[]> {
     return Promise.resolve([]);

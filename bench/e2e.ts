@@ -32,9 +32,9 @@ import {
 import { machine, ms, percentile, reloads, row } from "./_common.ts";
 
 const quick = Deno.args.includes("--quick");
-const SIZES = quick ? [10] : [50, 400];
+const SIZES = quick ? [5] : [50, 400];
 const SAMPLES = quick ? 3 : 15;
-const STORMS = quick ? [10] : [50, 100];
+const STORMS = quick ? [5] : [50, 100];
 const ROLLING = quick ? 4 : 16;
 
 /** Polls through HAProxy until `host` answers with `name`; returns when it did. */

@@ -19,7 +19,7 @@ import { HostPool } from "./host_pool.ts";
 import { Rejections, rejectionsFile } from "./rejections.ts";
 import type { RenderInput } from "./render.ts";
 import type { RouteTable } from "./routes.ts";
-import { RouteBuilder } from "./route_builder.ts";
+import { RouteBuilder, type RouteChanges } from "./route_builder.ts";
 import {
   type HAProxyModel,
   type Modelled,
@@ -35,10 +35,14 @@ const log = getLogger(["docker-glue", "haproxy"]);
 export interface Desired {
   /** The route table as built, before pool backends: what `routes` shows. */
   readonly built: RouteTable;
+  /** The HTTP routes of `table` that left and joined, when known. */
+  readonly changes: RouteChanges | null;
   /** What the template renders. */
   readonly table: RouteTable & RenderInput;
   /** The maps and certificates. */
   readonly companions: Companions;
+  /** A container's record as the source has it, if it has it. */
+  readonly container: (id: string) => ContainerRecord | undefined;
   /** `table`, typed as HAProxy runs it. */
   readonly model: HAProxyModel;
 }
@@ -96,8 +100,11 @@ export class DesiredState {
    * The wanted state for these containers, the source's list as it is now;
    * logs what is new in it.
    */
-  async build(all: readonly ContainerRecord[]): Promise<Desired> {
+  async build(list: () => readonly ContainerRecord[]): Promise<Desired> {
     const options = this.#options;
+    let listed: readonly ContainerRecord[] | null = null;
+    // Listed once, and only when something needs every container.
+    const all = () => listed ??= list();
     const routes = this.#routeTable(all);
     const built = await this.#rejections.filter(routes, all, Date.now());
     this.#report.findings(built.findings);
@@ -116,6 +123,8 @@ export class DesiredState {
       );
     }
     let table: RouteTable & RenderInput = built;
+    // The builder's changes hold for its own table only.
+    let changes = built === routes ? this.#routes.changes : null;
     let hostMaps;
     if (options.maps?.http !== undefined) {
       if (options.once && !this.#seeded) {
@@ -124,11 +133,8 @@ export class DesiredState {
         );
       }
       this.#seeded = true;
-      // The builder's changes hold for its own table only.
-      const pooled = this.#pool.assign(
-        built,
-        built === routes ? this.#routes.changes : null,
-      );
+      const pooled = this.#pool.assign(built, changes);
+      changes = changes === null ? null : this.#pool.changes;
       table = pooled;
       hostMaps = pooled.maps;
     }
@@ -148,7 +154,12 @@ export class DesiredState {
     }));
     const model = modelOf(table, this.#slotShape, this.#modelled ?? undefined);
     this.#modelled = { table, model };
-    return { built, table, companions, model };
+    const journal = this.#journal;
+    let byId: Map<string, ContainerRecord> | null = null;
+    const container = journal !== null
+      ? (id: string) => journal.get(id)
+      : (id: string) => (byId ??= new Map(all().map((c) => [c.id, c]))).get(id);
+    return { built, table, changes, companions, model, container };
   }
 
   /**
@@ -170,14 +181,14 @@ export class DesiredState {
    * is logged once, and looked at again when the first of them has run
    * long enough.
    */
-  #routeTable(all: readonly ContainerRecord[]): RouteTable {
+  #routeTable(all: () => readonly ContainerRecord[]): RouteTable {
     const journal = this.#journal;
     const ids = journal?.take() ?? null;
     // Only a restarted container can be damped: those are kept by id.
     const candidates = this.#restarted;
     if (ids === null || journal === null) {
       candidates.clear();
-      for (const c of all) if (restarted(c)) candidates.set(c.id, c);
+      for (const c of all()) if (restarted(c)) candidates.set(c.id, c);
     } else {
       for (const id of ids) {
         const container = journal.get(id);
@@ -201,7 +212,7 @@ export class DesiredState {
     }
     if (ids === null || journal === null) {
       return this.#routes.build(
-        damped.size === 0 ? all : all.filter((c) => !damped.has(c.id)),
+        damped.size === 0 ? all() : all().filter((c) => !damped.has(c.id)),
       );
     }
     // A container damped or no longer damped changed for the routes too.

@@ -35,9 +35,10 @@ const log = getLogger(["docker-glue", "haproxy"]);
 
 /** Routes and servers of a table, for the log: counted only when logged. */
 function sizeOf(table: RenderInput): { routes: number; servers: number } {
-  const routes = [...table.routes, ...table.tcpRoutes];
-  const servers = routes.reduce((n, r) => n + r.servers.length, 0);
-  return { routes: routes.length, servers };
+  let servers = 0;
+  for (const route of table.routes) servers += route.servers.length;
+  for (const route of table.tcpRoutes) servers += route.servers.length;
+  return { routes: table.routes.length + table.tcpRoutes.length, servers };
 }
 
 /** A configuration file installed, with the state it describes. */

@@ -210,8 +210,7 @@ export class HAProxyBalancer {
   }
 
   async #update(): Promise<void> {
-    const all = this.#source.list();
-    const desired = await this.#desired.build(all);
+    const desired = await this.#desired.build(() => this.#source.list());
     const { built, table, companions } = desired;
     if (this.#options.dryRun) {
       try {
@@ -220,7 +219,7 @@ export class HAProxyBalancer {
         if (!(error instanceof ConfigRejectedError)) throw error;
         this.#rejected(error);
       }
-      if (this.preview === null) this.#report.placements(table, all);
+      if (this.preview === null) this.#report.placements(desired);
       return;
     }
     this.#driver.applying(table);
@@ -236,7 +235,7 @@ export class HAProxyBalancer {
     this.#telemetry.applied(method, (performance.now() - started) / 1000);
     this.#attempt = 0;
     this.#timers.clear("retry");
-    this.#report.placements(table, all);
+    this.#report.placements(desired);
   }
 
   /** @throws {ReportedError} when the template fails. */

@@ -13,6 +13,7 @@ import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { countByReason, unroutedOf } from "./report.ts";
 import { byMatchOrder } from "./route_groups.ts";
+import type { RouteChanges } from "./route_builder.ts";
 import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
@@ -146,11 +147,16 @@ export class EngineReport {
    * table (routes.ts) has the same servers, so only the routes that
    * changed are looked at.
    */
-  placements(
-    table: RouteTable,
-    containers: readonly ContainerRecord[],
-  ): void {
-    const http = changed(this.#http, table.routes, byMatchOrder);
+  placements({ table, changes, container: recordOf }: {
+    readonly table: RouteTable;
+    readonly changes: RouteChanges | null;
+    readonly container: (id: string) => ContainerRecord | undefined;
+  }): void {
+    // The routes that changed, as the builder and the pool said, when they
+    // are changes from the routes logged last.
+    const http = changes?.from === this.#http
+      ? { gone: changes.removed, came: changes.added }
+      : changed(this.#http, table.routes, byMatchOrder);
     const tcp = changed(
       this.#tcp,
       table.tcpRoutes,
@@ -179,15 +185,8 @@ export class EngineReport {
         }
       }
     }
-    // A few servers gone are looked for one by one; more, in a map of all.
-    const byId = gone.size <= 4
-      ? null
-      : new Map(containers.map((c) => [c.id, c]));
     for (const placed of gone.values()) {
-      const id = placed.containerId;
-      const container = byId === null
-        ? containers.find((c) => c.id === id)
-        : byId.get(id);
+      const container = recordOf(placed.containerId);
       const reason = container === undefined
         ? "not running"
         : this.#damped.has(container.id)
@@ -207,14 +206,16 @@ export class EngineReport {
   /** Tells the telemetry what is not routed and which certificates are served. */
   observe(
     telemetry: Telemetry,
-    all: readonly ContainerRecord[],
+    all: () => readonly ContainerRecord[],
     built: RouteTable,
     includeEnv: boolean,
     certs: CertDirectory | undefined,
   ): void {
     if (telemetry === NO_TELEMETRY) return;
     telemetry.unrouted(
-      countByReason(unroutedOf(all, built.findings, this.#damped, includeEnv)),
+      countByReason(
+        unroutedOf(all(), built.findings, this.#damped, includeEnv),
+      ),
     );
     if (certs !== undefined) {
       const loaded = [

@@ -51,10 +51,19 @@ interface State {
 export class HostPool {
   #state: State | null = null;
   #assignment: PoolAssignment;
+  #changes: RouteChanges | null = null;
 
   /** Starts from `seed` (the installed file's pool for `-1`), or empty. */
   constructor(seed: PoolAssignment = EMPTY_POOL) {
     this.#assignment = seed;
+  }
+
+  /**
+   * The pooled routes that left and joined in the last assign, or null
+   * when not known (it went through assignPool).
+   */
+  get changes(): RouteChanges | null {
+    return this.#changes;
   }
 
   /** The assignment of the last table. */
@@ -74,13 +83,18 @@ export class HostPool {
    */
   assign(table: RouteTable, changes: RouteChanges | null): PooledTable {
     const state = this.#state;
+    const from = state?.pooled.routes;
     const edited = state === null || changes === null
       ? null
       : edit(state, table, changes);
     if (state !== null && edited !== null) {
-      this.#assignment = edited;
+      this.#assignment = edited.assignment;
+      this.#changes = edited.changes === null
+        ? null
+        : { from: from ?? [], ...edited.changes };
       return state.pooled;
     }
+    this.#changes = null;
     const whole = assignPool(table, this.#assignment);
     this.#assignment = whole.assignment;
     this.#state = stateOf(table, whole.table, whole.assignment);
@@ -117,7 +131,10 @@ function edit(
   state: State,
   table: RouteTable,
   changes: RouteChanges,
-): PoolAssignment | null {
+): {
+  assignment: PoolAssignment;
+  changes: Omit<RouteChanges, "from"> | null;
+} | null {
   const removed = changes.removed.filter((route) => state.copies.has(route));
   const added = changes.added.filter(isPlainHost).sort(byMatchOrder);
   const routed = state.bySlot.size - removed.length + added.length;
@@ -199,13 +216,48 @@ function edit(
       (r) => r.settings.redirectHttps,
     ),
   };
-  const routes = copies.size === 0
-    ? table.routes
-    : table.routes.map((route) => copies.get(route) ?? route);
+  const edited = spliced(state.pooled.routes, changes, copies);
+  const routes = edited?.routes ??
+    table.routes.map((route) => copies.get(route) ?? route);
   const pooled: PooledTable = { ...table, routes, pool, maps };
   state.pooled = pooled;
   state.free = free;
-  return { slots, parked, size: state.size, routes: bySlot, maps };
+  return {
+    assignment: { slots, parked, size: state.size, routes: bySlot, maps },
+    changes: edited === null
+      ? null
+      : { removed: edited.removed, added: edited.added },
+  };
+}
+
+/**
+ * The pooled routes after `changes`, from the last ones (in the same match
+ * order, each route or its pooled copy): those that left taken out, those
+ * that joined put in at their place, and which these were. Null when a
+ * route that left is not found where it should be.
+ */
+function spliced(
+  last: readonly HttpRoute[],
+  changes: RouteChanges,
+  copies: ReadonlyMap<HttpRoute, HttpRoute>,
+): { routes: HttpRoute[]; removed: HttpRoute[]; added: HttpRoute[] } | null {
+  const routes = last.slice();
+  const removed: HttpRoute[] = [];
+  const added: HttpRoute[] = [];
+  for (const route of changes.removed) {
+    const at = lowerBound(routes, (r) => byMatchOrder(r, route) < 0);
+    const found = routes[at];
+    if (found === undefined || byMatchOrder(found, route) !== 0) return null;
+    removed.push(found);
+    routes.splice(at, 1);
+  }
+  for (const route of changes.added) {
+    const at = lowerBound(routes, (r) => byMatchOrder(r, route) < 0);
+    const copy = copies.get(route) ?? route;
+    added.push(copy);
+    routes.splice(at, 0, copy);
+  }
+  return { routes, removed, added };
 }
 
 /**

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { layered } from "../util/layered_map.ts";
+import { poolSlotOf } from "./pool.ts";
 import type { RenderInput } from "./render.ts";
 import type { HttpRoute, Server, TcpRoute } from "./routes.ts";
 
@@ -34,6 +36,16 @@ export interface HAProxyModel {
   readonly structure: readonly string[];
   /** Servers by backend, then by name. */
   readonly backends: ReadonlyMap<string, ReadonlyMap<string, ServerSpec>>;
+  /**
+   * The model this one was made from, and the only backends whose servers
+   * may differ from it; absent when not known.
+   */
+  readonly changed?: {
+    readonly from: HAProxyModel;
+    readonly backends: ReadonlySet<string>;
+    /** The only places where the structure may differ from `from`'s. */
+    readonly structure: readonly number[];
+  };
 }
 
 /**
@@ -138,14 +150,25 @@ export function modelOf(
     : slotsOnly(previous, table, unmapped, cert, portsPart);
   if (kept !== null) {
     const structure = kept.model.structure.slice();
-    const backends = new Map(kept.model.backends);
+    const changes = new Map<string, ReadonlyMap<string, ServerSpec>>();
+    const places: number[] = [];
     const offset = structure.length - pool.length;
     pool.forEach((slot, i) => {
       if (slot === kept.pool[i]) return;
       structure[offset + i] = slotShape(slot);
-      backends.set(slot.backend, serversOf(slot.route?.servers ?? NO_SERVERS));
+      places.push(offset + i);
+      changes.set(slot.backend, serversOf(slot.route?.servers ?? NO_SERVERS));
     });
-    return { structure, backends };
+    // Not a copy of every backend: the slots' servers over the last ones.
+    return {
+      structure,
+      backends: layered(kept.model.backends, changes),
+      changed: {
+        from: kept.model,
+        backends: new Set(changes.keys()),
+        structure: places,
+      },
+    };
   }
   const parts: string[] = [cert];
   for (const route of unmapped) parts.push(routeKey(route, "http"));
@@ -252,13 +275,27 @@ export function tableOf(
   table: RenderInput,
   backends: ReadonlySet<string>,
 ): RenderInput {
+  const pool = table.pool;
+  // Pool backends are found by their slot number: the routes and the pool
+  // are looked through only for a backend that is not found so.
+  const slots: number[] = [];
+  for (const backend of backends) {
+    const slot = poolSlotOf(backend);
+    if (slot === undefined || pool?.[slot - 1]?.backend !== backend) break;
+    slots.push(slot);
+  }
+  const found = slots.length === backends.size;
   return {
-    routes: table.routes.filter((route) =>
-      route.mapped !== true && backends.has(route.backend)
-    ),
+    routes: found
+      ? []
+      : table.routes.filter((route) =>
+        route.mapped !== true && backends.has(route.backend)
+      ),
     tcpRoutes: table.tcpRoutes.filter((route) => backends.has(route.backend)),
-    ...(table.pool === undefined ? {} : {
-      pool: table.pool.filter((slot) => backends.has(slot.backend)),
+    ...(pool === undefined ? {} : {
+      pool: found
+        ? slots.sort((a, b) => a - b).map((slot) => pool[slot - 1]!)
+        : pool.filter((slot) => backends.has(slot.backend)),
     }),
     ...(table.defaultCert === undefined
       ? {}

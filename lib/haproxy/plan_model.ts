@@ -35,7 +35,15 @@ export function planModel(
   changes: CompanionChanges,
   lines: (backends: ReadonlySet<string>) => ConfigShape,
 ): Plan {
-  if (!sameItems(running.structure, next.structure)) {
+  // Made from the running model: only the places and backends it names
+  // can differ.
+  const changed = next.changed?.from === running ? next.changed : null;
+  const same = changed === null
+    ? sameItems(running.structure, next.structure)
+    : changed.structure.every((i) =>
+      running.structure[i] === next.structure[i]
+    );
+  if (!same) {
     return {
       kind: "reload",
       reason: describeChange(running.structure, next.structure),
@@ -43,7 +51,12 @@ export function planModel(
   }
   const ops: RuntimeOp[] = [];
   const added: [string, string][] = [];
-  for (const [backend, servers] of next.backends) {
+  const backends = changed === null
+    ? next.backends
+    : [...changed.backends].map((backend) =>
+      [backend, next.backends.get(backend) ?? NO_SERVERS] as const
+    );
+  for (const [backend, servers] of backends) {
     const old = running.backends.get(backend) ?? NO_SERVERS;
     if (old === servers) continue;
     for (const [name, server] of servers) {

@@ -62,6 +62,12 @@ export function poolBackend(slot: number): string {
   return `hosts_${slot}`;
 }
 
+/** The slot a pool backend's name stands for, if it is one. */
+export function poolSlotOf(backend: string): number | undefined {
+  const slot = /^hosts_([1-9][0-9]*)$/.exec(backend)?.[1];
+  return slot === undefined ? undefined : Number(slot);
+}
+
 /** Map entries: key and value, sorted by key. */
 export type MapEntries = readonly (readonly [string, string])[];
 
@@ -230,8 +236,13 @@ const mapTexts = new WeakMap<MapEntries, string>();
 export function mapText(entries: MapEntries): string {
   let text = mapTexts.get(entries);
   if (text === undefined) {
-    text = [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-      .map(([host, backend]) => `${host} ${backend}\n`).join("");
+    // The pool keeps them sorted: sorted again only when they are not.
+    const sorted = entries.every((entry, i) =>
+        i === 0 || entries[i - 1]![0] < entry[0]
+      )
+      ? entries
+      : [...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    text = sorted.map(([host, backend]) => `${host} ${backend}\n`).join("");
     mapTexts.set(entries, text);
   }
   return text;

@@ -215,13 +215,14 @@ export class Rejections {
   /** The table without the rejected listeners that still hold (see {@link withoutRejected}). */
   async filter(
     table: RouteTable,
-    containers: readonly ContainerRecord[],
+    containers: () => readonly ContainerRecord[],
     now: number,
   ): Promise<RouteTable> {
     const { table: kept, live } = withoutRejected(
       table,
       this.#current,
-      containers,
+      // Every container only when some listener is rejected.
+      this.#current.size === 0 ? [] : containers(),
       now,
     );
     this.#current = live;

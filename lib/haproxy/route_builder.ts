@@ -28,8 +28,10 @@ import {
 } from "./route_groups.ts";
 import type { HttpRoute, RouteTable, Server, TcpRoute } from "./route_types.ts";
 
-/** The routes that left and joined the table since the last build. */
+/** The routes that left and joined a table since the last one. */
 export interface RouteChanges {
+  /** The last table's routes, which these changes are from. */
+  readonly from: readonly HttpRoute[];
   /** Routes of the last table not in this one (a changed route is both). */
   readonly removed: readonly HttpRoute[];
   /** Routes of this table not in the last one. */
@@ -167,7 +169,7 @@ export class RouteBuilder {
       if (claims.tcp.length > 0) this.#tcpDirty = true;
     }
     if (this.#last !== null && changed.length === 0 && gone.length === 0) {
-      this.#changes = { removed: [], added: [] };
+      this.#changes = { from: this.#last.routes, removed: [], added: [] };
       return this.#last;
     }
     const table = this.#table(dirty);
@@ -219,7 +221,7 @@ export class RouteBuilder {
         );
       }
       if (this.#perPort && named.keysChanged) this.#tcpDirty = true;
-      this.#changes = named.changes;
+      this.#changes = { from: last?.routes ?? [], ...named.changes };
     }
     this.#named = routes;
     this.#labelFindings ??= labelFindings(this.#labelled.values());
@@ -257,7 +259,7 @@ export class RouteBuilder {
   #edit(redone: ReadonlyMap<string, GroupRoute | null>): {
     routes: HttpRoute[];
     keysChanged: boolean;
-    changes: RouteChanges;
+    changes: Omit<RouteChanges, "from">;
   } | null {
     // Checked before anything changes, so a null leaves all as it was.
     const bases = new Map<string, number>();

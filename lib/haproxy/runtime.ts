@@ -146,6 +146,8 @@ export interface RuntimeApi {
   servers(backend?: string): Promise<ServerState[]>;
   /** Entries of a map file. */
   mapEntries(file: string): Promise<[string, string][]>;
+  /** The value of one key of a map file, or null when it has none. */
+  mapEntry(file: string, key: string): Promise<string | null>;
   /** The certificate files of a crt-list. */
   crtListEntries(file: string): Promise<string[]>;
   /** The `show servers state` text. */
@@ -210,6 +212,24 @@ export class AdminSocket implements RuntimeApi {
       throw new RuntimeError(`HAProxy has no map ${file}: ${answer.trim()}`);
     }
     return out;
+  }
+
+  /**
+   * One key's value, by `get map` (a lookup, so a key of another match
+   * type than an exact one could answer for it: only an answer naming this
+   * very key counts).
+   */
+  async mapEntry(file: string, key: string): Promise<string | null> {
+    const answer = await sendCommand(this.path, `get map ${file} ${key}`);
+    // type=str, case=sensitive, found=yes, idx=tree, key="a", value="b", ...
+    if (/found=no/.test(answer)) return null;
+    const found = /key="([^"]*)", value="([^"]*)"/.exec(answer);
+    if (found === null) {
+      throw new RuntimeError(
+        `HAProxy's answer for ${key} in map ${file}: ${answer.trim()}`,
+      );
+    }
+    return found[1] === key ? found[2]! : null;
   }
 
   /** The certificate files of a crt-list, as HAProxy has them. */

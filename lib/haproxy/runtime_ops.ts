@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lowerBound } from "../util/arrays.ts";
 import type { HostMap, RuntimeOp } from "./plan.ts";
 import { type RuntimeApi, RuntimeError } from "./runtime.ts";
 
@@ -105,6 +106,13 @@ export function commandsFor(op: RuntimeOp): Command[] {
 /** Up to this many backends changed are verified one by one. */
 const FEW_BACKENDS = 8;
 
+/**
+ * Map entries per changed key above which the changed keys are looked up
+ * one by one (a `get map` each) rather than the map listed whole: a
+ * lookup costs about as much as listing a few hundred entries.
+ */
+const FEW_ENTRIES_PER_KEY = 256;
+
 /** What HAProxy should hold after a runtime change, beyond the servers the operations name. */
 export interface RuntimeExpectation {
   /** Every map file with the entries it should have. */
@@ -169,10 +177,17 @@ export async function applyOps(
       );
     }
   }
-  const touched = new Set(ops.map((op) => op.op === "map" ? op.file : ""));
   for (const { file, entries } of expected.maps) {
-    if (!touched.has(file)) continue;
-    if (!sameEntries(await admin.mapEntries(file), entries)) {
+    const keys = ops.flatMap((op) =>
+      op.op === "map" && op.file === file ? [op.key] : []
+    );
+    if (keys.length === 0) continue;
+    // A large map is asked for the keys changed, one by one: listing it
+    // whole after each new host would cost more than the change.
+    const same = entries.length > keys.length * FEW_ENTRIES_PER_KEY
+      ? await sameKeys(admin, file, keys, entries)
+      : sameEntries(await admin.mapEntries(file), entries);
+    if (!same) {
       throw new RuntimeError(
         `HAProxy's map ${file} differs from the plan after the change`,
       );
@@ -191,6 +206,24 @@ export async function applyOps(
       );
     }
   }
+}
+
+/**
+ * Whether HAProxy has the planned value (or none) for each of `keys`; the
+ * planned entries are sorted by key, as the pool keeps them.
+ */
+async function sameKeys(
+  admin: RuntimeApi,
+  file: string,
+  keys: readonly string[],
+  want: readonly (readonly [string, string])[],
+): Promise<boolean> {
+  for (const key of keys) {
+    const at = lowerBound(want, ([k]) => k < key);
+    const planned = want[at]?.[0] === key ? want[at]![1] : null;
+    if ((await admin.mapEntry(file, key)) !== planned) return false;
+  }
+  return true;
 }
 
 /**

@@ -48,7 +48,7 @@ Deno.test({
     assertIncludes(text, "started together: last start to last route |");
     assertIncludes(
       text,
-      "| rolling replacement of 4 containers | 14 | 0 reloads |",
+      "| rolling replacement of 4 containers | 9 | 0 reloads |",
     );
   },
 });

@@ -7,12 +7,13 @@
  */
 
 import fc from "fast-check";
-import { assertEquals } from "../_fixtures/assert.ts";
+import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { container, ip, labels } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { HostPool } from "../../lib/haproxy/host_pool.ts";
 import { assignPool, type PoolAssignment } from "../../lib/haproxy/pool.ts";
 import { RouteBuilder } from "../../lib/haproxy/route_builder.ts";
+import type { HttpRoute } from "../../lib/haproxy/route_types.ts";
 import { recordsBy, stepsOf } from "./_steps.ts";
 import {
   type Modelled,
@@ -74,9 +75,22 @@ Deno.test("host pool: each update's pool is the pool assigned whole", () => {
         const record = recordsBy(recordOf);
         let reference = seed;
         let modelled: Modelled | undefined;
+        let lastRoutes: readonly HttpRoute[] | undefined;
         for (const step of steps) {
           const table = builder.build(step.map(record));
           const pooled = pool.assign(table, builder.changes);
+          // The changes it gives take the last routes to these, as objects.
+          const changes = pool.changes;
+          if (changes !== null) {
+            assertTrue(changes.from === lastRoutes, "changes from elsewhere");
+            const now = [
+              ...changes.from.filter((r) => !changes.removed.includes(r)),
+              ...changes.added,
+            ];
+            assertEquals(now.length, pooled.routes.length);
+            assertTrue(pooled.routes.every((r) => now.includes(r)));
+          }
+          lastRoutes = pooled.routes;
           const whole = assignPool(table, reference);
           reference = whole.assignment;
           assertEquals(pooled.routes, whole.table.routes);
@@ -85,7 +99,27 @@ Deno.test("host pool: each update's pool is the pool assigned whole", () => {
           assertEquals(shown(pool.assignment), shown(whole.assignment));
           // The model built from the last one is the model built whole.
           const model = modelOf(pooled, shape, modelled);
-          assertEquals(model, modelOf(pooled, shape));
+          const built = modelOf(pooled, shape);
+          assertEquals(model.structure, built.structure);
+          assertEquals(new Map(model.backends), new Map(built.backends));
+          // The places and backends it says changed are all that differ
+          // from the last.
+          if (model.changed !== undefined) {
+            const { from, structure } = model.changed;
+            assertEquals(model.structure.length, from.structure.length);
+            model.structure.forEach((part, i) => {
+              if (!structure.includes(i)) {
+                assertTrue(part === from.structure[i], `part ${i} unsaid`);
+              }
+            });
+            for (const [backend, servers] of model.backends) {
+              if (model.changed.backends.has(backend)) continue;
+              assertTrue(
+                model.changed.from.backends.get(backend) === servers,
+                `${backend} changed unsaid`,
+              );
+            }
+          }
           modelled = { table: pooled, model };
         }
       },

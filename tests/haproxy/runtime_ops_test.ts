@@ -41,11 +41,24 @@ Deno.test("commands: a certificate goes in through a transaction with its PEM as
   assertTrue(remove[1]!.ok.test("Certificate '/c/a.pem' deleted!"));
 });
 
-Deno.test("apply: a map change is checked against what a real HAProxy then holds", async () => {
+/**
+ * Runs HAProxy with a map of `size` entries (`a<n>.example.com hosts_1`)
+ * and checks a map change against it: listed whole when the map is small,
+ * looked up key by key when it is large.
+ */
+async function mapChange(size: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "docker-glue-ops-" });
   const socket = `${dir}/admin.sock`;
   const map = `${dir}/hosts.map`;
-  await Deno.writeTextFile(map, "a.example.com hosts_1\n");
+  const sorted = (entries: [string, string][]) =>
+    entries.sort(([a], [b]) => a < b ? -1 : 1);
+  const initial = sorted(
+    Array.from({ length: size }, (_, i) => [`a${i}.example.com`, "hosts_1"]),
+  );
+  await Deno.writeTextFile(
+    map,
+    initial.map(([k, v]) => `${k} ${v}\n`).join(""),
+  );
   await Deno.writeTextFile(
     `${dir}/haproxy.cfg`,
     `global\n  stats socket ${socket} mode 600 level admin\n` +
@@ -73,11 +86,10 @@ Deno.test("apply: a map change is checked against what a real HAProxy then holds
       value: "hosts_2",
       existed: false,
     } as const;
-    const both = [
-      ["a.example.com", "hosts_1"],
-      ["b.example.com", "hosts_2"],
-    ] as const;
+    const both = sorted([...initial, ["b.example.com", "hosts_2"]]);
     await applyOps(admin, [add], { maps: [{ file: map, entries: both }] });
+    assertEquals(await admin.mapEntry(map, "b.example.com"), "hosts_2");
+    assertEquals(await admin.mapEntry(map, "c.example.com"), null);
     // What HAProxy holds is not the plan: the change is not taken as done.
     const error = await applyOps(
       admin,
@@ -86,9 +98,29 @@ Deno.test("apply: a map change is checked against what a real HAProxy then holds
     ).then(() => null, (e: Error) => e);
     assertTrue(error instanceof RuntimeError, String(error));
     assertTrue(/differs from the plan/.test(error.message), error.message);
+    // A removal is checked too: the key is gone.
+    const [first] = initial;
+    const after = sorted([
+      ...both.filter(([key]) => key !== first![0]),
+      ["c.example.com", "hosts_1"],
+    ]);
+    await applyOps(
+      admin,
+      [{ op: "map", file: map, key: first![0], value: null, existed: true }],
+      { maps: [{ file: map, entries: after }] },
+    );
+    assertEquals(await admin.mapEntry(map, first![0]), null);
   } finally {
     haproxy.kill("SIGTERM");
     await haproxy.status;
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("apply: a map change is checked against what a real HAProxy then holds, the map listed whole", async () => {
+  await mapChange(1);
+});
+
+Deno.test("apply: the same for a large map, looked up key by key", async () => {
+  await mapChange(600);
 });
