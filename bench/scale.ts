@@ -9,6 +9,8 @@
  * is its own.
  *
  * Usage: deno task bench:scale [--sizes 100,1000,10000] [--rounds N]
+ * [--default-v8]. Each size runs with the V8 settings the binaries are built
+ * with (lib/permissions.ts), or with V8's defaults under `--default-v8`.
  *
  * @module
  */
@@ -24,6 +26,7 @@ import type { ContainerRecord } from "../lib/docker/container.ts";
 import { ContainerRecords } from "../lib/docker/records.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
 import { RecordingHAProxy } from "./_recorder.ts";
+import { RUNTIME_FLAGS } from "../lib/permissions.ts";
 
 /** Kinds of change, as the issue names them. */
 const KINDS = ["join", "leave", "new host", "weight"] as const;
@@ -184,6 +187,8 @@ async function main(args: string[]): Promise<void> {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        // The V8 settings the binaries are built with, unless asked not to.
+        ...(args.includes("--default-v8") ? [] : RUNTIME_FLAGS),
         "--allow-read",
         "--allow-write",
         "--allow-env",
@@ -201,7 +206,11 @@ async function main(args: string[]): Promise<void> {
   }
   const f = (n: number) => n < 10 ? n.toFixed(2) : n.toFixed(0);
   console.log(
-    `deno task bench:scale, ${rounds} rounds; ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+    `deno task bench:scale, ${rounds} rounds; ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}; ${
+      args.includes("--default-v8")
+        ? "V8's default settings"
+        : `the binaries' V8 settings (${RUNTIME_FLAGS.join(" ")})`
+    }`,
   );
   console.log(
     "| containers | first update | join p50 | leave p50 | new host p50 | weight p50 | worst p90 | file after, p50 | reloads | RSS | heap |",

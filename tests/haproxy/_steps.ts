@@ -8,6 +8,7 @@
 
 import fc from "fast-check";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
+import type { ContainerRecords } from "../../lib/docker/records.ts";
 
 /** Sequences of container sets: each step up to `perStep` specs, one per id. */
 export function stepsOf<S extends { id: number }>(
@@ -35,4 +36,17 @@ export function recordsBy<S>(
     }
     return record;
   };
+}
+
+/**
+ * Brings `records` to `containers` as the inventory would after the
+ * events: the gone removed, the new and changed set, the rest untouched.
+ */
+export function syncRecords(
+  records: ContainerRecords,
+  containers: readonly ContainerRecord[],
+): void {
+  const ids = new Set(containers.map((c) => c.id));
+  for (const c of records.list()) if (!ids.has(c.id)) records.delete(c.id);
+  for (const c of containers) if (records.get(c.id) !== c) records.set(c);
 }

@@ -15,13 +15,8 @@ import { DesiredState } from "../../lib/haproxy/desired.ts";
 import type { BalancerOptions } from "../../lib/haproxy/engine_options.ts";
 import { EngineReport } from "../../lib/haproxy/engine_report.ts";
 import { NO_TELEMETRY } from "../../lib/metrics/telemetry.ts";
-import { Renderer } from "../../lib/haproxy/render.ts";
-import {
-  DEFAULT_TEMPLATE_DIRS,
-  DEFAULT_TEMPLATE_FILE,
-} from "../../lib/haproxy/builtin_templates.ts";
-import { mapFilesFor } from "../../lib/haproxy/settings.ts";
-import { recordsBy, stepsOf } from "./_steps.ts";
+import { HOST_MAP, mapRenderer } from "./_plan.ts";
+import { recordsBy, stepsOf, syncRecords } from "./_steps.ts";
 
 const specArb = fc.record({
   id: fc.integer({ min: 1, max: 10 }),
@@ -62,36 +57,21 @@ function recordOf(spec: Spec): ContainerRecord {
   );
 }
 
-function optionsFor(config: string): BalancerOptions {
-  const maps = mapFilesFor(config, {
-    statsSocket: "/run/haproxy/admin.sock",
-    https: false,
-    acme: false,
-  });
-  return {
-    routes: {},
-    renderer: new Renderer(
-      { dirs: DEFAULT_TEMPLATE_DIRS, file: DEFAULT_TEMPLATE_FILE },
-      {
-        httpBind: ["*:80"],
-        statsBind: "",
-        tcpBindAddress: "*",
-        statsSocket: "/run/haproxy/admin.sock",
-        maps,
-      },
-    ),
-    apply: {
-      configFile: config,
-      haproxyBin: "haproxy",
-      checkArgs: [],
-      reloadCmd: [],
-    },
-    dryRun: true,
-    debounce: { quietMs: 0, maxMs: 0 },
-    adminSocket: "/run/haproxy/admin.sock",
-    maps,
-  };
-}
+/** The engine's settings with an admin socket and the host map. */
+const OPTIONS: BalancerOptions = {
+  routes: {},
+  renderer: mapRenderer,
+  apply: {
+    configFile: "/etc/haproxy/haproxy.cfg",
+    haproxyBin: "haproxy",
+    checkArgs: [],
+    reloadCmd: [],
+  },
+  dryRun: true,
+  debounce: { quietMs: 0, maxMs: 0 },
+  adminSocket: "/run/haproxy/admin.sock",
+  maps: { http: HOST_MAP },
+};
 
 /** One way of building: its state, its report and the lines it logged. */
 interface Side {
@@ -113,14 +93,13 @@ Deno.test("desired state: built from the journal of changed ids, as from every c
     ],
   });
   try {
-    const options = optionsFor("/etc/haproxy/haproxy.cfg");
     await fc.assert(
       fc.asyncProperty(stepsOf(specArb, 8, 8), async (steps) => {
         const records = new ContainerRecords();
         const side = (journal: boolean): Side => {
           const report = new EngineReport();
           const desired = new DesiredState(
-            options,
+            OPTIONS,
             report,
             NO_TELEMETRY,
             () => {},
@@ -135,13 +114,7 @@ Deno.test("desired state: built from the journal of changed ids, as from every c
           for (const step of steps) {
             // As the inventory changes: only what an event touched.
             const now = step.map(record);
-            const ids = new Set(now.map((c) => c.id));
-            for (const c of records.list()) {
-              if (!ids.has(c.id)) records.delete(c.id);
-            }
-            for (const c of now) {
-              if (records.get(c.id) !== c) records.set(c);
-            }
+            syncRecords(records, now);
             const all = records.list();
             const built = [];
             for (const s of [whole, journaled]) {

@@ -20,7 +20,7 @@ import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { ContainerRecords } from "../../lib/docker/records.ts";
 import { RouteBuilder } from "../../lib/haproxy/route_builder.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
-import { recordsBy, stepsOf } from "./_steps.ts";
+import { recordsBy, stepsOf, syncRecords } from "./_steps.ts";
 
 const specArb = fc.record({
   id: fc.integer({ min: 1, max: 8 }),
@@ -80,13 +80,7 @@ function property(perPortFrontends: boolean): void {
         const containers = step.map(record);
         const table = builder.build(containers);
         assertEquals(table, buildRoutes(containers, options));
-        const ids = new Set(containers.map((c) => c.id));
-        for (const c of records.list()) {
-          if (!ids.has(c.id)) records.delete(c.id);
-        }
-        for (const c of containers) {
-          if (records.get(c.id) !== c) records.set(c);
-        }
+        syncRecords(records, containers);
         const changed = journal.take();
         assertEquals(
           changed === null
