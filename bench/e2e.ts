@@ -37,6 +37,11 @@ const SAMPLES = quick ? 3 : 15;
 const STORMS = quick ? [5] : [50, 100];
 const ROLLING = quick ? 4 : 16;
 
+/** A quiet moment before a measure; skipped by the short version, which times nothing it asserts. */
+function settle(ms: number): Promise<void> {
+  return quick ? Promise.resolve() : new Promise((r) => setTimeout(r, ms));
+}
+
 /** Polls through HAProxy until `host` answers with `name`; returns when it did. */
 async function routedAt(
   port: number,
@@ -142,7 +147,7 @@ try {
           ? "join.example.com"
           : `${name}.example.com`;
         // A quiet moment first: this measures a lone start, not a burst.
-        await new Promise((r) => setTimeout(r, 700));
+        await settle(700);
         const run = await timedRun(name, net.name, { glue_http_80_host: host });
         latencies.push((await routedAt(port, host, name)) - run.returned);
         floors.push(run.took);
@@ -170,7 +175,7 @@ try {
   }
 
   for (const count of STORMS) {
-    await new Promise((r) => setTimeout(r, 1000));
+    await settle(1000);
     const before = await reloads();
     const names = Array.from(
       { length: count },
@@ -193,7 +198,7 @@ try {
   }
 
   {
-    await new Promise((r) => setTimeout(r, 1000));
+    await settle(1000);
     const label = { glue_http_80_host: "roll.example.com" };
     const live: string[] = [];
     for (let i = 0; i < 3; i++) {

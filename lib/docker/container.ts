@@ -97,6 +97,8 @@ export interface ChangeJournal {
   take(): ReadonlySet<string> | null;
   /** The record of a container id as the source knows it now. */
   get(id: string): ContainerRecord | undefined;
+  /** Stops the journal: the source no longer notes changes for it. */
+  close(): void;
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

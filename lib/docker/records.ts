@@ -10,10 +10,12 @@ import type { ChangeJournal, ContainerRecord } from "./container.ts";
 
 class Journal implements ChangeJournal {
   readonly #records: ContainerRecords;
+  readonly #stop: () => void;
   #ids: Set<string> | null = null;
 
-  constructor(records: ContainerRecords) {
+  constructor(records: ContainerRecords, stop: () => void) {
     this.#records = records;
+    this.#stop = stop;
   }
 
   note(id: string): void {
@@ -33,12 +35,16 @@ class Journal implements ChangeJournal {
   get(id: string): ContainerRecord | undefined {
     return this.#records.get(id);
   }
+
+  close(): void {
+    this.#stop();
+  }
 }
 
 /** Running containers by id, with a journal of changes for each follower. */
 export class ContainerRecords {
   #records = new Map<string, ContainerRecord>();
-  readonly #journals: Journal[] = [];
+  readonly #journals = new Set<Journal>();
 
   /** Every record, in no particular order. */
   list(): ContainerRecord[] {
@@ -74,10 +80,21 @@ export class ContainerRecords {
     for (const journal of this.#journals) journal.noteAll();
   }
 
-  /** A journal of the ids that change from now on; its first take is null. */
+  /**
+   * A journal of the ids that change from now on; its first take is null.
+   * Close it when done: until then it keeps every id that changes.
+   */
   follow(): ChangeJournal {
-    const journal = new Journal(this);
-    this.#journals.push(journal);
+    const journal: Journal = new Journal(
+      this,
+      () => this.#journals.delete(journal),
+    );
+    this.#journals.add(journal);
     return journal;
+  }
+
+  /** How many journals are open (for tests). */
+  get followers(): number {
+    return this.#journals.size;
   }
 }

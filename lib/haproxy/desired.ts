@@ -171,9 +171,10 @@ export class DesiredState {
     return this.#rejections.trace(message, table, Date.now());
   }
 
-  /** Drops the timer of a damped container's second look. */
+  /** Drops the timer of a damped container's second look, and the journal. */
   close(): void {
     this.#timers.clearAll();
+    this.#journal?.close();
   }
 
   /**

@@ -242,10 +242,13 @@ Deno.test("property: 3000 generated label sets add no foreign line and keep vali
   );
 });
 
-Deno.test("property: 1000 generated label sets render configs the real haproxy -c accepts", async () => {
+Deno.test("property: 600 generated label sets render configs the real haproxy -c accepts", async () => {
   // A new seed each run widens the search; a failure names it to replay.
+  // 600 rather than 1000: each haproxy -c costs about 60 ms of CPU here,
+  // and 1000 of them were 51 of the unit tests' 69 s, over the suite's
+  // 15-minute budget; the other 3000 sets above are checked without it.
   const seed = Date.now() % 1_000_000;
-  const samples = fc.sample(labelSets, { numRuns: 1000, seed });
+  const samples = fc.sample(labelSets, { numRuns: 600, seed });
   let next = 0;
   const failures: string[] = [];
   const worker = async () => {
