@@ -208,8 +208,8 @@ async function main(args: string[]): Promise<void> {
   console.log(
     `deno task bench:scale, ${rounds} rounds; ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}; ${
       args.includes("--default-v8")
-        ? "V8's default settings"
-        : `the binaries' V8 settings (${RUNTIME_FLAGS.join(" ")})`
+        ? "the default V8 settings"
+        : `the V8 settings of the binaries (${RUNTIME_FLAGS.join(" ")})`
     }`,
   );
   console.log(

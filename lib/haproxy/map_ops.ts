@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { MapChange, RuntimeOp } from "./plan.ts";
+import type { MapChange, RuntimeOp } from "./plan_types.ts";
 
 /** The runtime operations that bring a map from `before` to `after`. */
 export function mapOps(change: MapChange): RuntimeOp[] {
