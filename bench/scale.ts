@@ -61,7 +61,6 @@ async function measure(size: number, rounds: number): Promise<void> {
     for (let i = 0; i < size; i++) {
       containers.set(web(i, `app${Math.floor(i / 4)}.example.com`));
     }
-    const source = containers;
     const maps = mapFilesFor(config, {
       statsSocket: haproxy.path,
       https: false,
@@ -92,7 +91,7 @@ async function measure(size: number, rounds: number): Promise<void> {
       runtimeApi: haproxy,
       install: haproxy.install,
       maps,
-    }, source);
+    }, containers);
     const t0 = performance.now();
     await engine.update();
     const first = performance.now() - t0;

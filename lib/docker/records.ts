@@ -56,11 +56,6 @@ export class ContainerRecords {
     return this.#records.get(id);
   }
 
-  /** How many records there are. */
-  get size(): number {
-    return this.#records.size;
-  }
-
   /** Sets one container's record. */
   set(record: ContainerRecord): void {
     this.#records.set(record.id, record);
@@ -91,10 +86,5 @@ export class ContainerRecords {
     );
     this.#journals.add(journal);
     return journal;
-  }
-
-  /** How many journals are open (for tests). */
-  get followers(): number {
-    return this.#journals.size;
   }
 }

@@ -83,16 +83,17 @@ export class HostPool {
    */
   assign(table: RouteTable, changes: RouteChanges | null): PooledTable {
     const state = this.#state;
-    const from = state?.pooled.routes;
-    const edited = state === null || changes === null
-      ? null
-      : edit(state, table, changes);
-    if (state !== null && edited !== null) {
-      this.#assignment = edited.assignment;
-      this.#changes = edited.changes === null
-        ? null
-        : { from: from ?? [], ...edited.changes };
-      return state.pooled;
+    if (state !== null && changes !== null) {
+      // The last pooled routes, before edit replaces them.
+      const from = state.pooled.routes;
+      const edited = edit(state, table, changes);
+      if (edited !== null) {
+        this.#assignment = edited.assignment;
+        this.#changes = edited.changes === null
+          ? null
+          : { from, ...edited.changes };
+        return state.pooled;
+      }
     }
     this.#changes = null;
     const whole = assignPool(table, this.#assignment);
