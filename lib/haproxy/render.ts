@@ -8,9 +8,17 @@
 // @ts-types="@types/nunjucks"
 import nunjucks from "nunjucks";
 import { BUILTIN_DIR, BUILTIN_TEMPLATES } from "./builtin_templates.ts";
-import { escapeRegex } from "./labels.ts";
-import type { HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
+import type { HttpRoute, RouteTable } from "./routes.ts";
 import type { PooledTable } from "./pool.ts";
+import { memoizer } from "./template_memo.ts";
+import {
+  type HttpFrontendView,
+  type PoolSlot,
+  type RouteView,
+  type SlotView,
+  tcpViewOf,
+  viewOf,
+} from "./template_views.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 /** Where templates come from. */
@@ -57,15 +65,6 @@ export interface MapFiles {
   readonly redirect: string;
   /** ACME HTTP-01 tokens to their key authorizations. */
   readonly acme: string;
-}
-
-/** One HTTP frontend as the template sees it. */
-interface HttpFrontendView {
-  readonly name: string;
-  readonly binds: string[];
-  readonly routes: RouteView[];
-  /** The sample expression whose value the frontend looks up in the host map. */
-  readonly host_key: string;
 }
 
 /** The routes a configuration is rendered from. */
@@ -134,92 +133,15 @@ class SearchPathLoader {
   }
 }
 
-/** What the template sees for one server. */
-interface ServerView {
-  name: string;
-  address: string;
-  port: number;
-  /** The weight in force: 0 while draining, so any template drains. */
-  weight: number;
-  draining: boolean;
-  /** Connection limit, 0 for none. */
-  maxconn: number;
-}
-
-interface RouteView {
-  host: string;
-  host_match: string;
-  wildcard: boolean;
-  prefix: string;
-  prefix_regex: string;
-  strip_prefix: boolean;
-  tls: boolean;
-  redirect_https: boolean;
-  check: string;
-  balance: string;
-  sticky: boolean;
-  backend: string;
-  servers: readonly ServerView[];
-  mapped: boolean;
-}
-
-interface TcpView {
-  listen: number;
-  bind: string;
-  backend: string;
-  servers: readonly ServerView[];
-}
-
-function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
-  return route.servers.map((
-    { name, address, port, weight, draining, maxconn },
-  ) => ({
-    name,
-    address,
-    port,
-    weight: draining ? 0 : weight,
-    draining,
-    maxconn,
-  }));
-}
-
-function tcpViewOf(route: TcpRoute, address: string): TcpView {
-  // An IPv6 address needs brackets before the port.
-  const host = address.includes(":") && !address.startsWith("[")
-    ? `[${address}]`
-    : address;
-  return {
-    listen: route.listen,
-    bind: `${host}:${route.listen}`,
-    backend: route.backend,
-    servers: serversOf(route),
-  };
-}
-
-function viewOf(route: HttpRoute): RouteView {
-  const wildcard = route.host.startsWith("*.");
-  return {
-    host: route.host,
-    host_match: wildcard ? route.host.slice(1) : route.host,
-    wildcard,
-    prefix: route.prefix,
-    prefix_regex: escapeRegex(route.prefix),
-    strip_prefix: route.settings.stripPrefix,
-    tls: route.settings.tls,
-    redirect_https: route.settings.redirectHttps,
-    check: route.settings.check,
-    balance: route.settings.balance,
-    sticky: route.settings.sticky,
-    backend: route.backend,
-    servers: serversOf(route),
-    mapped: route.mapped === true,
-  };
-}
-
 /** A compiled template ready to render routing tables. */
 export class Renderer {
   readonly #template: nunjucks.Template;
   readonly #listen: ListenOptions;
+  // Routes are immutable and kept between updates while unchanged, so their
+  // views (and the sections memo() keeps for them) can be too.
+  readonly #views = new WeakMap<HttpRoute, RouteView>();
+  // The pool keeps a slot's object while its route stays (host_pool.ts).
+  readonly #slots = new WeakMap<PoolSlot, SlotView>();
 
   /**
    * Finds and compiles the template now, so a missing or broken template is
@@ -232,6 +154,7 @@ export class Renderer {
       new SearchPathLoader(templates.dirs) as unknown as nunjucks.ILoader,
       { autoescape: false, throwOnUndefined: false, trimBlocks: false },
     );
+    env.addGlobal("memo", memoizer());
     try {
       this.#template = env.getTemplate(templates.file, true);
     } catch (error) {
@@ -252,28 +175,62 @@ export class Renderer {
    * The HTTP frontends: one on `--http-bind` with every route, or with
    * per-port frontends one per label port, each with that port's routes.
    */
-  #frontends(
-    routes: readonly HttpRoute[],
-    views: ReadonlyMap<HttpRoute, RouteView>,
-  ): HttpFrontendView[] {
-    const view = (route: HttpRoute) => views.get(route) ?? viewOf(route);
+  #frontends(routes: readonly HttpRoute[]): HttpFrontendView[] {
+    const frontend = (
+      name: string,
+      binds: string[],
+      own: readonly HttpRoute[],
+      host_key: string,
+    ): HttpFrontendView => {
+      const views = own.map((route) => this.#view(route));
+      return {
+        name,
+        binds,
+        routes: views,
+        unmapped: views.filter((view) => !view.mapped),
+        host_key,
+      };
+    };
     if (!this.#listen.perPortFrontends) {
-      return [{
-        name: "http",
-        binds: [...this.#listen.httpBind],
-        routes: routes.map(view),
-        host_key: "var(txn.host)",
-      }];
+      return [
+        frontend("http", [...this.#listen.httpBind], routes, "var(txn.host)"),
+      ];
     }
     const ports = [...new Set(routes.map((route) => route.listen ?? 0))]
       .sort((a, b) => a - b);
-    return ports.map((port) => ({
-      name: `http_${port}`,
-      binds: bindsOnPort(this.#listen.httpBind, port),
-      routes: routes.filter((route) => (route.listen ?? 0) === port).map(view),
-      // The host map's keys are host:port (see pool.ts).
-      host_key: `var(txn.host),concat(:${port})`,
-    }));
+    return ports.map((port) =>
+      frontend(
+        `http_${port}`,
+        bindsOnPort(this.#listen.httpBind, port),
+        routes.filter((route) => (route.listen ?? 0) === port),
+        // The host map's keys are host:port (see pool.ts).
+        `var(txn.host),concat(:${port})`,
+      )
+    );
+  }
+
+  #slot(slot: PoolSlot): SlotView {
+    let view = this.#slots.get(slot);
+    if (view === undefined) {
+      const route = slot.route === null ? null : this.#view(slot.route);
+      view = {
+        backend: slot.backend,
+        // A spare's own empty list: memo() finds its section by it.
+        servers: route === null ? [] : route.servers,
+        route,
+      };
+      this.#slots.set(slot, view);
+    }
+    return view;
+  }
+
+  #view(route: HttpRoute): RouteView {
+    let view = this.#views.get(route);
+    if (view === undefined) {
+      view = viewOf(route);
+      this.#views.set(route, view);
+    }
+    return view;
   }
 
   /**
@@ -286,17 +243,13 @@ export class Renderer {
     const pooled = table.pool !== undefined;
     const httpsBind = this.#listen.httpsBind ?? [];
     // Pool backends show the same routes: one view each.
-    const routes = table.routes.map((route) => [route, viewOf(route)] as const);
-    const views = new Map<HttpRoute, RouteView>(routes);
+    const routes = table.routes.map((route) => this.#view(route));
     try {
       return this.#template.render({
-        routes: routes.map(([, view]) => view),
-        http_frontends: this.#frontends(table.routes, views),
-        pool: (table.pool ?? []).map(({ backend, route }) => {
-          if (route === null) return { backend, servers: [], route: null };
-          const view = views.get(route) ?? viewOf(route);
-          return { backend, servers: view.servers, route: view };
-        }),
+        routes,
+        unmapped_routes: routes.filter((view) => !view.mapped),
+        http_frontends: this.#frontends(table.routes),
+        pool: (table.pool ?? []).map((slot) => this.#slot(slot)),
         host_map: pooled ? maps.http ?? "" : "",
         https_map: pooled && httpsBind.length > 0 ? maps.https ?? "" : "",
         redirect_map: pooled && httpsBind.length > 0 ? maps.redirect ?? "" : "",

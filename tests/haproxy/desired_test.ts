@@ -2,7 +2,8 @@
  * The wanted state built from a source's journal of changed ids is the one
  * built by comparing every container: over generated sequences of
  * containers joining, leaving, changing labels and crash-looping (damped),
- * the two give the same tables, models and placement log lines.
+ * the two give the same tables, models and placement log lines, and a
+ * renderer kept across the sequence writes the file a new one does.
  */
 
 import fc from "fast-check";
@@ -15,7 +16,7 @@ import { DesiredState } from "../../lib/haproxy/desired.ts";
 import type { BalancerOptions } from "../../lib/haproxy/engine_options.ts";
 import { EngineReport } from "../../lib/haproxy/engine_report.ts";
 import { NO_TELEMETRY } from "../../lib/metrics/telemetry.ts";
-import { HOST_MAP, mapRenderer } from "./_plan.ts";
+import { builtin, HOST_MAP, mapRenderer } from "./_plan.ts";
 import { recordsBy, stepsOf, syncRecords } from "./_steps.ts";
 
 const specArb = fc.record({
@@ -132,6 +133,12 @@ Deno.test("desired state: built from the journal of changed ids, as from every c
               new Map(a!.model.backends),
             );
             assertEquals(journaled.lines.sort(), whole.lines.sort());
+            // The long-lived renderer keeps views and backend sections
+            // between renders (memo); it must write what a new one does.
+            assertEquals(
+              mapRenderer.render(b!.table),
+              builtin(HOST_MAP).render(a!.table),
+            );
           }
         } finally {
           whole.desired.close();

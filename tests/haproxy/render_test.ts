@@ -16,6 +16,7 @@ import {
   Renderer,
   TemplateError,
 } from "../../lib/haproxy/render.ts";
+import { memoizer } from "../../lib/haproxy/template_memo.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
 import {
   assignPool,
@@ -269,4 +270,22 @@ Deno.test("render: with the host map, plain hosts go through the map to pool bac
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("render: memo() calls the macro again when any argument is not the same", () => {
+  const memo = memoizer();
+  let calls = 0;
+  const macro = (name: string, view?: object) => `${name} ${++calls} ${view}`;
+  const view = {};
+  const first = memo(macro, "a", view);
+  assertEquals(memo(macro, "a", view), first);
+  assertEquals(calls, 1);
+  // The same route's view under another name, then another view.
+  assertEquals(memo(macro, "b", view), "b 2 [object Object]");
+  assertEquals(memo(macro, "b", {}), "b 3 [object Object]");
+  // Nothing to find a call by: never kept.
+  memo(macro, "c");
+  memo(macro, "c");
+  assertEquals(calls, 5);
+  assertThrows(() => memo("backend", "a", view), TypeError, "macro");
 });
