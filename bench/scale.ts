@@ -2,7 +2,7 @@
  * `deno task bench:scale`: what one container's change costs the engine
  * at 100, 1,000 and 10,000 running containers. The source is simulated
  * (containers made in memory, four per host) and HAProxy is a recorder of
- * the commands and files it would get (bench/_recorder.ts), so the figures
+ * the commands and files it would get (tests/_fixtures/recording_haproxy.ts), so the figures
  * are the engine's own: inventory, routes, plan, decision and the runtime
  * commands, from the change to HAProxy having it. The file that follows
  * (render, check, write) is off that path and timed on its own. Each size runs in a process of its own, so its memory
@@ -15,17 +15,10 @@
  * @module
  */
 
-import { HAProxyBalancer } from "../lib/haproxy/engine.ts";
-import { Renderer } from "../lib/haproxy/render.ts";
-import {
-  DEFAULT_TEMPLATE_DIRS,
-  DEFAULT_TEMPLATE_FILE,
-} from "../lib/haproxy/builtin_templates.ts";
-import { mapFilesFor } from "../lib/haproxy/settings.ts";
 import type { ContainerRecord } from "../lib/docker/container.ts";
 import { ContainerRecords } from "../lib/docker/records.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
-import { RecordingHAProxy } from "./_recorder.ts";
+import { recordedEngine } from "../tests/_fixtures/recording_haproxy.ts";
 import { RUNTIME_FLAGS } from "../lib/permissions.ts";
 
 /** Kinds of change, as the issue names them. */
@@ -55,43 +48,16 @@ async function measure(size: number, rounds: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "docker-glue-scale-" });
   try {
     const config = `${dir}/haproxy.cfg`;
-    const haproxy = new RecordingHAProxy();
     // As the Docker inventory keeps them: by id, with a journal of changes.
     const containers = new ContainerRecords();
     for (let i = 0; i < size; i++) {
       containers.set(web(i, `app${Math.floor(i / 4)}.example.com`));
     }
-    const maps = mapFilesFor(config, {
-      statsSocket: haproxy.path,
-      https: false,
-      acme: false,
+    const { engine, haproxy } = recordedEngine(containers, config, {
+      httpBind: ["*:80"],
+      statsBind: "127.0.0.1:8404",
+      tcpBindAddress: "*",
     });
-    const engine = new HAProxyBalancer({
-      routes: {},
-      renderer: new Renderer(
-        { dirs: DEFAULT_TEMPLATE_DIRS, file: DEFAULT_TEMPLATE_FILE },
-        {
-          httpBind: ["*:80"],
-          statsBind: "127.0.0.1:8404",
-          tcpBindAddress: "*",
-          statsSocket: haproxy.path,
-          maps,
-        },
-      ),
-      apply: {
-        configFile: config,
-        haproxyBin: "haproxy",
-        checkArgs: [],
-        reloadCmd: [],
-      },
-      dryRun: false,
-      debounce: { quietMs: 0, maxMs: 0 },
-      managed: haproxy,
-      adminSocket: haproxy.path,
-      runtimeApi: haproxy,
-      install: haproxy.install,
-      maps,
-    }, containers);
     const t0 = performance.now();
     await engine.update();
     const first = performance.now() - t0;

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { isHostName, isIpLiteral } from "../lib/util/net_address.ts";
 import { getLogger } from "@logtape/logtape";
 import { BaseHandler } from "../lib/agent/base_handler.ts";
 import type { ContainerRecord } from "../lib/docker/container.ts";
@@ -89,6 +90,14 @@ export class Publisher extends BaseHandler {
     if (this.#advertise === "") {
       throw new TypeError(
         "[params] advertise-address is required: the address other hosts reach this host's published ports on",
+      );
+    }
+    // Balancers refuse a document whose address is anything else.
+    if (!isIpLiteral(this.#advertise) && !isHostName(this.#advertise)) {
+      throw new TypeError(
+        `[params] advertise-address: expected an IP address or host name, got ${
+          JSON.stringify(this.#advertise)
+        }`,
       );
     }
     const filter = this.param("filter-label");

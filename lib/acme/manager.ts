@@ -321,7 +321,18 @@ export class AcmeManager {
     ).join("");
     const file = `${this.#certs.dir}/.acme/account-${id}.key`;
     const existing = await readOrNull(file);
-    if (existing !== null) return existing;
+    if (existing !== null) {
+      try {
+        // A power loss during an older write could leave it empty or cut.
+        acme.crypto.getJwk(existing);
+        return existing;
+      } catch (error) {
+        log.warn(
+          "ACME: the account key {file} is not a private key ({error}); making a new account",
+          { file, error: describe(error) },
+        );
+      }
+    }
     await Deno.mkdir(`${this.#certs.dir}/.acme`, {
       recursive: true,
       mode: 0o700,

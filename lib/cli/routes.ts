@@ -73,7 +73,7 @@ export async function collectRoutes(
   docker: DockerClient,
 ): Promise<RouteReport> {
   const options = settings.haproxy.routes;
-  const all = await readSourceOnce(
+  const { containers: all, unreadable } = await readSourceOnce(
     settings.source,
     { docker, inventory: new Inventory(docker) },
     SOURCE_READ_MS,
@@ -95,6 +95,7 @@ export async function collectRoutes(
     table.findings,
     damped,
     options.includeEnv === true,
+    unreadable,
   );
   return routeReport(table, unrouted, await askHAProxy(settings.haproxy));
 }

@@ -6,13 +6,14 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ContainerRecord, ContainerSource } from "../docker/container.ts";
+import type {
+  ContainerRecord,
+  ContainerSource,
+  UnreadableRecord,
+} from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
-import {
-  normalizePrefix,
-  parseContainerDocument,
-  parseContainerKey,
-} from "./document.ts";
+import { normalizePrefix, parseContainerKey } from "./document.ts";
+import { DocumentError, parseContainerDocument } from "./document_read.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { Latch } from "../util/latch.ts";
 import type { WatchEvent } from "./etcd_wire.ts";
@@ -41,7 +42,9 @@ export class EtcdSource implements ContainerSource {
   #records = new Map<string, ContainerRecord>();
   readonly #loaded = new Latch();
   #closed = new AbortController();
-  #reported = new Set<string>();
+  // Keys whose documents failed, while they exist: each is warned about once
+  // per error, and listed by `routes`.
+  #bad = new Map<string, UnreadableRecord>();
   #running: Promise<void> | null = null;
 
   /** Creates the source; nothing is read until {@link EtcdSource.start}. */
@@ -60,6 +63,11 @@ export class EtcdSource implements ContainerSource {
   /** Containers as last read, each with its host. */
   list(): ContainerRecord[] {
     return [...this.#records.values()];
+  }
+
+  /** The documents that failed their checks, by key. */
+  unreadable(): UnreadableRecord[] {
+    return [...this.#bad.values()];
   }
 
   /** Whether the containers have been read at least once. */
@@ -157,8 +165,10 @@ export class EtcdSource implements ContainerSource {
       `${this.#prefix}/hosts/`,
     );
     const next = new Map<string, ContainerRecord>();
+    const bad = this.#bad;
+    this.#bad = new Map();
     for (const { key, value } of kvs) {
-      const record = this.#parse(key, value);
+      const record = this.#parse(key, value, bad.get(key));
       if (record !== null) next.set(key, record);
     }
     this.#records = next;
@@ -174,18 +184,32 @@ export class EtcdSource implements ContainerSource {
     return revision;
   }
 
-  #parse(key: string, value: string): ContainerRecord | null {
+  /**
+   * The record of a container key's document, or null for another key or a
+   * document that fails its checks (kept in #bad; `was` is its last failure,
+   * so the same one is not warned about again).
+   */
+  #parse(
+    key: string,
+    value: string,
+    was: UnreadableRecord | undefined = this.#bad.get(key),
+  ): ContainerRecord | null {
     const where = parseContainerKey(this.#prefix, key);
     if (where === null) return null;
     try {
       return parseContainerDocument(where.hostId, where.id, value);
     } catch (error) {
-      const note = `${key}\n${errorMessage(error)}`;
-      if (!this.#reported.has(note)) {
-        this.#reported.add(note);
-        log.warn("Ignored etcd key {key}: {error}", {
+      const bad: UnreadableRecord = {
+        where: key,
+        id: where.id,
+        field: error instanceof DocumentError ? error.field : "",
+        detail: errorMessage(error),
+      };
+      this.#bad.set(key, bad);
+      if (was?.detail !== bad.detail) {
+        log.warn("Not routed: etcd key {key}, {error}", {
           key,
-          error: errorMessage(error),
+          error: bad.detail,
         });
       }
       return null;
@@ -197,16 +221,20 @@ export class EtcdSource implements ContainerSource {
     for (const event of events) {
       this.#telemetry.event("etcd", event.type);
       if (event.type === "delete") {
+        this.#bad.delete(event.key);
         changed = this.#records.delete(event.key) || changed;
         continue;
       }
       const record = this.#parse(event.key, event.value);
       if (record !== null) {
+        this.#bad.delete(event.key);
         this.#records.set(event.key, record);
         changed = true;
       } else {
-        // A key that no longer parses must not keep its old route.
-        changed = this.#records.delete(event.key) || changed;
+        // A key that no longer parses must not keep its old route, and a
+        // failed document is reported (routes, metrics) at once.
+        changed = this.#records.delete(event.key) ||
+          this.#bad.has(event.key) || changed;
       }
     }
     if (changed) this.#onChange();

@@ -81,10 +81,27 @@ export interface ContainerSource {
   /** The containers as known now. */
   list(): readonly ContainerRecord[];
   /**
+   * What the source holds but could not read as a container (an etcd
+   * document with a bad field): not routed, and reported.
+   */
+  unreadable?(): readonly UnreadableRecord[];
+  /**
    * A journal of the ids that change from now on, for a source that keeps
    * one: a consumer then looks at those containers only.
    */
   follow?(): ChangeJournal;
+}
+
+/** A record a source could not read, with where it is and what is wrong. */
+export interface UnreadableRecord {
+  /** Where the record is: an etcd key. */
+  readonly where: string;
+  /** The container id the record is for. */
+  readonly id: string;
+  /** The field at fault, such as `advertiseAddress`; "" for the whole record. */
+  readonly field: string;
+  /** What is wrong, in words. */
+  readonly detail: string;
 }
 
 /** A consumer's cursor on the containers of a source that changed. */

@@ -5,7 +5,21 @@
  * @module
  */
 
-import { readOrNull, tempBeside } from "../util/files.ts";
+import {
+  readOrNull,
+  syncDirOf,
+  tempBeside,
+  writeAtomically,
+  writeSynced,
+} from "../util/files.ts";
+
+/**
+ * The configuration holds the sticky-session cookie secret: HAProxy reads
+ * it as root, nobody else needs to.
+ */
+const CONFIG_MODE = 0o600;
+/** Maps and the crt-list name hosts and files, nothing secret. */
+const COMPANION_MODE = 0o644;
 
 /** How to validate, install and reload. */
 export interface ApplyOptions {
@@ -114,9 +128,9 @@ export async function applyConfig(
   let installed = false;
   try {
     for (const file of temps) {
-      await Deno.writeTextFile(file.temp, file.text, { mode: 0o644 });
+      await writeSynced(file.temp, file.text, COMPANION_MODE);
     }
-    await Deno.writeTextFile(temp, checked, { mode: 0o644 });
+    await writeSynced(temp, checked, CONFIG_MODE);
     const check = await run([
       options.haproxyBin,
       "-c",
@@ -126,7 +140,7 @@ export async function applyConfig(
     ]);
     if (!check.success) {
       const rejected = `${configFile}.rejected`;
-      await Deno.writeTextFile(rejected, text, { mode: 0o644 });
+      await writeAtomically(rejected, text, CONFIG_MODE);
       // HAProxy names the file it checked; name the one the operator can open.
       const details = check.lines
         .filter((line) => !line.startsWith("[NOTICE]"))
@@ -134,9 +148,19 @@ export async function applyConfig(
       throw new ConfigRejectedError(configFile, rejected, details);
     }
     for (const file of temps) await Deno.rename(file.temp, file.path);
-    if (checked !== text) await Deno.writeTextFile(temp, text, { mode: 0o644 });
+    if (checked !== text) {
+      await Deno.remove(temp);
+      await writeSynced(temp, text, CONFIG_MODE);
+    }
     await Deno.rename(temp, configFile);
     installed = true;
+    // The renames reach the disk with their directories: one path of each.
+    const byDir = new Map(
+      [configFile, ...temps.map((file) => file.path)].map((path) =>
+        [path.slice(0, path.lastIndexOf("/")), path] as const
+      ),
+    );
+    for (const path of byDir.values()) await syncDirOf(path);
   } finally {
     if (!installed) {
       for (const path of [temp, ...temps.map((file) => file.temp)]) {
@@ -249,7 +273,8 @@ export async function keepForeignConfig(
     const there = await readOrNull(kept);
     if (there === current) return null;
     if (there !== null) continue;
-    await Deno.writeTextFile(kept, current, { createNew: true });
+    // The operator's file may hold secrets of its own.
+    await Deno.writeTextFile(kept, current, { createNew: true, mode: 0o600 });
     return kept;
   }
 }

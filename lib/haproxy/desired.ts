@@ -8,7 +8,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ChangeJournal, ContainerRecord } from "../docker/container.ts";
+import type {
+  ChangeJournal,
+  ContainerRecord,
+  ContainerSource,
+} from "../docker/container.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { Timers } from "../util/timers.ts";
 import { type Companions, companionsFor, installedPool } from "./companions.ts";
@@ -97,20 +101,23 @@ export class DesiredState {
   }
 
   /**
-   * The wanted state for these containers, the source's list as it is now;
-   * logs what is new in it.
+   * The wanted state for the source's containers as they are now; logs what
+   * is new in it.
    */
-  async build(list: () => readonly ContainerRecord[]): Promise<Desired> {
+  async build(
+    source: Pick<ContainerSource, "list" | "unreadable">,
+  ): Promise<Desired> {
     const options = this.#options;
     let listed: readonly ContainerRecord[] | null = null;
     // Listed once, and only when something needs every container.
-    const all = () => listed ??= list();
+    const all = () => listed ??= source.list();
     const routes = this.#routeTable(all);
     const built = await this.#rejections.filter(routes, all, Date.now());
     this.#report.findings(built.findings);
     this.#report.observe(
       this.#telemetry,
       all,
+      () => source.unreadable?.() ?? [],
       built,
       options.routes.includeEnv === true,
       options.tls?.source,

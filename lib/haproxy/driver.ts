@@ -9,7 +9,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { applyConfig, keepForeignConfig, reload } from "./apply.ts";
-import { writeAtomically } from "../util/files.ts";
+import { removeStaleTemps, writeAtomically } from "../util/files.ts";
 import { type RuntimeOp, shapeOf } from "./plan.ts";
 import type { HAProxyModel } from "./model.ts";
 import type { RenderInput } from "./render.ts";
@@ -241,12 +241,26 @@ export class HAProxyDriver {
   }
 
   /**
-   * The first time: keeps a file at the configuration's path that
-   * docker-balancer did not write, before it is replaced.
+   * The first time: removes the temporary files a run that died left beside
+   * the configuration and the certificates (private keys among them), and
+   * keeps a file at the configuration's path that docker-balancer did not
+   * write, before it is replaced.
    */
   async keepForeign(): Promise<void> {
     if (this.#checkedForeign) return;
     const file = this.#options.apply.configFile;
+    const tls = this.#options.tls;
+    const dirs = [file.slice(0, file.lastIndexOf("/")) || "/"];
+    if (tls !== undefined) {
+      dirs.push(tls.liveDir, tls.source.dir, `${tls.source.dir}/.acme`);
+    }
+    for (const dir of dirs) {
+      for (const path of await removeStaleTemps(dir)) {
+        log.info("Removed {path}, left by a run that stopped while writing", {
+          path,
+        });
+      }
+    }
     const kept = await keepForeignConfig(file);
     if (kept !== null) {
       log.warn("{file} was not written by docker-balancer; kept it as {kept}", {

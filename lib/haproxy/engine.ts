@@ -210,7 +210,7 @@ export class HAProxyBalancer {
   }
 
   async #update(): Promise<void> {
-    const desired = await this.#desired.build(() => this.#source.list());
+    const desired = await this.#desired.build(this.#source);
     const { built, table, companions } = desired;
     if (this.#options.dryRun) {
       try {

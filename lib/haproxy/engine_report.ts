@@ -8,7 +8,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type ContainerRecord, isServing } from "../docker/container.ts";
+import {
+  type ContainerRecord,
+  isServing,
+  type UnreadableRecord,
+} from "../docker/container.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { countByReason, unroutedOf } from "./report.ts";
@@ -207,6 +211,7 @@ export class EngineReport {
   observe(
     telemetry: Telemetry,
     all: () => readonly ContainerRecord[],
+    unreadable: () => readonly UnreadableRecord[],
     built: RouteTable,
     includeEnv: boolean,
     certs: CertDirectory | undefined,
@@ -214,7 +219,13 @@ export class EngineReport {
     if (telemetry === NO_TELEMETRY) return;
     telemetry.unrouted(
       countByReason(
-        unroutedOf(all(), built.findings, this.#damped, includeEnv),
+        unroutedOf(
+          all(),
+          built.findings,
+          this.#damped,
+          includeEnv,
+          unreadable(),
+        ),
       ),
     );
     if (certs !== undefined) {

@@ -21,7 +21,8 @@ export type UnroutedReason =
   | "unhealthy"
   | "starting"
   | "damped"
-  | "rejected";
+  | "rejected"
+  | "bad-document";
 
 /** Something about a container worth telling the operator. */
 export interface Finding {

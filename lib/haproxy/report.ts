@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ContainerRecord } from "../docker/container.ts";
+import type { ContainerRecord, UnreadableRecord } from "../docker/container.ts";
 import { isPlainHost, poolKey } from "./pool.ts";
 import type {
   Finding,
@@ -135,15 +135,24 @@ export function wantsRoute(
 
 /**
  * Containers that ask to be routed but are not, each with its reason: the
- * route model's warnings, and containers left out for their state.
+ * route model's warnings, containers left out for their state, and the
+ * records the source could not read (`bad-document`).
  */
 export function unroutedOf(
   containers: readonly ContainerRecord[],
   findings: readonly Finding[],
   damped: ReadonlySet<string>,
   includeEnv = false,
+  unreadable: readonly UnreadableRecord[] = [],
 ): UnroutedRow[] {
-  const rows: UnroutedRow[] = [];
+  // A document with a bad field names no container anyone can trust: the
+  // row names its key.
+  const rows: UnroutedRow[] = unreadable.map((bad) => ({
+    container: bad.where,
+    containerId: bad.id,
+    reason: "bad-document",
+    detail: bad.detail,
+  }));
   for (const container of containers) {
     if (!wantsRoute(container, includeEnv)) continue;
     const row = (reason: UnroutedReason, detail: string) =>
@@ -345,4 +354,5 @@ export const UNROUTED_REASONS: readonly UnroutedReason[] = [
   "starting",
   "damped",
   "rejected",
+  "bad-document",
 ];

@@ -7,7 +7,11 @@
  * @module
  */
 
-import type { ContainerRecord, ContainerSource } from "../docker/container.ts";
+import type {
+  ContainerRecord,
+  ContainerSource,
+  UnreadableRecord,
+} from "../docker/container.ts";
 import type { DockerClient } from "../docker/client.ts";
 import type { Inventory } from "../docker/inventory.ts";
 import { SwarmSource } from "../docker/swarm.ts";
@@ -115,6 +119,14 @@ export async function openSource(
   };
 }
 
+/** What a source held at one read. */
+export interface SourceRead {
+  /** The containers. */
+  readonly containers: readonly ContainerRecord[];
+  /** What it could not read as containers (bad etcd documents). */
+  readonly unreadable: readonly UnreadableRecord[];
+}
+
 /**
  * Reads the source's containers once, as `routes` needs them: this host's
  * inventory, the Swarm services and gateway addresses, or etcd.
@@ -125,11 +137,13 @@ export async function readSourceOnce(
   settings: SourceSettings,
   context: SourceContext,
   ms: number,
-): Promise<ContainerRecord[]> {
+): Promise<SourceRead> {
   if (settings.kind !== "etcd") {
     await context.inventory.resync();
-    if (settings.kind === "docker") return context.inventory.list();
-    return (await SwarmSource.once(context.docker, context.inventory)).list();
+    const containers = settings.kind === "docker"
+      ? context.inventory.list()
+      : (await SwarmSource.once(context.docker, context.inventory)).list();
+    return { containers, unreadable: [] };
   }
   const source = await openSource(settings, context, () => {});
   try {
@@ -137,7 +151,10 @@ export async function readSourceOnce(
     if (!(await source.ready(ms))) {
       throw new Error(`${source.notReady} within ${ms / 1000} s`);
     }
-    return [...source.containers.list()];
+    return {
+      containers: [...source.containers.list()],
+      unreadable: source.containers.unreadable?.() ?? [],
+    };
   } finally {
     await source.close();
   }

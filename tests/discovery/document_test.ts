@@ -5,9 +5,12 @@ import {
   containerDocument,
   containerKey,
   normalizePrefix,
-  parseContainerDocument,
   parseContainerKey,
 } from "../../lib/discovery/document.ts";
+import {
+  DocumentError,
+  parseContainerDocument,
+} from "../../lib/discovery/document_read.ts";
 import {
   container,
   env,
@@ -77,24 +80,86 @@ Deno.test("documents: round trip keeps what routing needs, never the environment
 Deno.test("documents: junk is refused with a reason", () => {
   assertThrows(
     () => parseContainerDocument("h", "i", "{"),
-    SyntaxError,
+    DocumentError,
     "not JSON",
   );
   assertThrows(
     () => parseContainerDocument("h", "i", '{"version":2}'),
-    SyntaxError,
+    DocumentError,
     "version",
   );
   assertThrows(
-    () => parseContainerDocument("h", "i", '{"version":1}'),
-    SyntaxError,
-    "advertiseAddress",
+    () => parseContainerDocument("h", "i", '{"version":1,"hostId":"h"}'),
+    DocumentError,
+    "id: does not match",
   );
-  const odd = parseContainerDocument(
-    "h",
-    "i",
-    '{"version":1,"advertiseAddress":"1.2.3.4","labels":{"a":1,"b":"x"},"publishedPorts":[{"port":"80/tcp","hostPort":"8080"}]}',
+});
+
+/** A document as JSON.parse gives it, for changing any field. */
+// deno-lint-ignore no-explicit-any
+type Doc = Record<string, any>;
+
+/** A good document of host h1, with `change` applied to its parsed JSON. */
+function changed(change: (doc: Doc) => void): string {
+  const record = container(
+    "web",
+    labels({ glue_http_80_host: "a.com" }),
+    publishes("80/tcp", 8081),
   );
-  assertEquals(odd.labels, { b: "x" });
-  assertEquals(odd.publishedPorts, []);
+  const doc: Doc = JSON.parse(
+    JSON.stringify(containerDocument(record, "h1", "10.0.0.5")),
+  );
+  change(doc);
+  return JSON.stringify(doc);
+}
+
+Deno.test("documents: every field is checked, and the error names it", () => {
+  const id = container("web").id;
+  const cases: [string, (doc: Doc) => void][] = [
+    // The injected document of issue 21.
+    ["advertiseAddress", (d) => {
+      d.advertiseAddress =
+        "192.0.2.1:1 check\n    listen injected\n    bind 127.0.0.1:2222\n#";
+    }],
+    ["advertiseAddress", (d) => d.advertiseAddress = "192.0.2.1 backup"],
+    ["advertiseAddress", (d) => d.advertiseAddress = "999.1.1.1"],
+    ["advertiseAddress", (d) => d.advertiseAddress = ""],
+    ["hostId", (d) => d.hostId = "other"],
+    ["name", (d) => d.name = "web\nlisten x"],
+    ["image", (d) => d.image = "a b"],
+    ["created", (d) => d.created = "yesterday"],
+    ["labels.glue_http_80_host", (d) => d.labels.glue_http_80_host = 1],
+    ["labels.x\u0000", (d) => d.labels["x\u0000"] = "v"],
+    ["state.health", (d) => d.state.health = "fine"],
+    ["state.restartCount", (d) => d.state.restartCount = -1],
+    ["state.running", (d) => d.state.running = "yes"],
+    ["ipAddress", (d) => d.ipAddress = "10.0.0.2 backup"],
+    ["networks.bridge", (d) => d.networks = { bridge: "10.0.0.2:80" }],
+    ["networks.a b", (d) => d.networks = { "a b": "10.0.0.2" }],
+    ["exposedPorts[0]", (d) => d.exposedPorts = ["99999/tcp"]],
+    ["exposedPorts[0]", (d) => d.exposedPorts = ["80/tcp\n"]],
+    ["publishedPorts[0].hostPort", (d) => d.publishedPorts[0].hostPort = 99999],
+    [
+      "publishedPorts[0].hostPort",
+      (d) => d.publishedPorts[0].hostPort = "8080",
+    ],
+    ["publishedPorts[0].hostIp", (d) => d.publishedPorts[0].hostIp = "any"],
+    ["publishedPorts[0].port", (d) => d.publishedPorts[0].port = "80"],
+  ];
+  for (const [field, change] of cases) {
+    const error = assertThrows(
+      () => parseContainerDocument("h1", id, changed(change)),
+      DocumentError,
+    );
+    assertEquals((error as DocumentError).field, field, error.message);
+  }
+  // IPv6 and host names are addresses too.
+  for (const address of ["fd00::5", "docker1.example.com"]) {
+    const back = parseContainerDocument(
+      "h1",
+      id,
+      changed((d) => d.advertiseAddress = address),
+    );
+    assertEquals(back.host?.advertiseAddress, address);
+  }
 });

@@ -88,6 +88,25 @@ async function assertBacksOff(
   });
 }
 
+/** Writes an empty account key where the balancer keeps the one for `directory`. */
+async function emptyAccountKey(
+  certs: string,
+  directory: string,
+): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode(directory),
+    ),
+  );
+  const id = [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  await Deno.mkdir(`${certs}/.acme`, { recursive: true, mode: 0o700 });
+  const file = `${certs}/.acme/account-${id}.key`;
+  await Deno.writeTextFile(file, "");
+  return file;
+}
+
 Deno.test({
   name:
     "e2e acme: certificates from Pebble by HTTP-01 through HAProxy, renewed without reload or failed request, back-off while the CA is down",
@@ -109,6 +128,12 @@ Deno.test({
         (p) => p.stop(),
       );
       const root = await pebble.root();
+      const acmeArgs = await pebble.balancerArgs(dir.path);
+      // An account key a power loss left empty: replaced, not a failure loop.
+      const accountKey = await emptyAccountKey(
+        certs,
+        acmeArgs[acmeArgs.indexOf("--acme-directory") + 1] ?? "",
+      );
       const started = stopsCleanly(
         cleanup,
         "docker-balancer",
@@ -118,7 +143,7 @@ Deno.test({
           "managed",
           ...dir.listenArgs(http),
           ...dir.httpsArgs(https),
-          ...(await pebble.balancerArgs(dir.path)),
+          ...acmeArgs,
         ]),
       );
       await started.waitForLine(/Started HAProxy/);
@@ -182,6 +207,12 @@ Deno.test({
           figures.push(issued.replace(/^.*ACME: /, ""));
           const mode = (await Deno.stat(`${certs}/acme1.example.com.pem`)).mode;
           assertEquals((mode ?? 0) & 0o777, 0o600);
+          assertEquals(
+            started.count(/ACME: the account key \S+ is not a private key/),
+            1,
+          );
+          assertIncludes(await Deno.readTextFile(accountKey), "PRIVATE KEY");
+          assertEquals((await Deno.stat(accountKey)).mode! & 0o777, 0o600);
         },
       );
 

@@ -3,7 +3,11 @@
  * there, and `-1` runs of the balancer and the agent read and write it.
  */
 
-import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import {
+  assertEquals,
+  assertIncludes,
+  assertTrue,
+} from "../_fixtures/assert.ts";
 import { TestEtcd } from "./_etcd.ts";
 import { container, labels, publishes } from "../_fixtures/containers.ts";
 import {
@@ -215,7 +219,7 @@ Deno.test({
 Deno.test({
   ...opts,
   name:
-    "e2e etcd: docker-balancer -1 --source etcd renders from etcd without a Docker engine",
+    "e2e etcd: docker-balancer -1 --source etcd renders from etcd without a Docker engine, and routes no hostile document",
   async fn() {
     const etcd = await TestEtcd.start();
     const prefix = `/dgt-${crypto.randomUUID().slice(0, 8)}`;
@@ -229,14 +233,44 @@ Deno.test({
         containerKey(prefix, "hb", record.id),
         JSON.stringify(containerDocument(record, "hb", "127.0.0.1")),
       );
+      // Issue 21's injected document, and two more hostile ones, beside it.
+      const evil = container(
+        "evil",
+        labels({ glue_http_80_host: "evil.example.com" }),
+        publishes("80/tcp", 8080),
+      );
+      const hostile = {
+        [containerKey(prefix, "evil", evil.id)]: {
+          advertiseAddress:
+            "192.0.2.1:1 check\n    listen injected\n    bind 127.0.0.1:2222\n#",
+        },
+        [containerKey(prefix, "evil2", evil.id)]: {
+          publishedPorts: [{
+            port: "80/tcp",
+            hostIp: "0.0.0.0",
+            hostPort: 99999,
+          }],
+        },
+        [containerKey(prefix, "evil3", evil.id)]: {
+          advertiseAddress: "192.0.2.1 backup",
+        },
+      };
+      for (const [key, fields] of Object.entries(hostile)) {
+        const hostId = key.split("/hosts/")[1]!.split("/")[0]!;
+        await etcd.put(
+          key,
+          JSON.stringify({
+            ...containerDocument(evil, hostId, "192.0.2.1"),
+            ...fields,
+          }),
+        );
+      }
+      const from = ["--source", "etcd", "--etcd-prefix", prefix];
       // A Docker URL this binary may not even reach: nothing may ask it.
       const run = await runBalancer([
         "-1",
         "--dry-run",
-        "--source",
-        "etcd",
-        "--etcd-prefix",
-        prefix,
+        ...from,
         "--docker-url",
         "tcp://127.0.0.1:1",
       ]);
@@ -244,6 +278,31 @@ Deno.test({
       assertTrue(
         /server hb\.remote-web:80 127\.0\.0\.1:32080 /.test(run.stdout),
         run.stdout,
+      );
+      assertTrue(
+        !/injected|2222|backup|99999|evil/.test(run.stdout),
+        run.stdout,
+      );
+      // One line for each, naming the key and the field.
+      const fields = [
+        "advertiseAddress",
+        "publishedPorts[0].hostPort",
+        "advertiseAddress",
+      ];
+      Object.keys(hostile).forEach((key, i) => {
+        const lines = run.stderr.split("\n").filter((l) => l.includes(key));
+        assertEquals(lines.length, 1, run.stderr);
+        assertIncludes(lines[0] ?? "", fields[i] ?? "");
+      });
+      const routes = await runBalancer(["routes", "--json", ...from]);
+      assertEquals(routes.code, 0, routes.stderr);
+      const report = JSON.parse(routes.stdout) as {
+        unrouted: { container: string; reason: string }[];
+      };
+      assertEquals(
+        report.unrouted.filter((row) => row.reason === "bad-document")
+          .map((row) => row.container).sort(),
+        Object.keys(hostile).sort(),
       );
     } finally {
       await etcd.stop();
@@ -289,6 +348,26 @@ Deno.test({
           down.stderr,
         ),
         down.stderr,
+      );
+    }),
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "e2e etcd: the publisher refuses an advertise-address that is not an address",
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      const dir = await handlerDir(cleanup, "publisher", {
+        endpoints: "http://127.0.0.1:2379",
+        "host-id": "hbad",
+        "advertise-address": "192.0.2.1 backup",
+      });
+      const check = await runGlue(["--check", "--handler-paths", dir.path]);
+      assertEquals(check.code, 1, check.stderr);
+      assertIncludes(
+        check.stdout + check.stderr,
+        'advertise-address: expected an IP address or host name, got "192.0.2.1 backup"',
       );
     }),
 });

@@ -120,7 +120,7 @@ Deno.test("desired state: built from the journal of changed ids, as from every c
             const built = [];
             for (const s of [whole, journaled]) {
               current = s.lines = [];
-              const desired = await s.desired.build(() => all);
+              const desired = await s.desired.build({ list: () => all });
               s.report.placements(desired);
               built.push(desired);
               current = null;

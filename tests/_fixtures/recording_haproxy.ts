@@ -3,17 +3,74 @@
  * to the servers and maps it keeps, and answered as HAProxy 2.6 answers
  * them), the files it would be given, and reloads (which load the last
  * file). The scale benchmark drives the real engine against it, so it
- * times the engine alone.
+ * times the engine alone; property tests read what reached it.
  *
  * @module
  */
 
-import { shapeOf } from "../lib/haproxy/config_shape.ts";
-import type { HAProxyProcess } from "../lib/haproxy/process.ts";
-import type { RuntimeApi, ServerState } from "../lib/haproxy/runtime.ts";
-import { RuntimeError } from "../lib/haproxy/runtime.ts";
-import { parseMapText } from "../lib/haproxy/pool.ts";
-import type { ApplyOutcome } from "../lib/haproxy/apply.ts";
+import { shapeOf } from "../../lib/haproxy/config_shape.ts";
+import type { HAProxyProcess } from "../../lib/haproxy/process.ts";
+import type { RuntimeApi, ServerState } from "../../lib/haproxy/runtime.ts";
+import { RuntimeError } from "../../lib/haproxy/runtime.ts";
+import { parseMapText } from "../../lib/haproxy/pool.ts";
+import type { ApplyOutcome } from "../../lib/haproxy/apply.ts";
+import type { ContainerSource } from "../../lib/docker/container.ts";
+import { HAProxyBalancer } from "../../lib/haproxy/engine.ts";
+import { type ListenOptions, Renderer } from "../../lib/haproxy/render.ts";
+import {
+  DEFAULT_TEMPLATE_DIRS,
+  DEFAULT_TEMPLATE_FILE,
+} from "../../lib/haproxy/builtin_templates.ts";
+import { mapFilesFor } from "../../lib/haproxy/settings.ts";
+
+/** The engine as docker-balancer builds it with the host map, and the HAProxy it drives. */
+export interface RecordedEngine {
+  /** The engine, over the source it was given. */
+  readonly engine: HAProxyBalancer;
+  /** What it sent HAProxy. */
+  readonly haproxy: RecordingHAProxy;
+  /** The host map file. */
+  readonly hostMap: string;
+}
+
+/**
+ * The real engine, with the built-in template and the host map, over
+ * `source`, writing nothing: HAProxy is a {@link RecordingHAProxy} and the
+ * configuration's path is `configFile`.
+ */
+export function recordedEngine(
+  source: ContainerSource,
+  configFile: string,
+  listen: Pick<ListenOptions, "httpBind" | "statsBind" | "tcpBindAddress">,
+): RecordedEngine {
+  const haproxy = new RecordingHAProxy();
+  const maps = mapFilesFor(configFile, {
+    statsSocket: haproxy.path,
+    https: false,
+    acme: false,
+  });
+  const engine = new HAProxyBalancer({
+    routes: {},
+    renderer: new Renderer(
+      { dirs: DEFAULT_TEMPLATE_DIRS, file: DEFAULT_TEMPLATE_FILE },
+      { ...listen, statsSocket: haproxy.path, maps },
+    ),
+    apply: {
+      configFile,
+      haproxyBin: "haproxy",
+      checkArgs: [],
+      reloadCmd: [],
+    },
+    dryRun: false,
+    debounce: { quietMs: 0, maxMs: 0 },
+    managed: haproxy,
+    adminSocket: haproxy.path,
+    runtimeApi: haproxy,
+    install: haproxy.install,
+    maps,
+  }, source);
+  return { engine, haproxy, hostMap: maps.http ?? "" };
+}
 
 /** The recording HAProxy. */
 export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
@@ -46,6 +103,16 @@ export class RecordingHAProxy implements RuntimeApi, HAProxyProcess {
     this.installs++;
     return Promise.resolve("applied");
   };
+
+  /** The last configuration installed. */
+  get text(): string {
+    return this.#text;
+  }
+
+  /** The files installed with it (maps, certificates). */
+  get files(): readonly { path: string; text: string }[] {
+    return this.#files;
+  }
 
   /** Loads the last installed files, as a reload would. */
   reload(): Promise<void> {
