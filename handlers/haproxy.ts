@@ -15,6 +15,7 @@
  * @module
  */
 
+import { checkAccess } from "../lib/discovery/etcd_access.ts";
 import { type AgentContext, BaseHandler } from "../lib/agent/base_handler.ts";
 import type { HandlerIni } from "../lib/agent/handler_ini.ts";
 import {
@@ -100,6 +101,13 @@ export function settingsFromParams(
         () => parseEndpoints(or("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),
       ),
       prefix: or("etcd_prefix", DEFAULT_ETCD_PREFIX),
+      access: checkAccess({
+        caFile: param("etcd_cacert"),
+        certFile: param("etcd_cert"),
+        keyFile: param("etcd_key"),
+        user: param("etcd_user"),
+        passwordFile: param("etcd_password_file"),
+      }, "[params] etcd_cert, etcd_key, etcd_user, etcd_password_file"),
     },
   };
 }

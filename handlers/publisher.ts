@@ -7,11 +7,14 @@
  * `prefix` (default /docker-glue), `ttl` (seconds, default 30), `host-id`
  * (default: the Docker engine's name), `advertise-address` (required: the
  * address other hosts reach this host's published ports on), `filter-label`
- * (optional `key` or `key=value`: publish only containers with that label).
+ * (optional `key` or `key=value`: publish only containers with that label),
+ * and for a secured etcd `cacert`, `cert` and `key` (TLS, as etcdctl's
+ * flags) and `user` with `password-file` (etcd's auth).
  *
  * @module
  */
 
+import { checkAccess, readAccess } from "../lib/discovery/etcd_access.ts";
 import { isHostName, isIpLiteral } from "../lib/util/net_address.ts";
 import { getLogger } from "@logtape/logtape";
 import { BaseHandler } from "../lib/agent/base_handler.ts";
@@ -124,7 +127,14 @@ export class Publisher extends BaseHandler {
       }
       this.#hostId = checkHostId(name);
     }
-    this.#client = new EtcdClient(endpoints);
+    const access = checkAccess({
+      caFile: this.param("cacert"),
+      certFile: this.param("cert"),
+      keyFile: this.param("key"),
+      user: this.param("user"),
+      passwordFile: this.param("password-file"),
+    }, "[params] cert, key, user, password-file");
+    this.#client = new EtcdClient(endpoints, await readAccess(access));
   }
 
   /** The host id keys are published under. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkAccess } from "../discovery/etcd_access.ts";
 import type { Command } from "commander";
 import {
   acmeSettings,
@@ -59,6 +60,11 @@ export interface Flags {
   source: string;
   etcdEndpoints: string;
   etcdPrefix: string;
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
   logLevel: string;
   metricsListen?: string;
 }
@@ -186,6 +192,23 @@ export function program(): Command {
         "--etcd-prefix <prefix>",
         "key prefix the agents publish under",
         DEFAULT_ETCD_PREFIX,
+      )
+      .option(
+        "--etcd-cacert <file>",
+        "CA bundle the etcd endpoints' certificates are checked against (https:// endpoints)",
+      )
+      .option(
+        "--etcd-cert <file>",
+        "client certificate for etcd's --client-cert-auth (with --etcd-key)",
+      )
+      .option("--etcd-key <file>", "the client certificate's private key")
+      .option(
+        "--etcd-user <name>",
+        "etcd user, for etcd with auth enabled (with --etcd-password-file)",
+      )
+      .option(
+        "--etcd-password-file <file>",
+        "file whose first line is the etcd user's password (mode 600)",
       ),
   );
 }
@@ -234,6 +257,13 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       kind: "etcd",
       endpoints: parseEndpoints(flags.etcdEndpoints),
       prefix: flags.etcdPrefix,
+      access: checkAccess({
+        caFile: flags.etcdCacert,
+        certFile: flags.etcdCert,
+        keyFile: flags.etcdKey,
+        user: flags.etcdUser,
+        passwordFile: flags.etcdPasswordFile,
+      }, "--etcd-cert, --etcd-key, --etcd-user, --etcd-password-file"),
     },
   };
 }

@@ -47,14 +47,17 @@ export class EtcdSource implements ContainerSource {
   #bad = new Map<string, UnreadableRecord>();
   #running: Promise<void> | null = null;
 
-  /** Creates the source; nothing is read until {@link EtcdSource.start}. */
+  /**
+   * Creates the source over `client`, which it closes when it closes;
+   * nothing is read until {@link EtcdSource.start}.
+   */
   constructor(
-    endpoints: readonly string[],
+    client: EtcdClient,
     prefix: string,
     onChange: () => void,
     telemetry: Telemetry = NO_TELEMETRY,
   ) {
-    this.#client = new EtcdClient(endpoints);
+    this.#client = client;
     this.#prefix = normalizePrefix(prefix);
     this.#onChange = onChange;
     this.#telemetry = telemetry;

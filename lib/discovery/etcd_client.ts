@@ -20,6 +20,10 @@ import {
   responseError,
   type WatchEvent,
 } from "./etcd_wire.ts";
+import type { EtcdCredentials } from "./etcd_access.ts";
+
+/** etcd's gRPC code for a token it no longer knows (it expired, or etcd restarted). */
+const CODE_UNAUTHENTICATED = 16;
 
 /** How long one call may take by default. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
@@ -65,16 +69,21 @@ export class EtcdClient {
   readonly #endpoints: readonly string[];
   readonly #timeoutMs: number;
   readonly #closed = new AbortController();
+  readonly #credentials: EtcdCredentials;
   #current = 0;
+  /** The token of the last authentication, while etcd takes it. */
+  #token: Promise<string> | null = null;
 
   /** Creates the client; nothing is sent until the first call. */
   constructor(
     endpoints: readonly string[],
+    credentials: EtcdCredentials = {},
     timeoutMs = DEFAULT_CALL_TIMEOUT_MS,
   ) {
     if (endpoints.length === 0) throw new TypeError("no etcd endpoints given");
     this.#endpoints = endpoints.map((e) => e.replace(/\/+$/, ""));
     this.#timeoutMs = timeoutMs;
+    this.#credentials = credentials;
   }
 
   /** The endpoints, comma separated, for messages. */
@@ -85,13 +94,57 @@ export class EtcdClient {
   /** Cancels every call under way; later calls fail at once. */
   close(): void {
     this.#closed.abort();
+    this.#credentials.http?.close();
+  }
+
+  /** The request headers: JSON, and the token when etcd wants a user. */
+  async #headers(): Promise<Record<string, string>> {
+    const login = this.#credentials.login;
+    if (login === undefined) return { "content-type": "application/json" };
+    this.#token ??= this.#post("/v3/auth/authenticate", login, {}).then(
+      (answer) => {
+        const token = (answer as { token?: unknown }).token;
+        if (typeof token !== "string" || token === "") {
+          throw new EtcdError("etcd gave no token", false);
+        }
+        return token;
+      },
+    );
+    // A failed authentication is tried again on the next call.
+    const token = await this.#token.catch((error) => {
+      this.#token = null;
+      throw error;
+    });
+    return { "content-type": "application/json", authorization: token };
+  }
+
+  /**
+   * Posts one JSON request as the configured user; when etcd no longer
+   * knows the token (it expired), logs in again once.
+   */
+  async #call(path: string, body: unknown): Promise<unknown> {
+    try {
+      return await this.#post(path, body, await this.#headers());
+    } catch (error) {
+      if (
+        !(error instanceof EtcdError) ||
+        error.code !== CODE_UNAUTHENTICATED ||
+        this.#credentials.login === undefined
+      ) throw error;
+      this.#token = null;
+      return await this.#post(path, body, await this.#headers());
+    }
   }
 
   /**
    * Posts one JSON request, trying each endpoint once. Returns the parsed
    * answer of the first endpoint that gives one.
    */
-  async #call(path: string, body: unknown): Promise<unknown> {
+  async #post(
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<unknown> {
     const failures: string[] = [];
     for (let i = 0; i < this.#endpoints.length; i++) {
       if (this.#closed.signal.aborted) {
@@ -104,8 +157,9 @@ export class EtcdClient {
       try {
         response = await fetch(`${endpoint}${path}`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers,
           body: JSON.stringify(body),
+          ...this.#fetchClient(),
           signal: AbortSignal.any([
             this.#closed.signal,
             AbortSignal.timeout(this.#timeoutMs),
@@ -139,6 +193,11 @@ export class EtcdClient {
       return answer;
     }
     throw new EtcdError(`cannot reach etcd (${failures.join("; ")})`, true);
+  }
+
+  #fetchClient(): { client?: Deno.HttpClient } {
+    const http = this.#credentials.http;
+    return http === undefined ? {} : { client: http };
   }
 
   /** Asks etcd for its status: resolves when an endpoint answers. */
@@ -193,11 +252,13 @@ export class EtcdClient {
   ): Promise<void> {
     const endpoint = this.#endpoints[this.#current]!;
     const both = AbortSignal.any([signal, this.#closed.signal]);
+    const headers = await this.#headers();
     let response: Response;
     try {
       response = await fetch(`${endpoint}/v3/watch`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers,
+        ...this.#fetchClient(),
         body: JSON.stringify({
           create_request: {
             key: encodeKey(prefix),
@@ -216,6 +277,8 @@ export class EtcdClient {
     }
     if (!response.ok || response.body === null) {
       await response.body?.cancel();
+      // The token expired: the next watch logs in again.
+      if (response.status === 401) this.#token = null;
       throw new EtcdError(
         `etcd at ${endpoint} refused the watch: HTTP ${response.status}`,
         false,

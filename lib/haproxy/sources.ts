@@ -17,6 +17,7 @@ import type { Inventory } from "../docker/inventory.ts";
 import { SwarmSource } from "../docker/swarm.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { SettingsError } from "./settings.ts";
+import type { EtcdAccess } from "../discovery/etcd_access.ts";
 
 /** Where the containers come from. */
 export type SourceSettings =
@@ -26,6 +27,8 @@ export type SourceSettings =
     readonly kind: "etcd";
     readonly endpoints: readonly string[];
     readonly prefix: string;
+    /** TLS and user, when etcd asks for them. */
+    readonly access: EtcdAccess;
   };
 
 /**
@@ -103,8 +106,10 @@ export async function openSource(
   }
   // Loaded only when used: a balancer fed by Docker needs none of it.
   const { EtcdSource } = await import("../discovery/etcd.ts");
+  const { EtcdClient } = await import("../discovery/etcd_client.ts");
+  const { readAccess } = await import("../discovery/etcd_access.ts");
   const etcd = new EtcdSource(
-    settings.endpoints,
+    new EtcdClient(settings.endpoints, await readAccess(settings.access)),
     settings.prefix,
     onChange,
     context.telemetry,

@@ -177,7 +177,7 @@ Deno.test({
       await t.step(
         "a frozen etcd is given up on after the timeout",
         async () => {
-          const quick = new EtcdClient([ETCD_URL], 1000);
+          const quick = new EtcdClient([ETCD_URL], {}, 1000);
           etcd.freeze(true);
           try {
             const start = performance.now();
