@@ -87,6 +87,7 @@ export function settingsFromParams(
           email: param("acme_email"),
           caFile: param("acme_ca_file"),
           backoff: param("acme_backoff"),
+          ordersPerHour: param("acme_orders_per_hour"),
         })),
       dryRun: flag("dry_run"),
       debounce: named(

@@ -14,12 +14,15 @@ import { getLogger } from "@logtape/logtape";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { covers, inspectPem } from "../tls/pem.ts";
 import { readOrNull, writeAtomically } from "../util/files.ts";
+import { parseState, stateText } from "./state_file.ts";
 import { SYSTEM_CA_FILES } from "../permissions.ts";
 import {
   type Backoff,
   backoffMs,
   dueAt,
   type NameState,
+  nextOrderAt,
+  recentOrders,
   uncertifiable,
 } from "./policy.ts";
 
@@ -52,6 +55,8 @@ export interface AcmeSettings {
   readonly caFile?: string | undefined;
   /** Waits after failures (`--acme-backoff`). */
   readonly backoff: Backoff;
+  /** Most new orders in any hour, across all names (`--acme-orders-per-hour`). */
+  readonly ordersPerHour: number;
 }
 
 /** Where HTTP-01 answers go: HAProxy, through its ACME map. */
@@ -85,6 +90,10 @@ export class AcmeManager {
   #wanted = new Set<string>();
   #skipped = new Set<string>();
   #states = new Map<string, NameState>();
+  /** When the orders of the last hour were placed (ms since the epoch). */
+  #orders: number[] = [];
+  /** Whether the hourly limit was reported since orders last had room. */
+  #limited = false;
   #client: acme.Client | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | undefined;
@@ -117,17 +126,26 @@ export class AcmeManager {
   /** The hosts of routes labelled `tls`, after every change of the route table. */
   want(hosts: Iterable<string>): void {
     const next = new Set<string>();
+    const skipped = new Set<string>();
     for (const host of hosts) {
       const reason = uncertifiable(host);
       if (reason === null) {
         next.add(host);
-      } else if (!this.#skipped.has(host) && host !== "") {
-        this.#skipped.add(host);
+      } else if (host !== "") {
+        skipped.add(host);
+        if (this.#skipped.has(host)) continue;
         log.warn(
           "ACME: no certificate for {host}: {reason}; served with the certificate that matches, else the default one",
           { host, reason },
         );
       }
+    }
+    // What is known of names no longer served goes with them, so hosts
+    // that come and go (a label loop, an etcd writer) cost no memory; the
+    // hourly limit bounds their orders.
+    this.#skipped = skipped;
+    for (const host of this.#states.keys()) {
+      if (!next.has(host)) this.#states.delete(host);
     }
     const added = [...next].some((host) => !this.#wanted.has(host));
     this.#wanted = next;
@@ -160,13 +178,14 @@ export class AcmeManager {
     });
   }
 
-  /** Sets the timer for the next name due. */
+  /** Sets the timer for the next name due, or for room under the hourly limit. */
   #arm(): void {
     if (this.#closed) return;
     const now = Date.now();
     let next = Infinity;
     for (const host of this.#wanted) next = Math.min(next, this.#dueAt(host));
     if (next === Infinity) return;
+    next = Math.max(next, this.#nextOrderAt(now));
     clearTimeout(this.#timer);
     this.#timer = setTimeout(
       () => this.#wake(),
@@ -189,11 +208,34 @@ export class AcmeManager {
     return dueAt(this.#current(host), this.#states.get(host));
   }
 
+  #nextOrderAt(now: number): number {
+    return nextOrderAt(this.#orders, this.#settings.ordersPerHour, now);
+  }
+
   async #run(): Promise<void> {
     await this.#loadState();
     for (const host of [...this.#wanted].sort()) {
       if (this.#closed) return;
-      if (!this.#wanted.has(host) || this.#dueAt(host) > Date.now()) continue;
+      const now = Date.now();
+      if (!this.#wanted.has(host) || this.#dueAt(host) > now) continue;
+      const room = this.#nextOrderAt(now);
+      if (room > now) {
+        if (!this.#limited) {
+          log.warn(
+            "ACME: {limit} new orders in the last hour, the limit (--acme-orders-per-hour); {host} and the names after it wait until {at}",
+            {
+              limit: this.#settings.ordersPerHour,
+              host,
+              at: new Date(room).toISOString(),
+            },
+          );
+        }
+        this.#limited = true;
+        return;
+      }
+      this.#limited = false;
+      // A failed order counts too: the CA counts it.
+      this.#orders = [...recentOrders(this.#orders, now), now];
       await this.#request(host);
     }
   }
@@ -348,17 +390,11 @@ export class AcmeManager {
     const text = await readOrNull(this.#stateFile);
     if (text === null) return;
     try {
-      const saved = JSON.parse(text) as Record<string, NameState>;
-      for (const [host, state] of Object.entries(saved)) {
-        if (
-          typeof state?.failures === "number" &&
-          typeof state.notBefore === "number"
-        ) {
-          this.#states.set(host, state);
-        }
-      }
+      const saved = parseState(text);
+      for (const [host, state] of saved.names) this.#states.set(host, state);
+      this.#orders = recentOrders(saved.orders, Date.now());
     } catch (error) {
-      log.warn("ACME: ignoring {file}: {error}", {
+      log.warn("ACME: ignoring {file}, replaced at the next save: {error}", {
         file: this.#stateFile,
         error: (error as Error).message,
       });
@@ -372,7 +408,7 @@ export class AcmeManager {
     });
     await writeAtomically(
       this.#stateFile,
-      `${JSON.stringify(Object.fromEntries(this.#states), null, 1)}\n`,
+      stateText(this.#states, recentOrders(this.#orders, Date.now())),
       0o600,
     );
   }

@@ -114,3 +114,46 @@ export function parseBackoff(value: string): Backoff {
   }
   return backoff;
 }
+
+/** The window new orders are counted in. */
+export const ORDER_WINDOW_MS = 3_600_000;
+
+/**
+ * When the next new order may be placed, given the times (ms since the
+ * epoch) of the orders placed so far and at most `perHour` in any hour:
+ * `now` while the last hour has room, else an hour after the oldest order
+ * that fills it.
+ */
+export function nextOrderAt(
+  orders: readonly number[],
+  perHour: number,
+  now: number,
+): number {
+  const recent = orders.filter((at) => at > now - ORDER_WINDOW_MS).sort((
+    a,
+    b,
+  ) => a - b);
+  if (recent.length < perHour) return now;
+  return recent[recent.length - perHour]! + ORDER_WINDOW_MS;
+}
+
+/** The order times still inside the window at `now`: what is worth keeping. */
+export function recentOrders(orders: readonly number[], now: number): number[] {
+  return orders.filter((at) => at > now - ORDER_WINDOW_MS && at <= now);
+}
+
+/**
+ * Parses `--acme-orders-per-hour`: a whole number from 1.
+ *
+ * @throws {TypeError} for anything else.
+ */
+export function parseOrdersPerHour(value: string): number {
+  if (!/^[0-9]+$/.test(value.trim()) || Number(value) < 1) {
+    throw new TypeError(
+      `Invalid ACME orders per hour ${
+        JSON.stringify(value)
+      }: expected a whole number from 1`,
+    );
+  }
+  return Number(value);
+}

@@ -57,6 +57,7 @@ export interface Flags {
   acmeEmail?: string;
   acmeCaFile?: string;
   acmeBackoff: string;
+  acmeOrdersPerHour: string;
   source: string;
   etcdEndpoints: string;
   etcdPrefix: string;
@@ -179,6 +180,11 @@ export function program(): Command {
         HAPROXY_DEFAULTS.acmeBackoff,
       )
       .option(
+        "--acme-orders-per-hour <n>",
+        "most new ACME orders in any hour, across all names",
+        HAPROXY_DEFAULTS.acmeOrdersPerHour,
+      )
+      .option(
         "--source <source>",
         "where containers come from: docker (this host's engine), swarm (this node's tasks of Swarm services labelled glue_*; a manager node) or etcd (published by docker-glue agents)",
         "docker",
@@ -247,6 +253,7 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
         email: flags.acmeEmail,
         caFile: flags.acmeCaFile,
         backoff: flags.acmeBackoff,
+        ordersPerHour: flags.acmeOrdersPerHour,
       }),
       dryRun: flags.dryRun === true,
       diff: flags.diff === true,

@@ -11,7 +11,7 @@ import type { DebounceTiming } from "../util/debounce.ts";
 import { splitArgs } from "../util/argv.ts";
 import type { MapFiles } from "./render.ts";
 import type { AcmeSettings } from "../acme/manager.ts";
-import { parseBackoff } from "../acme/policy.ts";
+import { parseBackoff, parseOrdersPerHour } from "../acme/policy.ts";
 
 /** HAProxy settings as the operator gives them. */
 export interface HAProxySettings {
@@ -122,6 +122,10 @@ export const HAPROXY_DEFAULTS = {
   debounce: "500ms:3s",
   tlsCertDir: "/etc/haproxy/certs",
   acmeBackoff: "1m:24h",
+  // Let's Encrypt allows 300 new orders per account in 3 hours (and 50
+  // certificates per registered domain in a week): 30 an hour stays well
+  // under the first whatever a label loop does.
+  acmeOrdersPerHour: "30",
 } as const;
 
 /**
@@ -137,6 +141,7 @@ export function acmeSettings(given: {
   email?: string | undefined;
   caFile?: string | undefined;
   backoff?: string | undefined;
+  ordersPerHour?: string | undefined;
 }): AcmeSettings | undefined {
   const directory = given.directory?.trim() ?? "";
   const email = given.email?.trim() ?? "";
@@ -147,8 +152,12 @@ export function acmeSettings(given: {
     );
   }
   let backoff;
+  let ordersPerHour;
   try {
     backoff = parseBackoff(given.backoff ?? HAPROXY_DEFAULTS.acmeBackoff);
+    ordersPerHour = parseOrdersPerHour(
+      given.ordersPerHour ?? HAPROXY_DEFAULTS.acmeOrdersPerHour,
+    );
   } catch (error) {
     throw new SettingsError((error as Error).message);
   }
@@ -157,6 +166,7 @@ export function acmeSettings(given: {
     email,
     caFile: given.caFile || undefined,
     backoff,
+    ordersPerHour,
   };
 }
 

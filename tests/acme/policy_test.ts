@@ -4,10 +4,15 @@ import { assertEquals, assertThrows, assertTrue } from "../_fixtures/assert.ts";
 import {
   backoffMs,
   dueAt,
+  nextOrderAt,
+  ORDER_WINDOW_MS,
   parseBackoff,
+  parseOrdersPerHour,
+  recentOrders,
   renewalTime,
   uncertifiable,
 } from "../../lib/acme/policy.ts";
+import { parseState, stateText } from "../../lib/acme/state_file.ts";
 
 Deno.test("acme policy: names a CA cannot certify by HTTP-01 are skipped with the reason", () => {
   assertEquals(uncertifiable("www.example.com"), null);
@@ -66,4 +71,39 @@ Deno.test("acme policy: --acme-backoff reads base[:max]", () => {
   for (const bad of ["", "1", "0s", "5m:1m", "1d", "x:y"]) {
     assertThrows(() => parseBackoff(bad), TypeError, "Invalid ACME back-off");
   }
+});
+
+Deno.test("acme policy: at most n new orders in any hour, across names", () => {
+  const now = 10 * ORDER_WINDOW_MS;
+  const min = 60_000;
+  assertEquals(nextOrderAt([], 3, now), now);
+  // Two in the last hour, one older: room for a third.
+  const orders = [now - 90 * min, now - 50 * min, now - 10 * min];
+  assertEquals(nextOrderAt(orders, 3, now), now);
+  // Full: the next slot opens when the oldest of the hour leaves it.
+  assertEquals(nextOrderAt(orders, 2, now), now - 50 * min + ORDER_WINDOW_MS);
+  assertEquals(nextOrderAt(orders, 1, now), now - 10 * min + ORDER_WINDOW_MS);
+  assertEquals(recentOrders(orders, now), [now - 50 * min, now - 10 * min]);
+  assertEquals(parseOrdersPerHour("30"), 30);
+  for (const bad of ["0", "-1", "1.5", "x", ""]) {
+    assertThrows(() => parseOrdersPerHour(bad), TypeError, "orders per hour");
+  }
+});
+
+Deno.test("acme state file: names and recent orders round-trip; the first format still reads", () => {
+  const names = new Map([
+    ["a.example.com", { failures: 2, notBefore: 5, lastError: "timeout" }],
+  ]);
+  const back = parseState(stateText(names, [1, 2]));
+  assertEquals([...back.names], [...names]);
+  assertEquals(back.orders, [1, 2]);
+  const old = parseState(
+    '{"b.example.com":{"failures":1,"notBefore":9},"x":3}',
+  );
+  assertEquals([...old.names], [["b.example.com", {
+    failures: 1,
+    notBefore: 9,
+  }]]);
+  assertEquals(old.orders, []);
+  assertThrows(() => parseState("[]"), SyntaxError);
 });

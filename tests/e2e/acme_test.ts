@@ -28,7 +28,8 @@ import {
 } from "./_harness.ts";
 import { httpsGet, servedCert } from "./_tls.ts";
 import { startPebble } from "./_pebble.ts";
-import { withCleanup } from "../_fixtures/cleanup.ts";
+import { type Cleanup, withCleanup } from "../_fixtures/cleanup.ts";
+import type { HAProxyDir } from "./_harness/haproxy.ts";
 
 /** Lifetime of Pebble's certificates: renewal is due after two thirds. */
 const VALIDITY_S = 30;
@@ -341,6 +342,33 @@ Deno.test({
     }),
 });
 
+/**
+ * A managed docker-balancer with HTTPS whose ACME CA is at Pebble's
+ * address, where the test puts its own stand-in (or nothing).
+ */
+function noPebbleBalancer(
+  cleanup: Cleanup,
+  dir: HAProxyDir,
+  extra: string[] = [],
+) {
+  return stopsCleanly(
+    cleanup,
+    "docker-balancer",
+    startBalancer([
+      "-w",
+      "--haproxy",
+      "managed",
+      ...dir.listenArgs(freePort()),
+      ...dir.httpsArgs(freePort()),
+      "--acme-directory",
+      "https://127.0.0.1:14000/dir",
+      "--acme-email",
+      "ops@example.com",
+      ...extra,
+    ]),
+  );
+}
+
 Deno.test({
   name:
     "e2e acme: a stop during an order does not wait for a CA that does not answer",
@@ -365,21 +393,7 @@ Deno.test({
           for await (const conn of silent) held.push(conn);
         } catch { /* closed */ }
       })();
-      const balancer = stopsCleanly(
-        cleanup,
-        "docker-balancer",
-        startBalancer([
-          "-w",
-          "--haproxy",
-          "managed",
-          ...dir.listenArgs(freePort()),
-          ...dir.httpsArgs(freePort()),
-          "--acme-directory",
-          "https://127.0.0.1:14000/dir",
-          "--acme-email",
-          "ops@example.com",
-        ]),
-      );
+      const balancer = noPebbleBalancer(cleanup, dir);
       await balancer.waitForLine(/Started HAProxy/);
       await runContainer("dg-acme-stop", {
         network: net.name,
@@ -406,5 +420,53 @@ Deno.test({
         ),
         balancer.lines.slice(-10).join("\n"),
       );
+    }),
+});
+
+Deno.test({
+  name:
+    "e2e acme: new orders stop at --acme-orders-per-hour across names, with one line",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      await ensureImage();
+      await clearLeftoverContainers();
+      const net = await testNetwork(cleanup, "docker-glue-test-acme-limit");
+      const dir = await testHaproxyDir(cleanup);
+      // Nothing listens at Pebble's address: every order fails at once,
+      // and still counts, as a CA counts it.
+      const balancer = noPebbleBalancer(cleanup, dir, [
+        "--acme-orders-per-hour",
+        "1",
+      ]);
+      await balancer.waitForLine(/Started HAProxy/);
+      for (const name of ["a", "b"]) {
+        await runContainer(`dg-acme-limit-${name}`, {
+          network: net.name,
+          labels: {
+            glue_http_80_host: `${name}.limit.example.com`,
+            glue_http_80_tls: "1",
+          },
+        });
+      }
+      await balancer.waitForLine(
+        /ACME: certificate for a\.limit\.example\.com failed/,
+      );
+      const limit = await balancer.waitForLine(
+        /ACME: 1 new orders in the last hour, the limit/,
+      );
+      assertIncludes(limit, "b.limit.example.com");
+      // More changes, and time: no order for b, and the limit said once.
+      await runContainer("dg-acme-limit-c", {
+        network: net.name,
+        labels: { glue_http_80_host: "c.limit.example.com" },
+      });
+      await new Promise((r) => setTimeout(r, 2000));
+      assertEquals(
+        balancer.count(/ACME: requesting a certificate for b\.limit/),
+        0,
+      );
+      assertEquals(balancer.count(/ACME: 1 new orders in the last hour/), 1);
     }),
 });

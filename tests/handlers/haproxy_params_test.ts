@@ -20,6 +20,7 @@ Deno.test("haproxy params: https_bind, tls_cert_dir and the acme_* params become
     acme_directory: "https://acme-v02.api.letsencrypt.org/directory",
     acme_email: "ops@example.com",
     acme_backoff: "30s:1h",
+    acme_orders_per_hour: "12",
   });
   assertEquals(haproxy.httpsBind, "*:443");
   assertEquals(haproxy.tlsCertDir, "/etc/haproxy/certs");
@@ -28,6 +29,7 @@ Deno.test("haproxy params: https_bind, tls_cert_dir and the acme_* params become
     email: "ops@example.com",
     caFile: undefined,
     backoff: { baseMs: 30_000, maxMs: 3_600_000 },
+    ordersPerHour: 12,
   });
   assertEquals(from({}).haproxy.acme, undefined);
 });
