@@ -8,6 +8,7 @@
  * @module
  */
 
+import { processUid } from "./lib/agent/file_trust.ts";
 import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { Agent, type HandlerSlot, NONE } from "./lib/agent/agent.ts";
@@ -160,6 +161,7 @@ async function serve(
     agent = new Agent(connectDocker(url), {
       dockerUrl: url,
       scriptPaths: scriptDirs,
+      uid: processUid(),
       ...(telemetry === undefined ? {} : { telemetry }),
     });
   } catch (error) {

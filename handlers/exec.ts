@@ -8,6 +8,7 @@
  * @module
  */
 
+import { checkTrusted } from "../lib/agent/file_trust.ts";
 import { getLogger } from "@logtape/logtape";
 import {
   BaseHandler,
@@ -74,6 +75,9 @@ export class ScriptHandler extends BaseHandler {
       this.#timeoutMs = Math.round(seconds * 1000);
     }
     this.#script = await resolveScript(script.trim(), this.agent.scriptPaths);
+    if (this.#script !== null) {
+      await checkTrusted(this.#script, this.agent.uid, "handler script");
+    }
     if (this.#script === null) {
       throw new HandlerDisabledError(
         `script ${JSON.stringify(script)} is not an executable file${

@@ -136,6 +136,8 @@ export const BALANCER_PERMISSIONS: readonly string[] = [
 export const GLUE_PERMISSIONS: readonly string[] = [
   "--allow-env",
   "--allow-read",
+  // Its own user id: as root it refuses handler files others can change.
+  "--allow-sys=uid",
   `--allow-write=${[...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS].join(",")}`,
   `--allow-net=${NET.join(",")}`,
   "--allow-run",

@@ -58,6 +58,11 @@ export interface AgentOptions {
   readonly dockerUrl: string;
   /** Directories searched for handler scripts. */
   readonly scriptPaths?: readonly string[];
+  /**
+   * The user the agent runs as; as root (0), handler files, scripts and
+   * modules others can change are refused. Unknown (-1) by default.
+   */
+  readonly uid?: number;
   /** Where the agent and its handlers report for metrics; none by default. */
   readonly telemetry?: Telemetry;
 }
@@ -72,6 +77,8 @@ export class Agent implements AgentContext {
   readonly scriptPaths: readonly string[];
   /** Docker URL, for messages. */
   readonly dockerUrl: string;
+  /** The user the agent runs as. */
+  readonly uid: number;
   /** Where the agent and its handlers report for metrics. */
   readonly telemetry: Telemetry;
   readonly #dispatcher = new Dispatcher();
@@ -88,6 +95,7 @@ export class Agent implements AgentContext {
     this.docker = docker;
     this.dockerUrl = options.dockerUrl;
     this.scriptPaths = options.scriptPaths ?? [];
+    this.uid = options.uid ?? -1;
     this.telemetry = options.telemetry ?? NO_TELEMETRY;
     this.inventory = new Inventory(docker);
   }

@@ -21,6 +21,8 @@ export interface AgentContext {
   readonly scriptPaths: readonly string[];
   /** The Docker URL, for messages. */
   readonly dockerUrl: string;
+  /** The user the agent runs as: as root, what others can change is refused. */
+  readonly uid: number;
   /**
    * True while the agent runs once (`-1`): nothing runs after the event, so
    * a handler finishes its work within it instead of in the background.

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkTrusted, UntrustedFileError } from "./file_trust.ts";
 import {
   type AgentContext,
   type BaseHandler,
@@ -74,6 +75,7 @@ export function moduleSpecifier(reference: string, iniFile: string): string {
 async function resolveClass(
   ini: HandlerIni,
   registry: HandlerRegistry,
+  uid: number,
 ): Promise<unknown> {
   const { className, file } = ini;
   const builtin = registry.lookup(className);
@@ -91,9 +93,13 @@ async function resolveClass(
     );
   }
   const reference = className.slice(0, colon);
+  const specifier = moduleSpecifier(reference, file);
   let mod: Record<string, unknown>;
   try {
-    mod = await import(moduleSpecifier(reference, file));
+    if (specifier.startsWith("file:")) {
+      await checkTrusted(new URL(specifier).pathname, uid, "handler module");
+    }
+    mod = await import(specifier);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     throw new HandlerFileError(
@@ -141,6 +147,7 @@ export async function loadHandlerFile(
 ): Promise<LoadedHandler | null> {
   let text: string;
   try {
+    await checkTrusted(file, agent.uid, "handler file");
     const info = await Deno.stat(file);
     if (info.size > MAX_HANDLER_FILE_BYTES) {
       throw new HandlerFileError(
@@ -152,11 +159,14 @@ export async function loadHandlerFile(
   } catch (error) {
     if (error instanceof HandlerFileError) throw error;
     if (error instanceof Deno.errors.NotCapable) throw error;
+    if (error instanceof UntrustedFileError) {
+      throw new HandlerFileError(file, error.message);
+    }
     throw new HandlerFileError(file, `cannot read: ${firstLine(error)}`);
   }
   const ini = parseHandlerIni(file, text);
   if (!ini.enabled) return null;
-  const cls = await resolveClass(ini, registry);
+  const cls = await resolveClass(ini, registry, agent.uid);
   if (!isHandlerClass(cls)) {
     throw new HandlerFileError(
       file,

@@ -52,6 +52,27 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name:
+    "e2e glue: as root, a handler directory others can write is refused, as sshd refuses keys",
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      const dir = await handlerDir(cleanup, { "test.ini": example("test") });
+      // As `sudo docker-glue -1` in a directory every user can write.
+      await Deno.chmod(dir.path, 0o777);
+      const open = await runGlue(["--check", "--handler-paths", dir.path]);
+      assertEquals(open.code, 1, open.stdout + open.stderr);
+      assertIncludes(
+        open.stdout,
+        `error: ${dir.path}/test.ini: refused handler file ${dir.path}/test.ini: its directory ${dir.path} is writable by every user (mode 777)`,
+      );
+      await Deno.chmod(dir.path, 0o755);
+      const closed = await runGlue(["--check", "--handler-paths", dir.path]);
+      assertEquals(closed.code, 0, closed.stdout + closed.stderr);
+    }),
+});
+
+Deno.test({
+  ...opts,
   name: "e2e glue: --version, usage errors and an empty handler path",
   fn: () =>
     withCleanup(async (cleanup) => {
