@@ -257,6 +257,10 @@ Deno.test({
         await Deno.readTextFile(`${config}.rejected`),
         "no_such_keyword",
       );
+      assertEquals(
+        (await Deno.stat(`${config}.rejected`)).mode! & 0o777,
+        0o600,
+      );
 
       // Byte-identical output: nothing written, nothing reloaded.
       const again = await runBalancer(["-1", ...base, "--log-level", "debug"]);

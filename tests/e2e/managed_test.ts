@@ -180,6 +180,11 @@ Deno.test({
             "# the distribution's haproxy.cfg\n",
           );
           await started.waitForLine(/kept it as .*haproxy\.cfg\.orig/);
+          // The configuration holds the sticky-cookie secret; the operator's
+          // own file may hold secrets too.
+          for (const file of [config, `${config}.orig`]) {
+            assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600, file);
+          }
         },
       );
 
