@@ -41,10 +41,16 @@ const TIME =
   /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$/;
 /** A container port as Docker keys it. */
 const PORT_KEY = /^([0-9]{1,5})\/(tcp|udp|sctp)$/;
-/** Label keys: printable, no spaces; values may be any text but control characters other than tab and newline. */
-const LABEL_KEY = /^[\x21-\x7e]{1,255}$/;
-// deno-lint-ignore no-control-regex
-const LABEL_VALUE = /^[^\x00-\x08\x0b-\x1f\x7f]{0,65536}$/;
+/**
+ * Label names without control characters. Values are what Docker allows
+ * (any text but NUL): the `glue_*` ones then go through the label parsers
+ * like any container's, and the others never reach HAProxy, so a
+ * multi-line description label costs no route.
+ */
+// deno-lint-ignore no-control-regex -- control characters are what we refuse
+const LABEL_KEY = /^[^\x00-\x1f\x7f]{1,255}$/;
+// deno-lint-ignore no-control-regex -- NUL is what we refuse
+const LABEL_VALUE = /^[^\x00]{0,65536}$/;
 const MAX_LABELS = 1000;
 
 function object(value: unknown, field: string): Record<string, unknown> {
@@ -114,9 +120,9 @@ function labelsOf(value: unknown): Record<string, string> {
   for (const [key, val] of entries) {
     const field = `labels.${key.slice(0, 80)}`;
     if (!LABEL_KEY.test(key)) {
-      throw new DocumentError(field, "label names are printable, no spaces");
+      throw new DocumentError(field, "label names have no control characters");
     }
-    out[key] = text(val, field, LABEL_VALUE, "text without control characters");
+    out[key] = text(val, field, LABEL_VALUE, "text without NUL");
   }
   return out;
 }

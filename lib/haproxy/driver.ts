@@ -255,7 +255,15 @@ export class HAProxyDriver {
       dirs.push(tls.liveDir, tls.source.dir, `${tls.source.dir}/.acme`);
     }
     for (const dir of dirs) {
-      for (const path of await removeStaleTemps(dir)) {
+      // Cleaning up must not hold up routing: said, and tried at the next start.
+      const removed = await removeStaleTemps(dir).catch((error) => {
+        log.warn("Cannot look for temporary files in {dir}: {error}", {
+          dir,
+          error: errorMessage(error),
+        });
+        return [];
+      });
+      for (const path of removed) {
         log.info("Removed {path}, left by a run that stopped while writing", {
           path,
         });
