@@ -13,9 +13,10 @@ import https from "node:https";
 import { getLogger } from "@logtape/logtape";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import { covers, inspectPem } from "../tls/pem.ts";
-import { readOrNull, writeAtomically } from "../util/files.ts";
-import { parseState, stateText } from "./state_file.ts";
-import { SYSTEM_CA_FILES } from "../permissions.ts";
+import { writeAtomically } from "../util/files.ts";
+import { describe, systemRoots } from "./ca.ts";
+import { readState, writeState } from "./state_file.ts";
+import { accountKey } from "./account.ts";
 import {
   type Backoff,
   backoffMs,
@@ -27,23 +28,6 @@ import {
 } from "./policy.ts";
 
 const log = getLogger(["docker-glue", "acme"]);
-
-/**
- * The system's CA bundle, the first of {@link SYSTEM_CA_FILES} there is.
- *
- * @throws {Error} naming the places looked at when there is none.
- */
-async function systemRoots(): Promise<string> {
-  for (const file of SYSTEM_CA_FILES) {
-    const text = await readOrNull(file);
-    if (text !== null) return text;
-  }
-  throw new Error(
-    `no system CA bundle at ${
-      SYSTEM_CA_FILES.join(", ")
-    }: give the CA's roots with --acme-ca-file`,
-  );
-}
 
 /** ACME settings as the operator gives them. */
 export interface AcmeSettings {
@@ -350,49 +334,33 @@ export class AcmeManager {
     return this.#client;
   }
 
-  /** The account key for this CA, made once and kept beside the certificates. */
+  /** The account key for this CA; a damaged one is replaced, with a warning. */
   async #accountKey(): Promise<string> {
-    const digest = new Uint8Array(
-      await crypto.subtle.digest(
-        "SHA-256",
-        new TextEncoder().encode(this.#settings.directoryUrl),
-      ),
+    const account = await accountKey(
+      this.#certs.dir,
+      this.#settings.directoryUrl,
     );
-    const id = [...digest.slice(0, 6)].map((b) =>
-      b.toString(16).padStart(2, "0")
-    ).join("");
-    const file = `${this.#certs.dir}/.acme/account-${id}.key`;
-    const existing = await readOrNull(file);
-    if (existing !== null) {
-      try {
-        // A power loss during an older write could leave it empty or cut.
-        acme.crypto.getJwk(existing);
-        return existing;
-      } catch (error) {
-        log.warn(
-          "ACME: the account key {file} is not a private key ({error}); making a new account",
-          { file, error: describe(error) },
-        );
-      }
+    if (account.replaced !== null) {
+      log.warn(
+        "ACME: the account key {file} is not a private key ({error}); making a new account",
+        {
+          file: account.file,
+          error: describe(account.replaced.error),
+        },
+      );
     }
-    await Deno.mkdir(`${this.#certs.dir}/.acme`, {
-      recursive: true,
-      mode: 0o700,
-    });
-    const key = String(await acme.crypto.createPrivateEcdsaKey());
-    await writeAtomically(file, key, 0o600);
-    return key;
+    return account.key;
   }
 
   async #loadState(): Promise<void> {
     if (this.#loaded) return;
     this.#loaded = true;
-    const text = await readOrNull(this.#stateFile);
-    if (text === null) return;
     try {
-      const saved = parseState(text);
-      for (const [host, state] of saved.names) this.#states.set(host, state);
-      this.#orders = recentOrders(saved.orders, Date.now());
+      const saved = await readState(this.#stateFile);
+      for (const [host, state] of saved?.names ?? []) {
+        this.#states.set(host, state);
+      }
+      this.#orders = recentOrders(saved?.orders ?? [], Date.now());
     } catch (error) {
       log.warn("ACME: ignoring {file}, replaced at the next save: {error}", {
         file: this.#stateFile,
@@ -402,23 +370,10 @@ export class AcmeManager {
   }
 
   async #saveState(): Promise<void> {
-    await Deno.mkdir(`${this.#certs.dir}/.acme`, {
-      recursive: true,
-      mode: 0o700,
-    });
-    await writeAtomically(
+    await writeState(
       this.#stateFile,
-      stateText(this.#states, recentOrders(this.#orders, Date.now())),
-      0o600,
+      this.#states,
+      recentOrders(this.#orders, Date.now()),
     );
   }
-}
-
-/** An ACME or network error in one line. */
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const text = error.message.split("\n").map((line) => line.trim())
-    .filter(Boolean).join(" ");
-  const code = (error as { code?: string }).code;
-  return code !== undefined && !text.includes(code) ? `${code}: ${text}` : text;
 }

@@ -8,6 +8,7 @@
  */
 
 import type { NameState } from "./policy.ts";
+import { dirname, readOrNull, writeAtomically } from "../util/files.ts";
 
 /** The format written; files without a version are the first format (names only). */
 const VERSION = 2;
@@ -73,4 +74,27 @@ export function stateText(
       1,
     )
   }\n`;
+}
+
+/**
+ * Reads the file at `path`, or null when there is none.
+ *
+ * @throws {SyntaxError} for a file that is not a JSON object.
+ */
+export async function readState(path: string): Promise<SavedState | null> {
+  const text = await readOrNull(path);
+  return text === null ? null : parseState(text);
+}
+
+/** Writes the file at `path` (0600, its directory 0700 when made). */
+export async function writeState(
+  path: string,
+  names: ReadonlyMap<string, NameState>,
+  orders: readonly number[],
+): Promise<void> {
+  await Deno.mkdir(dirname(path), {
+    recursive: true,
+    mode: 0o700,
+  });
+  await writeAtomically(path, stateText(names, orders), 0o600);
 }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { dirname } from "../util/files.ts";
+
 /**
  * The user id of this process (`--allow-sys=uid`; Deno reads nothing under
  * /proc/self without every permission).
@@ -44,7 +46,7 @@ export async function untrustedBecause(
       } (mode ${(mode & 0o7777).toString(8)})`;
     }
     if (current === "/") return null;
-    current = current.slice(0, current.lastIndexOf("/")) || "/";
+    current = dirname(current);
     first = false;
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { dirname } from "../util/files.ts";
 import { checkTrusted, UntrustedFileError } from "./file_trust.ts";
 import {
   type AgentContext,
@@ -55,11 +56,6 @@ export interface LoadResult {
 function firstLine(error: unknown): string {
   const text = errorMessage(error);
   return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? text;
-}
-
-function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
 }
 
 /** Turns a module reference from an INI file into an import specifier. */

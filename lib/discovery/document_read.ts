@@ -53,6 +53,11 @@ const LABEL_KEY = /^[^\x00-\x1f\x7f]{1,255}$/;
 const LABEL_VALUE = /^[^\x00]{0,65536}$/;
 const MAX_LABELS = 1000;
 
+/** A value as a warning shows it: JSON, cut short, since a writer chose it. */
+function shown(value: unknown): string {
+  return String(JSON.stringify(value)).slice(0, 80);
+}
+
 function object(value: unknown, field: string): Record<string, unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new DocumentError(field, "expected an object");
@@ -64,7 +69,7 @@ function text(value: unknown, field: string, rule: RegExp, what: string) {
   if (typeof value !== "string" || !rule.test(value)) {
     throw new DocumentError(
       field,
-      `expected ${what}, got ${JSON.stringify(value)?.slice(0, 80)}`,
+      `expected ${what}, got ${shown(value)}`,
     );
   }
   return value;
@@ -85,7 +90,7 @@ function address(value: unknown, field: string, names: boolean): string {
     throw new DocumentError(
       field,
       `expected an IP address${names ? " or host name" : ""}, got ${
-        JSON.stringify(value)?.slice(0, 80)
+        shown(value)
       }`,
     );
   }
@@ -144,7 +149,7 @@ function publishedOf(entry: unknown, field: string): PublishedPort {
   if (!isPort(p.hostPort)) {
     throw new DocumentError(
       `${field}.hostPort`,
-      `expected a port 1-65535, got ${JSON.stringify(p.hostPort)}`,
+      `expected a port 1-65535, got ${shown(p.hostPort)}`,
     );
   }
   return {
@@ -179,7 +184,7 @@ export function parseContainerDocument(
   if (doc.version !== DOCUMENT_VERSION) {
     throw new DocumentError(
       "version",
-      `unsupported document version ${JSON.stringify(doc.version)}`,
+      `unsupported document version ${shown(doc.version)}`,
     );
   }
   if (doc.hostId !== hostId) {

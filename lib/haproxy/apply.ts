@@ -6,6 +6,7 @@
  */
 
 import {
+  dirname,
   readOrNull,
   syncDirOf,
   tempBeside,
@@ -157,7 +158,7 @@ export async function applyConfig(
     // The renames reach the disk with their directories: one path of each.
     const byDir = new Map(
       [configFile, ...temps.map((file) => file.path)].map((path) =>
-        [path.slice(0, path.lastIndexOf("/")), path] as const
+        [dirname(path), path] as const
       ),
     );
     for (const path of byDir.values()) await syncDirOf(path);
@@ -195,7 +196,7 @@ export async function checkConfig(
     for (const file of companions) {
       const path = moved(file.path);
       if (path === null) continue;
-      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), {
+      await Deno.mkdir(dirname(path), {
         recursive: true,
       });
       await Deno.writeTextFile(path, file.text.replaceAll(configFile, base));

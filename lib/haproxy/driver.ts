@@ -9,7 +9,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { applyConfig, keepForeignConfig, reload } from "./apply.ts";
-import { removeStaleTemps, writeAtomically } from "../util/files.ts";
+import { dirname, removeStaleTemps, writeAtomically } from "../util/files.ts";
 import { type RuntimeOp, shapeOf } from "./plan.ts";
 import type { HAProxyModel } from "./model.ts";
 import type { RenderInput } from "./render.ts";
@@ -250,7 +250,7 @@ export class HAProxyDriver {
     if (this.#checkedForeign) return;
     const file = this.#options.apply.configFile;
     const tls = this.#options.tls;
-    const dirs = [file.slice(0, file.lastIndexOf("/")) || "/"];
+    const dirs = [dirname(file)];
     if (tls !== undefined) {
       dirs.push(tls.liveDir, tls.source.dir, `${tls.source.dir}/.acme`);
     }

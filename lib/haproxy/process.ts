@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { dirname } from "../util/files.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { RuntimeError, sendCommand } from "./runtime.ts";
 
@@ -271,7 +272,7 @@ export class ManagedHAProxy implements HAProxyProcess {
   async #spawn(): Promise<void> {
     const { haproxyBin, configFile, masterSocket, extraArgs } = this.#options;
     await Deno.mkdir(
-      masterSocket.slice(0, masterSocket.lastIndexOf("/")) || "/",
+      dirname(masterSocket),
       {
         recursive: true,
       },

@@ -20,7 +20,7 @@ import { Renderer } from "./render.ts";
 import { resolveTemplateDirs } from "./template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
 import { selfSignedDefault } from "./tls.ts";
-import { readOrNull } from "../util/files.ts";
+import { dirname, readOrNull } from "../util/files.ts";
 import type { AcmeManager } from "../acme/manager.ts";
 import { ChallengeMap } from "../acme/challenges.ts";
 import {
@@ -54,8 +54,7 @@ async function checkHaproxy(bin: string): Promise<void> {
 }
 
 async function checkWritable(configFile: string): Promise<void> {
-  const slash = configFile.lastIndexOf("/");
-  const dir = slash > 0 ? configFile.slice(0, slash) : slash === 0 ? "/" : ".";
+  const dir = dirname(configFile);
   try {
     const probe = await Deno.makeTempFile({
       dir,

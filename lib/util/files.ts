@@ -17,6 +17,12 @@ export function tempBeside(path: string): string {
   }.tmp`;
 }
 
+/** The directory part of `path`: `/` for a file at the root, `.` for a bare name. */
+export function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
+}
+
 /** The text of a file, or null when there is none. */
 export async function readOrNull(path: string): Promise<string | null> {
   try {
@@ -55,10 +61,7 @@ export async function writeSynced(
 
 /** Syncs the directory holding `path`, so a rename in it survives a power loss. */
 export async function syncDirOf(path: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = await Deno.open(slash <= 0 ? "/" : path.slice(0, slash), {
-    read: true,
-  });
+  const dir = await Deno.open(dirname(path), { read: true });
   try {
     await dir.sync();
   } finally {

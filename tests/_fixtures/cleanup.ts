@@ -73,3 +73,16 @@ export async function withCleanup<T>(
   }
   return result;
 }
+
+/** Runs `body` with a new temporary directory, removed afterwards whatever happens. */
+export async function withTempDir<T>(
+  prefix: string,
+  body: (dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    return await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -3,6 +3,7 @@
  * change is refused with the reason, as sshd refuses keys (StrictModes).
  */
 
+import { withTempDir } from "../_fixtures/cleanup.ts";
 import {
   assertEquals,
   assertIncludes,
@@ -26,21 +27,12 @@ async function runAsRoot(): Promise<boolean> {
 
 const root = await runAsRoot();
 
-async function inDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  // Under /tmp: world-writable but sticky, which is allowed.
-  const dir = await Deno.makeTempDir({ prefix: "docker-glue-trust-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test({
   name: "file trust: as root, a file or directory others can change is refused",
   ignore: !root,
   fn: () =>
-    inDir(async (dir) => {
+    // Made under /tmp: world-writable, but sticky, which is allowed.
+    withTempDir("docker-glue-trust-", async (dir) => {
       const file = `${dir}/lb.ini`;
       await Deno.writeTextFile(file, "[handler]\n");
       await Deno.chmod(file, 0o644);
@@ -80,7 +72,7 @@ Deno.test({
     "file trust: the loader refuses a handler file, script or module others can write, in one line each; the rest load",
   ignore: !root,
   fn: () =>
-    inDir(async (dir) => {
+    withTempDir("docker-glue-trust-", async (dir) => {
       const agent = new Agent(connectDocker("unix:///nonexistent.sock"), {
         dockerUrl: "unix:///nonexistent.sock",
         scriptPaths: [dir],

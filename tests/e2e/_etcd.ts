@@ -102,17 +102,7 @@ export class TestEtcd {
 
   /** Keys and values under a prefix, read with etcdctl. */
   async read(prefix: string): Promise<Record<string, string>> {
-    const out = await etcdctl("get", "--prefix", prefix, "-w", "json");
-    const body = JSON.parse(out) as {
-      kvs?: { key: string; value?: string }[];
-    };
-    const decode = (b64: string) =>
-      new TextDecoder().decode(
-        Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
-      );
-    return Object.fromEntries(
-      (body.kvs ?? []).map((kv) => [decode(kv.key), decode(kv.value ?? "")]),
-    );
+    return keysOf(await etcdctl("get", "--prefix", prefix, "-w", "json"));
   }
 
   /** Stores a key with etcdctl. */
@@ -128,6 +118,20 @@ export class TestEtcd {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
   }
+}
+
+/** The keys and values of `etcdctl get -w json` output. */
+export function keysOf(out: string): Record<string, string> {
+  const body = JSON.parse(out) as {
+    kvs?: { key: string; value?: string }[];
+  };
+  const decode = (b64: string) =>
+    new TextDecoder().decode(
+      Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
+    );
+  return Object.fromEntries(
+    (body.kvs ?? []).map((kv) => [decode(kv.key), decode(kv.value ?? "")]),
+  );
 }
 
 /** Runs etcdctl against the test etcd; resolves to its output. */

@@ -6,6 +6,7 @@
  */
 
 import { waitFor } from "./_harness.ts";
+import { keysOf } from "./_etcd.ts";
 
 /** The HTTPS client URL. */
 export const SECURE_ETCD_URL = "https://127.0.0.1:2379";
@@ -253,15 +254,7 @@ export class SecureEtcd {
 
   /** Keys and values under a prefix, read as root. */
   async read(prefix: string): Promise<Record<string, string>> {
-    const out = await this.ctl("get", "--prefix", prefix, "-w", "json");
-    const body = JSON.parse(out) as { kvs?: { key: string; value?: string }[] };
-    const decode = (b64: string) =>
-      new TextDecoder().decode(
-        Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
-      );
-    return Object.fromEntries(
-      (body.kvs ?? []).map((kv) => [decode(kv.key), decode(kv.value ?? "")]),
-    );
+    return keysOf(await this.ctl("get", "--prefix", prefix, "-w", "json"));
   }
 
   /** Stops etcd; the directory is the caller's. */

@@ -28,6 +28,7 @@ import {
 } from "./_harness.ts";
 import { httpsGet, servedCert } from "./_tls.ts";
 import { startPebble } from "./_pebble.ts";
+import { accountKeyFile } from "../../lib/acme/account.ts";
 import { type Cleanup, withCleanup } from "../_fixtures/cleanup.ts";
 import type { HAProxyDir } from "./_harness/haproxy.ts";
 
@@ -94,16 +95,8 @@ async function emptyAccountKey(
   certs: string,
   directory: string,
 ): Promise<string> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest(
-      "SHA-256",
-      new TextEncoder().encode(directory),
-    ),
-  );
-  const id = [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const file = await accountKeyFile(certs, directory);
   await Deno.mkdir(`${certs}/.acme`, { recursive: true, mode: 0o700 });
-  const file = `${certs}/.acme/account-${id}.key`;
   await Deno.writeTextFile(file, "");
   return file;
 }

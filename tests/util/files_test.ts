@@ -3,6 +3,7 @@
  * its mode whether it is new or not, and what a dead run left is removed.
  */
 
+import { withTempDir } from "../_fixtures/cleanup.ts";
 import { assertEquals } from "../_fixtures/assert.ts";
 import {
   removeStaleTemps,
@@ -10,19 +11,10 @@ import {
   writeAtomically,
 } from "../../lib/util/files.ts";
 
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "docker-glue-files-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 const modeOf = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
 
 Deno.test("files: an atomic write is 0600 unless told, also over an older 0644 file", () =>
-  inTempDir(async (dir) => {
+  withTempDir("docker-glue-files-", async (dir) => {
     const path = `${dir}/haproxy.cfg`;
     await Deno.writeTextFile(path, "old\n", { mode: 0o644 });
     await Deno.chmod(path, 0o644);
@@ -38,7 +30,7 @@ Deno.test("files: an atomic write is 0600 unless told, also over an older 0644 f
   }));
 
 Deno.test("files: temporary files of a run that died are removed, others kept", () =>
-  inTempDir(async (dir) => {
+  withTempDir("docker-glue-files-", async (dir) => {
     const old = new Date(Date.now() - 120_000);
     const dead = `${dir}/.haproxy.cfg.999999.0123abcd.tmp`;
     const deadCheck = `${dir}/.haproxy.cfg.999998.89abcdef.tmp`;
