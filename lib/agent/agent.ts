@@ -363,7 +363,7 @@ export class Agent implements AgentContext {
    */
   async #recheckStopping(id: string): Promise<void> {
     if (this.inventory.get(id)?.stopping !== true) return;
-    const record = await this.inventory.refresh(id);
+    const record = await this.inventory.refresh(id, "recheck");
     if (record === null) return;
     log.info(
       "Container {container}: still running {seconds} s after a terminating signal it ignored; no longer stopping",

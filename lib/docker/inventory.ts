@@ -55,7 +55,9 @@ export class Inventory implements ContainerSource {
       while (next < ids.length) {
         const id = ids[next++] as string;
         const record = await this.#inspect(id);
-        if (record !== null && record.running) fresh.set(id, record);
+        if (record !== null && record.running) {
+          fresh.set(id, this.#keepStopping(record));
+        }
       }
     };
     await Promise.all(
@@ -66,23 +68,31 @@ export class Inventory implements ContainerSource {
 
   /**
    * Re-inspects one container after an event. Returns its record, or null
-   * when it no longer runs (then it is dropped from the inventory).
+   * when it no longer runs (then it is dropped from the inventory). A
+   * stopping mark stays while the same run goes on, unless `stopping` is
+   * "recheck": the caller asks whether a signal was ignored.
    */
-  async refresh(id: string): Promise<ContainerRecord | null> {
+  async refresh(
+    id: string,
+    stopping: "keep" | "recheck" = "keep",
+  ): Promise<ContainerRecord | null> {
     const record = await this.#inspect(id);
     if (record === null || !record.running) {
       this.#records.delete(id);
       return null;
     }
-    this.#records.set(record);
-    return record;
+    const kept = stopping === "keep" ? this.#keepStopping(record) : record;
+    this.#records.set(kept);
+    return kept;
   }
 
   /**
    * Marks a container as stopping (Docker sent it a terminating signal)
    * without asking Docker: it still runs, but is on its way out. Returns
-   * false for a container not in the inventory. The next inspect (on
-   * `start`, `die` ...) replaces the mark with what Docker says.
+   * false for a container not in the inventory. Inspect says "running"
+   * until the process is gone, so the mark outlives later inspects of the
+   * same run (a health event, a resync): only a new start, or a recheck
+   * after the stop timeout, clears it.
    */
   markStopping(id: string): boolean {
     const record = this.#records.get(id);
@@ -94,6 +104,16 @@ export class Inventory implements ContainerSource {
   /** Drops a container known to be gone (a `destroy` event) without asking Docker. */
   forget(id: string): void {
     this.#records.delete(id);
+  }
+
+  // Docker has no "stopping" state: what this inventory learnt from the
+  // signal would otherwise be lost to any inspect, and the draining server
+  // would take requests again until the kill cut them off.
+  #keepStopping(record: ContainerRecord): ContainerRecord {
+    const known = this.#records.get(record.id);
+    return known?.stopping === true && known.startedAt === record.startedAt
+      ? { ...record, stopping: true }
+      : record;
   }
 
   async #inspect(id: string): Promise<ContainerRecord | null> {

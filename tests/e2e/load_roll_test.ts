@@ -192,7 +192,13 @@ Deno.test({
             );
             latencies.push(performance.now() - start);
             if (res.status === 200 && res.body.startsWith("dg-roll-")) ok++;
-            else failures.push(`status ${res.status}`);
+            else {
+              failures.push(
+                `status ${res.status} after ${
+                  (performance.now() - start).toFixed(0)
+                } ms, body ${JSON.stringify(res.body.slice(0, 80))}`,
+              );
+            }
           } catch (error) {
             failures.push(String(error));
           }

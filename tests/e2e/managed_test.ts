@@ -29,6 +29,7 @@ import {
   waitForBody,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
+import { sleep } from "../../lib/util/sleep.ts";
 
 const HOST = "managed.example.com";
 const label = { glue_http_80_host: HOST };
@@ -254,6 +255,22 @@ Deno.test({
                 : undefined,
             3000,
             10,
+          );
+          // Docker says "running" until the process goes: a later inspect
+          // of the same run (here for a network event) keeps it drained.
+          const other = await testNetwork(
+            cleanup,
+            "docker-glue-test-managed-2",
+          );
+          await docker("network", "connect", other.name, "dg-m-slow");
+          // Nothing should change in HAProxy, so there is nothing to wait
+          // for: the event is handled within milliseconds of the connect.
+          await sleep(1000);
+          assertTrue(
+            (await runningServers()).some((s) =>
+              s.includes("/dg-m-slow:80 ") && s.endsWith(" w0")
+            ),
+            "still drained after a network event",
           );
           for (let i = 0; i < 20; i++) {
             const res = await httpGet(port, HOST, "/whoami");
