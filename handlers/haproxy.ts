@@ -81,6 +81,7 @@ export function settingsFromParams(
       statsSocket: or("stats_socket", HAPROXY_DEFAULTS.statsSocket),
       httpsBind: param("https_bind"),
       tlsCertDir: param("tls_cert_dir"),
+      backendCaFile: param("backend_ca_file"),
       acme: named("acme_directory", () =>
         acmeSettings({
           directory: param("acme_directory"),

@@ -53,6 +53,7 @@ export interface Flags {
   statsSocket: string;
   httpsBind?: string;
   tlsCertDir: string;
+  backendCaFile?: string;
   acmeDirectory?: string;
   acmeEmail?: string;
   acmeCaFile?: string;
@@ -166,6 +167,10 @@ export function program(): Command {
         HAPROXY_DEFAULTS.tlsCertDir,
       )
       .option(
+        "--backend-ca-file <file>",
+        "PEM CA certificates that containers labelled scheme=https must chain to (checked by HAProxy); without it their TLS is not verified",
+      )
+      .option(
         "--acme-directory <url>",
         "ACME directory URL: get certificates for the hosts of routes labelled tls, by HTTP-01",
       )
@@ -248,6 +253,7 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       statsSocket: flags.statsSocket,
       httpsBind: flags.httpsBind,
       tlsCertDir: flags.tlsCertDir,
+      backendCaFile: flags.backendCaFile,
       acme: acmeSettings({
         directory: flags.acmeDirectory,
         email: flags.acmeEmail,

@@ -47,8 +47,13 @@ export interface ContainerRecord {
   readonly publishedPorts: readonly PublishedPort[];
   /** Address on the default bridge (`NetworkSettings.IPAddress`), or "". */
   readonly ipAddress: string;
-  /** Address on every attached network that has one, by network name. */
+  /** IPv4 address on every attached network that has one, by network name. */
   readonly networks: Readonly<Record<string, string>>;
+  /**
+   * Global IPv6 address on every attached network that has one, by network
+   * name; absent where no network has IPv6 (and in etcd documents).
+   */
+  readonly networks6?: Readonly<Record<string, string>>;
   /** True while the main process runs (paused containers included). */
   readonly running: boolean;
   /** True while the container is frozen by `docker pause`. */
@@ -186,8 +191,13 @@ export interface ListedContainer {
   readonly health: HealthState;
   /** Container labels. */
   readonly labels: Readonly<Record<string, string>>;
-  /** Address on every attached network that has one, by network name. */
+  /** IPv4 address on every attached network that has one, by network name. */
   readonly networks: Readonly<Record<string, string>>;
+  /**
+   * Global IPv6 address on every attached network that has one, by network
+   * name; absent where no network has IPv6 (and in etcd documents).
+   */
+  readonly networks6?: Readonly<Record<string, string>>;
 }
 
 /** Copies what routing depends on out of one entry of Docker's container list. */
@@ -272,9 +282,12 @@ export function narrowInspect(inspect: unknown): ContainerRecord {
   const state = asRecord(doc.State);
   const settings = asRecord(doc.NetworkSettings);
   const networks: Record<string, string> = {};
+  const networks6: Record<string, string> = {};
   for (const [name, net] of Object.entries(asRecord(settings.Networks))) {
     const ip = asString(asRecord(net).IPAddress);
     if (ip !== "") networks[name] = ip;
+    const ip6 = asString(asRecord(net).GlobalIPv6Address);
+    if (ip6 !== "") networks6[name] = ip6;
   }
   return {
     id: asString(doc.Id),
@@ -287,6 +300,7 @@ export function narrowInspect(inspect: unknown): ContainerRecord {
     publishedPorts: parsePublished(settings.Ports),
     ipAddress: asString(settings.IPAddress),
     networks,
+    ...(Object.keys(networks6).length > 0 ? { networks6 } : {}),
     running: state.Running === true,
     paused: state.Paused === true,
     health: parseHealth(state),

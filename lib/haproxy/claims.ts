@@ -8,21 +8,24 @@
 import type { ContainerRecord } from "../docker/container.ts";
 import { pickAddress } from "./address.ts";
 import {
-  type Balance,
-  parseBalance,
-  parseCheckPath,
-  parseHostList,
-  parseMaxconn,
+  parseHost,
   parsePort,
   parsePortList,
-  parsePrefix,
   parseSwitch,
   parseWeight,
 } from "./labels.ts";
 import type { Finding, UnroutedReason } from "./findings.ts";
 import { errorMessage } from "../util/error_message.ts";
+import {
+  DEFAULT_ROUTE_SETTINGS,
+  LabelError,
+  readHttpLabels,
+  type RouteSettings,
+  SETTING_LABELS,
+} from "./route_settings.ts";
 
-export type { Finding, UnroutedReason };
+export type { Finding, RouteSettings, UnroutedReason };
+export { DEFAULT_ROUTE_SETTINGS, SETTING_LABELS };
 
 /** Options of the route model that come from the command line or INI params. */
 export interface RouteOptions {
@@ -35,54 +38,17 @@ export interface RouteOptions {
   /** An HTTPS frontend exists (`--https-bind`), so `tls` and `redirect_https` labels take effect. */
   readonly https?: boolean;
   /**
+   * The HTTPS listener's first port, with `--https-bind`: TLS passthrough
+   * (`glue_tcp_<port>_sni`) is served there unless a listen port is named.
+   */
+  readonly httpsPort?: number;
+  /**
    * `--per-port-frontends`: as the original did, HAProxy listens on each
    * port the HTTP labels name, and a route belongs to its label port's
    * frontend. `reservedPorts` then holds the stats and HTTPS ports only.
    */
   readonly perPortFrontends?: boolean;
 }
-
-/**
- * How a route is served, from the labels of the containers that serve it.
- * All containers of one route must agree; the oldest one decides.
- */
-export interface RouteSettings {
-  /** `strip_prefix`: the prefix is removed before the request reaches the servers. */
-  readonly stripPrefix: boolean;
-  /** `tls`: also served on the HTTPS frontend. */
-  readonly tls: boolean;
-  /** `redirect_https`: plain-HTTP requests get a permanent redirect to HTTPS. */
-  readonly redirectHttps: boolean;
-  /** `check`: HTTP health-check path; "" for a TCP check. */
-  readonly check: string;
-  /** `balance`: the load-balancing algorithm. */
-  readonly balance: Balance;
-  /** `sticky`: cookie-based persistence. */
-  readonly sticky: boolean;
-}
-
-/** Settings of a route whose labels set none. */
-export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
-  stripPrefix: false,
-  tls: false,
-  redirectHttps: false,
-  check: "",
-  balance: "roundrobin",
-  sticky: false,
-};
-
-/**
- * The label suffix of each route setting, for messages, in the order
- * conflicts are looked for: redirect_https before tls, which it implies.
- */
-export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
-  stripPrefix: "strip_prefix",
-  redirectHttps: "redirect_https",
-  tls: "tls",
-  check: "check",
-  balance: "balance",
-  sticky: "sticky",
-};
 
 /** A container's wish to serve a host and prefix on one of its ports. */
 export interface HttpClaim {
@@ -107,7 +73,12 @@ export interface Target {
 
 /** A container's wish to serve TCP connections to a listen port. */
 export interface TcpClaim {
+  /** Port HAProxy listens on; the HTTPS port for passthrough on the HTTPS listener. */
   readonly listen: number;
+  /** TLS server name picked by (`sni`), wildcards as for hosts; "" for any. */
+  readonly sni: string;
+  /** Passed through on the HTTPS listener (`sni` with `--https-bind`). */
+  readonly https: boolean;
   /** Container port (what the labels name). */
   readonly port: number;
   readonly weight: number;
@@ -177,6 +148,11 @@ function tcpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
   }
 }
 
+/** Parses the server names of TLS passthrough: one or more hosts, none empty. */
+function parseSniList(value: string): string[] {
+  return [...new Set(value.split(",").map((part) => parseHost(part.trim())))];
+}
+
 /**
  * Reads a container's claims. The caller decides whether the container is
  * serving; this only reads labels, ports and addresses.
@@ -243,10 +219,20 @@ export function claimsOf(
   } else {
     let address: string;
     try {
+      let ipv6 = false;
+      if (labels["glue_ipv6"] !== undefined) {
+        try {
+          ipv6 = parseSwitch(labels["glue_ipv6"]);
+        } catch (error) {
+          warn("glue_ipv6", `not routed: ${errorMessage(error)}`);
+          return { http: [], tcp: [] };
+        }
+      }
       const choice = pickAddress(
         container,
         labels["glue_network"],
         options.network,
+        ipv6,
       );
       address = choice.address;
       if (choice.note !== undefined) {
@@ -284,65 +270,38 @@ export function claimsOf(
     if (!exposed(port, label)) continue;
     const target = targetOf(port, label);
     if (target === null) continue;
-    let current = `glue_http_${port}_host`;
     try {
-      const hosts = parseHostList(labels[current] ?? "");
-      const read = <T>(
-        suffix: string,
-        parse: (value: string) => T,
-        fallback: T,
-      ): T => {
-        current = `glue_http_${port}_${suffix}`;
-        const value = labels[current];
-        return value === undefined ? fallback : parse(value);
-      };
-      const prefix = read("prefix", parsePrefix, "");
-      const strip = read("strip_prefix", parseSwitch, false);
-      const weight = read("weight", parseWeight, 100);
-      let tls = read("tls", parseSwitch, false);
-      let redirectHttps = read("redirect_https", parseSwitch, false);
-      const check = read("check", parseCheckPath, "");
-      const balance = read<Balance>("balance", parseBalance, "roundrobin");
-      const sticky = read("sticky", parseSwitch, false);
-      const maxconn = read("maxconn", parseMaxconn, 0);
-      if ((tls || redirectHttps) && !options.https) {
+      const read = readHttpLabels(labels, port);
+      let settings = read.settings;
+      if (settings.tls && !options.https) {
         findings.push({
           ...base,
           severity: "info",
           label: `glue_http_${port}_${
-            redirectHttps ? "redirect_https" : "tls"
+            settings.redirectHttps ? "redirect_https" : "tls"
           }`,
           message:
             `port ${port} is served on plain HTTP only: HTTPS is off (start with --https-bind to serve it)`,
         });
-        tls = false;
-        redirectHttps = false;
+        settings = { ...settings, tls: false, redirectHttps: false };
       }
-      const settings: RouteSettings = {
-        // Stripping an empty prefix changes nothing; treat it as off so it
-        // cannot conflict with a container that left the label out.
-        stripPrefix: strip && prefix !== "",
-        // A redirect to HTTPS is only useful where HTTPS serves the route.
-        tls: tls || redirectHttps,
-        redirectHttps,
-        check,
-        balance,
-        sticky,
-      };
-      for (const host of hosts) {
+      for (const host of read.hosts) {
         httpClaims.push({
           host,
-          prefix,
+          prefix: read.prefix,
           settings,
           port,
-          weight,
-          maxconn,
+          weight: read.weight,
+          maxconn: read.maxconn,
           target,
           container,
         });
       }
     } catch (error) {
-      warn(current, `port ${port} not routed: ${errorMessage(error)}`);
+      warn(
+        error instanceof LabelError ? error.label : `glue_http_${port}_host`,
+        `port ${port} not routed: ${errorMessage(error)}`,
+      );
     }
   }
 
@@ -354,15 +313,35 @@ export function claimsOf(
     let current = `glue_tcp_${port}_weight`;
     try {
       const weight = parseWeight(labels[current] ?? "100");
+      current = `glue_tcp_${port}_sni`;
+      const sniLabel = labels[current];
+      const sni = sniLabel === undefined ? [""] : parseSniList(sniLabel);
       current = `glue_tcp_${port}_listen`;
       const listenLabel = labels[current];
-      const listen = listenLabel === undefined ? port : parsePort(listenLabel);
-      if (options.reservedPorts?.includes(listen)) {
+      // TLS passthrough shares the HTTPS listener unless a port is named.
+      const https = sniLabel !== undefined && listenLabel === undefined &&
+        options.httpsPort !== undefined;
+      const listen = https
+        ? options.httpsPort!
+        : listenLabel === undefined
+        ? port
+        : parsePort(listenLabel);
+      if (!https && options.reservedPorts?.includes(listen)) {
         throw new RangeError(
           `listen port ${listen} is taken by HAProxy's HTTP or stats listener`,
         );
       }
-      tcpClaims.push({ listen, port, weight, target, container });
+      for (const host of sni) {
+        tcpClaims.push({
+          listen,
+          port,
+          weight,
+          sni: host,
+          https,
+          target,
+          container,
+        });
+      }
     } catch (error) {
       warn(current, `TCP port ${port} not routed: ${errorMessage(error)}`);
     }

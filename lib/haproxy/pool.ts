@@ -9,6 +9,7 @@
  */
 
 import type { HttpRoute, RouteTable } from "./routes.ts";
+import { hasOptions } from "./route_settings.ts";
 
 /** Which pool backend serves which host, and how many pool backends there are. */
 export interface PoolAssignment {
@@ -92,11 +93,12 @@ export interface PooledTable extends RouteTable {
 /**
  * Whether a route can be served through the host map. With per-port
  * frontends a route on HTTPS is not: the HTTPS frontend serves every port's
- * routes, and its maps are keyed by host alone.
+ * routes, and its maps are keyed by host alone. Nor is a route with options
+ * (authentication, limits, headers ...): it has rules of its own.
  */
 export function isPlainHost(route: HttpRoute): boolean {
   return route.host !== "" && !route.host.startsWith("*.") &&
-    route.prefix === "" &&
+    route.prefix === "" && !hasOptions(route.settings) &&
     (route.listen === undefined ||
       (!route.settings.tls && !route.settings.redirectHttps));
 }

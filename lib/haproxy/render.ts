@@ -16,6 +16,7 @@ import {
   type PoolSlot,
   type RouteView,
   type SlotView,
+  tcpFrontendsOf,
   tcpViewOf,
   viewOf,
 } from "./template_views.ts";
@@ -53,6 +54,13 @@ export interface ListenOptions {
   readonly crtList?: string;
   /** Secret HAProxy derives sticky-session cookie values from. */
   readonly cookieKey?: string;
+  /**
+   * Where the HTTPS frontend listens when TLS passthrough shares its
+   * port: the passthrough frontend hands it the connections it keeps.
+   */
+  readonly httpsSocket?: string;
+  /** CA file `scheme=https` containers are verified against; "" for none. */
+  readonly backendCaFile?: string;
 }
 
 /** The map files of a configuration. */
@@ -227,7 +235,7 @@ export class Renderer {
   #view(route: HttpRoute): RouteView {
     let view = this.#views.get(route);
     if (view === undefined) {
-      view = viewOf(route);
+      view = viewOf(route, this.#listen.backendCaFile ?? "");
       this.#views.set(route, view);
     }
     return view;
@@ -244,6 +252,10 @@ export class Renderer {
     const httpsBind = this.#listen.httpsBind ?? [];
     // Pool backends show the same routes: one view each.
     const routes = table.routes.map((route) => this.#view(route));
+    const tcp = table.tcpRoutes.map((route) =>
+      tcpViewOf(route, this.#listen.tcpBindAddress)
+    );
+    const { frontends, passthrough } = tcpFrontendsOf(tcp);
     try {
       return this.#template.render({
         routes,
@@ -259,9 +271,10 @@ export class Renderer {
         default_cert: table.defaultCert ?? "",
         crt_list: this.#listen.crtList ?? "",
         cookie_key: this.#listen.cookieKey ?? "docker-glue",
-        tcp_routes: table.tcpRoutes.map((route) =>
-          tcpViewOf(route, this.#listen.tcpBindAddress)
-        ),
+        tcp_routes: tcp,
+        tcp_frontends: frontends,
+        https_passthrough: httpsBind.length > 0 ? passthrough : [],
+        https_socket: this.#listen.httpsSocket ?? "",
         http_bind: this.#listen.httpBind,
         stats_bind: this.#listen.statsBind,
         stats_socket: this.#listen.statsSocket ?? "",

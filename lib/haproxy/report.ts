@@ -9,6 +9,7 @@
 
 import type { ContainerRecord, UnreadableRecord } from "../docker/container.ts";
 import { isPlainHost, poolKey } from "./pool.ts";
+import { settingWords } from "./route_settings.ts";
 import type {
   Finding,
   HttpRoute,
@@ -66,6 +67,11 @@ export interface RouteRow {
   readonly backend: string;
   /** Servers by name. */
   readonly servers: readonly ServerRow[];
+  /**
+   * Options set by labels, as `label=value` (`auth=users alice`,
+   * `sni=db.example.com`); none for a route without options.
+   */
+  readonly options: readonly string[];
 }
 
 /** A container, or one of its ports, that is not routed. */
@@ -243,6 +249,7 @@ export function routeReport(
         listen: route.listen ?? 0,
         backend,
         servers: rowsOf(backend, route),
+        options: settingWords(route.settings),
       };
     }),
     ...table.tcpRoutes.map((route) => ({
@@ -253,6 +260,10 @@ export function routeReport(
       listen: route.listen,
       backend: route.backend,
       servers: rowsOf(route.backend, route),
+      options: [
+        ...(route.sni === "" ? [] : [`sni=${route.sni}`]),
+        ...(route.https ? ["passthrough on the HTTPS listener"] : []),
+      ],
     })),
   ];
   return {
@@ -288,6 +299,7 @@ export function formatReport(report: RouteReport): string {
     "ADDRESS",
     "WEIGHT",
     "STATE",
+    "OPTIONS",
   ]];
   for (const route of report.routes) {
     const frontend = route.frontend === "tcp"
@@ -304,6 +316,7 @@ export function formatReport(report: RouteReport): string {
         `${server.address}:${server.port}`,
         String(server.weight),
         server.state,
+        route.options.join(" ") || "-",
       ]);
     }
   }

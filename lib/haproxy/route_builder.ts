@@ -350,8 +350,8 @@ function sameHttp(a: HttpRoute, b: HttpRoute): boolean {
 }
 
 function sameTcp(a: TcpRoute, b: TcpRoute): boolean {
-  return a.listen === b.listen && a.port === b.port &&
-    sameServers(a.servers, b.servers);
+  return a.listen === b.listen && a.port === b.port && a.sni === b.sni &&
+    a.https === b.https && sameServers(a.servers, b.servers);
 }
 
 /**

@@ -13,10 +13,12 @@ import {
   type Finding,
   type HttpClaim,
   type RouteOptions,
-  type RouteSettings,
   SETTING_LABELS,
   type TcpClaim,
 } from "./claims.ts";
+import { disagreement, shownSetting as shown } from "./route_settings.ts";
+
+export { disagreement };
 import type { HttpRoute, Server, TcpRoute } from "./route_types.ts";
 
 function byAge(
@@ -97,27 +99,6 @@ function newServer(claim: HttpClaim | TcpClaim): Server {
     draining: claim.container.stopping === true,
     maxconn: "maxconn" in claim ? claim.maxconn : 0,
   };
-}
-
-const SETTING_KEYS = Object.keys(SETTING_LABELS) as (keyof RouteSettings)[];
-
-/** The first setting two claims on one route disagree on, if any. */
-export function disagreement(
-  a: RouteSettings,
-  b: RouteSettings,
-): keyof RouteSettings | undefined {
-  // Claims of one container share their settings object.
-  if (a === b) return undefined;
-  return SETTING_KEYS.find((key) => a[key] !== b[key]);
-}
-
-function shown(settings: RouteSettings, key: keyof RouteSettings): string {
-  const value = settings[key];
-  return typeof value === "boolean"
-    ? (value ? "1" : "0")
-    : value === ""
-    ? "(none)"
-    : value;
 }
 
 function byName(a: Server, b: Server): number {
@@ -220,23 +201,28 @@ export function nameRoutes(
 }
 
 /**
- * Containers on one listen port are replicas of one service when they use
- * the same container port; a different container port is another service,
- * and the older one keeps the listen port.
+ * Containers on one listen port and server name are replicas of one
+ * service when they use the same container port; a different container
+ * port is another service, and the older one keeps the listen port.
  */
 export function tcpRoutes(
   claims: readonly TcpClaim[],
   findings: Finding[],
 ): TcpRoute[] {
   const routes: TcpRoute[] = [];
-  // By listen port, oldest first: the findings come in that order too.
+  // By listen port and name, oldest first: the findings come in that order too.
   const ordered = [...claims].sort((a, b) =>
-    a.listen - b.listen || byAge(a, b)
+    a.listen - b.listen || compare(a.sni, b.sni) || byAge(a, b)
   );
-  for (const group of groupBy(ordered, (c) => String(c.listen))) {
+  for (
+    const group of groupBy(ordered, (c) => `${c.listen} ${c.sni} ${c.https}`)
+  ) {
     const winner = group[0];
     if (winner === undefined) continue;
     const servers: Server[] = [];
+    const where = `TCP listen port ${winner.listen}${
+      winner.sni === "" ? "" : ` (server name ${winner.sni})`
+    }`;
     for (const claim of group) {
       if (claim.port !== winner.port) {
         findings.push({
@@ -244,9 +230,11 @@ export function tcpRoutes(
           reason: "conflict",
           container: claim.container.name,
           containerId: claim.container.id,
-          label: `glue_tcp_${claim.port}_listen`,
+          label: `glue_tcp_${claim.port}_${
+            claim.sni === "" ? "listen" : "sni"
+          }`,
           message:
-            `TCP listen port ${claim.listen} not routed to port ${claim.port}: older container ${winner.container.name} serves a different service (port ${winner.port}) there and keeps it`,
+            `${where} not routed to port ${claim.port}: older container ${winner.container.name} serves a different service (port ${winner.port}) there and keeps it`,
         });
         continue;
       }
@@ -255,11 +243,28 @@ export function tcpRoutes(
     routes.push({
       listen: winner.listen,
       port: winner.port,
-      backend: `tcp_${winner.listen}`,
+      sni: winner.sni,
+      https: winner.https,
+      backend: tcpBackendName(winner.listen, winner.sni, winner.https),
       servers: servers.sort(byName),
     });
   }
-  return routes.sort((a, b) => a.listen - b.listen);
+  return routes;
+}
+
+/**
+ * A TCP route's backend: `tcp_<listen>`, with the server name after it for
+ * passthrough (`*.` spelt `wildcard.`), on `https` for the HTTPS listener.
+ */
+export function tcpBackendName(
+  listen: number,
+  sni: string,
+  https: boolean,
+): string {
+  const port = https ? "https" : String(listen);
+  return sni === ""
+    ? `tcp_${port}`
+    : `tcp_${port}_${sni.replace(/^\*\./, "wildcard.")}`;
 }
 
 /**

@@ -55,13 +55,20 @@ export interface HttpRoute {
   readonly listen?: number;
 }
 
-/** All containers serving TCP connections on one listen port. */
+/** All containers serving TCP connections on one listen port (and server name). */
 export interface TcpRoute {
   /** Port HAProxy listens on. */
   readonly listen: number;
   /** Container port the servers listen on. */
   readonly port: number;
-  /** HAProxy frontend and backend name. */
+  /**
+   * TLS server name the route is picked by (passthrough), wildcards as
+   * for hosts; "" for every connection the others do not take.
+   */
+  readonly sni: string;
+  /** Served on the HTTPS listener, beside the hosts HAProxy terminates. */
+  readonly https: boolean;
+  /** HAProxy backend name (and frontend name, for a listen port of its own). */
   readonly backend: string;
   /** Servers, ordered by name. */
   readonly servers: readonly Server[];

@@ -49,6 +49,8 @@ export interface HAProxySettings {
   readonly httpsBind?: string | undefined;
   /** `--tls-cert-dir`: the certificates the HTTPS frontend serves. */
   readonly tlsCertDir?: string | undefined;
+  /** `--backend-ca-file`: what `scheme=https` containers are verified against. */
+  readonly backendCaFile?: string | undefined;
   /** ACME settings; absent: no ACME. */
   readonly acme?: AcmeSettings | undefined;
   /** `--dry-run`. */
@@ -243,6 +245,8 @@ export interface CheckedSettings {
   readonly statsSocket: string;
   /** HTTPS frontend binds; none for no HTTPS. */
   readonly httpsBind: string[];
+  /** CA file HTTPS containers are verified against; "" for none. */
+  readonly backendCaFile: string;
 }
 
 /**
@@ -314,6 +318,15 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
     }
   }
   const perPort = settings.perPortFrontends === true;
+  const backendCaFile = settings.backendCaFile?.trim() ?? "";
+  if (backendCaFile !== "" && !/^\/[A-Za-z0-9._\/-]+$/.test(backendCaFile)) {
+    throw new SettingsError(
+      `Invalid backend CA file ${
+        JSON.stringify(backendCaFile)
+      }: expected an absolute path of letters, digits, . _ - /`,
+    );
+  }
+  const httpsPort = listenPorts(httpsBind)[0];
   return {
     given: settings,
     routes: {
@@ -326,6 +339,7 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
         ...httpsBind,
       ]),
       https,
+      ...(httpsPort === undefined ? {} : { httpsPort }),
       ...(perPort ? { perPortFrontends: true } : {}),
     },
     maps: mapFilesFor(settings.configFile, {
@@ -340,6 +354,7 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
     tcpBindAddress,
     statsSocket,
     httpsBind,
+    backendCaFile,
   };
 }
 

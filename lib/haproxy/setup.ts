@@ -124,6 +124,8 @@ export async function createBalancer(
       httpsBind,
       crtList,
       cookieKey: await cookieKey(configFile),
+      httpsSocket: `${configFile}.https.sock`,
+      backendCaFile: checked.backendCaFile,
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
       // our log, so no syslog is needed. Its log then carries emergencies

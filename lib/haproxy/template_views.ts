@@ -7,6 +7,7 @@
  */
 
 import { escapeRegex } from "./labels.ts";
+import { quoteConfig } from "./route_options.ts";
 import type { HttpRoute, TcpRoute } from "./routes.ts";
 import type { PooledTable } from "./pool.ts";
 
@@ -49,6 +50,34 @@ export interface RouteView {
   backend: string;
   servers: readonly ServerView[];
   mapped: boolean;
+  /** Basic-authentication users; the userlist is named after the backend. */
+  auth: readonly { user: string; hash: string }[];
+  /** The realm the browser shows, quoted. */
+  auth_realm: string;
+  /** Client addresses and ranges let in; none for all. */
+  allow: readonly string[];
+  /** Requests per client address in a period; null for no limit. */
+  rate_limit: { requests: number; period: string } | null;
+  /** `Strict-Transport-Security` value, quoted; "" for none. */
+  hsts: string;
+  /** Headers set on requests: names, and values quoted for the parser. */
+  request_headers: readonly HeaderView[];
+  /** Headers set on responses, likewise. */
+  response_headers: readonly HeaderView[];
+  compress: boolean;
+  /** `timeout server` value; "" for the default. */
+  timeout: string;
+  /** `http` or `https`: how HAProxy reaches the containers. */
+  scheme: string;
+  /** Words after each server for `scheme=https`; "" for plain HTTP. */
+  server_tls: string;
+}
+
+/** A header a route sets, as the template writes it. */
+export interface HeaderView {
+  readonly name: string;
+  /** The value, quoted and escaped for HAProxy's parser; "" to remove the header. */
+  readonly value: string;
 }
 
 /** A pool backend as the template sees it. */
@@ -67,6 +96,23 @@ export interface TcpView {
   bind: string;
   backend: string;
   servers: readonly ServerView[];
+  /** Server name it is picked by (TLS passthrough); "" for none. */
+  sni: string;
+  /** What `req_ssl_sni` is matched with: the name, or `.domain` for a wildcard. */
+  sni_match: string;
+  wildcard: boolean;
+  /** Passed through on the HTTPS listener. */
+  https: boolean;
+}
+
+/** One TCP listen port: its server-name rules and the route for the rest. */
+export interface TcpFrontendView {
+  readonly name: string;
+  readonly bind: string;
+  /** Routes picked by server name: exact names first. */
+  readonly sni_routes: readonly TcpView[];
+  /** Backend of the route without a server name; "" for none. */
+  readonly default_backend: string;
 }
 
 function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
@@ -88,17 +134,89 @@ export function tcpViewOf(route: TcpRoute, address: string): TcpView {
   const host = address.includes(":") && !address.startsWith("[")
     ? `[${address}]`
     : address;
+  const wildcard = route.sni.startsWith("*.");
   return {
     listen: route.listen,
     bind: `${host}:${route.listen}`,
     backend: route.backend,
     servers: serversOf(route),
+    sni: route.sni,
+    sni_match: wildcard ? route.sni.slice(1) : route.sni,
+    wildcard,
+    https: route.https,
   };
 }
 
-/** The view of an HTTP route. */
-export function viewOf(route: HttpRoute): RouteView {
+/** Exact server names before wildcards, each in name order. */
+function bySni(a: TcpView, b: TcpView): number {
+  return Number(a.wildcard) - Number(b.wildcard) ||
+    (a.sni < b.sni ? -1 : a.sni > b.sni ? 1 : 0);
+}
+
+/**
+ * The TCP frontends: one per listen port of the routes not on the HTTPS
+ * listener; and the passthrough routes of the HTTPS listener.
+ */
+export function tcpFrontendsOf(
+  views: readonly TcpView[],
+): { frontends: TcpFrontendView[]; passthrough: TcpView[] } {
+  const byPort = new Map<number, TcpView[]>();
+  const passthrough: TcpView[] = [];
+  for (const view of views) {
+    if (view.https) {
+      passthrough.push(view);
+      continue;
+    }
+    const list = byPort.get(view.listen) ?? [];
+    byPort.set(view.listen, [...list, view]);
+  }
+  const frontends = [...byPort.entries()].sort(([a], [b]) => a - b).map((
+    [listen, routes],
+  ) => ({
+    name: `tcp_${listen}`,
+    bind: routes[0]!.bind,
+    sni_routes: routes.filter((route) => route.sni !== "").sort(bySni),
+    default_backend: routes.find((route) => route.sni === "")?.backend ?? "",
+  }));
+  return { frontends, passthrough: passthrough.sort(bySni) };
+}
+
+/**
+ * The words after each server of an HTTPS route: verified against
+ * `caFile` when one is given (the name against the request's host), else
+ * encrypted without verification.
+ */
+function serverTls(route: HttpRoute, caFile: string): string {
+  if (route.settings.scheme !== "https") return "";
+  const plain = route.host !== "" && !route.host.startsWith("*.");
+  const words = ["ssl"];
+  words.push(
+    ...(caFile === ""
+      ? ["verify", "none"]
+      : ["verify", "required", "ca-file", caFile]),
+  );
+  words.push("sni", "var(txn.host)");
+  // Health checks run outside any request: they name the host themselves.
+  if (plain) words.push("check-sni", route.host);
+  if (plain && caFile !== "") words.push("verifyhost", route.host);
+  return words.join(" ");
+}
+
+// An empty value removes the header, as with Traefik's labels: HAProxy
+// reads "" as no argument at all.
+function headersOf(
+  headers: HttpRoute["settings"]["requestHeaders"],
+): HeaderView[] {
+  return headers.map(({ name, value }) => ({
+    name,
+    value: value === "" ? "" : quoteConfig(value),
+  }));
+}
+
+/** The view of an HTTP route; `caFile` verifies HTTPS containers ("" for none). */
+export function viewOf(route: HttpRoute, caFile = ""): RouteView {
   const wildcard = route.host.startsWith("*.");
+  const settings = route.settings;
   return {
     host: route.host,
     host_match: wildcard ? route.host.slice(1) : route.host,
@@ -114,5 +232,16 @@ export function viewOf(route: HttpRoute): RouteView {
     backend: route.backend,
     servers: serversOf(route),
     mapped: route.mapped === true,
+    auth: settings.auth,
+    auth_realm: quoteConfig(route.host || "restricted"),
+    allow: settings.allow,
+    rate_limit: settings.rateLimit,
+    hsts: settings.hsts === null ? "" : quoteConfig(`max-age=${settings.hsts}`),
+    request_headers: headersOf(settings.requestHeaders),
+    response_headers: headersOf(settings.responseHeaders),
+    compress: settings.compress,
+    timeout: settings.timeout,
+    scheme: settings.scheme,
+    server_tls: serverTls(route, caFile),
   };
 }

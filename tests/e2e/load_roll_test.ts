@@ -142,7 +142,11 @@ Deno.test({
     "load: 16 containers that ignore SIGTERM replaced one by one under traffic: no failed request, no reload",
   fn: () =>
     withCleanup(async (cleanup) => {
-      const setup = await startManaged(cleanup, "docker-glue-test-roll");
+      // Debug logs carry each event's time, for a failure's evidence.
+      const setup = await startManaged(cleanup, "docker-glue-test-roll", [
+        "--log-level",
+        "debug",
+      ]);
       const { net, port, balancer } = setup;
       const config = setup.dir.config;
       const label = { glue_http_80_host: "roll.example.com" };
@@ -194,7 +198,7 @@ Deno.test({
             if (res.status === 200 && res.body.startsWith("dg-roll-")) ok++;
             else {
               failures.push(
-                `status ${res.status} after ${
+                `${new Date().toISOString()} status ${res.status} after ${
                   (performance.now() - start).toFixed(0)
                 } ms, body ${JSON.stringify(res.body.slice(0, 80))}`,
               );
@@ -249,6 +253,15 @@ Deno.test({
         } ms, max ${(latencies.at(-1) ?? 0).toFixed(0)} ms`,
       );
       assertTrue(ok > 1000, `only ${ok} requests`);
+      if (failures.length > 0) {
+        // The evidence for a failure: when each container was drained,
+        // stopped and taken out, against the failed request's time.
+        console.log(
+          balancer.lines.filter((line) =>
+            /dg-roll|reweighted|Event (kill|die|start)/.test(line)
+          ).join("\n"),
+        );
+      }
       assertEquals(failures.slice(0, 5), []);
       assertEquals(reloads, reloadsBefore);
     }),

@@ -11,6 +11,7 @@ import {
 } from "../_fixtures/assert.ts";
 import { container, created, ip, labels } from "../_fixtures/containers.ts";
 import { buildRoutes } from "../../lib/haproxy/routes.ts";
+import { DEFAULT_ROUTE_SETTINGS } from "../../lib/haproxy/route_settings.ts";
 import {
   parseBalance,
   parseCheckPath,
@@ -74,6 +75,7 @@ Deno.test("route settings: carried from the labels; redirect_https implies tls",
   ], { https: true });
   const route = table.routes[0];
   assertEquals(route?.settings, {
+    ...DEFAULT_ROUTE_SETTINGS,
     stripPrefix: false,
     tls: true,
     redirectHttps: true,

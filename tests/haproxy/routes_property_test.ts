@@ -38,6 +38,8 @@ const renderer = new Renderer(
     httpsBind: ["127.0.0.1:18443"],
     crtList: `${tlsDir}/crt-list`,
     cookieKey: "0123456789abcdef0123456789abcdef",
+    httpsSocket: `${tlsDir}/https.sock`,
+    backendCaFile: `${tlsDir}/default.pem`,
   },
 );
 const DEFAULT_CERT = `${tlsDir}/default.pem`;
@@ -69,6 +71,13 @@ const value = fc.oneof(
     "random",
     "roundrobin",
     "100000",
+    "alice:$6$saltsalt$ZBmZ0P9hfKn0Q3UsDppnEYKhAs.AGDXsXT1Ng2Ud8hkkyO3gb1y7jCVeVNR2JAgkt2Q20wqP0ioIHSqshRcCO/",
+    "127.0.0.1,::1,10.0.0.0/8",
+    "100/10s",
+    "30s",
+    "https",
+    "31536000",
+    'a "quoted" ${HOME} 100%[src] \\',
   ),
   fc.constantFrom(...HOSTILE),
   fc.tuple(
@@ -90,6 +99,16 @@ const ROUTE_OPTIONS = [
   "balance",
   "sticky",
   "maxconn",
+  "auth",
+  "allow",
+  "rate_limit",
+  "hsts",
+  "request_header_X-Test",
+  "response_header_X-Test",
+  "request_header_Host",
+  "compress",
+  "timeout",
+  "scheme",
 ] as const;
 
 const port = fc.constantFrom(
@@ -108,10 +127,18 @@ const key = fc.oneof(
     port,
     fc.constantFrom("host", ...ROUTE_OPTIONS),
   ).map(([p, k]) => `glue_http_${p}_${k}`),
-  fc.tuple(port, fc.constantFrom("weight", "listen")).map(([p, k]) =>
+  fc.tuple(port, fc.constantFrom("weight", "listen", "sni")).map(([p, k]) =>
     `glue_tcp_${p}_${k}`
   ),
-  fc.constantFrom("glue_http_ports", "glue_tcp_ports", "glue_network"),
+  fc.tuple(port, value).map(([p, name]) =>
+    `glue_http_${p}_request_header_${name}`
+  ),
+  fc.constantFrom(
+    "glue_http_ports",
+    "glue_tcp_ports",
+    "glue_network",
+    "glue_ipv6",
+  ),
 );
 
 let serial = 0;
@@ -164,7 +191,10 @@ const labelSets = fc.tuple(
 );
 
 function check([random, good]: [ContainerRecord[], ContainerRecord[]]): string {
-  const table = buildRoutes([...random, ...good], { https: true });
+  const table = buildRoutes([...random, ...good], {
+    https: true,
+    httpsPort: 18443,
+  });
   const text = renderer.render({ ...table, defaultCert: DEFAULT_CERT });
   assertEquals(foreignLines(text, FIXED), []);
   for (const g of good) {
