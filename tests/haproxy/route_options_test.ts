@@ -38,7 +38,7 @@ import {
 
 // `openssl passwd -6 -salt saltsalt secret`
 const HASH =
-  "$6$saltsalt$ZBmZ0P9hfKn0Q3UsDppnEYKhAs.AGDXsXT1Ng2Ud8hkkyO3gb1y7jCVeVNR2JAgkt2Q20wqP0ioIHSqshRcCO/";
+  "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
 
 Deno.test("auth: user:hash pairs with crypt(3) hashes; a plain password is refused without being shown", () => {
   assertEquals(parseAuth(`alice:${HASH}, bob:${HASH}`), [

@@ -71,7 +71,7 @@ const value = fc.oneof(
     "random",
     "roundrobin",
     "100000",
-    "alice:$6$saltsalt$ZBmZ0P9hfKn0Q3UsDppnEYKhAs.AGDXsXT1Ng2Ud8hkkyO3gb1y7jCVeVNR2JAgkt2Q20wqP0ioIHSqshRcCO/",
+    "alice:$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1",
     "127.0.0.1,::1,10.0.0.0/8",
     "100/10s",
     "30s",

@@ -91,6 +91,60 @@ export async function ensureImage(): Promise<void> {
   }
 }
 
+/** Image of containers that serve HTTPS: busybox and the host's openssl. */
+export const TLS_IMAGE = "docker-glue-test/openssl:1";
+
+/**
+ * Builds {@link TLS_IMAGE} once: `openssl s_server -WWW` and the shared
+ * libraries `ldd` names, beside busybox. A container of it serves the files
+ * of /www over TLS with the certificate mounted at /tls/bundle.pem.
+ */
+export async function ensureTlsImage(): Promise<void> {
+  try {
+    await docker("image", "inspect", TLS_IMAGE);
+    return;
+  } catch {
+    // not built yet
+  }
+  const root = await Deno.makeTempDir({ prefix: "docker-glue-tls-rootfs-" });
+  try {
+    const files = ["/usr/bin/openssl", "/bin/busybox"];
+    for (const line of (await sh("ldd", "/usr/bin/openssl")).split("\n")) {
+      const path = /(\/\S+) \(0x/.exec(line)?.[1];
+      if (path !== undefined) files.push(path);
+    }
+    for (const file of files) {
+      const to = `${root}${file}`;
+      await Deno.mkdir(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+      await Deno.copyFile(await Deno.realPath(file), to);
+      await Deno.chmod(to, 0o755);
+    }
+    for (const applet of ["sh", "mkdir", "echo"]) {
+      await Deno.symlink("busybox", `${root}/bin/${applet}`);
+    }
+    await Deno.mkdir(`${root}/www`);
+    await Deno.mkdir(`${root}/tmp`);
+    const tar = `${root}.tar`;
+    await sh("tar", "-C", root, "-cf", tar, ".");
+    await docker(
+      "import",
+      "--change",
+      "EXPOSE 443",
+      "--change",
+      "WORKDIR /www",
+      "--change",
+      `CMD ["/bin/sh", "-c", "echo \\"$NAME /\\" > /www/whoami && exec openssl s_server -quiet -accept 443 -cert /tls/bundle.pem -key /tls/bundle.pem -WWW"]`,
+      "--change",
+      `LABEL ${TEST_LABEL}=1`,
+      tar,
+      TLS_IMAGE,
+    );
+    await Deno.remove(tar);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 /**
  * A bridge network created for one test; `remove()` removes the test
  * containers on it, then the network. The name gets
@@ -100,6 +154,7 @@ export async function ensureImage(): Promise<void> {
  */
 export async function createNetwork(
   name: string,
+  ipv6Subnet?: string,
 ): Promise<{ name: string; remove(): Promise<void> }> {
   // Best effort: leftovers of earlier runs with this base name.
   const old = (await docker(
@@ -121,6 +176,7 @@ export async function createNetwork(
     "bridge",
     "--label",
     TEST_LABEL,
+    ...(ipv6Subnet === undefined ? [] : ["--ipv6", "--subnet", ipv6Subnet]),
     unique,
   );
   return {
@@ -206,6 +262,8 @@ export interface RunOptions {
   extra?: string[];
   /** Command and arguments after the image, instead of the image's. */
   command?: string[];
+  /** Image instead of {@link IMAGE}, such as {@link TLS_IMAGE}. */
+  image?: string;
   /**
    * Run httpd as PID 1 with no signal handler, like many real images: it
    * ignores SIGTERM, and `docker stop` kills it after the timeout.
@@ -265,7 +323,11 @@ function containerArgs(name: string, options: RunOptions): string[] {
   }
   for (const variable of env) args.push("-e", variable);
   if (options.port !== undefined) args.push("--expose", String(options.port));
-  args.push(...(options.extra ?? []), IMAGE, ...(options.command ?? []));
+  args.push(
+    ...(options.extra ?? []),
+    options.image ?? IMAGE,
+    ...(options.command ?? []),
+  );
   if (options.ignoreSigterm) {
     args.push(
       "sh",

@@ -24,8 +24,13 @@ import { type Process, runBalancer, startBalancer } from "./process.ts";
 export async function testNetwork(
   cleanup: Cleanup,
   name: string,
+  ipv6Subnet?: string,
 ): Promise<{ name: string; remove(): Promise<void> }> {
-  return cleanup.add("network", await createNetwork(name), (n) => n.remove());
+  return cleanup.add(
+    "network",
+    await createNetwork(name, ipv6Subnet),
+    (n) => n.remove(),
+  );
 }
 
 /** A HAProxy directory of the test's own ({@link haproxyDir}); `cleanup` removes it. */
