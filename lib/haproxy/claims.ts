@@ -285,6 +285,15 @@ export function claimsOf(
         });
         settings = { ...settings, tls: false, redirectHttps: false };
       }
+      if (settings.hsts !== null && !settings.tls && options.https) {
+        findings.push({
+          ...base,
+          severity: "info",
+          label: `glue_http_${port}_hsts`,
+          message:
+            `port ${port}: hsts is sent on HTTPS responses only, and this route is on plain HTTP (label tls=1 to serve it on HTTPS)`,
+        });
+      }
       for (const host of read.hosts) {
         httpClaims.push({
           host,

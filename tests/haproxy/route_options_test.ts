@@ -357,3 +357,18 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
     assertTrue(check.ok, check.output);
   });
 });
+
+Deno.test("hsts on a route served on plain HTTP only: routed, with a note saying where HSTS goes", () => {
+  const table = buildRoutes([
+    container(
+      "plain",
+      ip("10.0.0.2"),
+      labels({ glue_http_80_host: "a.example.com", glue_http_80_hsts: "60" }),
+    ),
+  ], { https: true, httpsPort: 443 });
+  assertEquals(table.routes.length, 1);
+  assertEquals(
+    table.findings.map((f) => [f.severity, f.label]),
+    [["info", "glue_http_80_hsts"]],
+  );
+});

@@ -72,22 +72,29 @@ export async function ensureImage(): Promise<void> {
     }
     await Deno.writeTextFile(`${root}/bin/serve`, SERVE, { mode: 0o755 });
     await Deno.chmod(`${root}/bin/serve`, 0o755);
-    const tar = `${root}.tar`;
-    await sh("tar", "-C", root, "-cf", tar, ".");
-    await docker(
-      "import",
-      "--change",
-      "EXPOSE 80",
-      "--change",
-      'CMD ["/bin/serve"]',
-      "--change",
-      `LABEL ${TEST_LABEL}=1`,
-      tar,
-      IMAGE,
-    );
-    await Deno.remove(tar);
+    await importRoot(root, IMAGE, ["EXPOSE 80", 'CMD ["/bin/serve"]']);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+}
+
+/** Makes `image` of the files under `root` with Dockerfile `changes`, labelled as the tests'. */
+async function importRoot(
+  root: string,
+  image: string,
+  changes: readonly string[],
+): Promise<void> {
+  const tar = `${root}.tar`;
+  await sh("tar", "-C", root, "-cf", tar, ".");
+  try {
+    await docker(
+      "import",
+      ...[...changes, `LABEL ${TEST_LABEL}=1`].flatMap((c) => ["--change", c]),
+      tar,
+      image,
+    );
+  } finally {
+    await Deno.remove(tar);
   }
 }
 
@@ -124,22 +131,11 @@ export async function ensureTlsImage(): Promise<void> {
     }
     await Deno.mkdir(`${root}/www`);
     await Deno.mkdir(`${root}/tmp`);
-    const tar = `${root}.tar`;
-    await sh("tar", "-C", root, "-cf", tar, ".");
-    await docker(
-      "import",
-      "--change",
+    await importRoot(root, TLS_IMAGE, [
       "EXPOSE 443",
-      "--change",
       "WORKDIR /www",
-      "--change",
       `CMD ["/bin/sh", "-c", "echo \\"$NAME /\\" > /www/whoami && exec openssl s_server -quiet -accept 443 -cert /tls/bundle.pem -key /tls/bundle.pem -WWW"]`,
-      "--change",
-      `LABEL ${TEST_LABEL}=1`,
-      tar,
-      TLS_IMAGE,
-    );
-    await Deno.remove(tar);
+    ]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
