@@ -328,13 +328,12 @@ export function claimsOf(
       current = `glue_tcp_${port}_listen`;
       const listenLabel = labels[current];
       // TLS passthrough shares the HTTPS listener unless a port is named.
-      const https = sniLabel !== undefined && listenLabel === undefined &&
-        options.httpsPort !== undefined;
-      const listen = https
-        ? options.httpsPort!
-        : listenLabel === undefined
-        ? port
-        : parsePort(listenLabel);
+      const httpsPort = sniLabel !== undefined && listenLabel === undefined
+        ? options.httpsPort
+        : undefined;
+      const https = httpsPort !== undefined;
+      const listen = httpsPort ??
+        (listenLabel === undefined ? port : parsePort(listenLabel));
       if (!https && options.reservedPorts?.includes(listen)) {
         throw new RangeError(
           `listen port ${listen} is taken by HAProxy's HTTP or stats listener`,

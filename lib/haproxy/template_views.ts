@@ -167,8 +167,9 @@ export function tcpFrontendsOf(
       passthrough.push(view);
       continue;
     }
-    const list = byPort.get(view.listen) ?? [];
-    byPort.set(view.listen, [...list, view]);
+    const list = byPort.get(view.listen);
+    if (list === undefined) byPort.set(view.listen, [view]);
+    else list.push(view);
   }
   const frontends = [...byPort.entries()].sort(([a], [b]) => a - b).map((
     [listen, routes],
