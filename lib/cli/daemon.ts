@@ -132,7 +132,10 @@ export async function runAgent(
     return ok ? 0 : EXIT_FAILURE;
   }
   const stop = new AbortController();
+  // Ctrl-C reaches both this process and a wrapper that passes signals on
+  // (scripts/run.ts): the second one is no news.
   const onSignal = () => {
+    if (stop.signal.aborted) return;
     log.info("Stopping on signal");
     stop.abort();
   };

@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import { dirname } from "../util/files.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { RuntimeError, sendCommand } from "./runtime.ts";
+import { readHAProxyLine } from "./haproxy_log.ts";
 
 const log = getLogger(["docker-glue", "haproxy", "process"]);
 
@@ -221,6 +222,17 @@ export class ManagedHAProxy implements HAProxyProcess {
       }
     }
     await this.#supervisor;
+    if (child !== null) {
+      const status = await child.status;
+      log.info("Stopped HAProxy (pid {pid}): {how}", {
+        pid: child.pid,
+        how: status.success
+          ? "requests in flight finished"
+          : `exit status ${status.code}${
+            status.signal ? ` (${status.signal})` : ""
+          }`,
+      });
+    }
     // Another master answering there owns the sockets now (one started
     // after ours stopped): they are not ours to remove.
     if (child !== null && await this.procList() !== null) return;
@@ -284,6 +296,10 @@ export class ManagedHAProxy implements HAProxyProcess {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      // A process group of its own: Ctrl-C in the terminal reaches only
+      // docker-balancer, which stops HAProxy softly (requests in flight
+      // finish) instead of HAProxy dying of the interrupt as well.
+      detached: true,
     }).spawn();
     this.#child = child;
     void this.#pipe(child.stdout);
@@ -332,26 +348,15 @@ export class ManagedHAProxy implements HAProxyProcess {
   }
 
   #output(raw: string): void {
-    if (raw.trim() === "") return;
-    // Log lines in "short" format start with a syslog priority.
-    const priority = /^<([0-9]+)>/.exec(raw);
-    const line = raw.replace(/^<[0-9]+>/, "").trim();
+    const read = readHAProxyLine(raw, this.#stopping);
+    if (read === null) return;
+    const { line, level } = read;
     this.#recent = [...this.#recent.slice(-9), line];
-    const severity = priority === null ? null : Number(priority[1]) % 8;
-    if (
-      /\[(ALERT|EMERG)\]/.test(line) || (severity !== null && severity <= 3)
-    ) log.error("haproxy: {line}", { line });
-    else if (
-      // Notices tell of every reload, which we log ourselves; an old worker
-      // stopping its proxies is how a reload ends; before the first reload
-      // there are no states to load.
-      /\[NOTICE\]|Proxy \S+ stopped|Former worker|Can't open (global )?server state file/
-        .test(line)
-    ) log.debug("haproxy: {line}", { line });
-    else if (/ is UP/.test(line)) log.info("haproxy: {line}", { line });
-    else if (/\[WARNING\]/.test(line) || severity === 4) {
-      log.warn("haproxy: {line}", { line });
-    } else log.info("haproxy: {line}", { line });
+    const props = { line };
+    if (level === "error") log.error("haproxy: {line}", props);
+    else if (level === "warning") log.warn("haproxy: {line}", props);
+    else if (level === "info") log.info("haproxy: {line}", props);
+    else log.debug("haproxy: {line}", props);
   }
 
   async #supervise(): Promise<void> {

@@ -33,8 +33,25 @@ ours() {
   [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
 }
 
+# An engine stopping (Ctrl-C reached it, or systemd stops it) still holds its
+# pid file until it has stopped its containers: wait for it, or dockerd would
+# refuse to start ("pid file found, ensure docker is not running").
+wait_stopped() {
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null) || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  log "an engine (pid $pid) is still stopping; waiting for it"
+  for _ in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  log "the engine $pid did not stop within 60 s"
+  return 1
+}
+
 start() {
   answers && return 0
+  wait_stopped
   if [ -d /run/systemd/system ] && systemctl cat docker.service >/dev/null 2>&1; then
     log "starting docker.service"
     as_root systemctl start docker.service
@@ -43,7 +60,10 @@ start() {
   fi
   log "starting dockerd (log: $LOG)"
   as_root mkdir -p "$STATE"
-  as_root sh -c "nohup dockerd >>'$LOG' 2>&1 & echo \$! > '$PIDFILE'"
+  # A session of its own: Ctrl-C in the terminal that ran the set-up (the
+  # balancer's or the tests' command) must not reach the engine and every
+  # container with it.
+  as_root sh -c "setsid nohup dockerd >>'$LOG' 2>&1 </dev/null & echo \$! > '$PIDFILE'"
   wait_ready
 }
 
