@@ -6,6 +6,8 @@
  * @module
  */
 
+import { durationMs } from "../util/duration.ts";
+
 /**
  * Top-level names no public CA issues for (special-use and private names).
  * A route on such a host is served on HTTPS with the default certificate.
@@ -91,18 +93,15 @@ export function dueAt(
 export function parseBackoff(value: string): Backoff {
   const [base, max = "24h"] = value.split(":");
   const parse = (text: string) => {
-    const match = /^([0-9]+)(ms|s|m|h)$/.exec(text.trim());
-    if (match === null) {
+    const ms = durationMs(text.trim());
+    if (ms === null) {
       throw new TypeError(
         `Invalid ACME back-off ${
           JSON.stringify(value)
         }: expected base[:max] such as 1m:24h`,
       );
     }
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[
-      match[2] as "ms" | "s" | "m" | "h"
-    ];
-    return Number(match[1]) * unit;
+    return ms;
   };
   const backoff = { baseMs: parse(base ?? ""), maxMs: parse(max) };
   if (backoff.baseMs <= 0 || backoff.maxMs < backoff.baseMs) {

@@ -193,11 +193,6 @@ export interface ListedContainer {
   readonly labels: Readonly<Record<string, string>>;
   /** IPv4 address on every attached network that has one, by network name. */
   readonly networks: Readonly<Record<string, string>>;
-  /**
-   * Global IPv6 address on every attached network that has one, by network
-   * name; absent where no network has IPv6 (and in etcd documents).
-   */
-  readonly networks6?: Readonly<Record<string, string>>;
 }
 
 /** Copies what routing depends on out of one entry of Docker's container list. */

@@ -46,7 +46,9 @@ export function pickAddress(
   const on = (network: string): AddressChoice => {
     const address = table[network];
     if (address === undefined) {
-      throw new Error(`has no IPv6 address on network ${network}`);
+      throw new Error(
+        `has no ${useV6 ? "IPv6" : "IPv4"} address on network ${network}`,
+      );
     }
     return { address, network };
   };

@@ -217,17 +217,15 @@ export function claimsOf(
       return { address: remote.advertiseAddress, port: binding.hostPort };
     };
   } else {
+    let ipv6 = false;
+    try {
+      ipv6 = parseSwitch(labels["glue_ipv6"] ?? "0");
+    } catch (error) {
+      warn("glue_ipv6", `not routed: ${errorMessage(error)}`);
+      return { http: [], tcp: [] };
+    }
     let address: string;
     try {
-      let ipv6 = false;
-      if (labels["glue_ipv6"] !== undefined) {
-        try {
-          ipv6 = parseSwitch(labels["glue_ipv6"]);
-        } catch (error) {
-          warn("glue_ipv6", `not routed: ${errorMessage(error)}`);
-          return { http: [], tcp: [] };
-        }
-      }
       const choice = pickAddress(
         container,
         labels["glue_network"],

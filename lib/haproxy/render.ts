@@ -273,7 +273,7 @@ export class Renderer {
         cookie_key: this.#listen.cookieKey ?? "docker-glue",
         tcp_routes: tcp,
         tcp_frontends: frontends,
-        https_passthrough: httpsBind.length > 0 ? passthrough : [],
+        https_passthrough: passthrough,
         https_socket: this.#listen.httpsSocket ?? "",
         http_bind: this.#listen.httpBind,
         stats_bind: this.#listen.statsBind,

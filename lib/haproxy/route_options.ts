@@ -11,6 +11,7 @@
 
 import { quoteValue } from "./labels.ts";
 import { isIPv4, isIPv6 } from "../util/net_address.ts";
+import { durationMs } from "../util/duration.ts";
 
 /** One user of a route's basic authentication. */
 export interface AuthUser {
@@ -115,25 +116,20 @@ export function parseAllow(value: string): string[] {
   return [...new Set(parts.map(parseRange))];
 }
 
-const DURATION = /^([1-9][0-9]{0,6})(ms|s|m|h)$/;
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Milliseconds of a duration such as `30s`; throws for another form or outside [min, max]. */
-function durationMs(
+/**
+ * Milliseconds of a duration such as `30s`, written as HAProxy reads it
+ * (no leading zero, at most seven digits); throws for another form or
+ * outside [min, max].
+ */
+function checkedDurationMs(
   value: string,
   what: string,
   minMs: number,
   maxMs: number,
 ): number {
-  const match = DURATION.exec(value);
-  const ms = match === null
-    ? NaN
-    : Number(match[1]) * (UNIT_MS[match[2] ?? ""] ?? NaN);
+  const ms = /^[1-9][0-9]{0,6}(ms|s|m|h)$/.test(value)
+    ? durationMs(value) ?? NaN
+    : NaN;
   if (!(ms >= minMs && ms <= maxMs)) {
     throw new RangeError(
       `Invalid ${what} ${
@@ -158,7 +154,7 @@ export function parseRateLimit(value: string): RateLimit {
       }: expected <requests>/<period> such as 100/10s`,
     );
   }
-  durationMs(period, "rate-limit period", 1000, 24 * 3_600_000);
+  checkedDurationMs(period, "rate-limit period", 1000, 24 * 3_600_000);
   return { requests: Number(requests), period };
 }
 
@@ -176,7 +172,7 @@ export function parseHsts(value: string): number {
 
 /** Parses how long a container may take to answer, such as `30s` or `5m`. */
 export function parseTimeout(value: string): string {
-  durationMs(value, "timeout", 100, 24 * 3_600_000);
+  checkedDurationMs(value, "timeout", 100, 24 * 3_600_000);
   return value;
 }
 

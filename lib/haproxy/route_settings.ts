@@ -114,17 +114,28 @@ export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
 
 const SETTING_KEYS = Object.keys(SETTING_LABELS) as (keyof RouteSettings)[];
 
+/** The settings {@link hasOptions} looks at: those from `auth` on. */
+const OPTION_KEYS: readonly (keyof RouteSettings)[] = [
+  "auth",
+  "allow",
+  "rateLimit",
+  "hsts",
+  "requestHeaders",
+  "responseHeaders",
+  "compress",
+  "timeout",
+  "scheme",
+];
+
 /**
  * The options that give a route rules of its own (authentication, limits,
  * headers ...): such a route has a backend of its own instead of a slot
  * of the host pool.
  */
 export function hasOptions(settings: RouteSettings): boolean {
-  return settings.auth.length > 0 || settings.allow.length > 0 ||
-    settings.rateLimit !== null || settings.hsts !== null ||
-    settings.requestHeaders.length > 0 ||
-    settings.responseHeaders.length > 0 || settings.compress ||
-    settings.timeout !== "" || settings.scheme !== "http";
+  return OPTION_KEYS.some((key) =>
+    !same(settings[key], DEFAULT_ROUTE_SETTINGS[key])
+  );
 }
 
 function same(a: unknown, b: unknown): boolean {

@@ -198,10 +198,11 @@ function parseBinds(value: string, flag: string): string[] {
   return binds;
 }
 
-function checkSocketPath(path: string): string {
+// A path HAProxy's configuration takes as one word; "" for none.
+function checkPath(path: string, what: string): string {
   if (path !== "" && !/^\/[A-Za-z0-9._\/-]+$/.test(path)) {
     throw new SettingsError(
-      `Invalid stats socket ${
+      `Invalid ${what} ${
         JSON.stringify(path)
       }: expected an absolute path of letters, digits, . _ - /`,
     );
@@ -282,7 +283,7 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
       "--diff shows what one run would change: give it with -1 --dry-run",
     );
   }
-  const statsSocket = checkSocketPath(settings.statsSocket ?? "");
+  const statsSocket = checkPath(settings.statsSocket ?? "", "stats socket");
   const httpsBind = parseBinds(settings.httpsBind ?? "", "HTTPS bind");
   const https = httpsBind.length > 0;
   const acme = settings.acme;
@@ -318,14 +319,10 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
     }
   }
   const perPort = settings.perPortFrontends === true;
-  const backendCaFile = settings.backendCaFile?.trim() ?? "";
-  if (backendCaFile !== "" && !/^\/[A-Za-z0-9._\/-]+$/.test(backendCaFile)) {
-    throw new SettingsError(
-      `Invalid backend CA file ${
-        JSON.stringify(backendCaFile)
-      }: expected an absolute path of letters, digits, . _ - /`,
-    );
-  }
+  const backendCaFile = checkPath(
+    settings.backendCaFile?.trim() ?? "",
+    "backend CA file",
+  );
   const httpsPort = listenPorts(httpsBind)[0];
   return {
     given: settings,

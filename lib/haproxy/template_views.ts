@@ -7,6 +7,7 @@
  */
 
 import { escapeRegex } from "./labels.ts";
+import { compare } from "./route_groups.ts";
 import { quoteConfig } from "./route_options.ts";
 import type { HttpRoute, TcpRoute } from "./routes.ts";
 import type { PooledTable } from "./pool.ts";
@@ -128,29 +129,32 @@ function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
   }));
 }
 
+/** What a name is matched with: itself, or `.domain` for `*.domain`. */
+function matchOf(name: string): string {
+  return name.startsWith("*.") ? name.slice(1) : name;
+}
+
 /** The view of a TCP route, bound on `address`. */
 export function tcpViewOf(route: TcpRoute, address: string): TcpView {
   // An IPv6 address needs brackets before the port.
   const host = address.includes(":") && !address.startsWith("[")
     ? `[${address}]`
     : address;
-  const wildcard = route.sni.startsWith("*.");
   return {
     listen: route.listen,
     bind: `${host}:${route.listen}`,
     backend: route.backend,
     servers: serversOf(route),
     sni: route.sni,
-    sni_match: wildcard ? route.sni.slice(1) : route.sni,
-    wildcard,
+    sni_match: matchOf(route.sni),
+    wildcard: route.sni.startsWith("*."),
     https: route.https,
   };
 }
 
 /** Exact server names before wildcards, each in name order. */
 function bySni(a: TcpView, b: TcpView): number {
-  return Number(a.wildcard) - Number(b.wildcard) ||
-    (a.sni < b.sni ? -1 : a.sni > b.sni ? 1 : 0);
+  return Number(a.wildcard) - Number(b.wildcard) || compare(a.sni, b.sni);
 }
 
 /**
@@ -220,7 +224,7 @@ export function viewOf(route: HttpRoute, caFile = ""): RouteView {
   const settings = route.settings;
   return {
     host: route.host,
-    host_match: wildcard ? route.host.slice(1) : route.host,
+    host_match: matchOf(route.host),
     wildcard,
     prefix: route.prefix,
     prefix_regex: escapeRegex(route.prefix),
