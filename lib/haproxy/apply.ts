@@ -90,7 +90,12 @@ async function run(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+    // Like HAProxy itself (process.ts): Ctrl-C in the terminal must not
+    // kill a check or reload half-way, where a killed `haproxy -c` would
+    // read as a rejected configuration and undo a good change. (Deno
+    // honours `detached` for spawn(), not for output().)
+    detached: true,
+  }).spawn().output();
   return {
     success: output.success,
     code: output.code,

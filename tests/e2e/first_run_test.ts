@@ -11,6 +11,7 @@ import {
   docker,
   ensureImage,
   freePort,
+  Process,
   ROOT,
   runContainer,
   sh,
@@ -32,26 +33,20 @@ Deno.test({
       const net = await testNetwork(cleanup, "docker-glue-test-first-run");
       const dir = await testHaproxyDir(cleanup);
       const port = freePort();
-      // A session of its own, as a terminal gives the command it runs: the
-      // signal below goes to that whole process group, as Ctrl-C does.
-      const child = new Deno.Command("bash", {
-        args: ["scripts/balancer.sh", "-w", ...dir.listenArgs(port)],
-        cwd: ROOT,
-        env: { NO_COLOR: "1" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        detached: true,
-      }).spawn();
-      const output = Promise.all([
-        new Response(child.stdout).text(),
-        new Response(child.stderr).text(),
-      ]).then(([out, err]) => out + err);
-      let stopped = false;
-      cleanup.add("the main command", child, async (c) => {
-        if (!stopped) c.kill("SIGKILL");
-        await c.status;
-      });
+      const main = cleanup.add(
+        "the main command",
+        new Process(
+          "bash",
+          ["scripts/balancer.sh", "-w", ...dir.listenArgs(port)],
+          { NO_COLOR: "1" },
+          true,
+        ),
+        // On a failure before the Ctrl-C below: every process of it goes.
+        async (p) => {
+          if (!p.exited) await p.interrupt("SIGTERM");
+          await p.finished();
+        },
+      );
       await runContainer("dg-first-run", {
         network: net.name,
         labels: { glue_http_80_host: "first.example.com" },
@@ -64,17 +59,19 @@ Deno.test({
         60000,
       );
 
-      await sh("kill", "-INT", "--", `-${child.pid}`);
-      const status = await child.status;
-      stopped = true;
-      const lines = (await output).split("\n");
+      await main.interrupt();
+      const status = await main.finished();
+      const lines = [...main.stdout, ...main.lines];
       assertEquals(status.code, 0, lines.slice(-10).join("\n"));
-      assertEquals(lines.filter((l) => /Stopping on signal/.test(l)).length, 1);
-      assertEquals(lines.filter((l) => / ERROR /.test(l)), []);
+      assertEquals(main.count(/Stopping on signal/), 1);
+      const errors = lines.filter((l) => / ERROR /.test(l));
+      // On a failure, the whole log is the evidence.
+      if (errors.length > 0) console.log(lines.join("\n"));
+      assertEquals(errors, []);
       assertTrue(
-        lines.some((l) =>
-          /Stopped HAProxy \(pid \d+\): requests in flight finished/.test(l)
-        ),
+        main.count(
+          /Stopped HAProxy \(pid \d+\): requests in flight finished/,
+        ) === 1,
         lines.slice(-10).join("\n"),
       );
       // The engine is still there for the next command.

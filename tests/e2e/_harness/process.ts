@@ -23,14 +23,23 @@ export class Process {
   /** Exit status once it has exited. */
   readonly status: Promise<Deno.CommandStatus>;
 
-  /** Spawns the command. */
-  constructor(program: string, args: string[], env?: Record<string, string>) {
+  /**
+   * Spawns the command; with `detached`, in a session of its own, as a
+   * terminal runs a command (see {@link Process.interrupt}).
+   */
+  constructor(
+    program: string,
+    args: string[],
+    env?: Record<string, string>,
+    detached = false,
+  ) {
     this.#child = new Deno.Command(program, {
       args,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
       cwd: ROOT,
+      detached,
       ...(env ? { env } : {}),
     }).spawn();
     const collect = async (
@@ -112,6 +121,14 @@ export class Process {
   /** Sends a signal. */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     this.#child.kill(signal);
+  }
+
+  /**
+   * Sends `signal` to the whole process group of a detached process, as
+   * Ctrl-C sends SIGINT to every process of the terminal's command.
+   */
+  async interrupt(signal: Deno.Signal = "SIGINT"): Promise<void> {
+    await sh("kill", `-${signal.replace(/^SIG/, "")}`, "--", `-${this.pid}`);
   }
 
   /** Stops it with SIGTERM and waits for the exit and the output. */
