@@ -25,7 +25,8 @@ import {
 } from "./lib/cli/daemon.ts";
 import type { ListenAddress } from "./lib/metrics/server.ts";
 import type { Telemetry } from "./lib/metrics/telemetry.ts";
-import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
+import { connectDocker } from "./lib/docker/client.ts";
+import { thisEngine } from "./lib/docker/engine_url.ts";
 import { collectRoutes, printable } from "./lib/cli/routes.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
@@ -64,10 +65,13 @@ async function routes(args: string[]): Promise<number> {
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
-  const url = dockerUrl(flags.dockerUrl);
+  const url = thisEngine(flags.dockerUrl).url;
   let report;
   try {
-    report = await collectRoutes(settings, connectDocker(url));
+    report = await collectRoutes(
+      settings,
+      connectDocker(thisEngine(flags.dockerUrl)),
+    );
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     const from = settings.source.kind === "etcd" ? "etcd" : `Docker at ${url}`;
@@ -111,6 +115,14 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+/** The other hosts' engines, for the banner. */
+function others(settings: ServiceSettings): string[] {
+  const source = settings.source;
+  return source.kind === "docker"
+    ? (source.remotes ?? []).map((e) => `${e.name} at ${e.url}`)
+    : [];
+}
+
 /** Runs the balancer with checked settings. */
 async function serve(
   flags: Flags,
@@ -118,10 +130,12 @@ async function serve(
   events: EventSelector,
   telemetry: Telemetry | undefined,
 ): Promise<number> {
-  const url = dockerUrl(flags.dockerUrl);
+  let url: string;
   let agent: Agent;
   try {
-    agent = new Agent(connectDocker(url), {
+    const engine = thisEngine(flags.dockerUrl);
+    url = engine.url;
+    agent = new Agent(connectDocker(engine), {
       dockerUrl: url,
       ...(telemetry === undefined ? {} : { telemetry }),
     });
@@ -158,7 +172,9 @@ async function serve(
     program: PROGRAM,
     docker: !fromEtcd,
     banner: `${PROGRAM} ${VERSION} watching ${
-      fromEtcd ? `etcd at ${flags.etcdEndpoints} (${flags.etcdPrefix})` : url
+      fromEtcd
+        ? `etcd at ${flags.etcdEndpoints} (${flags.etcdPrefix})`
+        : [url, ...others(settings)].join(" and ")
     }, writing ${flags.dryRun ? "standard output" : flags.configFile}`,
   });
 }

@@ -30,7 +30,8 @@ import {
 } from "./lib/cli/daemon.ts";
 import type { ListenAddress } from "./lib/metrics/server.ts";
 import type { Telemetry } from "./lib/metrics/telemetry.ts";
-import { connectDocker, dockerUrl } from "./lib/docker/client.ts";
+import { connectDocker } from "./lib/docker/client.ts";
+import { thisEngine } from "./lib/docker/engine_url.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
 import { baseProgram, commonOptions, parseFlags } from "./lib/cli/program.ts";
@@ -45,7 +46,7 @@ interface Flags {
   check?: boolean;
   handlerPaths?: string;
   scriptPaths?: string;
-  dockerUrl?: string;
+  dockerUrl?: string[];
   logLevel: string;
   metricsListen?: string;
 }
@@ -155,10 +156,17 @@ async function serve(
   const scriptDirs = flags.scriptPaths === undefined
     ? defaultScriptDirs(programDir(), cwd)
     : parsePathList(flags.scriptPaths, cwd);
-  const url = dockerUrl(flags.dockerUrl);
+  let url: string;
   let agent: Agent;
   try {
-    agent = new Agent(connectDocker(url), {
+    if ((flags.dockerUrl?.length ?? 0) > 1) {
+      throw new Error(
+        "docker-glue follows one Docker engine; route other hosts' engines with the HAProxy handler's docker_urls",
+      );
+    }
+    const engine = thisEngine(flags.dockerUrl);
+    url = engine.url;
+    agent = new Agent(connectDocker(engine), {
       dockerUrl: url,
       scriptPaths: scriptDirs,
       uid: processUid(),

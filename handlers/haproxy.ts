@@ -10,7 +10,9 @@
  * `tcp_bind_address`,
  * `debounce`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`, or
- * `source=swarm` for Swarm services' tasks on this node.
+ * `source=swarm` for Swarm services' tasks on this node; `docker_urls`
+ * (a comma list) adds other hosts' engines beside the agent's own, with
+ * `docker_grace`.
  *
  * @module
  */
@@ -31,7 +33,12 @@ import {
   parseMode,
 } from "../lib/haproxy/settings.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
-import { parseSourceKind } from "../lib/haproxy/sources.ts";
+import {
+  parseGrace,
+  parseSourceKind,
+  withRemotes,
+} from "../lib/haproxy/sources.ts";
+import { engineAddresses, splitUrls } from "../lib/docker/engine_url.ts";
 import {
   BalancerService,
   type BalancerSettings,
@@ -96,21 +103,30 @@ export function settingsFromParams(
         () => parseDebounce(or("debounce", HAPROXY_DEFAULTS.debounce)),
       ),
     },
-    source: source === "docker" || source === "swarm" ? { kind: source } : {
-      kind: "etcd",
-      endpoints: named(
-        "etcd_endpoints",
-        () => parseEndpoints(or("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),
-      ),
-      prefix: or("etcd_prefix", DEFAULT_ETCD_PREFIX),
-      access: checkAccess({
-        caFile: param("etcd_cacert"),
-        certFile: param("etcd_cert"),
-        keyFile: param("etcd_key"),
-        user: param("etcd_user"),
-        passwordFile: param("etcd_password_file"),
-      }, "[params] etcd_cert, etcd_key, etcd_user, etcd_password_file"),
-    },
+    source: named("docker_urls", () =>
+      withRemotes(
+        source === "docker" || source === "swarm" ? { kind: source } : {
+          kind: "etcd",
+          endpoints: named(
+            "etcd_endpoints",
+            () => parseEndpoints(or("etcd_endpoints", DEFAULT_ETCD_ENDPOINTS)),
+          ),
+          prefix: or("etcd_prefix", DEFAULT_ETCD_PREFIX),
+          access: checkAccess({
+            caFile: param("etcd_cacert"),
+            certFile: param("etcd_cert"),
+            keyFile: param("etcd_key"),
+            user: param("etcd_user"),
+            passwordFile: param("etcd_password_file"),
+          }, "[params] etcd_cert, etcd_key, etcd_user, etcd_password_file"),
+        },
+        // The agent's own engine is the first; these come after it.
+        engineAddresses(
+          ["unix:///var/run/docker.sock", ...splitUrls(param("docker_urls"))],
+          () => undefined,
+        ).slice(1),
+        named("docker_grace", () => parseGrace(or("docker_grace", "30s"))),
+      )),
   };
 }
 

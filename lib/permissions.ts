@@ -23,6 +23,16 @@ export const DOCKER_SOCKETS: readonly string[] = [
   "/run/podman/podman.sock",
 ];
 
+/**
+ * Docker engines reached over TCP that the binaries may connect to: the
+ * TLS port on this host. Another host's engine (`--docker-url
+ * tcp://host2:2376`) needs `deno task compile --allow-net=host2:2376`.
+ */
+export const DOCKER_TCP_HOSTS: readonly string[] = [
+  "127.0.0.1:2376",
+  "localhost:2376",
+];
+
 /** etcd endpoints the binaries may reach: a local etcd. Other endpoints need a build with them. */
 export const ETCD_HOSTS: readonly string[] = [
   "127.0.0.1:2379",
@@ -73,6 +83,7 @@ export const METRICS_LISTEN: readonly string[] = [
 /** Network access: the Docker sockets, HAProxy's sockets, etcd and ACME servers, the metrics listener. */
 const NET = [
   ...[...DOCKER_SOCKETS, ...HAPROXY_SOCKETS].map((path) => `unix:${path}`),
+  ...DOCKER_TCP_HOSTS,
   ...ETCD_HOSTS,
   ...ACME_HOSTS,
   ...METRICS_LISTEN,

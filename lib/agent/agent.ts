@@ -65,6 +65,10 @@ export interface AgentOptions {
   readonly uid?: number;
   /** Where the agent and its handlers report for metrics; none by default. */
   readonly telemetry?: Telemetry;
+  /** The event source's name in metrics and health: `docker` by default. */
+  readonly source?: string;
+  /** Told when the event stream is connected (after a resync) or lost. */
+  readonly onConnection?: (connected: boolean) => void;
 }
 
 /** Follows one Docker engine and dispatches its events to handlers. */
@@ -81,6 +85,8 @@ export class Agent implements AgentContext {
   readonly uid: number;
   /** Where the agent and its handlers report for metrics. */
   readonly telemetry: Telemetry;
+  readonly #source: string;
+  readonly #onConnection: (connected: boolean) => void;
   readonly #dispatcher = new Dispatcher();
   readonly #looks = new SecondLooks();
   #oneShot = false;
@@ -97,6 +103,8 @@ export class Agent implements AgentContext {
     this.scriptPaths = options.scriptPaths ?? [];
     this.uid = options.uid ?? -1;
     this.telemetry = options.telemetry ?? NO_TELEMETRY;
+    this.#source = options.source ?? "docker";
+    this.#onConnection = options.onConnection ?? (() => {});
     this.inventory = new Inventory(docker);
   }
 
@@ -171,7 +179,8 @@ export class Agent implements AgentContext {
         signal.addEventListener("abort", stop, { once: true });
         try {
           await this.inventory.resync();
-          this.telemetry.connected("docker");
+          this.telemetry.connected(this.#source);
+          this.#onConnection(true);
           if (attempt > 0) {
             log.info(
               "Reconnected to Docker at {url}; resynced {count} running containers",
@@ -188,7 +197,8 @@ export class Agent implements AgentContext {
           stream.destroy();
         }
         if (signal.aborted) break;
-        this.telemetry.disconnected("docker", "the event stream ended");
+        this.telemetry.disconnected(this.#source, "the event stream ended");
+        this.#onConnection(false);
         log.warn("Docker event stream at {url} ended; reconnecting", {
           url: this.dockerUrl,
         });
@@ -196,9 +206,10 @@ export class Agent implements AgentContext {
         if (signal.aborted) break;
         if (isFatal(error)) throw error;
         this.telemetry.disconnected(
-          "docker",
+          this.#source,
           `cannot reach Docker at ${this.dockerUrl}: ${errorMessage(error)}`,
         );
+        this.#onConnection(false);
         const wait = backoff(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS);
         log.warn(
           "Cannot reach Docker at {url}: {error}; retrying in {wait} ms",
@@ -239,7 +250,7 @@ export class Agent implements AgentContext {
           }
           if (!recent.add(line.event)) continue;
           seen(line.event.time);
-          this.telemetry.event("docker", line.event.action);
+          this.telemetry.event(this.#source, line.event.action);
           const id = pending.add(line.event);
           if (id !== null) {
             log.debug("Event {action} for container {id}", {

@@ -23,7 +23,12 @@ import {
   type BalancerSettings,
   DEFAULT_WATCH_SET,
 } from "../haproxy/service.ts";
-import { parseSourceKind } from "../haproxy/sources.ts";
+import {
+  parseGrace,
+  parseSourceKind,
+  withRemotes,
+} from "../haproxy/sources.ts";
+import { engineAddresses, splitUrls } from "../docker/engine_url.ts";
 
 /** The program's name, in messages. */
 export const PROGRAM = "docker-balancer";
@@ -38,7 +43,8 @@ export interface Flags {
   configFile: string;
   rc?: string;
   includeEnv?: boolean;
-  dockerUrl?: string;
+  dockerUrl?: string[];
+  dockerGrace: string;
   haproxy?: string;
   reloadCmd?: string;
   haproxyBin: string;
@@ -190,6 +196,11 @@ export function program(): Command {
         HAPROXY_DEFAULTS.acmeOrdersPerHour,
       )
       .option(
+        "--docker-grace <seconds>",
+        "how long the containers of another host's engine that cannot be reached stay routed",
+        "30s",
+      )
+      .option(
         "--source <source>",
         "where containers come from: docker (this host's engine), swarm (this node's tasks of Swarm services labelled glue_*; a manager node) or etcd (published by docker-glue agents)",
         "docker",
@@ -231,6 +242,10 @@ export function program(): Command {
  */
 export function settingsFromFlags(flags: Flags): BalancerSettings {
   const source = parseSourceKind(flags.source);
+  const remotes = engineAddresses(
+    splitUrls(flags.dockerUrl),
+    (name) => Deno.env.get(name),
+  ).slice(1);
   return {
     haproxy: {
       templateDir: flags.templateDir,
@@ -266,17 +281,21 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       once: flags.once === true,
       debounce: parseDebounce(flags.debounce),
     },
-    source: source === "docker" || source === "swarm" ? { kind: source } : {
-      kind: "etcd",
-      endpoints: parseEndpoints(flags.etcdEndpoints),
-      prefix: flags.etcdPrefix,
-      access: checkAccess({
-        caFile: flags.etcdCacert,
-        certFile: flags.etcdCert,
-        keyFile: flags.etcdKey,
-        user: flags.etcdUser,
-        passwordFile: flags.etcdPasswordFile,
-      }, "--etcd-cert, --etcd-key, --etcd-user, --etcd-password-file"),
-    },
+    source: withRemotes(
+      source === "docker" || source === "swarm" ? { kind: source } : {
+        kind: "etcd",
+        endpoints: parseEndpoints(flags.etcdEndpoints),
+        prefix: flags.etcdPrefix,
+        access: checkAccess({
+          caFile: flags.etcdCacert,
+          certFile: flags.etcdCert,
+          keyFile: flags.etcdKey,
+          user: flags.etcdUser,
+          passwordFile: flags.etcdPasswordFile,
+        }, "--etcd-cert, --etcd-key, --etcd-user, --etcd-password-file"),
+      },
+      remotes,
+      parseGrace(flags.dockerGrace),
+    ),
   };
 }

@@ -28,7 +28,11 @@ export function commonOptions(cli: Command): Command {
   return cli
     .option(
       "--docker-url <url>",
-      "Docker engine (default: DOCKER_HOST, else unix:///var/run/docker.sock)",
+      "Docker engine: unix:///path or tcp://host:port, with ?certpath=<dir> for TLS (default: DOCKER_HOST, else unix:///var/run/docker.sock); docker-balancer takes it more than once, for other hosts' engines",
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        value,
+      ],
     )
     .option(
       "--metrics-listen <addr:port>",

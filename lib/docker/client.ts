@@ -1,48 +1,54 @@
 /**
- * Connects to the Docker engine named by `--docker-url` or `DOCKER_HOST`.
+ * Connects to a Docker engine named by `--docker-url` or `DOCKER_HOST`
+ * (engine_url.ts), over its socket or TCP, with TLS when given.
  *
  * @module
  */
 
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
+import { type EngineAddress, parseEngineUrl } from "./engine_url.ts";
 
 /** Docker API client type, re-exported so other modules need not import dockerode. */
 export type DockerClient = Docker;
 
-/** Where Docker listens when neither `--docker-url` nor `DOCKER_HOST` says. */
-export const DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock";
-
-/** The Docker URL to use: the flag, else `DOCKER_HOST`, else the default socket. */
-export function dockerUrl(flag: string | undefined): string {
-  return flag || Deno.env.get("DOCKER_HOST") || DEFAULT_DOCKER_URL;
-}
-
 /**
- * Creates a client for `unix:///path`, `tcp://host:port`, `http://host:port`
- * or `https://host:port`.
+ * Creates a client for an engine address (or a URL, read as
+ * {@link parseEngineUrl} reads it). TLS files are read now, so a missing
+ * one is reported at start.
  *
- * @throws {TypeError} for any other form.
+ * @throws {EngineUrlError} for a bad URL; a file error for a TLS file that
+ * cannot be read.
  */
-export function connectDocker(url: string): DockerClient {
-  if (url.startsWith("unix://")) {
-    const socketPath = url.slice("unix://".length);
-    if (socketPath === "") throw new TypeError(`Invalid Docker URL "${url}"`);
-    return new Docker({ socketPath });
+export function connectDocker(engine: EngineAddress | string): DockerClient {
+  const address = typeof engine === "string" ? parseEngineUrl(engine) : engine;
+  if (address.socketPath !== undefined) {
+    return new Docker({ socketPath: address.socketPath });
   }
-  const match = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\]):([0-9]+)\/?$/.exec(
-    url,
-  );
-  if (match === null) {
-    throw new TypeError(
-      `Invalid Docker URL "${url}": expected unix:///path/to/docker.sock or tcp://host:port`,
-    );
-  }
-  const [, scheme, host, port] = match;
+  const tls = address.tls;
+  const read = (file: string, what: string) => {
+    try {
+      return Deno.readTextFileSync(file);
+    } catch (error) {
+      throw new Error(
+        `Docker URL ${address.url}: cannot read the ${what} ${file}: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+  };
   return new Docker({
-    protocol: scheme === "https" ? "https" : "http",
-    host: host as string,
-    port: Number(port),
+    protocol: tls !== undefined || address.url.startsWith("https:")
+      ? "https"
+      : "http",
+    host: address.host as string,
+    port: address.port as number,
+    ...(tls === undefined ? {} : {
+      ca: read(tls.caFile, "CA file"),
+      cert: read(tls.certFile, "client certificate"),
+      key: read(tls.keyFile, "client key"),
+    }),
   });
 }
 

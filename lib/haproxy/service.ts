@@ -83,7 +83,9 @@ export class BalancerService {
     const source = await openSource(
       settings.source,
       context,
-      () => engine?.schedule(),
+      // Another engine's `kill` drains at once, as this host's does.
+      (event) =>
+        URGENT.has(event ?? "") ? engine?.urgent() : engine?.schedule(),
     );
     try {
       engine = await createBalancer(

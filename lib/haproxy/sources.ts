@@ -18,10 +18,21 @@ import { SwarmSource } from "../docker/swarm.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { SettingsError } from "./settings.ts";
 import type { EtcdAccess } from "../discovery/etcd_access.ts";
+import type { EngineAddress } from "../docker/engine_url.ts";
+import { durationMs } from "../util/duration.ts";
+
+/** How long the first read of other hosts' engines may hold up the first configuration. */
+const ENGINES_FIRST_READ_MS = 5000;
 
 /** Where the containers come from. */
 export type SourceSettings =
-  | { readonly kind: "docker" }
+  | {
+    readonly kind: "docker";
+    /** Other hosts' engines, followed beside this host's. */
+    readonly remotes?: readonly EngineAddress[];
+    /** How long a lost engine's containers stay routed. */
+    readonly graceMs?: number;
+  }
   | { readonly kind: "swarm" }
   | {
     readonly kind: "etcd";
@@ -43,6 +54,46 @@ export function parseSourceKind(value: string): "docker" | "swarm" | "etcd" {
     );
   }
   return value;
+}
+
+/**
+ * Reads `--docker-grace` / `docker_grace`: `30s`, `2m` or whole seconds.
+ *
+ * @throws {SettingsError} for another form.
+ */
+export function parseGrace(value: string): number {
+  const ms = /^[0-9]+$/.test(value) ? Number(value) * 1000 : durationMs(value);
+  if (ms === null) {
+    throw new SettingsError(
+      `Invalid docker grace ${
+        JSON.stringify(value)
+      }: expected seconds, such as 30 or 30s`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * The Docker source with the engines given beyond this host's.
+ *
+ * @throws {SettingsError} when other engines are given with another source.
+ */
+export function withRemotes(
+  source: SourceSettings,
+  remotes: readonly EngineAddress[],
+  graceMs: number,
+): SourceSettings {
+  if (remotes.length === 0) return source;
+  if (source.kind !== "docker") {
+    throw new SettingsError(
+      `Several Docker engines need the docker source, not ${source.kind}`,
+    );
+  }
+  return { kind: "docker", remotes, graceMs };
+}
+
+function remotesOf(settings: SourceSettings): readonly EngineAddress[] {
+  return settings.kind === "docker" ? settings.remotes ?? [] : [];
 }
 
 /** A source of containers that may need starting and a first read. */
@@ -76,13 +127,39 @@ export interface SourceContext {
 
 /**
  * Builds the source the settings name; `onChange` is called when its
- * containers change (not for Docker, whose events the agent dispatches).
+ * containers change, with the Docker action when there is one (not for
+ * this host's engine, whose events the agent dispatches).
  */
 export async function openSource(
   settings: SourceSettings,
   context: SourceContext,
-  onChange: () => void,
+  onChange: (event?: string) => void,
 ): Promise<OpenSource> {
+  if (settings.kind === "docker" && remotesOf(settings).length > 0) {
+    const { EngineSet, DEFAULT_ENGINE_GRACE_MS } = await import(
+      "../agent/remote_engines.ts"
+    );
+    const engines = new EngineSet(
+      context.inventory,
+      settings.remotes ?? [],
+      settings.graceMs ?? DEFAULT_ENGINE_GRACE_MS,
+      onChange,
+      context.telemetry,
+    );
+    return {
+      kind: "docker",
+      containers: engines,
+      start: () => engines.start(),
+      // This host's engine is read by the agent before `none`; the others
+      // get a moment, and are routed when they answer.
+      ready: async (ms) => {
+        await engines.settled(Math.min(ms, ENGINES_FIRST_READ_MS));
+        return true;
+      },
+      close: () => engines.close(),
+      notReady: "",
+    };
+  }
   if (settings.kind === "docker") {
     return {
       kind: "docker",
@@ -143,7 +220,10 @@ export async function readSourceOnce(
   context: SourceContext,
   ms: number,
 ): Promise<SourceRead> {
-  if (settings.kind !== "etcd") {
+  if (
+    settings.kind === "swarm" ||
+    remotesOf(settings).length === 0 && settings.kind === "docker"
+  ) {
     await context.inventory.resync();
     const containers = settings.kind === "docker"
       ? context.inventory.list()
@@ -152,6 +232,7 @@ export async function readSourceOnce(
   }
   const source = await openSource(settings, context, () => {});
   try {
+    if (settings.kind === "docker") await context.inventory.resync();
     source.start();
     if (!(await source.ready(ms))) {
       throw new Error(`${source.notReady} within ${ms / 1000} s`);
