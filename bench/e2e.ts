@@ -10,7 +10,9 @@
  * - 50 and 100 containers started together: reloads, and the time from the
  *   last `docker run` returning to the last route answering;
  * - reloads during a rolling replacement of 16 containers;
- * - resident memory of docker-balancer with each number of containers.
+ * - resident memory of docker-balancer with each number of containers;
+ * - the agent against the original docker-glue: a script on each event
+ *   (bench/agent.ts; the original only with ORIGINAL_GLUE_DIR).
  *
  * Usage: `deno task bench:e2e` (about 10 minutes), or `--quick` for the
  * short version CI runs so the benchmark cannot rot.
@@ -30,6 +32,7 @@ import {
   startBalancer,
 } from "../tests/e2e/_harness.ts";
 import { machine, ms, percentile, reloads, row } from "./_common.ts";
+import { benchAgents } from "./agent.ts";
 
 const quick = Deno.args.includes("--quick");
 const SIZES = quick ? [5] : [50, 400];
@@ -230,3 +233,6 @@ try {
   await net.remove();
   await dir.remove();
 }
+
+// The agent alone, after the balancer has stopped: nothing else runs.
+await benchAgents(quick);

@@ -3,7 +3,12 @@
  * `script <ini file> <event> <container id>`, without a shell.
  *
  * INI params: `script` (absolute path, or a name looked up in the script
- * paths) and `timeout` (seconds, default 30; the script is killed after it).
+ * paths), `timeout` (seconds, default 30; the script is killed after it)
+ * and `concurrency` (scripts of different containers at once, default 4;
+ * each container's events run one after the other, in order).
+ *
+ * A script gets the event as soon as it is read from Docker, before the
+ * agent inspects the container: it needs only the event and the id.
  *
  * @module
  */
@@ -19,12 +24,29 @@ import { resolveScript } from "../lib/agent/paths.ts";
 
 const log = getLogger(["docker-glue", "script"]);
 
+/** Scripts of different containers run at once, by default. */
+export const DEFAULT_SCRIPT_CONCURRENCY = 4;
 /** Default script timeout. */
 export const DEFAULT_SCRIPT_TIMEOUT_S = 30;
 /** Output kept per stream; the rest is read and dropped. */
 const OUTPUT_LIMIT = 64 * 1024;
 /** Time between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 2000;
+
+/**
+ * util-linux's setsid, when installed: it gives the script a session and
+ * process group of its own (so a timeout kills what it started too) and
+ * execs it in the same process. Deno's `detached` does the same by forking
+ * the whole runtime, which takes several milliseconds per script, and tens
+ * while the host is busy starting containers.
+ */
+const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+});
 
 /** Reads a stream to the end, keeping at most `limit` bytes. */
 async function drain(
@@ -55,6 +77,15 @@ async function drain(
 export class ScriptHandler extends BaseHandler {
   #script: string | null = null;
   #timeoutMs = DEFAULT_SCRIPT_TIMEOUT_S * 1000;
+  #concurrency = DEFAULT_SCRIPT_CONCURRENCY;
+
+  /** A script gets the event and the id; it inspects for itself if it needs to. */
+  readonly eventOnly = true;
+
+  /** Scripts of different containers that may run at once. */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
 
   /** Finds the script; a missing one switches the handler off. */
   override async init(): Promise<void> {
@@ -73,6 +104,17 @@ export class ScriptHandler extends BaseHandler {
         );
       }
       this.#timeoutMs = Math.round(seconds * 1000);
+    }
+    const concurrency = this.param("concurrency");
+    if (concurrency !== undefined) {
+      if (!/^[1-9][0-9]{0,2}$/.test(concurrency.trim())) {
+        throw new TypeError(
+          `[params] concurrency: expected a whole number from 1 to 999, got ${
+            JSON.stringify(concurrency)
+          }`,
+        );
+      }
+      this.#concurrency = Number(concurrency.trim());
     }
     this.#script = await resolveScript(script.trim(), this.agent.scriptPaths);
     if (this.#script !== null) {
@@ -105,13 +147,14 @@ export class ScriptHandler extends BaseHandler {
     const id = containerId ? ` ${containerId.slice(0, 12)}` : "";
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(script, {
-        args: [this.iniFile, event, containerId],
+      const args = [this.iniFile, event, containerId];
+      child = new Deno.Command(SETSID ?? script, {
+        args: SETSID === undefined ? args : [script, ...args],
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
         // Its own process group, so a timeout kills what it started too.
-        detached: true,
+        detached: SETSID === undefined,
       }).spawn();
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) throw error;

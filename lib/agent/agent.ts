@@ -3,16 +3,27 @@
  * and hands each event to the handlers that want it.
  *
  * Data flows one way: event stream -> inventory -> dispatcher (one queue
- * per handler, dispatcher.ts) -> handlers.
+ * per handler, dispatcher.ts) -> handlers. Handlers that need only the
+ * event (scripts) get it straight from the stream, before the inspect.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import type { DockerClient } from "../docker/client.ts";
-import { readEvents, RecentEvents } from "../docker/events.ts";
+import {
+  type DockerEvent,
+  readEvents,
+  RecentEvents,
+} from "../docker/events.ts";
 import { Inventory } from "../docker/inventory.ts";
-import { type PendingChange, PendingChanges } from "../docker/pending.ts";
+import { containerOf, PendingChanges } from "../docker/pending.ts";
+import {
+  applyChange,
+  type ChangeContext,
+  recheckHealth,
+  recheckStopping,
+} from "./changes.ts";
 import { ReportedError } from "../util/reported_error.ts";
 import {
   Dispatcher,
@@ -31,14 +42,6 @@ const log = getLogger(["docker-glue", "agent"]);
 
 export { NONE, ReportedError };
 export type { HandlerLike, HandlerSlot };
-
-/**
- * A container still running this long after its stop timeout ignored the
- * terminating signal (`docker kill -s TERM` to a PID 1 without a handler):
- * its drain ends. Docker's own default stop timeout is 10 s.
- */
-const STOP_GRACE_MS = 5000;
-const DEFAULT_STOP_TIMEOUT_S = 10;
 
 /** How often, when events are quiet, the inventory is checked against Docker. */
 const RECONCILE_MS = 30_000;
@@ -89,6 +92,7 @@ export class Agent implements AgentContext {
   readonly #onConnection: (connected: boolean) => void;
   readonly #dispatcher = new Dispatcher();
   readonly #looks = new SecondLooks();
+  readonly #changes: ChangeContext;
   #oneShot = false;
 
   /** True once {@link once} has started: handlers finish their work within the event. */
@@ -106,6 +110,11 @@ export class Agent implements AgentContext {
     this.#source = options.source ?? "docker";
     this.#onConnection = options.onConnection ?? (() => {});
     this.inventory = new Inventory(docker);
+    this.#changes = {
+      inventory: this.inventory,
+      dispatcher: this.#dispatcher,
+      looks: this.#looks,
+    };
   }
 
   /** Adds a handler. */
@@ -251,6 +260,7 @@ export class Agent implements AgentContext {
           if (!recent.add(line.event)) continue;
           seen(line.event.time);
           this.telemetry.event(this.#source, line.event.action);
+          this.#early(line.event);
           const id = pending.add(line.event);
           if (id !== null) {
             log.debug("Event {action} for container {id}", {
@@ -276,7 +286,7 @@ export class Agent implements AgentContext {
     while (true) {
       const change = pending.take();
       if (change !== undefined) {
-        if (await this.#onChange(change)) {
+        if (await applyChange(this.#changes, change)) {
           this.#looks.health(change.id, Date.now());
         }
         continue;
@@ -284,11 +294,13 @@ export class Agent implements AgentContext {
       if (done) break;
       const look = this.#looks.take(Date.now());
       if (look?.kind === "health") {
-        if (await this.#recheckHealth(look.id)) this.#looks.settled(look.id);
+        if (await recheckHealth(this.#changes, look.id)) {
+          this.#looks.settled(look.id);
+        }
         continue;
       }
       if (look?.kind === "stopping") {
-        await this.#recheckStopping(look.id);
+        await recheckStopping(this.#changes, look.id);
         continue;
       }
       const left = lastCheck + RECONCILE_MS - Date.now();
@@ -311,6 +323,21 @@ export class Agent implements AgentContext {
   }
 
   /**
+   * Hands an event at once to the handlers that need only the event (as
+   * the original docker-glue did with every event), before any inspect. A
+   * network event is news only for a container known to run (see
+   * {@link #onChange}).
+   */
+  #early(event: DockerEvent): void {
+    const id = containerOf(event);
+    if (id === null || !this.#dispatcher.wants(event.action, "early")) return;
+    if (event.type === "network" && this.inventory.get(id) === undefined) {
+      return;
+    }
+    void this.#dispatcher.dispatch(event.action, id, "early");
+  }
+
+  /**
    * Compares the inventory with Docker's running containers in what routing
    * depends on (state, health, labels, networks), so a lost event is
    * repaired; resyncs on a difference.
@@ -325,83 +352,5 @@ export class Agent implements AgentContext {
     );
     await this.inventory.resync();
     void this.dispatch(NONE, "");
-  }
-
-  /**
-   * Brings the inventory up to date for one container's pending events,
-   * then dispatches each of them.
-   */
-  async #onChange(change: PendingChange): Promise<boolean> {
-    const wanted = change.actions.filter((action) =>
-      this.#dispatcher.wants(action)
-    );
-    if (wanted.length === 0) return false;
-    const healthBefore = this.inventory.get(change.id)?.health;
-    const { id } = change;
-    if (change.events > 1) {
-      log.debug("Took {count} events for container {id} together: {actions}", {
-        count: change.events,
-        id: id.slice(0, 12),
-        actions: change.actions.join(","),
-      });
-    }
-    const last = change.actions[change.actions.length - 1];
-    if (change.networkOnly) {
-      // Docker connects a container to its networks just before `start`
-      // and disconnects it after `die`: only a running container's change
-      // (docker network connect/disconnect) is news.
-      if (this.inventory.get(id) === undefined) return false;
-      await this.inventory.refresh(id);
-    } else if (last === "destroy") this.inventory.forget(id);
-    else if (change.terminating) {
-      // No inspect: it would say "running", and every millisecond counts
-      // before the process goes.
-      this.inventory.markStopping(id);
-      const timeout = this.inventory.get(id)?.stopTimeout ??
-        DEFAULT_STOP_TIMEOUT_S;
-      this.#looks.stopping(id, Date.now() + timeout * 1000 + STOP_GRACE_MS);
-    } else await this.inventory.refresh(id);
-    for (const action of wanted) void this.dispatch(action, id);
-    // Podman sends a health event before inspect shows the new status (its
-    // event even carries the old one): when nothing changed, look again.
-    return change.actions.includes("health_status") &&
-      this.inventory.get(id)?.health === healthBefore;
-  }
-
-  /**
-   * Inspects a container marked stopping whose stop timeout has passed: if
-   * it still runs, it ignored the signal, and is routed again.
-   */
-  async #recheckStopping(id: string): Promise<void> {
-    if (this.inventory.get(id)?.stopping !== true) return;
-    const record = await this.inventory.refresh(id, "recheck");
-    if (record === null) return;
-    log.info(
-      "Container {container}: still running {seconds} s after a terminating signal it ignored; no longer stopping",
-      {
-        container: record.name,
-        seconds: (record.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) +
-          STOP_GRACE_MS / 1000,
-      },
-    );
-    void this.dispatch(NONE, "");
-  }
-
-  /**
-   * Inspects a container again after a health event that showed no
-   * change; dispatches `health_status` once the status has changed.
-   * Returns whether it has (or the container is gone).
-   */
-  async #recheckHealth(id: string): Promise<boolean> {
-    const before = this.inventory.get(id)?.health;
-    if (before === undefined) return true;
-    const record = await this.inventory.refresh(id);
-    if (record !== null && record.health === before) return false;
-    log.debug("Health of container {id} is {health} on a second look", {
-      id: id.slice(0, 12),
-      health: record?.health ?? "gone",
-    });
-    void this.dispatch("health_status", id);
-    return true;
   }
 }

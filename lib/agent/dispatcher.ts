@@ -1,8 +1,11 @@
 /**
  * The dispatcher: one queue per handler, so each handler sees its events in
  * the order they came, and a slow or failing handler holds up no other
- * handler and no later event. A handler's error is logged here, once, with
- * the handler, event and container it concerns.
+ * handler and no later event. A handler that may run several events at once
+ * gets one lane per container: each container's events stay in order,
+ * different containers' run side by side, at most `concurrency` at a time,
+ * and `none` waits for every lane. A handler's error is logged here, once,
+ * with the handler, event and container it concerns.
  *
  * @module
  */
@@ -12,6 +15,7 @@ import { ReportedError } from "../util/reported_error.ts";
 import { permissionHint } from "../permissions.ts";
 import { type EventSelector, NONE, selects } from "./handler_ini.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { Gate } from "../util/gate.ts";
 
 const log = getLogger(["docker-glue", "agent"]);
 
@@ -21,6 +25,24 @@ export interface HandlerLike {
   handle(event: string, containerId: string): Promise<void>;
   /** Finishes work in progress. */
   close?(): Promise<void>;
+  /**
+   * Needs nothing but the event and the container id (not the inventory):
+   * it gets each event as soon as it is read, before the inspect.
+   */
+  readonly eventOnly?: boolean;
+  /** How many events of different containers it may handle at once; 1 by default. */
+  readonly concurrency?: number;
+}
+
+/**
+ * Which handlers an event goes to: `early` the event-only ones as it is
+ * read, `late` the others once the inventory has it, `all` both.
+ */
+export type Phase = "early" | "late" | "all";
+
+function inPhase(slot: HandlerSlot, phase: Phase): boolean {
+  return phase === "all" ||
+    (slot.handler.eventOnly === true) === (phase === "early");
 }
 
 /** A handler with the settings from its `[handler]` section. */
@@ -39,7 +61,24 @@ export interface HandlerSlot {
 
 interface Queue {
   readonly slot: HandlerSlot;
+  /** One at a time: the last run queued. With lanes: the last `none`. */
   tail: Promise<void>;
+  /** The last run queued per container, for a handler with concurrency. */
+  readonly lanes: Map<string, Promise<void>>;
+  /** Every run queued and not finished. */
+  readonly pending: Set<Promise<void>>;
+  readonly gate: Gate | null;
+}
+
+function queueOf(slot: HandlerSlot, tail: Promise<void>): Queue {
+  const concurrency = slot.handler.concurrency ?? 1;
+  return {
+    slot,
+    tail,
+    lanes: new Map(),
+    pending: new Set(),
+    gate: concurrency > 1 ? new Gate(concurrency) : null,
+  };
 }
 
 /** Handler queues and the events dispatched to them. */
@@ -52,14 +91,16 @@ export class Dispatcher {
     return this.#failures;
   }
 
-  /** Whether any handler wants `action`. */
-  wants(action: string): boolean {
-    return this.#queues.some((q) => selects(q.slot.events, action));
+  /** Whether any handler (of the phase) wants `action`. */
+  wants(action: string, phase: Phase = "all"): boolean {
+    return this.#queues.some((q) =>
+      inPhase(q.slot, phase) && selects(q.slot.events, action)
+    );
   }
 
   /** Adds a handler. */
   add(slot: HandlerSlot): void {
-    this.#queues.push({ slot, tail: Promise.resolve() });
+    this.#queues.push(queueOf(slot, Promise.resolve()));
   }
 
   /**
@@ -72,17 +113,22 @@ export class Dispatcher {
     // ones have finished theirs and closed: a closed handler gets nothing,
     // and no old and new handler run side by side.
     const closed = this.#closeQueues(old);
-    this.#queues = slots.map((slot) => ({ slot, tail: closed }));
+    this.#queues = slots.map((slot) => queueOf(slot, closed));
     await closed;
   }
 
   /** Waits until every handler queue is empty. */
   async idle(): Promise<void> {
+    let queues: readonly Queue[];
     let tails: Promise<void>[];
     do {
-      tails = this.#queues.map((q) => q.tail);
-      await Promise.all(tails);
-    } while (this.#queues.some((q, i) => q.tail !== tails[i]));
+      queues = this.#queues;
+      tails = queues.map((q) => q.tail);
+      await Promise.all([...tails, ...queues.flatMap((q) => [...q.pending])]);
+    } while (
+      this.#queues !== queues ||
+      queues.some((q, i) => q.tail !== tails[i] || q.pending.size > 0)
+    );
   }
 
   /** Waits for queued events, then lets every handler finish its work. */
@@ -93,7 +139,7 @@ export class Dispatcher {
 
   /** Waits for the queues' events, then closes their handlers; never throws. */
   async #closeQueues(queues: readonly Queue[]): Promise<void> {
-    await Promise.all(queues.map((q) => q.tail));
+    await Promise.all(queues.flatMap((q) => [q.tail, ...q.pending]));
     for (const { slot } of queues) {
       try {
         await slot.handler.close?.();
@@ -110,21 +156,52 @@ export class Dispatcher {
    * Queues the event for every handler that wants it. Resolves once they have
    * all handled it; then, for a real event, fires `none` once if any of them
    * has `triggers-none=1`. The event stream calls this; so can tests.
+   * `phase` picks the handlers by whether they need the inventory.
    */
-  async dispatch(status: string, containerId: string): Promise<void> {
+  async dispatch(
+    status: string,
+    containerId: string,
+    phase: Phase = "all",
+  ): Promise<void> {
     const runs: Promise<boolean>[] = [];
     let triggers = false;
     for (const queue of this.#queues) {
+      if (!inPhase(queue.slot, phase)) continue;
       if (!selects(queue.slot.events, status)) continue;
       triggers ||= queue.slot.triggersNone;
-      const run = queue.tail.then(() =>
-        this.#run(queue.slot, status, containerId)
-      );
-      queue.tail = run.then(() => {});
-      runs.push(run);
+      runs.push(this.#enqueue(queue, status, containerId));
     }
     await Promise.all(runs);
     if (status !== NONE && triggers) await this.dispatch(NONE, "");
+  }
+
+  /** Queues one event behind what it must follow; resolves to its success. */
+  #enqueue(queue: Queue, status: string, id: string): Promise<boolean> {
+    const { slot, gate, lanes } = queue;
+    const lane = gate !== null && status !== NONE && id !== "";
+    const after = !lane && gate !== null
+      ? Promise.all([queue.tail, ...lanes.values()])
+      : lane
+      ? lanes.get(id) ?? queue.tail
+      : queue.tail;
+    const run = after.then(() =>
+      gate === null
+        ? this.#run(slot, status, id)
+        : gate.run(() => this.#run(slot, status, id))
+    );
+    const done = run.then(() => {});
+    if (lane) {
+      lanes.set(id, done);
+      void done.then(() => {
+        if (lanes.get(id) === done) lanes.delete(id);
+      });
+    } else {
+      queue.tail = done;
+      lanes.clear();
+    }
+    queue.pending.add(done);
+    void done.then(() => queue.pending.delete(done));
+    return run;
   }
 
   /** Runs one handler on one event; returns whether it succeeded. */

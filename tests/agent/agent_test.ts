@@ -146,3 +146,66 @@ Deno.test("agent: on replace (SIGHUP) a closed handler gets no event, and the ne
   await a.idle();
   assertEquals(log, ["old:start:c1", "old:closed", "new:die:c1"]);
 });
+
+Deno.test("agent: a handler with concurrency runs different containers side by side, each container's events in order, none after them all", async () => {
+  const log: string[] = [];
+  const a = agent();
+  let running = 0;
+  let most = 0;
+  const inner = slot("lanes", "all,none", log, { delay: () => 20 });
+  a.add({
+    ...inner,
+    handler: {
+      concurrency: 3,
+      async handle(event, id) {
+        running++;
+        most = Math.max(most, running);
+        log.push(`begin:${event}${id ? `:${id}` : ""}`);
+        await inner.handler.handle(event, id);
+        running--;
+      },
+    },
+  });
+  const started = Date.now();
+  for (const id of ["c1", "c2", "c3", "c4", "c5"]) {
+    void a.dispatch("start", id);
+    void a.dispatch("die", id);
+  }
+  void a.dispatch("none", "");
+  void a.dispatch("destroy", "c1");
+  await a.idle();
+  const took = Date.now() - started;
+  assertEquals(most, 3);
+  // Ten events at 20 ms each, three at a time: well under ten in a row.
+  assertTrue(took < 10 * 20, `took ${took} ms`);
+  for (const id of ["c1", "c2", "c3", "c4", "c5"]) {
+    assertTrue(
+      log.indexOf(`lanes:start:${id}`) < log.indexOf(`begin:die:${id}`),
+      `${id}: die began before start ended`,
+    );
+  }
+  const none = log.indexOf("begin:none");
+  assertEquals(log.filter((l, i) => l.startsWith("lanes:") && i > none), [
+    "lanes:none",
+    "lanes:destroy:c1",
+  ]);
+});
+
+Deno.test("agent: without concurrency a handler stays one event at a time, in arrival order across containers", async () => {
+  const log: string[] = [];
+  const a = agent();
+  a.add(slot("serial", "all", log, { delay: (e) => (e === "start" ? 15 : 0) }));
+  for (const id of ["c1", "c2", "c3"]) {
+    void a.dispatch("start", id);
+    void a.dispatch("die", id);
+  }
+  await a.idle();
+  assertEquals(log, [
+    "serial:start:c1",
+    "serial:die:c1",
+    "serial:start:c2",
+    "serial:die:c2",
+    "serial:start:c3",
+    "serial:die:c3",
+  ]);
+});

@@ -50,6 +50,10 @@ Deno.test({
       text,
       "| rolling replacement of 4 containers | 9 | 0 reloads |",
     );
+    // The agent's row: a script ran for every container it started.
+    const agent = /\| docker-glue \| -?[0-9]+ ms \| -?[0-9]+ ms \| [0-9]+ ms \|/
+      .exec(text);
+    assertEquals(agent !== null, true, `no agent row in:\n${text}`);
   },
 });
 

@@ -123,7 +123,7 @@ Deno.test("script: megabytes of output do not block it", async () => {
   });
 });
 
-Deno.test("script: a missing script disables the handler; a bad timeout is an error", async () => {
+Deno.test("script: a missing script disables the handler; a bad timeout or concurrency is an error", async () => {
   await withDir(async (dir) => {
     await assertRejects(
       () => handler(dir, "script=nope.sh"),
@@ -136,6 +136,18 @@ Deno.test("script: a missing script disables the handler; a bad timeout is an er
       TypeError,
       "timeout",
     );
+    for (const bad of ["0", "-1", "two", "1.5", "1000"]) {
+      await assertRejects(
+        () => handler(dir, `script=ok.sh\nconcurrency=${bad}`),
+        TypeError,
+        "[params] concurrency: expected a whole number from 1 to 999",
+      );
+    }
+    assertEquals(
+      (await handler(dir, "script=ok.sh\nconcurrency=1")).concurrency,
+      1,
+    );
+    assertEquals((await handler(dir, "script=ok.sh")).concurrency, 4);
     await assertRejects(() => handler(dir, "demo=1"), TypeError, "script=");
   });
 });
