@@ -23,11 +23,15 @@ function formatValue(value: unknown): string {
     : Deno.inspect(value, { colors: false });
 }
 
-/** Formats a record as `TIME LEVEL message`. */
-export function formatRecord(record: LogRecord): string {
-  const text = record.message.map((part, i) =>
+function messageOf(record: LogRecord): string {
+  return record.message.map((part, i) =>
     i % 2 === 0 ? String(part) : formatValue(part)
   ).join("");
+}
+
+/** Formats a record as `TIME LEVEL message`. */
+export function formatRecord(record: LogRecord): string {
+  const text = messageOf(record);
   const level = record.level.toUpperCase().padEnd(7);
   return `${new Date(record.timestamp).toISOString()} ${level} ${
     text.replace(/\n/g, "\\n")
@@ -56,16 +60,75 @@ export function parseLogLevel(value: string): LogLevel {
   return level as LogLevel;
 }
 
-/** Sends every `docker-glue` log record at `level` or above to standard error. */
+/** A log record as the status page shows it. */
+export interface RecentRecord {
+  /** When it was logged (ms since the epoch). */
+  readonly at: number;
+  /** Its level. */
+  readonly level: LogLevel;
+  /** Its message. */
+  readonly text: string;
+}
+
+/** How many decisions the status page keeps. */
+const RECENT_MAX = 40;
+const recent: RecentRecord[] = [];
+// HAProxy's own lines and scripts' output are not the daemon's decisions.
+const NOT_DECISIONS = new Set([
+  "docker-glue.haproxy.process",
+  "docker-glue.script",
+]);
+const ORDER: readonly LogLevel[] = [
+  "trace",
+  "debug",
+  "info",
+  "warning",
+  "error",
+  "fatal",
+];
+const atLeast = (a: LogLevel, b: LogLevel) =>
+  ORDER.indexOf(a) >= ORDER.indexOf(b);
+
+/**
+ * The last decisions logged (added, drained, reloaded and why), at info
+ * and above, whatever `--log-level` prints, oldest first.
+ */
+export function recentRecords(): readonly RecentRecord[] {
+  return recent;
+}
+
+function keepRecent(record: LogRecord): void {
+  if (!atLeast(record.level, "info")) return;
+  if (NOT_DECISIONS.has(record.category.join("."))) return;
+  recent.push({
+    at: record.timestamp,
+    level: record.level,
+    text: messageOf(record),
+  });
+  if (recent.length > RECENT_MAX) recent.splice(0, recent.length - RECENT_MAX);
+}
+
+/**
+ * Sends every `docker-glue` log record at `level` or above to standard
+ * error, and keeps the last decisions for the status page.
+ */
 export async function setupLogging(level: LogLevel): Promise<void> {
   await configure({
     reset: true,
     sinks: {
-      stderr: (record: LogRecord) =>
-        writeAll(encoder.encode(formatRecord(record))),
+      stderr: (record: LogRecord) => {
+        if (atLeast(record.level, level)) {
+          writeAll(encoder.encode(formatRecord(record)));
+        }
+      },
+      recent: keepRecent,
     },
     loggers: [
-      { category: ["docker-glue"], lowestLevel: level, sinks: ["stderr"] },
+      {
+        category: ["docker-glue"],
+        lowestLevel: atLeast(level, "info") ? "info" : level,
+        sinks: ["stderr", "recent"],
+      },
       {
         category: ["logtape", "meta"],
         lowestLevel: "warning",

@@ -47,6 +47,8 @@ command -v podman >/dev/null 2>&1 || missing+=(podman)
 # The Open vSwitch test: OVS on the userspace datapath, ethtool for the handler.
 command -v ovs-vsctl >/dev/null 2>&1 || missing+=(openvswitch-switch)
 command -v ethtool >/dev/null 2>&1 || missing+=(ethtool)
+# The status page test: a real browser, headless.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null

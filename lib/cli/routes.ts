@@ -12,56 +12,23 @@ import { Inventory } from "../docker/inventory.ts";
 import { damping } from "../haproxy/damping.ts";
 import {
   formatReport,
-  type HAProxyView,
   type RouteReport,
   routeReport,
   unroutedOf,
 } from "../haproxy/report.ts";
 import { buildRoutes } from "../haproxy/routes.ts";
-import { AdminSocket } from "../haproxy/runtime.ts";
+import { askHAProxy } from "../haproxy/haproxy_view.ts";
 import { readOrNull } from "../util/files.ts";
 import {
   parseRejections,
   rejectionsFile,
   withoutRejected,
 } from "../haproxy/rejections.ts";
-import type { CheckedSettings } from "../haproxy/settings.ts";
 import { readSourceOnce } from "../haproxy/sources.ts";
 import type { ServiceSettings } from "../haproxy/service.ts";
 
 /** How long `routes` waits for the source's first read. */
 const SOURCE_READ_MS = 10_000;
-
-/** Server states and host maps from HAProxy's admin socket. */
-async function askHAProxy(settings: CheckedSettings): Promise<HAProxyView> {
-  const { statsSocket, maps } = settings;
-  if (statsSocket === "") {
-    return {
-      states: null,
-      hostBackends: new Map(),
-      error: "no admin socket (--stats-socket '')",
-    };
-  }
-  const admin = new AdminSocket(statsSocket);
-  try {
-    const states = await admin.servers();
-    const hostBackends = new Map<string, string>();
-    for (const file of [maps.http, maps.https, maps.redirect]) {
-      if (file === undefined) continue;
-      for (const [host, backend] of await admin.mapEntries(file)) {
-        hostBackends.set(host, backend);
-      }
-    }
-    return { states, hostBackends };
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) throw error;
-    return {
-      states: null,
-      hostBackends: new Map(),
-      error: (error as Error).message,
-    };
-  }
-}
 
 /**
  * Builds the report from the source's containers and HAProxy's states.
@@ -97,7 +64,11 @@ export async function collectRoutes(
     options.includeEnv === true,
     unreadable,
   );
-  return routeReport(table, unrouted, await askHAProxy(settings.haproxy));
+  return routeReport(
+    table,
+    unrouted,
+    await askHAProxy(settings.haproxy.statsSocket, settings.haproxy.maps),
+  );
 }
 
 /** The report as the command prints it: aligned text, or JSON with `json`. */

@@ -95,6 +95,11 @@ export class DesiredState {
       (input) => options.renderer.render(input),
       (text) => parseShape(text).skeleton,
     );
+    report.serveStatus(
+      telemetry,
+      options.adminSocket ?? "",
+      options.maps ?? {},
+    );
     this.#rejections = new Rejections(
       options.dryRun ? null : rejectionsFile(options.apply.configFile),
     );

@@ -15,7 +15,17 @@ import {
 } from "../docker/container.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import type { CertDirectory } from "../tls/cert_dir.ts";
-import { countByReason, unroutedOf } from "./report.ts";
+import {
+  countByReason,
+  routeReport,
+  unroutedOf,
+  type UnroutedRow,
+} from "./report.ts";
+import { askHAProxy } from "./haproxy_view.ts";
+import type { MapFiles } from "./render.ts";
+import { renderStatusPage } from "./status_page.ts";
+import { recentRecords } from "../log.ts";
+import { VERSION } from "../version.ts";
 import { byMatchOrder } from "./route_groups.ts";
 import type { RouteChanges } from "./route_builder.ts";
 import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
@@ -91,8 +101,17 @@ function findingKey(finding: Finding): string {
   return `${finding.containerId}\n${finding.label ?? ""}\n${finding.message}`;
 }
 
-/** The engine's log and metrics of routes, findings and damping. */
+/** How often the status page refreshes itself. */
+const STATUS_REFRESH_S = 5;
+
+/** The engine's log and metrics of routes, findings and damping, and its status page. */
 export class EngineReport {
+  /** What the last update observed, for the status page. */
+  #seen: {
+    readonly table: RouteTable;
+    readonly unrouted: readonly UnroutedRow[];
+    readonly certificates: readonly { host: string; notAfter: Date }[];
+  } | null = null;
   #placed = new Map<string, Placement>();
   /** The routes of the last table placed. */
   #http: readonly HttpRoute[] = [];
@@ -217,27 +236,53 @@ export class EngineReport {
     certs: CertDirectory | undefined,
   ): void {
     if (telemetry === NO_TELEMETRY) return;
-    telemetry.unrouted(
-      countByReason(
-        unroutedOf(
-          all(),
-          built.findings,
-          this.#damped,
-          includeEnv,
-          unreadable(),
-        ),
-      ),
+    const unrouted = unroutedOf(
+      all(),
+      built.findings,
+      this.#damped,
+      includeEnv,
+      unreadable(),
     );
+    telemetry.unrouted(countByReason(unrouted));
+    let certificates: { host: string; notAfter: Date }[] = [];
     if (certs !== undefined) {
       const loaded = [
         ...certs.certs,
         ...(certs.defaultCert === undefined ? [] : [certs.defaultCert]),
       ];
-      telemetry.certificates(
-        loaded.flatMap(({ info }) =>
-          info.names.map((host) => ({ host, notAfter: info.notAfter }))
-        ),
+      certificates = loaded.flatMap(({ info }) =>
+        info.names.map((host) => ({ host, notAfter: info.notAfter }))
       );
+      telemetry.certificates(certificates);
     }
+    this.#seen = { table: built, unrouted, certificates };
+  }
+
+  /**
+   * Gives the telemetry the status page: the last table observed, with the
+   * server states HAProxy reports at the time of the request.
+   */
+  serveStatus(
+    telemetry: Telemetry,
+    adminSocket: string,
+    maps: Partial<MapFiles>,
+  ): void {
+    telemetry.statusPage(async (health) => {
+      const seen = this.#seen;
+      const table = seen?.table ?? { routes: [], tcpRoutes: [], findings: [] };
+      return renderStatusPage({
+        now: Date.now(),
+        version: VERSION,
+        health,
+        report: routeReport(
+          table,
+          seen?.unrouted ?? [],
+          await askHAProxy(adminSocket, maps),
+        ),
+        certificates: seen?.certificates ?? [],
+        decisions: recentRecords(),
+        refreshSeconds: STATUS_REFRESH_S,
+      });
+    });
   }
 }

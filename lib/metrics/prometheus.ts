@@ -7,7 +7,7 @@
  */
 
 import client from "prom-client";
-import { Health, type Telemetry } from "./telemetry.ts";
+import { Health, type HealthAnswer, type Telemetry } from "./telemetry.ts";
 
 const PREFIX = "docker_glue_";
 
@@ -230,6 +230,13 @@ export class PrometheusTelemetry implements Telemetry {
 
   unrouted(counts: ReadonlyMap<string, number>): void {
     for (const [reason, count] of counts) this.#unrouted.set({ reason }, count);
+  }
+
+  /** The status page's renderer, once the engine has given it. */
+  page: ((health: HealthAnswer) => Promise<string>) | null = null;
+
+  statusPage(render: (health: HealthAnswer) => Promise<string>): void {
+    this.page = render;
   }
 
   certificates(certs: readonly { host: string; notAfter: Date }[]): void {

@@ -1,11 +1,13 @@
 /**
- * The `--metrics-listen` HTTP listener: `/metrics` in Prometheus text
- * format, `/healthz` for load balancers and supervisors.
+ * The `--metrics-listen` HTTP listener: a status page for people on `/`,
+ * `/metrics` in Prometheus text format, `/healthz` for load balancers and
+ * supervisors.
  *
  * @module
  */
 
 import type { PrometheusTelemetry } from "./prometheus.ts";
+import type { HealthAnswer } from "./telemetry.ts";
 
 /** A parsed `--metrics-listen` address. */
 export interface ListenAddress {
@@ -41,7 +43,13 @@ export function parseListen(value: string): ListenAddress {
   };
 }
 
-/** Serves `/metrics` and `/healthz` until `shutdown()`. */
+/** The page before the engine has given its own: health only, refreshing. */
+function notYet(health: HealthAnswer): string {
+  const text = health.text.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>docker-glue</title><p>No routes to show: the HAProxy engine has not started yet, or none runs here.</p><pre>${text}</pre>\n`;
+}
+
+/** Serves the status page on `/`, `/metrics` and `/healthz` until `shutdown()`. */
 export function serveMetrics(
   address: ListenAddress,
   telemetry: PrometheusTelemetry,
@@ -67,7 +75,15 @@ export function serveMetrics(
         headers: { "content-type": "text/plain; charset=utf-8" },
       });
     }
-    return new Response("Not found: try /metrics or /healthz\n", {
+    if (path === "/") {
+      const health = telemetry.health.answer(Date.now());
+      const page = telemetry.page;
+      return new Response(
+        page === null ? notYet(health) : await page(health),
+        { headers: { "content-type": "text/html; charset=utf-8" } },
+      );
+    }
+    return new Response("Not found: try /, /metrics or /healthz\n", {
       status: 404,
     });
   });

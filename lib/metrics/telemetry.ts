@@ -36,6 +36,11 @@ export interface Telemetry {
   unrouted(counts: ReadonlyMap<string, number>): void;
   /** Certificates served now: each name with its expiry. */
   certificates(certs: readonly { host: string; notAfter: Date }[]): void;
+  /**
+   * The status page `GET /` serves, from the part that knows the routes:
+   * `render` is called for each request, with `health` as `/healthz` says.
+   */
+  statusPage(render: (health: HealthAnswer) => Promise<string>): void;
 }
 
 /** Reports that go nowhere: metrics are off. */
@@ -52,6 +57,7 @@ export const NO_TELEMETRY: Telemetry = {
   applyFailed() {},
   unrouted() {},
   certificates() {},
+  statusPage() {},
 };
 
 /** The answer of `/healthz`. */
