@@ -170,7 +170,7 @@ try {
   const renewal = new RegExp(
     `ACME: requesting a certificate for ${
       host.replaceAll(".", "\\.")
-    } \\(renewal`,
+    } by http-01 \\(renewal`,
   );
   await until(
     "renewal request",

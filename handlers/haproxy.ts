@@ -96,6 +96,8 @@ export function settingsFromParams(
           caFile: param("acme_ca_file"),
           backoff: param("acme_backoff"),
           ordersPerHour: param("acme_orders_per_hour"),
+          dnsHook: param("acme_dns_hook"),
+          challenge: param("acme_challenge"),
         })),
       dryRun: flag("dry_run"),
       debounce: named(

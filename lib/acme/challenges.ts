@@ -6,7 +6,20 @@
  * @module
  */
 
-import type { ChallengeResponder } from "./manager.ts";
+/** Where HTTP-01 answers go: HAProxy, through its ACME map. */
+export interface ChallengeResponder {
+  /**
+   * Resolves once HAProxy answers `token` with `keyAuthorization`; rejects
+   * when `signal` aborts first.
+   */
+  publish(
+    token: string,
+    keyAuthorization: string,
+    signal?: AbortSignal,
+  ): Promise<void>;
+  /** Stops answering `token`. */
+  withdraw(token: string): Promise<void>;
+}
 
 /** How the challenge map reaches HAProxy: the engine. */
 export interface ChallengeEngine {

@@ -1,9 +1,11 @@
 /**
- * Certificates by ACME (HTTP-01) for the hosts of routes labelled `tls`:
- * requested when a host appears, renewed when a third of the lifetime is
- * left, written into the certificate directory, from where they reach
- * HAProxy like any other certificate. One request at a time; a name that
- * failed waits out its back-off, also across restarts.
+ * Certificates by ACME for the hosts of routes labelled `tls`: requested
+ * when a host appears, renewed when a third of the lifetime is left,
+ * written into the certificate directory, from where they reach HAProxy
+ * like any other certificate. HTTP-01 is answered by HAProxy; with a DNS
+ * hook, wildcards (and, if asked, every name) are validated by DNS-01.
+ * One request at a time; a name that failed waits out its back-off, also
+ * across restarts.
  *
  * @module
  */
@@ -15,11 +17,17 @@ import type { CertDirectory } from "../tls/cert_dir.ts";
 import { covers, inspectPem } from "../tls/pem.ts";
 import { writeAtomically } from "../util/files.ts";
 import { describe, systemRoots } from "./ca.ts";
+import { permissionHint } from "../permissions.ts";
 import { readState, writeState } from "./state_file.ts";
 import { accountKey } from "./account.ts";
+import { answers, DnsHook } from "./dns_hook.ts";
+import type { ChallengeResponder } from "./challenges.ts";
 import {
   type Backoff,
   backoffMs,
+  certFileName,
+  challengesFor,
+  type ChallengeType,
   dueAt,
   type NameState,
   nextOrderAt,
@@ -41,21 +49,10 @@ export interface AcmeSettings {
   readonly backoff: Backoff;
   /** Most new orders in any hour, across all names (`--acme-orders-per-hour`). */
   readonly ordersPerHour: number;
-}
-
-/** Where HTTP-01 answers go: HAProxy, through its ACME map. */
-export interface ChallengeResponder {
-  /**
-   * Resolves once HAProxy answers `token` with `keyAuthorization`; rejects
-   * when `signal` aborts first.
-   */
-  publish(
-    token: string,
-    keyAuthorization: string,
-    signal?: AbortSignal,
-  ): Promise<void>;
-  /** Stops answering `token`. */
-  withdraw(token: string): Promise<void>;
+  /** The DNS-01 hook program (`--acme-dns-hook`), an absolute path. */
+  readonly dnsHook?: string | undefined;
+  /** The challenge of names that are not wildcards (`--acme-challenge`); HTTP-01 by default. */
+  readonly challenge?: ChallengeType;
 }
 
 /** How long one request to the CA may take. */
@@ -71,6 +68,7 @@ export class AcmeManager {
   readonly #responder: ChallengeResponder;
   readonly #onIssued: () => void;
   readonly #stateFile: string;
+  readonly #hook: DnsHook | null;
   #wanted = new Set<string>();
   #skipped = new Set<string>();
   #states = new Map<string, NameState>();
@@ -105,6 +103,7 @@ export class AcmeManager {
     this.#responder = responder;
     this.#onIssued = onIssued;
     this.#stateFile = `${certs.dir}/.acme/state.json`;
+    this.#hook = settings.dnsHook ? new DnsHook(settings.dnsHook) : null;
   }
 
   /** The hosts of routes labelled `tls`, after every change of the route table. */
@@ -112,7 +111,7 @@ export class AcmeManager {
     const next = new Set<string>();
     const skipped = new Set<string>();
     for (const host of hosts) {
-      const reason = uncertifiable(host);
+      const reason = uncertifiable(host, this.#hook !== null);
       if (reason === null) {
         next.add(host);
       } else if (host !== "") {
@@ -226,12 +225,21 @@ export class AcmeManager {
 
   async #request(host: string): Promise<void> {
     const current = this.#current(host);
-    log.info("ACME: requesting a certificate for {host} ({why})", {
+    const challenges = challengesFor(
       host,
-      why: current === undefined
-        ? "none yet"
-        : `renewal; the current one expires ${current.notAfter.toISOString()}`,
-    });
+      this.#settings.challenge ?? "http-01",
+      this.#hook !== null,
+    );
+    log.info(
+      "ACME: requesting a certificate for {host} by {challenge} ({why})",
+      {
+        host,
+        challenge: challenges[0],
+        why: current === undefined
+          ? "none yet"
+          : `renewal; the current one expires ${current.notAfter.toISOString()}`,
+      },
+    );
     const started = performance.now();
     try {
       const client = await this.#clientFor();
@@ -243,24 +251,16 @@ export class AcmeManager {
         csr,
         email: this.#settings.email,
         termsOfServiceAgreed: true,
-        challengePriority: ["http-01"],
-        // HAProxy's map is checked instead: a request to our own public
-        // name from this host proves little and may not route at all.
+        challengePriority: challenges,
+        // HAProxy's map is checked instead, or the hook vouches for the
+        // record: a request to our own public name from this host proves
+        // little, and a DNS lookup here may not see what the CA sees.
         skipChallengeVerification: true,
-        challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-          await this.#responder.publish(
-            challenge.token,
-            keyAuthorization,
-            this.#abort.signal,
-          );
-        },
-        challengeRemoveFn: async (_authz, challenge) => {
-          await this.#responder.withdraw(challenge.token);
-        },
+        ...answers(this.#hook, this.#responder, this.#abort.signal),
       });
       const pem = `${chain.trim()}\n${String(key).trim()}\n`;
       const info = inspectPem(pem, new Date());
-      const file = `${this.#certs.dir}/${host}.pem`;
+      const file = `${this.#certs.dir}/${certFileName(host)}`;
       await writeAtomically(file, pem, 0o600);
       // Spaced by the base back-off even after a success, so a certificate
       // that cannot be loaded never makes a request loop.
@@ -293,7 +293,10 @@ export class AcmeManager {
       }
       const failures = (this.#states.get(host)?.failures ?? 0) + 1;
       const wait = backoffMs(failures, this.#settings.backoff);
-      const reason = describe(error);
+      // A hook the binary may not run: say how to build one that may.
+      const reason = error instanceof Deno.errors.NotCapable
+        ? permissionHint(error)
+        : describe(error);
       this.#states.set(host, {
         failures,
         notBefore: Date.now() + wait,

@@ -25,10 +25,10 @@ const PRIVATE_TLDS = new Set([
 ]);
 
 /** Why `host` cannot get a certificate by HTTP-01, or null when it can. */
-export function uncertifiable(host: string): string | null {
+export function uncertifiable(host: string, dns = false): string | null {
   if (host === "") return "the default host has no name";
-  if (host.startsWith("*.")) {
-    return "a wildcard needs a DNS-01 challenge, which docker-balancer does not answer";
+  if (host.startsWith("*.") && !dns) {
+    return "a wildcard needs a DNS-01 challenge: give --acme-dns-hook";
   }
   const labels = host.split(".");
   if (labels.length < 2) return "a name without a dot is not a public DNS name";
@@ -155,4 +155,47 @@ export function parseOrdersPerHour(value: string): number {
     );
   }
   return Number(value);
+}
+
+/** Which challenge names that are not wildcards get (wildcards get DNS-01). */
+export type ChallengeType = "http-01" | "dns-01";
+
+/**
+ * Reads `--acme-challenge`; `dns-01` needs a hook.
+ *
+ * @throws {TypeError} for another value, or dns-01 without a hook.
+ */
+export function parseChallenge(
+  value: string,
+  hook: string | undefined,
+): ChallengeType {
+  if (value !== "http-01" && value !== "dns-01") {
+    throw new TypeError(
+      `Invalid ACME challenge ${
+        JSON.stringify(value)
+      }: expected http-01 or dns-01`,
+    );
+  }
+  if (value === "dns-01" && hook === undefined) {
+    throw new TypeError("--acme-challenge dns-01 needs --acme-dns-hook");
+  }
+  return value;
+}
+
+/** The challenges to try for a name, in order. */
+export function challengesFor(
+  host: string,
+  preferred: ChallengeType,
+  hook: boolean,
+): ChallengeType[] {
+  if (host.startsWith("*.") || preferred === "dns-01") return ["dns-01"];
+  return hook ? ["http-01", "dns-01"] : ["http-01"];
+}
+
+/**
+ * The certificate file for a name in the certificate directory; a
+ * wildcard's `*` becomes `_`, which no host name has.
+ */
+export function certFileName(host: string): string {
+  return `${host.replace(/^\*\./, "_.")}.pem`;
 }

@@ -65,6 +65,8 @@ export interface Flags {
   acmeCaFile?: string;
   acmeBackoff: string;
   acmeOrdersPerHour: string;
+  acmeDnsHook?: string;
+  acmeChallenge: string;
   source: string;
   etcdEndpoints: string;
   etcdPrefix: string;
@@ -196,6 +198,15 @@ export function program(): Command {
         HAPROXY_DEFAULTS.acmeOrdersPerHour,
       )
       .option(
+        "--acme-dns-hook <program>",
+        "DNS-01: run as <program> present|cleanup <fqdn> <value> (lego's exec convention); wildcard hosts get certificates with it",
+      )
+      .option(
+        "--acme-challenge <type>",
+        "challenge for names that are not wildcards: http-01, or dns-01 (with --acme-dns-hook)",
+        "http-01",
+      )
+      .option(
         "--docker-grace <seconds>",
         "how long the containers of another host's engine that cannot be reached stay routed",
         "30s",
@@ -275,6 +286,8 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
         caFile: flags.acmeCaFile,
         backoff: flags.acmeBackoff,
         ordersPerHour: flags.acmeOrdersPerHour,
+        dnsHook: flags.acmeDnsHook,
+        challenge: flags.acmeChallenge,
       }),
       dryRun: flags.dryRun === true,
       diff: flags.diff === true,

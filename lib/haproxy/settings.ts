@@ -11,7 +11,11 @@ import type { DebounceTiming } from "../util/debounce.ts";
 import { splitArgs } from "../util/argv.ts";
 import type { MapFiles } from "./render.ts";
 import type { AcmeSettings } from "../acme/manager.ts";
-import { parseBackoff, parseOrdersPerHour } from "../acme/policy.ts";
+import {
+  parseBackoff,
+  parseChallenge,
+  parseOrdersPerHour,
+} from "../acme/policy.ts";
 
 /** HAProxy settings as the operator gives them. */
 export interface HAProxySettings {
@@ -131,9 +135,8 @@ export const HAPROXY_DEFAULTS = {
 } as const;
 
 /**
- * ACME settings from `--acme-directory`, `--acme-email`, `--acme-ca-file`
- * and `--acme-backoff` (or their INI params): undefined when no directory
- * is given.
+ * ACME settings from the `--acme-*` flags (or their INI params):
+ * undefined when no directory is given.
  *
  * @throws {SettingsError} when the directory comes without an email, or the
  * other way round, or the back-off cannot be read.
@@ -144,6 +147,8 @@ export function acmeSettings(given: {
   caFile?: string | undefined;
   backoff?: string | undefined;
   ordersPerHour?: string | undefined;
+  dnsHook?: string | undefined;
+  challenge?: string | undefined;
 }): AcmeSettings | undefined {
   const directory = given.directory?.trim() ?? "";
   const email = given.email?.trim() ?? "";
@@ -153,23 +158,22 @@ export function acmeSettings(given: {
       "ACME needs both a directory URL (--acme-directory) and a contact email (--acme-email)",
     );
   }
-  let backoff;
-  let ordersPerHour;
+  const dnsHook = checkPath(given.dnsHook ?? "", "ACME DNS hook") || undefined;
   try {
-    backoff = parseBackoff(given.backoff ?? HAPROXY_DEFAULTS.acmeBackoff);
-    ordersPerHour = parseOrdersPerHour(
-      given.ordersPerHour ?? HAPROXY_DEFAULTS.acmeOrdersPerHour,
-    );
+    return {
+      directoryUrl: directory,
+      email,
+      caFile: given.caFile || undefined,
+      backoff: parseBackoff(given.backoff ?? HAPROXY_DEFAULTS.acmeBackoff),
+      ordersPerHour: parseOrdersPerHour(
+        given.ordersPerHour ?? HAPROXY_DEFAULTS.acmeOrdersPerHour,
+      ),
+      dnsHook,
+      challenge: parseChallenge(given.challenge ?? "http-01", dnsHook),
+    };
   } catch (error) {
     throw new SettingsError((error as Error).message);
   }
-  return {
-    directoryUrl: directory,
-    email,
-    caFile: given.caFile || undefined,
-    backoff,
-    ordersPerHour,
-  };
 }
 
 /** A setting that cannot work; the message names it. */

@@ -3,10 +3,13 @@
 import { assertEquals, assertThrows, assertTrue } from "../_fixtures/assert.ts";
 import {
   backoffMs,
+  certFileName,
+  challengesFor,
   dueAt,
   nextOrderAt,
   ORDER_WINDOW_MS,
   parseBackoff,
+  parseChallenge,
   parseOrdersPerHour,
   recentOrders,
   renewalTime,
@@ -33,6 +36,31 @@ Deno.test("acme policy: names a CA cannot certify by HTTP-01 are skipped with th
       `${host}: ${uncertifiable(host!)}`,
     );
   }
+});
+
+Deno.test("acme policy: with a DNS hook, wildcards are certifiable by DNS-01; plain names keep HTTP-01 unless dns-01 is asked", () => {
+  assertEquals(uncertifiable("*.example.com", true), null);
+  assertTrue(uncertifiable("*.printer.local", true)?.includes(".local"));
+  assertEquals(challengesFor("*.example.com", "http-01", true), ["dns-01"]);
+  assertEquals(challengesFor("www.example.com", "http-01", true), [
+    "http-01",
+    "dns-01",
+  ]);
+  assertEquals(challengesFor("www.example.com", "http-01", false), ["http-01"]);
+  assertEquals(challengesFor("www.example.com", "dns-01", true), ["dns-01"]);
+  assertEquals(parseChallenge("dns-01", "/usr/local/bin/hook"), "dns-01");
+  assertThrows(
+    () => parseChallenge("dns-01", undefined),
+    TypeError,
+    "--acme-challenge dns-01 needs --acme-dns-hook",
+  );
+  assertThrows(
+    () => parseChallenge("tls-alpn-01", "/h"),
+    TypeError,
+    "expected http-01 or dns-01",
+  );
+  assertEquals(certFileName("*.example.com"), "_.example.com.pem");
+  assertEquals(certFileName("www.example.com"), "www.example.com.pem");
 });
 
 Deno.test("acme policy: renewal once a third of the lifetime is left", () => {

@@ -26,6 +26,8 @@ export interface Pebble {
   balancerArgs(dir: string): Promise<string[]>;
   /** The root Pebble issues under, PEM (what a client trusts). */
   root(): Promise<string>;
+  /** pebble-challtestsrv's management API (`/set-txt`, `/clear-txt`), for a DNS-01 hook. */
+  readonly challtestsrv: string;
   /** Makes Pebble's DNS answer `host` with `address` (a loopback address). */
   resolve(host: string, address: string): Promise<void>;
   /** Stops Pebble and its DNS server; once stopped, does nothing. */
@@ -132,6 +134,7 @@ export async function startPebble(
   return {
     directory,
     caFile,
+    challtestsrv: `http://127.0.0.1:${dnsManagement}`,
     async root() {
       const response = await fetch(
         `https://127.0.0.1:${management}/roots/0`,

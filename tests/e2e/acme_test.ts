@@ -255,7 +255,7 @@ Deno.test({
           const workers = [worker(), worker()];
           try {
             await started.waitForLine(
-              /ACME: requesting a certificate for acme1\.example\.com \(renewal/,
+              /ACME: requesting a certificate for acme1\.example\.com by http-01 \(renewal/,
               VALIDITY_S * 1000,
             );
             await waitFor(
