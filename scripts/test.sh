@@ -5,6 +5,11 @@
 # network, process or file that was not there before them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Ctrl-C stops the run. Deno exits 130 on SIGINT instead of dying of it, and
+# bash goes on after a command that merely exited: without this, Ctrl-C
+# during the unit tests would start the end-to-end tests.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH" NO_COLOR=1
 deno task check

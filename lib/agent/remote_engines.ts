@@ -194,21 +194,6 @@ export class EngineSet implements ContainerSource {
     return journal;
   }
 
-  /** Each engine's name, address and whether it is connected, for `routes` and the status page. */
-  engines(): {
-    name: string;
-    url: string;
-    connected: boolean;
-    routed: boolean;
-  }[] {
-    return this.#remotes.map((remote) => ({
-      name: remote.address.name,
-      url: remote.address.url,
-      connected: remote.connected,
-      routed: remote.visible,
-    }));
-  }
-
   /** Connects to every other engine, each on its own. */
   start(): void {
     if (this.#running.length > 0) return;

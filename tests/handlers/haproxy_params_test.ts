@@ -21,6 +21,8 @@ Deno.test("haproxy params: https_bind, tls_cert_dir and the acme_* params become
     acme_email: "ops@example.com",
     acme_backoff: "30s:1h",
     acme_orders_per_hour: "12",
+    acme_dns_hook: "/usr/local/bin/dns-hook",
+    acme_challenge: "dns-01",
   });
   assertEquals(haproxy.httpsBind, "*:443");
   assertEquals(haproxy.tlsCertDir, "/etc/haproxy/certs");
@@ -30,6 +32,8 @@ Deno.test("haproxy params: https_bind, tls_cert_dir and the acme_* params become
     caFile: undefined,
     backoff: { baseMs: 30_000, maxMs: 3_600_000 },
     ordersPerHour: 12,
+    dnsHook: "/usr/local/bin/dns-hook",
+    challenge: "dns-01",
   });
   assertEquals(from({}).haproxy.acme, undefined);
 });
@@ -41,6 +45,20 @@ Deno.test("haproxy params: ACME without an email, or a bad back-off, names the p
     "[params] acme_directory",
   );
   assertIncludes(noEmail.message, "--acme-email");
+  const acme = {
+    acme_directory: "https://ca.example/dir",
+    acme_email: "ops@example.com",
+  };
+  assertThrows(
+    () => from({ ...acme, acme_challenge: "dns-01" }),
+    TypeError,
+    "dns-01 needs --acme-dns-hook",
+  );
+  assertThrows(
+    () => from({ ...acme, acme_dns_hook: "dns-hook.sh" }),
+    TypeError,
+    'Invalid ACME DNS hook "dns-hook.sh": expected an absolute path',
+  );
   assertThrows(
     () =>
       from({
