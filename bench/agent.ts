@@ -180,8 +180,8 @@ async function measure(
 export async function benchAgents(quick: boolean): Promise<void> {
   await ensureImage();
   const net = await createNetwork("docker-glue-bench-agent");
-  const samples = quick ? 3 : 15;
-  const burst = quick ? 5 : 20;
+  const samples = quick ? 1 : 15;
+  const burst = quick ? 3 : 20;
   try {
     console.log("");
     console.log(
