@@ -46,6 +46,9 @@ export type { HandlerLike, HandlerSlot };
 /** How often, when events are quiet, the inventory is checked against Docker. */
 const RECONCILE_MS = 30_000;
 
+/** The same failure to connect is warned about again after this long. */
+const REPEAT_WARNING_MS = 60_000;
+
 /** Reconnect back-off: 250 ms doubling up to 5 s. */
 const RECONNECT_BASE_MS = 250;
 const RECONNECT_MAX_MS = 5000;
@@ -175,6 +178,7 @@ export class Agent implements AgentContext {
     let since: number | undefined;
     const recent = new RecentEvents();
     let attempt = 0;
+    let warned = { error: "", at: 0 };
     while (!signal.aborted) {
       try {
         // Open the stream before listing, so no event falls between the two.
@@ -220,10 +224,16 @@ export class Agent implements AgentContext {
         );
         this.#onConnection(false);
         const wait = backoff(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS);
-        log.warn(
-          "Cannot reach Docker at {url}: {error}; retrying in {wait} ms",
-          { url: this.dockerUrl, error: errorMessage(error), wait },
-        );
+        // An engine down for hours is one warning a minute, not twelve.
+        const said = errorMessage(error);
+        const repeat = said === warned.error &&
+          Date.now() - warned.at < REPEAT_WARNING_MS;
+        const message =
+          "Cannot reach Docker at {url}: {error}; retrying in {wait} ms";
+        const values = { url: this.dockerUrl, error: said, wait };
+        if (repeat) log.debug(message, values);
+        else log.warn(message, values);
+        if (!repeat) warned = { error: said, at: Date.now() };
       }
       await sleep(
         backoff(attempt++, RECONNECT_BASE_MS, RECONNECT_MAX_MS),

@@ -1,3 +1,4 @@
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { Agent, type HandlerSlot } from "../../lib/agent/agent.ts";
 import { parseEvents } from "../../lib/agent/handler_ini.ts";
@@ -208,4 +209,36 @@ Deno.test("agent: without concurrency a handler stays one event at a time, in ar
     "serial:start:c3",
     "serial:die:c3",
   ]);
+});
+
+Deno.test("agent: an engine that cannot be reached is one warning, then quiet retries (debug) until the error changes or a minute passes", async () => {
+  const warnings: string[] = [];
+  const debug: string[] = [];
+  await configure({
+    sinks: {
+      lines: (record: LogRecord) => {
+        const text = record.message.map(String).join("");
+        if (!text.startsWith("Cannot reach Docker")) return;
+        (record.level === "warning" ? warnings : debug).push(text);
+      },
+    },
+    loggers: [
+      { category: ["docker-glue"], sinks: ["lines"], lowestLevel: "debug" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
+    ],
+  });
+  try {
+    const a = agent();
+    const stop = new AbortController();
+    const watching = a.watch(stop.signal);
+    // Retries at 250, 500 and 1000 ms: four attempts in about two seconds.
+    await tick(2000);
+    stop.abort();
+    await watching;
+    assertEquals(warnings.length, 1, warnings.join("\n"));
+    assertTrue(warnings[0]!.includes("unix:///nonexistent.sock"));
+    assertTrue(debug.length >= 2, `${debug.length} quiet retries`);
+  } finally {
+    await reset();
+  }
 });
