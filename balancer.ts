@@ -65,13 +65,11 @@ async function routes(args: string[]): Promise<number> {
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
-  const url = thisEngine(flags.dockerUrl).url;
+  const engine = thisEngine(flags.dockerUrl);
+  const url = engine.url;
   let report;
   try {
-    report = await collectRoutes(
-      settings,
-      connectDocker(thisEngine(flags.dockerUrl)),
-    );
+    report = await collectRoutes(settings, connectDocker(engine));
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     const from = settings.source.kind === "etcd" ? "etcd" : `Docker at ${url}`;

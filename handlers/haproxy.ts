@@ -38,7 +38,7 @@ import {
   parseSourceKind,
   withRemotes,
 } from "../lib/haproxy/sources.ts";
-import { engineAddresses, splitUrls } from "../lib/docker/engine_url.ts";
+import { otherEngines, splitUrls } from "../lib/docker/engine_url.ts";
 import {
   BalancerService,
   type BalancerSettings,
@@ -122,11 +122,8 @@ export function settingsFromParams(
             passwordFile: param("etcd_password_file"),
           }, "[params] etcd_cert, etcd_key, etcd_user, etcd_password_file"),
         },
-        // The agent's own engine is the first; these come after it.
-        engineAddresses(
-          ["unix:///var/run/docker.sock", ...splitUrls(param("docker_urls"))],
-          () => undefined,
-        ).slice(1),
+        // Beside the agent's own engine.
+        otherEngines(splitUrls(param("docker_urls"))),
         named("docker_grace", () => parseGrace(or("docker_grace", "30s"))),
       )),
   };

@@ -72,7 +72,8 @@ export interface RecentRecord {
 
 /** How many decisions the status page keeps. */
 const RECENT_MAX = 40;
-const recent: RecentRecord[] = [];
+// Kept as logged, and put into words only when the page is asked for.
+const recent: LogRecord[] = [];
 // HAProxy's own lines and scripts' output are not the daemon's decisions.
 const NOT_DECISIONS = new Set([
   "docker-glue.haproxy.process",
@@ -93,18 +94,18 @@ const atLeast = (a: LogLevel, b: LogLevel) =>
  * The last decisions logged (added, drained, reloaded and why), at info
  * and above, whatever `--log-level` prints, oldest first.
  */
-export function recentRecords(): readonly RecentRecord[] {
-  return recent;
+export function recentRecords(): RecentRecord[] {
+  return recent.map((record) => ({
+    at: record.timestamp,
+    level: record.level,
+    text: messageOf(record),
+  }));
 }
 
 function keepRecent(record: LogRecord): void {
   if (!atLeast(record.level, "info")) return;
   if (NOT_DECISIONS.has(record.category.join("."))) return;
-  recent.push({
-    at: record.timestamp,
-    level: record.level,
-    text: messageOf(record),
-  });
+  recent.push(record);
   if (recent.length > RECENT_MAX) recent.splice(0, recent.length - RECENT_MAX);
 }
 

@@ -36,11 +36,6 @@ export class DnsHook {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** The program, for messages. */
-  get program(): string {
-    return this.#program;
-  }
-
   /**
    * Runs `<program> <action> <fqdn> <value>` and waits for it.
    *

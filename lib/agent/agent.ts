@@ -218,14 +218,14 @@ export class Agent implements AgentContext {
       } catch (error) {
         if (signal.aborted) break;
         if (isFatal(error)) throw error;
+        const said = errorMessage(error);
         this.telemetry.disconnected(
           this.#source,
-          `cannot reach Docker at ${this.dockerUrl}: ${errorMessage(error)}`,
+          `cannot reach Docker at ${this.dockerUrl}: ${said}`,
         );
         this.#onConnection(false);
         const wait = backoff(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS);
         // An engine down for hours is one warning a minute, not twelve.
-        const said = errorMessage(error);
         const repeat = said === warned.error &&
           Date.now() - warned.at < REPEAT_WARNING_MS;
         const message =
@@ -335,8 +335,8 @@ export class Agent implements AgentContext {
   /**
    * Hands an event at once to the handlers that need only the event (as
    * the original docker-glue did with every event), before any inspect. A
-   * network event is news only for a container known to run (see
-   * {@link #onChange}).
+   * network event is news only for a container known to run, as for the
+   * handlers that wait for the inspect (changes.ts).
    */
   #early(event: DockerEvent): void {
     const id = containerOf(event);

@@ -163,12 +163,8 @@ function tlsOf(params: URLSearchParams, at: string): EngineTls | undefined {
 }
 
 function sanitize(host: string): string {
-  const name = host.replace(/[^A-Za-z0-9._-]/g, "-").replace(
-    /^[^A-Za-z0-9]/,
-    "h",
-  )
+  return host.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]/, "h")
     .slice(0, 63);
-  return name;
 }
 
 /**
@@ -177,7 +173,7 @@ function sanitize(host: string): string {
  * them), else the default socket. The first is this host's engine; any
  * further ones are other hosts'.
  *
- * @throws {EngineUrlError} for a bad URL, or two engines of the same name.
+ * @throws {EngineUrlError} for a bad URL, or as {@link otherEngines}.
  */
 export function engineAddresses(
   given: readonly string[],
@@ -195,28 +191,36 @@ export function engineAddresses(
         : host,
     ];
   }
-  const engines = urls.map(parseEngineUrl);
+  const [first = "", ...rest] = urls;
+  return [parseEngineUrl(first), ...otherEngines(rest)];
+}
+
+/**
+ * Other hosts' engines (the `--docker-url`s after the first, or INI
+ * `docker_urls`): each needs a name of its own and an IP address for its
+ * published ports.
+ *
+ * @throws {EngineUrlError} for a bad URL, two engines of the same name, or
+ * one without an address.
+ */
+export function otherEngines(urls: readonly string[]): EngineAddress[] {
   const seen = new Set<string>();
-  for (const [index, engine] of engines.entries()) {
-    // The first engine is this host's; only the others need a name.
-    if (index === 0) continue;
+  return urls.map((url) => {
+    const engine = parseEngineUrl(url);
+    const at = `Docker URL ${JSON.stringify(url)}`;
     if (seen.has(engine.name)) {
       throw new EngineUrlError(
-        `Docker URL ${
-          JSON.stringify(urls[index])
-        }: a second engine named ${engine.name}; tell them apart with ?name=`,
+        `${at}: a second engine named ${engine.name}; tell them apart with ?name=`,
       );
     }
     seen.add(engine.name);
     if (engine.address === undefined) {
       throw new EngineUrlError(
-        `Docker URL ${
-          JSON.stringify(urls[index])
-        }: the address its published ports are reached on is not an IP address; give it with ?address=`,
+        `${at}: the address its published ports are reached on is not an IP address; give it with ?address=`,
       );
     }
-  }
-  return engines;
+    return engine;
+  });
 }
 
 /** This host's engine: the first of {@link engineAddresses}, from the process environment. */

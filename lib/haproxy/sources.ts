@@ -220,10 +220,7 @@ export async function readSourceOnce(
   context: SourceContext,
   ms: number,
 ): Promise<SourceRead> {
-  if (
-    settings.kind === "swarm" ||
-    remotesOf(settings).length === 0 && settings.kind === "docker"
-  ) {
+  if (settings.kind !== "etcd" && remotesOf(settings).length === 0) {
     await context.inventory.resync();
     const containers = settings.kind === "docker"
       ? context.inventory.list()

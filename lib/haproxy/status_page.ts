@@ -12,6 +12,7 @@
 import type { HealthAnswer } from "../metrics/telemetry.ts";
 import type { RecentRecord } from "../log.ts";
 import type { RouteReport, RouteRow, ServerRow } from "./report.ts";
+import { escapeHtml } from "../util/html.ts";
 
 /** Everything the page shows. */
 export interface StatusView {
@@ -33,19 +34,6 @@ export interface StatusView {
 
 /** Days left below which a certificate is shown as a warning. */
 const CERT_WARN_DAYS = 14;
-
-const ESCAPES: Readonly<Record<string, string>> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/** Text made safe for HTML content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
 
 const e = escapeHtml;
 

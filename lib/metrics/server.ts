@@ -8,6 +8,7 @@
 
 import type { PrometheusTelemetry } from "./prometheus.ts";
 import type { HealthAnswer } from "./telemetry.ts";
+import { escapeHtml } from "../util/html.ts";
 
 /** A parsed `--metrics-listen` address. */
 export interface ListenAddress {
@@ -45,7 +46,7 @@ export function parseListen(value: string): ListenAddress {
 
 /** The page before the engine has given its own: health only, refreshing. */
 function notYet(health: HealthAnswer): string {
-  const text = health.text.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const text = escapeHtml(health.text);
   return `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>docker-glue</title><p>No routes to show: the HAProxy engine has not started yet, or none runs here.</p><pre>${text}</pre>\n`;
 }
 

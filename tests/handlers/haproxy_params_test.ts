@@ -70,3 +70,29 @@ Deno.test("haproxy params: ACME without an email, or a bad back-off, names the p
     "Invalid ACME back-off",
   );
 });
+
+Deno.test("haproxy params: docker_urls are other hosts' engines beside the agent's own, with docker_grace; a bad one names the param", () => {
+  const { source } = from({
+    docker_urls:
+      "tcp://192.0.2.11:2376?certpath=/etc/docker-glue/web2, tcp://192.0.2.12:2376",
+    docker_grace: "5s",
+  });
+  assertEquals(source.kind, "docker");
+  if (source.kind !== "docker") return;
+  assertEquals(source.remotes?.map((e) => [e.name, e.address]), [
+    ["192.0.2.11", "192.0.2.11"],
+    ["192.0.2.12", "192.0.2.12"],
+  ]);
+  assertEquals(source.graceMs, 5000);
+  assertEquals(from({}).source, { kind: "docker" });
+  assertThrows(
+    () => from({ docker_urls: "tcp://docker2.lan:2376" }),
+    TypeError,
+    '[params] docker_urls: Docker URL "tcp://docker2.lan:2376": the address its published ports are reached on is not an IP address',
+  );
+  assertThrows(
+    () => from({ docker_urls: "tcp://192.0.2.11:2376", source: "etcd" }),
+    TypeError,
+    "Several Docker engines need the docker source, not etcd",
+  );
+});

@@ -4,10 +4,10 @@ import {
   assertIncludes,
 } from "../_fixtures/assert.ts";
 import {
-  escapeHtml,
   renderStatusPage,
   type StatusView,
 } from "../../lib/haproxy/status_page.ts";
+import { escapeHtml } from "../../lib/util/html.ts";
 import { HOSTILE } from "../_fixtures/config_lines.ts";
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
@@ -181,8 +181,4 @@ Deno.test("status page: names, labels and log text from containers cannot add ma
       hostile,
     );
   }
-  assertEquals(
-    escapeHtml(`<a href="x">'&'</a>`),
-    "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
-  );
 });
