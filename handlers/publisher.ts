@@ -95,11 +95,17 @@ export class Publisher extends BaseHandler {
         "[params] advertise-address is required: the address other hosts reach this host's published ports on",
       );
     }
-    // Balancers refuse a document whose address is anything else.
-    if (!isIpLiteral(this.#advertise) && !isHostName(this.#advertise)) {
+    // Balancers refuse a document whose address is anything else: HAProxy
+    // would resolve a host name at every check, and one that does not
+    // resolve would reject every host's configuration.
+    if (!isIpLiteral(this.#advertise)) {
       throw new TypeError(
-        `[params] advertise-address: expected an IP address or host name, got ${
+        `[params] advertise-address: expected an IP address, got ${
           JSON.stringify(this.#advertise)
+        }${
+          isHostName(this.#advertise)
+            ? " (a host name is not taken: give the address it resolves to)"
+            : ""
         }`,
       );
     }

@@ -14,7 +14,7 @@ import type {
   PublishedPort,
 } from "../docker/container.ts";
 import { isHealthState } from "../docker/container.ts";
-import { isHostName, isIpLiteral, isPort } from "../util/net_address.ts";
+import { isIpLiteral, isPort } from "../util/net_address.ts";
 import { DOCUMENT_VERSION } from "./document.ts";
 
 /** A document that is not one: which field is wrong, and how. */
@@ -82,16 +82,14 @@ function bool(value: unknown, field: string): boolean {
   return value;
 }
 
-function address(value: unknown, field: string, names: boolean): string {
-  if (
-    typeof value !== "string" ||
-    !(isIpLiteral(value) || (names && isHostName(value)))
-  ) {
+// Only IP literals: a host name would reach haproxy.cfg as a server address,
+// and HAProxy resolves it at every check and start, where a name that does
+// not resolve rejects the whole file, every other host's routes with it.
+function address(value: unknown, field: string): string {
+  if (typeof value !== "string" || !isIpLiteral(value)) {
     throw new DocumentError(
       field,
-      `expected an IP address${names ? " or host name" : ""}, got ${
-        shown(value)
-      }`,
+      `expected an IP address, got ${shown(value)}`,
     );
   }
   return value;
@@ -139,7 +137,7 @@ function networksOf(value: unknown): Record<string, string> {
     if (!NAME.test(name)) {
       throw new DocumentError(field, "not a Docker network name");
     }
-    out[name] = address(ip, field, false);
+    out[name] = address(ip, field);
   }
   return out;
 }
@@ -154,7 +152,7 @@ function publishedOf(entry: unknown, field: string): PublishedPort {
   }
   return {
     port: portKey(p.port, `${field}.port`),
-    hostIp: address(p.hostIp, `${field}.hostIp`, false),
+    hostIp: address(p.hostIp, `${field}.hostIp`),
     hostPort: p.hostPort,
   };
 }
@@ -193,11 +191,7 @@ export function parseContainerDocument(
   if (doc.id !== id) {
     throw new DocumentError("id", "does not match the key's container id");
   }
-  const advertiseAddress = address(
-    doc.advertiseAddress,
-    "advertiseAddress",
-    true,
-  );
+  const advertiseAddress = address(doc.advertiseAddress, "advertiseAddress");
   const state = object(doc.state, "state");
   const health = state.health;
   if (typeof health !== "string" || !isHealthOrNone(health)) {
@@ -215,7 +209,7 @@ export function parseContainerDocument(
   }
   const ipAddress = doc.ipAddress === ""
     ? ""
-    : address(doc.ipAddress, "ipAddress", false);
+    : address(doc.ipAddress, "ipAddress");
   return {
     id,
     name: text(doc.name, "name", NAME, "a container name"),

@@ -37,6 +37,8 @@ export interface ApplyOptions {
    * validated together with it, installed just before it.
    */
   readonly companions?: readonly { path: string; text: string }[];
+  /** How long the check and the reload command may take; {@link COMMAND_TIMEOUT_MS} by default. */
+  readonly timeoutMs?: number;
 }
 
 /** What {@link applyConfig} did. */
@@ -79,13 +81,26 @@ function outputLines(output: Uint8Array): string[] {
   ).filter((line) => line !== "");
 }
 
-/** Runs a program with an argv array and collects its output. */
+/**
+ * How long `haproxy -c` and the reload command may run. A file at the label
+ * size limits (route_limits.ts) checks in well under a second here; a check
+ * still running after this is stuck (a hash or resolver that does not come
+ * back), and the updates of every other container wait behind it.
+ */
+export const COMMAND_TIMEOUT_MS = 30_000;
+
+/** Runs a program with an argv array and collects its output; killed after `timeoutMs`. */
 async function run(
   argv: readonly string[],
-): Promise<{ success: boolean; code: number; lines: string[] }> {
+  timeoutMs = COMMAND_TIMEOUT_MS,
+): Promise<
+  { success: boolean; code: number; lines: string[]; timedOut: boolean }
+> {
   const [program, ...args] = argv;
-  if (program === undefined) return { success: true, code: 0, lines: [] };
-  const output = await new Deno.Command(program, {
+  if (program === undefined) {
+    return { success: true, code: 0, lines: [], timedOut: false };
+  }
+  const child = new Deno.Command(program, {
     args,
     stdin: "null",
     stdout: "piped",
@@ -95,12 +110,42 @@ async function run(
     // read as a rejected configuration and undo a good change. (Deno
     // honours `detached` for spawn(), not for output().)
     detached: true,
-  }).spawn().output();
-  return {
-    success: output.success,
-    code: output.code,
-    lines: [...outputLines(output.stderr), ...outputLines(output.stdout)],
-  };
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    // Its own process group: whatever it started goes with it.
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
+  }, timeoutMs);
+  try {
+    const output = await child.output();
+    return {
+      success: output.success && !timedOut,
+      code: output.code,
+      lines: [...outputLines(output.stderr), ...outputLines(output.stdout)],
+      timedOut,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** HAProxy's error lines of a failed check, or what stopped it. */
+function checkDetails(
+  check: { lines: string[]; timedOut: boolean },
+  timeoutMs: number,
+): string[] {
+  const lines = check.lines.filter((line) => !line.startsWith("[NOTICE]"));
+  return check.timedOut
+    ? [
+      ...lines,
+      `haproxy -c did not finish within ${timeoutMs / 1000} s and was stopped`,
+    ]
+    : lines;
 }
 
 /**
@@ -114,7 +159,7 @@ export async function applyConfig(
   text: string,
   options: ApplyOptions,
 ): Promise<ApplyOutcome> {
-  const { configFile } = options;
+  const { configFile, timeoutMs = COMMAND_TIMEOUT_MS } = options;
   const companions = [];
   for (const file of options.companions ?? []) {
     if (await readOrNull(file.path) !== file.text) companions.push(file);
@@ -143,13 +188,12 @@ export async function applyConfig(
       "-f",
       temp,
       ...options.checkArgs,
-    ]);
+    ], timeoutMs);
     if (!check.success) {
       const rejected = `${configFile}.rejected`;
       await writeAtomically(rejected, text, CONFIG_MODE);
       // HAProxy names the file it checked; name the one the operator can open.
-      const details = check.lines
-        .filter((line) => !line.startsWith("[NOTICE]"))
+      const details = checkDetails(check, timeoutMs)
         .map((line) => line.replaceAll(temp, rejected));
       throw new ConfigRejectedError(configFile, rejected, details);
     }
@@ -174,7 +218,7 @@ export async function applyConfig(
       }
     }
   }
-  await reload(options.reloadCmd);
+  await reload(options.reloadCmd, timeoutMs);
   return "applied";
 }
 
@@ -189,9 +233,12 @@ export async function applyConfig(
 export async function checkConfig(
   text: string,
   companions: readonly { path: string; text: string }[],
-  options: Pick<ApplyOptions, "configFile" | "haproxyBin" | "checkArgs">,
+  options: Pick<
+    ApplyOptions,
+    "configFile" | "haproxyBin" | "checkArgs" | "timeoutMs"
+  >,
 ): Promise<void> {
-  const { configFile } = options;
+  const { configFile, timeoutMs = COMMAND_TIMEOUT_MS } = options;
   const dir = tempBeside(configFile);
   const base = `${dir}/${configFile.slice(configFile.lastIndexOf("/") + 1)}`;
   const moved = (path: string) =>
@@ -213,10 +260,9 @@ export async function checkConfig(
       "-f",
       base,
       ...options.checkArgs,
-    ]);
+    ], timeoutMs);
     if (!check.success) {
-      const details = check.lines
-        .filter((line) => !line.startsWith("[NOTICE]"))
+      const details = checkDetails(check, timeoutMs)
         .map((line) => line.replaceAll(base, configFile));
       throw new ConfigRejectedError(
         configFile,
@@ -235,10 +281,13 @@ export async function checkConfig(
  *
  * @throws {ReloadError} when it exits non-zero or cannot start.
  */
-export async function reload(reloadCmd: readonly string[]): Promise<void> {
+export async function reload(
+  reloadCmd: readonly string[],
+  timeoutMs = COMMAND_TIMEOUT_MS,
+): Promise<void> {
   let result;
   try {
-    result = await run(reloadCmd);
+    result = await run(reloadCmd, timeoutMs);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new ReloadError(
@@ -246,6 +295,13 @@ export async function reload(reloadCmd: readonly string[]): Promise<void> {
       );
     }
     throw error;
+  }
+  if (result.timedOut) {
+    throw new ReloadError(
+      `Reload command ${
+        JSON.stringify(reloadCmd.join(" "))
+      } did not finish within ${timeoutMs / 1000} s and was stopped`,
+    );
   }
   if (!result.success) {
     throw new ReloadError(

@@ -62,8 +62,6 @@ export class RouteBuilder {
   #findingParts: readonly (readonly Finding[])[] = [];
   /** The named route of each route key. */
   readonly #byKey = new Map<string, HttpRoute>();
-  /** How many routes have each backend name before its `_2`. */
-  readonly #bases = new Map<string, number>();
   #changes: RouteChanges | null = null;
 
   /** Creates a builder for these route options. */
@@ -74,8 +72,7 @@ export class RouteBuilder {
 
   /**
    * The HTTP routes that changed in the last build, or null when they are
-   * not known (the first build, or one that renamed backends): then
-   * anything may have changed.
+   * not known (the first build): then anything may have changed.
    */
   get changes(): RouteChanges | null {
     return this.#changes;
@@ -199,18 +196,11 @@ export class RouteBuilder {
     const named = this.#named === null ? null : this.#edit(redone);
     let routes: HttpRoute[];
     if (named === null) {
-      // The first table, or a backend name taken twice: named whole, as
-      // routes.ts does, so the `_2` suffixes go by match order.
       const whole = nameRoutes([...this.#routes.values()]);
       routes = intern(whole.routes, last?.routes, sameHttp);
       this.#namedFindings = whole.findings;
       this.#byKey.clear();
-      this.#bases.clear();
-      for (const route of routes) {
-        this.#byKey.set(this.#keyOf(route), route);
-        const base = baseOf(route);
-        this.#bases.set(base, (this.#bases.get(base) ?? 0) + 1);
-      }
+      for (const route of routes) this.#byKey.set(this.#keyOf(route), route);
       this.#tcpDirty = true;
       this.#changes = null;
     } else {
@@ -253,34 +243,15 @@ export class RouteBuilder {
   /**
    * The last table's routes with the redone groups put in: a changed route
    * replaces its own in place, a new one goes in at its place in match
-   * order, a route that went is taken out. Null when a backend name would
-   * be taken twice (the table is then named whole).
+   * order, a route that went is taken out. A backend's name is its route's
+   * own (backendName), so no other route's name changes.
    */
   #edit(redone: ReadonlyMap<string, GroupRoute | null>): {
     routes: HttpRoute[];
     keysChanged: boolean;
     changes: Omit<RouteChanges, "from">;
-  } | null {
-    // Checked before anything changes, so a null leaves all as it was.
-    const bases = new Map<string, number>();
-    const count = (base: string) =>
-      bases.get(base) ?? this.#bases.get(base) ?? 0;
-    for (const [key, group] of redone) {
-      const old = this.#byKey.get(key);
-      if (old !== undefined && group === null) {
-        const base = baseOf(old);
-        if (count(base) > 1) return null;
-        bases.set(base, count(base) - 1);
-      } else if (old === undefined && group !== null) {
-        const base = baseOf(group.route);
-        if (count(base) > 0) return null;
-        bases.set(base, 1);
-      }
-    }
-    for (const [base, n] of bases) {
-      if (n === 0) this.#bases.delete(base);
-      else this.#bases.set(base, n);
-    }
+  } {
+    let keysChanged = false;
     const routes = this.#named!.slice();
     const removed: HttpRoute[] = [];
     const added: HttpRoute[] = [];
@@ -292,6 +263,7 @@ export class RouteBuilder {
           routes.splice(at, 1);
           this.#byKey.delete(key);
           removed.push(old);
+          keysChanged = true;
           continue;
         }
         const route = { ...group.route, backend: old.backend };
@@ -305,9 +277,10 @@ export class RouteBuilder {
         routes.splice(position(routes, route), 0, route);
         this.#byKey.set(key, route);
         added.push(route);
+        keysChanged = true;
       }
     }
-    return { routes, keysChanged: bases.size > 0, changes: { removed, added } };
+    return { routes, keysChanged, changes: { removed, added } };
   }
 
   /** A named route's key: what httpGroupKey gives its claims. */

@@ -52,22 +52,43 @@ export function compareRoutes(
     compare(a.prefix, b.prefix);
 }
 
-function sanitizeName(value: string): string {
-  return value.replace(/[^A-Za-z0-9._:-]/g, "_");
+// HAProxy names take letters, digits and -_.: only. Each part of a name
+// is written so that two different routes or servers can never share one,
+// whatever arrived before them: a name depends on its own route alone.
+
+/**
+ * A path prefix in a name: `/` as `_`, letters, digits, `.` and `-` as
+ * they are, anything else (`_` and `:` among them) as `:` and two hex
+ * digits, so `/a_b` and `/a/b` stay apart.
+ */
+function prefixPart(prefix: string): string {
+  return prefix.replace(
+    /[^A-Za-z0-9.-]/g,
+    (c) =>
+      c === "/" ? "_" : `:${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
-/** A route's backend name before any `_2` that keeps it apart from another's. */
+/**
+ * A host in a name: the default host as `default`, `*.` as `wildcard.`,
+ * and a host that could be read as one of those (`default`,
+ * `wildcard.example.com`) behind a `:`, which no host name has.
+ */
+function hostPart(host: string): string {
+  if (host === "") return "default";
+  if (host.startsWith("*.")) return `wildcard.${host.slice(2)}`;
+  return host === "default" || host.startsWith("wildcard.") ? `:${host}` : host;
+}
+
+/** A route's backend name: a function of its host, prefix and port alone. */
 export function backendName(
   host: string,
   prefix: string,
   listen: number | undefined,
 ): string {
-  const hostPart = host === "" ? "default" : host.replace(/^\*\./, "wildcard.");
-  return sanitizeName(
-    `http_${listen === undefined ? "" : `${listen}_`}${hostPart}${
-      prefix === "" ? "" : prefix
-    }`,
-  );
+  return `http_${listen === undefined ? "" : `${listen}_`}${hostPart(host)}${
+    prefixPart(prefix)
+  }`;
 }
 
 /** Servers by claim: a container's claims are kept while its record lives (claimsFor). */
@@ -86,9 +107,9 @@ function newServer(claim: HttpClaim | TcpClaim): Server {
   // Names repeat across hosts; the host id keeps servers apart.
   const host = claim.container.host;
   return {
-    name: sanitizeName(
-      `${host ? `${host.id}.` : ""}${claim.container.name}:${claim.port}`,
-    ),
+    // Container names and host ids have no `:`: the host id before one
+    // keeps `h.a` on host `x` apart from `a` on host `x.h`.
+    name: `${host ? `${host.id}:` : ""}${claim.container.name}:${claim.port}`,
     containerId: claim.container.id,
     containerName: host
       ? `${claim.container.name}@${host.id}`
@@ -181,22 +202,15 @@ export function byMatchOrder(a: HttpRoute, b: HttpRoute): number {
   return compareRoutes(a, b) || (a.listen ?? 0) - (b.listen ?? 0);
 }
 
-/**
- * Puts group routes in match order and names their backends (a name taken
- * gets `_2`, `_3`...); their findings come in the same order.
- */
+/** Puts group routes in match order and names their backends; their findings come in the same order. */
 export function nameRoutes(
   groups: readonly GroupRoute[],
 ): { routes: HttpRoute[]; findings: Finding[] } {
   const sorted = [...groups].sort((a, b) => byMatchOrder(a.route, b.route));
-  const used = new Set<string>();
-  const routes = sorted.map(({ route }) => {
-    const base = backendName(route.host, route.prefix, route.listen);
-    let name = base;
-    for (let n = 2; used.has(name); n++) name = `${base}_${n}`;
-    used.add(name);
-    return { ...route, backend: name };
-  });
+  const routes = sorted.map(({ route }) => ({
+    ...route,
+    backend: backendName(route.host, route.prefix, route.listen),
+  }));
   return { routes, findings: sorted.flatMap((group) => group.findings) };
 }
 
@@ -254,7 +268,8 @@ export function tcpRoutes(
 
 /**
  * A TCP route's backend: `tcp_<listen>`, with the server name after it for
- * passthrough (`*.` spelt `wildcard.`), on `https` for the HTTPS listener.
+ * passthrough (written as hosts are in HTTP backend names), on `https` for
+ * the HTTPS listener.
  */
 export function tcpBackendName(
   listen: number,
@@ -262,9 +277,7 @@ export function tcpBackendName(
   https: boolean,
 ): string {
   const port = https ? "https" : String(listen);
-  return sni === ""
-    ? `tcp_${port}`
-    : `tcp_${port}_${sni.replace(/^\*\./, "wildcard.")}`;
+  return sni === "" ? `tcp_${port}` : `tcp_${port}_${hostPart(sni)}`;
 }
 
 /**

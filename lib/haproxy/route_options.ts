@@ -46,10 +46,70 @@ const USER = /^[A-Za-z0-9._@-]{1,64}$/;
 // SHA-512 ($6$, with rounds=), bcrypt ($2a$, $2b$, $2y$) and yescrypt ($y$).
 const HASH = /^\$(1|5|6|2[aby]|y)\$[A-Za-z0-9./$=]{8,200}$/;
 
+// HAProxy checks the hash on every request that carries credentials, with
+// no cache, on the thread serving it: a slow hash lets any client burn the
+// proxy's CPU, and two concurrent checks of a few seconds each trip its
+// watchdog, which kills the whole process. So a label may only name hashes
+// whose one check costs about 5 ms or less. Measured with libcrypt (Python's
+// crypt) on the 2-core AMD EPYC test machine, one check of a wrong password:
+// SHA-512 crypt at its default 5,000 rounds 1.6 ms (10,000: 2.7 ms), SHA-256
+// 1.1 ms, MD5 0.1 ms; bcrypt cost 5 1.7 ms, cost 6 3.5 ms (cost 12 0.46 s);
+// yescrypt with N*r = 2^15 ("$y$j7T$") 4.0 ms, 2^16 8.1 ms, and Debian's
+// default 2^17 ("$y$j9T$") 18 ms. On the slower machine issue 31 measured
+// on, the same hashes cost about twice as much, hence one step below 5 ms.
+/** The most rounds a SHA-256 or SHA-512 crypt hash may ask for (their default). */
+export const MAX_SHA_CRYPT_ROUNDS = 5000;
+/** The highest bcrypt cost a hash may have. */
+export const MAX_BCRYPT_COST = 5;
+/** The largest yescrypt N times r a hash may have. */
+export const MAX_YESCRYPT_WORK = 2 ** 15;
+
+// yescrypt's base-64 digits, in which the parameters are written.
+const ITOA64 =
+  "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const HOW_TO_HASH =
+  'make one with "openssl passwd -6" (SHA-512 crypt, 5,000 rounds)';
+
+/**
+ * Why checking `hash` would cost more than a label may ask of HAProxy, or
+ * null when it is cheap enough. The hash is never quoted back.
+ */
+export function hashCostError(hash: string): string | null {
+  const sha = /^\$[56]\$rounds=([0-9]{1,10})\$/.exec(hash);
+  if (sha !== null && Number(sha[1]) > MAX_SHA_CRYPT_ROUNDS) {
+    return `the hash asks for ${
+      sha[1]
+    } rounds, more than ${MAX_SHA_CRYPT_ROUNDS}: HAProxy computes it on every request, so a slow hash lets any client burn the proxy's CPU; ${HOW_TO_HASH}`;
+  }
+  const bcrypt = /^\$2[aby]\$([0-9]{2})\$/.exec(hash);
+  if (hash.startsWith("$2") && bcrypt === null) {
+    return `the bcrypt hash has no cost field; ${HOW_TO_HASH}`;
+  }
+  if (bcrypt !== null && Number(bcrypt[1]) > MAX_BCRYPT_COST) {
+    return `the bcrypt cost is ${
+      bcrypt[1]
+    }, more than ${MAX_BCRYPT_COST}: HAProxy computes the hash on every request, so a slow hash lets any client burn the proxy's CPU; ${HOW_TO_HASH}`;
+  }
+  if (hash.startsWith("$y$")) {
+    // "$y$" flavour, log2(N) and r, one digit each: "j9T" is N = 2^12, r = 32.
+    const params = /^\$y\$j([./0-9A-Za-z])([./0-9A-Za-z])\$/.exec(hash);
+    if (params === null) {
+      return `the yescrypt parameters are not of the form "$y$j<N><r>$" that a cost can be read from; ${HOW_TO_HASH}`;
+    }
+    const work = 2 ** (ITOA64.indexOf(params[1]!) + 1) *
+      (ITOA64.indexOf(params[2]!) + 1);
+    if (work > MAX_YESCRYPT_WORK) {
+      return `the yescrypt work N*r is ${work}, more than ${MAX_YESCRYPT_WORK}: HAProxy computes the hash on every request, so a slow hash lets any client burn the proxy's CPU; ${HOW_TO_HASH}`;
+    }
+  }
+  return null;
+}
+
 /**
  * Parses `user:hash[,user:hash...]`, hashes as `openssl passwd -6` or
  * `mkpasswd -m sha-512` print them. A plain password is refused: it would
- * sit in haproxy.cfg and in `docker inspect` for anyone to read.
+ * sit in haproxy.cfg and in `docker inspect` for anyone to read. A hash
+ * whose check costs more than {@link hashCostError} allows is refused.
  */
 export function parseAuth(value: string): AuthUser[] {
   const users: AuthUser[] = [];
@@ -73,6 +133,10 @@ export function parseAuth(value: string): AuthUser[] {
       throw new TypeError(
         `Invalid auth entry for user ${user}: expected user:hash with a crypt(3) hash such as "openssl passwd -6" prints ($6$...)`,
       );
+    }
+    const cost = hashCostError(hash);
+    if (cost !== null) {
+      throw new RangeError(`Invalid auth entry for user ${user}: ${cost}`);
     }
     if (users.some((known) => known.user === user)) {
       throw new TypeError(`Invalid auth: user ${user} is given twice`);

@@ -124,6 +124,10 @@ Deno.test("documents: every field is checked, and the error names it", () => {
     ["advertiseAddress", (d) => d.advertiseAddress = "192.0.2.1 backup"],
     ["advertiseAddress", (d) => d.advertiseAddress = "999.1.1.1"],
     ["advertiseAddress", (d) => d.advertiseAddress = ""],
+    // A host name would be resolved by HAProxy at every check: one that does
+    // not resolve rejected every host's configuration (issue 31).
+    ["advertiseAddress", (d) => d.advertiseAddress = "no-such-host.invalid"],
+    ["advertiseAddress", (d) => d.advertiseAddress = "docker1.example.com"],
     ["hostId", (d) => d.hostId = "other"],
     ["name", (d) => d.name = "web\nlisten x"],
     ["image", (d) => d.image = "a b"],
@@ -153,8 +157,8 @@ Deno.test("documents: every field is checked, and the error names it", () => {
     );
     assertEquals((error as DocumentError).field, field, error.message);
   }
-  // IPv6 and host names are addresses too.
-  for (const address of ["fd00::5", "docker1.example.com"]) {
+  // IPv6 addresses are addresses too.
+  for (const address of ["fd00::5", "192.0.2.10"]) {
     const back = parseContainerDocument(
       "h1",
       id,

@@ -157,3 +157,45 @@ Deno.test("apply: an operator's file is kept before it is replaced, also when an
     assertEquals(await keepForeignConfig(config), null);
   });
 });
+
+Deno.test("apply: a check that does not finish in time is stopped and the file rejected, the running one kept", async () => {
+  await withDir(async (dir) => {
+    // haproxy -c computes each userlist hash: 5,000,000 rounds of SHA-512
+    // take seconds, far past this test's limit.
+    const slow = crypt6(5_000_000);
+    const text = `${VALID}userlist users\n    user alice password ${slow}\n`;
+    const started = performance.now();
+    const error = await assertRejects(
+      () => applyConfig(text, { ...options(dir), timeoutMs: 300 }),
+      ConfigRejectedError,
+    );
+    assertTrue(performance.now() - started < 5_000, "stopped in time");
+    assertIncludes(
+      (error as ConfigRejectedError).details.join("\n"),
+      "did not finish within 0.3 s",
+    );
+    assertEquals(await reloads(dir), 0);
+    assertEquals(await entries(dir), ["haproxy.cfg.rejected"]);
+  });
+});
+
+Deno.test("apply: a reload command that hangs is stopped with its process group and reported", async () => {
+  await withDir(async (dir) => {
+    const started = performance.now();
+    const error = await assertRejects(
+      () =>
+        applyConfig(VALID, {
+          ...options(dir, ["sh", "-c", "sleep 30 & wait"]),
+          timeoutMs: 500,
+        }),
+      ReloadError,
+    );
+    assertTrue(performance.now() - started < 5_000, "stopped in time");
+    assertIncludes(error.message, "did not finish within 0.5 s");
+  });
+});
+
+/** A SHA-512 crypt hash with this many rounds (the hash itself is made up: only its cost matters). */
+function crypt6(rounds: number): string {
+  return `$6$rounds=${rounds}$saltsalt$${"A".repeat(86)}`;
+}

@@ -27,7 +27,7 @@ const specArb = fc.record({
   address: fc.integer({ min: 2, max: 4 }),
   host: fc.constantFrom("a.example.com", "b.example.com", "", "*.example.com"),
   port: fc.constantFrom(80, 80, 8080),
-  // "/a/b" and "/a_b" give one backend name: the second gets "_2".
+  // "/a/b" and "/a_b": names that a character-for-character rewrite would share.
   prefix: fc.constantFrom("", "", "/api", "/a/b", "/a_b"),
   weight: fc.constantFrom("100", "50", "bad"),
   balance: fc.constantFrom("", "", "leastconn"),

@@ -59,6 +59,50 @@ Deno.test("auth: user:hash pairs with crypt(3) hashes; a plain password is refus
   }
 });
 
+Deno.test("auth: a hash whose check would cost HAProxy more than about 5 ms is refused, naming the cost and how to make one", () => {
+  const salt = "abcdefghijklmnopqrstuu";
+  const tail = "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234";
+  const accepted = [
+    "$1$saltsalt$abcdefghijklmnopqrstuv",
+    `$5$rounds=5000$saltsalt$${tail}`,
+    `$6$rounds=5000$saltsalt$${tail}`,
+    HASH,
+    `$2b$04$${salt}${tail}`,
+    `$2b$05$${salt}${tail}`,
+    "$y$j7T$saltsaltsalt$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "$y$jA/$saltsaltsalt$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+  ];
+  for (const hash of accepted) {
+    assertEquals(parseAuth(`a:${hash}`).length, 1, hash);
+  }
+  const refused: [string, string][] = [
+    [`$6$rounds=5001$saltsalt$${tail}`, "5001 rounds"],
+    [`$6$rounds=5000000$saltsalt$${tail}`, "5000000 rounds"],
+    [`$5$rounds=999999999$saltsalt$${tail}`, "999999999 rounds"],
+    [`$2b$06$${salt}${tail}`, "cost is 06"],
+    [`$2y$12$${salt}${tail}`, "cost is 12"],
+    [`$2b$31$${salt}${tail}`, "cost is 31"],
+    [
+      "$y$j9T$saltsaltsalt$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+      "131072",
+    ],
+    [
+      "$y$j8T$saltsaltsalt$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+      "65536",
+    ],
+    [
+      "$y$jzzz$saltsaltsalt$abcdefghijklmnopqrstuvwxyz0123456789ABCDEF",
+      "yescrypt parameters",
+    ],
+  ];
+  for (const [hash, says] of refused) {
+    const error = assertThrows(() => parseAuth(`alice:${hash}`), RangeError);
+    assertIncludes(error.message, says);
+    assertIncludes(error.message, "openssl passwd -6");
+    assertIncludes(error.message, "alice");
+  }
+});
+
 Deno.test("allow: IPv4 and IPv6 addresses and ranges, nothing else", () => {
   assertEquals(parseAllow("10.0.0.0/8, 192.0.2.7,FD00::/8,::1"), [
     "10.0.0.0/8",

@@ -347,7 +347,7 @@ Deno.test("routes: containers from etcd are reached on their published port at t
       r.servers.map((s) => `${s.name}=${s.address}:${s.port}`)
     ),
     [
-      ["h1.web:80=10.1.0.5:8081", "h2.web:80=10.1.0.6:9000"],
+      ["h1:web:80=10.1.0.5:8081", "h2:web:80=10.1.0.6:9000"],
     ],
   );
   assertEquals(
