@@ -22,6 +22,7 @@ import {
   listenForMetrics,
   metricsAddress,
   runAgent,
+  warnCleartext,
 } from "./lib/cli/daemon.ts";
 import type { ListenAddress } from "./lib/metrics/server.ts";
 import type { Telemetry } from "./lib/metrics/telemetry.ts";
@@ -133,6 +134,7 @@ async function serve(
   try {
     const engine = thisEngine(flags.dockerUrl);
     url = engine.url;
+    warnCleartext(engine);
     agent = new Agent(connectDocker(engine), {
       dockerUrl: url,
       ...(telemetry === undefined ? {} : { telemetry }),

@@ -27,6 +27,7 @@ import {
   listenForMetrics,
   metricsAddress,
   runAgent,
+  warnCleartext,
 } from "./lib/cli/daemon.ts";
 import type { ListenAddress } from "./lib/metrics/server.ts";
 import type { Telemetry } from "./lib/metrics/telemetry.ts";
@@ -166,6 +167,7 @@ async function serve(
     }
     const engine = thisEngine(flags.dockerUrl);
     url = engine.url;
+    warnCleartext(engine);
     agent = new Agent(connectDocker(engine), {
       dockerUrl: url,
       scriptPaths: scriptDirs,

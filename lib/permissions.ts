@@ -111,6 +111,8 @@ export const SYSTEM_CA_FILES: readonly string[] = [
 /** Files and directories docker-balancer may read besides those it writes. */
 export const BALANCER_READS: readonly string[] = [
   "/etc/docker-glue",
+  // Where the docker CLI keeps TLS files for DOCKER_TLS_VERIFY as root.
+  "/root/.docker",
   "/etc/default/haproxy",
   "/etc/sysconfig/haproxy",
   ...SYSTEM_CA_FILES,

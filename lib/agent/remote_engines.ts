@@ -16,7 +16,7 @@ import { getLogger } from "@logtape/logtape";
 import { Agent } from "./agent.ts";
 import { NONE } from "./handler_ini.ts";
 import { connectDocker } from "../docker/client.ts";
-import type { EngineAddress } from "../docker/engine_url.ts";
+import { cleartextWarning, type EngineAddress } from "../docker/engine_url.ts";
 import type {
   ChangeJournal,
   ContainerRecord,
@@ -197,6 +197,10 @@ export class EngineSet implements ContainerSource {
   /** Connects to every other engine, each on its own. */
   start(): void {
     if (this.#running.length > 0) return;
+    for (const remote of this.#remotes) {
+      const warning = cleartextWarning(remote.address);
+      if (warning !== null) log.warn("{warning}", { warning });
+    }
     this.#running = this.#remotes.map((remote) =>
       remote.agent.watch(this.#abort.signal).catch((error) => {
         // Only a missing permission ends a watch: say so, for that engine.

@@ -11,6 +11,7 @@ import type { Agent } from "../agent/agent.ts";
 import { permissionHint } from "../permissions.ts";
 import { type ListenAddress, parseListen } from "../metrics/server.ts";
 import { type MetricsListener, startMetrics } from "../metrics/start.ts";
+import { cleartextWarning, type EngineAddress } from "../docker/engine_url.ts";
 
 const log = getLogger(["docker-glue", "daemon"]);
 
@@ -27,6 +28,12 @@ export function fail(
 ): number {
   console.error(`${program}: ${message}`);
   return status;
+}
+
+/** Says once, at start, that an engine is reached without TLS. */
+export function warnCleartext(engine: EngineAddress): void {
+  const warning = cleartextWarning(engine);
+  if (warning !== null) log.warn("{warning}", { warning });
 }
 
 // Errors whose message is written for the operator and needs no stack.

@@ -180,19 +180,49 @@ export function engineAddresses(
   env: (name: string) => string | undefined,
 ): EngineAddress[] {
   let urls = [...given];
-  if (urls.length === 0) {
-    const host = env("DOCKER_HOST") || DEFAULT_DOCKER_URL;
-    const certPath = env("DOCKER_CERT_PATH");
-    const verify = env("DOCKER_TLS_VERIFY");
-    urls = [
-      verify && verify !== "0" && host.startsWith("tcp://") && certPath &&
-        !host.includes("?")
-        ? `${host}?certpath=${certPath}`
-        : host,
-    ];
-  }
+  if (urls.length === 0) urls = [fromEnvironment(env)];
   const [first = "", ...rest] = urls;
   return [parseEngineUrl(first), ...otherEngines(rest)];
+}
+
+/**
+ * The engine URL the docker CLI's environment names: `DOCKER_HOST`, with
+ * TLS when `DOCKER_TLS_VERIFY` is set, from `DOCKER_CERT_PATH` or else
+ * `$DOCKER_CONFIG` or `~/.docker`, as the docker CLI reads them.
+ *
+ * @throws {EngineUrlError} for a `DOCKER_HOST` the docker CLI would not take.
+ */
+function fromEnvironment(env: (name: string) => string | undefined): string {
+  const host = env("DOCKER_HOST") || DEFAULT_DOCKER_URL;
+  if (host.includes("?")) {
+    // Options are ours, not the docker CLI's: a `?` here is a typing slip
+    // that would otherwise connect without the TLS the operator asked for.
+    throw new EngineUrlError(
+      `DOCKER_HOST ${
+        JSON.stringify(host)
+      }: expected unix:///path or tcp://host:port without options (give options with --docker-url)`,
+    );
+  }
+  const verify = env("DOCKER_TLS_VERIFY");
+  if (!verify || verify === "0" || !host.startsWith("tcp://")) return host;
+  const config = env("DOCKER_CONFIG") ||
+    (env("HOME") ? `${env("HOME")}/.docker` : undefined);
+  const certPath = env("DOCKER_CERT_PATH") || config;
+  if (certPath === undefined) {
+    throw new EngineUrlError(
+      `DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor HOME names where ca.pem, cert.pem and key.pem are`,
+    );
+  }
+  return `${host}?certpath=${certPath}`;
+}
+
+/**
+ * The warning an engine reached over TCP without TLS deserves, or null:
+ * whoever is on the path can call its API, which is root on its host.
+ */
+export function cleartextWarning(engine: EngineAddress): string | null {
+  if (engine.socketPath !== undefined || engine.tls !== undefined) return null;
+  return `Docker engine ${engine.name} at ${engine.url} is reached without TLS: anyone on the path can read and control it, which is root on its host; give it TLS (?certpath=<dir>, as docker --tlsverify) unless the path is private`;
 }
 
 /**

@@ -1,5 +1,10 @@
-import { assertEquals, assertThrows } from "../_fixtures/assert.ts";
 import {
+  assertEquals,
+  assertIncludes,
+  assertThrows,
+} from "../_fixtures/assert.ts";
+import {
+  cleartextWarning,
   engineAddresses,
   EngineUrlError,
   parseEngineUrl,
@@ -91,6 +96,57 @@ Deno.test("engine addresses: this host's engine first, from DOCKER_HOST and DOCK
   assertEquals(
     engineAddresses(["unix:///run/docker.sock"], (name) => env[name])[0]?.tls,
     undefined,
+  );
+});
+
+Deno.test("engine addresses: DOCKER_TLS_VERIFY without a cert path reads ~/.docker as the docker CLI does; a DOCKER_HOST with options is refused", () => {
+  const env: Record<string, string> = {
+    DOCKER_HOST: "tcp://127.0.0.1:2376",
+    DOCKER_TLS_VERIFY: "1",
+    HOME: "/home/ops",
+  };
+  const at = (vars: Record<string, string>) =>
+    engineAddresses([], (name) => vars[name])[0];
+  assertEquals(at(env)?.tls, {
+    caFile: "/home/ops/.docker/ca.pem",
+    certFile: "/home/ops/.docker/cert.pem",
+    keyFile: "/home/ops/.docker/key.pem",
+  });
+  assertEquals(
+    at({ ...env, DOCKER_CONFIG: "/etc/docker-client" })?.tls?.caFile,
+    "/etc/docker-client/ca.pem",
+  );
+  assertEquals(at({ ...env, DOCKER_TLS_VERIFY: "0" })?.tls, undefined);
+  assertThrows(
+    () => at({ DOCKER_HOST: "tcp://127.0.0.1:2376", DOCKER_TLS_VERIFY: "1" }),
+    EngineUrlError,
+    "DOCKER_TLS_VERIFY is set",
+  );
+  for (
+    const host of [
+      "tcp://127.0.0.1:2376?tlsverify=1",
+      "tcp://127.0.0.1:2376?",
+    ]
+  ) {
+    assertThrows(
+      () => at({ ...env, DOCKER_HOST: host }),
+      EngineUrlError,
+      "without options",
+    );
+  }
+});
+
+Deno.test("engine addresses: an engine over TCP without TLS is taken, with a warning that names it", () => {
+  const [local, clear, secure] = engineAddresses([
+    "unix:///var/run/docker.sock",
+    "tcp://10.0.0.2:2375",
+    "tcp://10.0.0.3:2376?certpath=/etc/docker-glue/h3",
+  ], noEnv);
+  assertEquals(cleartextWarning(local!), null);
+  assertEquals(cleartextWarning(secure!), null);
+  assertIncludes(
+    cleartextWarning(clear!) ?? "",
+    "Docker engine 10.0.0.2 at tcp://10.0.0.2:2375 is reached without TLS",
   );
 });
 
