@@ -105,7 +105,11 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
-  const metrics = await listenForMetrics(PROGRAM, listen);
+  const metrics = await listenForMetrics(
+    PROGRAM,
+    listen,
+    flags.metricsAuth,
+  );
   if (typeof metrics === "number") return metrics;
   try {
     return await serve(flags, settings, events, metrics?.telemetry);

@@ -50,6 +50,7 @@ interface Flags {
   dockerUrl?: string[];
   logLevel: string;
   metricsListen?: string;
+  metricsAuth?: string;
 }
 
 function program(): Command {
@@ -136,7 +137,11 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
   }
-  const metrics = await listenForMetrics(PROGRAM, listen);
+  const metrics = await listenForMetrics(
+    PROGRAM,
+    listen,
+    flags.metricsAuth,
+  );
   if (typeof metrics === "number") return metrics;
   try {
     return await serve(flags, metrics?.telemetry);

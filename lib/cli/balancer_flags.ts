@@ -77,6 +77,8 @@ export interface Flags {
   etcdPasswordFile?: string;
   logLevel: string;
   metricsListen?: string;
+  /** `--metrics-auth`: the status page's login file. */
+  metricsAuth?: string;
 }
 
 /** The program and its flags. */

@@ -11,6 +11,8 @@ import type { Agent } from "../agent/agent.ts";
 import { permissionHint } from "../permissions.ts";
 import { type ListenAddress, parseListen } from "../metrics/server.ts";
 import { type MetricsListener, startMetrics } from "../metrics/start.ts";
+import { type PageLogin, readPageLogin } from "../metrics/page_access.ts";
+import { errorMessage } from "../util/error_message.ts";
 import { cleartextWarning, type EngineAddress } from "../docker/engine_url.ts";
 
 const log = getLogger(["docker-glue", "daemon"]);
@@ -76,21 +78,35 @@ export function metricsAddress(
 
 /**
  * Starts the metrics listener, or returns the exit status when it cannot
- * listen.
+ * listen or `authFile` (`--metrics-auth`) cannot be read.
  */
 export async function listenForMetrics(
   program: string,
   address: ListenAddress | undefined,
+  authFile?: string,
 ): Promise<MetricsListener | null | number> {
-  if (address === undefined) return null;
+  if (address === undefined) {
+    return authFile === undefined || authFile === ""
+      ? null
+      : fail(program, "--metrics-auth needs --metrics-listen", EXIT_USAGE);
+  }
+  let login: PageLogin | undefined;
   try {
-    return await startMetrics(address);
+    if (authFile !== undefined && authFile !== "") {
+      login = await readPageLogin(authFile);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    return fail(program, errorMessage(error), EXIT_USAGE);
+  }
+  try {
+    return await startMetrics(address, login);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     return fail(
       program,
       `Cannot serve metrics on ${address.hostname}:${address.port}: ${
-        (error as Error).message
+        errorMessage(error)
       }`,
     );
   }

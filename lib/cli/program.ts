@@ -36,7 +36,11 @@ export function commonOptions(cli: Command): Command {
     )
     .option(
       "--metrics-listen <addr:port>",
-      "with -w: serve Prometheus metrics on /metrics and health on /healthz at this address, such as 127.0.0.1:9612 (off by default)",
+      "with -w: serve the status page on /, Prometheus metrics on /metrics and health on /healthz at this address, such as 127.0.0.1:9612 (off by default)",
+    )
+    .option(
+      "--metrics-auth <file>",
+      "let clients of other hosts see the status page with the user:password this file holds (mode 600); without it the page answers loopback clients only",
     )
     .option("--log-level <level>", "debug, info, warning or error", "info");
 }

@@ -284,13 +284,14 @@ export function parseHeaderName(name: string): string {
   return name;
 }
 
-/** Checks a header value: printable ASCII, at most 1024 characters. */
+/**
+ * Checks a header value: printable ASCII, at most 1024 characters. The
+ * value is never quoted back: it may be a secret.
+ */
 export function parseHeaderValue(value: string): string {
   if (!/^[\x20-\x7e]{0,1024}$/.test(value)) {
     throw new TypeError(
-      `Invalid header value ${
-        quoteValue(value)
-      }: expected at most 1024 printable ASCII characters`,
+      `Invalid header value (${value.length} characters, not shown): expected at most 1024 printable ASCII characters`,
     );
   }
   return value.trim();

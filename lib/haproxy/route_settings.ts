@@ -154,7 +154,7 @@ export function disagreement(
   return SETTING_KEYS.find((key) => !same(a[key], b[key]));
 }
 
-/** A setting's value as a label would give it; passwords' hashes are not shown. */
+/** A setting's value as a label would give it; passwords' hashes and header values are not shown. */
 export function shownSetting(
   settings: RouteSettings,
   key: keyof RouteSettings,
@@ -170,7 +170,9 @@ export function shownSetting(
     }
     case "requestHeaders":
     case "responseHeaders":
-      return settings[key].map((h) => `${h.name}: ${h.value}`).join("; ") ||
+      // A header's value may be a secret (a token for the container):
+      // its name is shown, never the value.
+      return settings[key].map((h) => `${h.name}: (set)`).join("; ") ||
         "(none)";
   }
   const value = settings[key];
@@ -182,7 +184,8 @@ export function shownSetting(
 
 /**
  * The settings that differ from a route without labels, as `label=value`
- * words for `routes` (passwords' hashes left out).
+ * words for `routes` and the status page (passwords' hashes and header
+ * values left out).
  */
 export function settingWords(settings: RouteSettings): string[] {
   const words: string[] = [];
@@ -190,8 +193,8 @@ export function settingWords(settings: RouteSettings): string[] {
     if (same(settings[key], DEFAULT_ROUTE_SETTINGS[key])) continue;
     if (key === "requestHeaders" || key === "responseHeaders") {
       const kind = key === "requestHeaders" ? "request" : "response";
-      for (const { name, value } of settings[key]) {
-        words.push(`${kind}_header_${name}=${value}`);
+      for (const { name } of settings[key]) {
+        words.push(`${kind}_header_${name}=(set)`);
       }
       continue;
     }

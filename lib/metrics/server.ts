@@ -9,6 +9,7 @@
 import type { PrometheusTelemetry } from "./prometheus.ts";
 import type { HealthAnswer } from "./telemetry.ts";
 import { escapeHtml } from "../util/html.ts";
+import { type PageLogin, pageRefusal } from "./page_access.ts";
 
 /** A parsed `--metrics-listen` address. */
 export interface ListenAddress {
@@ -50,16 +51,21 @@ function notYet(health: HealthAnswer): string {
   return `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>docker-glue</title><p>No routes to show: the HAProxy engine has not started yet, or none runs here.</p><pre>${text}</pre>\n`;
 }
 
-/** Serves the status page on `/`, `/metrics` and `/healthz` until `shutdown()`. */
+/**
+ * Serves the status page on `/`, `/metrics` and `/healthz` until
+ * `shutdown()`; the page to loopback clients only, or with `login` to
+ * whoever gives it (page_access.ts).
+ */
 export function serveMetrics(
   address: ListenAddress,
   telemetry: PrometheusTelemetry,
+  login?: PageLogin,
 ): Deno.HttpServer {
   return Deno.serve({
     hostname: address.hostname,
     port: address.port,
     onListen: () => {},
-  }, async (request) => {
+  }, async (request, info) => {
     const path = new URL(request.url).pathname;
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("GET only\n", { status: 405 });
@@ -77,6 +83,11 @@ export function serveMetrics(
       });
     }
     if (path === "/") {
+      const client = info.remoteAddr.transport === "tcp"
+        ? info.remoteAddr.hostname
+        : "";
+      const refusal = pageRefusal(request, client, login);
+      if (refusal !== null) return refusal;
       const health = telemetry.health.answer(Date.now());
       const page = telemetry.page;
       return new Response(

@@ -6,6 +6,7 @@
  */
 
 import type { ListenAddress } from "./server.ts";
+import type { PageLogin } from "./page_access.ts";
 import type { Telemetry } from "./telemetry.ts";
 
 /** A running metrics listener. */
@@ -17,16 +18,17 @@ export interface MetricsListener {
 }
 
 /**
- * Listens on `address`.
+ * Listens on `address`; the status page wants `login` when one is given.
  *
  * @throws when the address cannot be bound (in use, not allowed).
  */
 export async function startMetrics(
   address: ListenAddress,
+  login?: PageLogin,
 ): Promise<MetricsListener> {
   const { PrometheusTelemetry } = await import("./prometheus.ts");
   const { serveMetrics } = await import("./server.ts");
   const telemetry = new PrometheusTelemetry();
-  const server = serveMetrics(address, telemetry);
+  const server = serveMetrics(address, telemetry, login);
   return { telemetry, close: () => server.shutdown() };
 }
