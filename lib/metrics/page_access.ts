@@ -43,7 +43,8 @@ export async function readPageLogin(file: string): Promise<PageLogin> {
   const colon = line.indexOf(":");
   const user = colon < 0 ? "" : line.slice(0, colon);
   const password = colon < 0 ? "" : line.slice(colon + 1);
-  if (user === "" || password === "" || /[\x00-\x1f]/.test(line)) {
+  const printable = [...line].every((c) => c >= " " && c !== "\x7f");
+  if (user === "" || password === "" || !printable) {
     throw new Error(
       `--metrics-auth file ${file}: expected one line user:password`,
     );
