@@ -93,7 +93,9 @@ export interface Claims {
   readonly tcp: TcpClaim[];
 }
 
-const HOST_LABEL = /^glue_http_(.*)_host$/s;
+// The port is what stands between `glue_http_` and `_host`, with no `_`:
+// `glue_http_80_request_header_X_host` is a header label, not a port's.
+const HOST_LABEL = /^glue_http_([^_]*)_host$/;
 
 type Warn = (
   label: string | undefined,

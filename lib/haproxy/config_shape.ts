@@ -95,6 +95,28 @@ export function shapeOf(text: string): ConfigShape {
 /** The last shapes parsed, newest first. */
 const recentShapes: [string, ConfigShape][] = [];
 
+/**
+ * A line without its comment: from a `#` at the start or after white space,
+ * outside quotes and not escaped. A `#` inside a quoted header value is
+ * part of the value, and a change after it is a change.
+ */
+export function withoutComment(raw: string): string {
+  let quote: string | null = null;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === "\\" && quote !== "'") {
+      i++; // the next character is taken as it is
+    } else if (quote !== null) {
+      if (c === quote) quote = null;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === "#" && (i === 0 || /\s/.test(raw[i - 1]!))) {
+      return raw.slice(0, i);
+    }
+  }
+  return raw;
+}
+
 /** Splits a configuration like {@link shapeOf}, without keeping it. */
 export function parseShape(text: string): ConfigShape {
   const skeleton: string[] = [];
@@ -106,7 +128,7 @@ export function parseShape(text: string): ConfigShape {
   let backend: string | null = null;
   let backendArgs: string[] = [];
   for (const raw of text.split("\n")) {
-    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    const line = withoutComment(raw).trim();
     if (line === "") continue;
     const words = line.split(/\s+/);
     if (!/^\s/.test(raw) && SECTION.test(line)) {

@@ -38,14 +38,18 @@ const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * Parses one host name: an RFC 1123 name, optionally starting with `*.` to
- * match any subdomain. Returned in lower case, since Host matching is
+ * match any subdomain; an IP address is refused. Returned in lower case, since Host matching is
  * case-insensitive. A trailing dot (fully qualified form) is dropped.
  */
 export function parseHost(value: string): string {
   const host = value.toLowerCase().replace(/\.$/, "");
   const bare = host.startsWith("*.") ? host.slice(2) : host;
+  const labels = bare.split(".");
+  // A name whose last label is all digits is an IPv4 address (or none):
+  // no top-level domain is numeric, and a Host of an address is no route.
   const valid = bare.length > 0 && bare.length <= 253 &&
-    bare.split(".").every((label) => HOST_LABEL.test(label));
+    labels.every((label) => HOST_LABEL.test(label)) &&
+    !/^[0-9]+$/.test(labels[labels.length - 1] ?? "");
   if (!valid) {
     throw new TypeError(
       `Invalid host ${

@@ -51,6 +51,10 @@ Deno.test("hosts: RFC 1123 names, lower-cased, optional *. prefix", () => {
     "a.com\nserver x 1.2.3.4:80",
     "a.com#x",
     "'a.com'",
+    // Addresses are no host names (issue 31).
+    "1.2.3.4",
+    "10.0.0.1.",
+    "a.123",
   ];
   for (const value of bad) {
     assertThrows(() => parseHost(value), TypeError, "Invalid host");

@@ -296,3 +296,20 @@ Deno.test("plan: a server joining a sticky backend sets the cookie key again, wh
     ],
   );
 });
+
+Deno.test("plan: a header value that changes only after a ' #' is a change; a real comment is not", () => {
+  const header = (value: string) =>
+    web(
+      "w1",
+      "10.0.0.2",
+      labels({
+        glue_http_80_host: "a.example.com",
+        "glue_http_80_request_header_X-Tag": value,
+      }),
+    );
+  const plan = planChange(render([header("a #1")]), render([header("a #2")]));
+  assertEquals(plan.kind, "reload");
+  const a = "backend b\n    server s1 10.0.0.2:80 check # one\n";
+  const b = "backend b\n    server s1 10.0.0.2:80 check # two\n";
+  assertEquals(planChange(a, b).kind, "none");
+});

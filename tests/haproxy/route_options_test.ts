@@ -26,6 +26,7 @@ import { createSelfSigned } from "../../lib/tls/self_signed.ts";
 import { withTempDir } from "../_fixtures/cleanup.ts";
 import { assignPool, EMPTY_POOL } from "../../lib/haproxy/pool.ts";
 import { pickAddress } from "../../lib/haproxy/address.ts";
+import { settingWords } from "../../lib/haproxy/route_settings.ts";
 import {
   parseAllow,
   parseAuth,
@@ -158,6 +159,60 @@ Deno.test("headers: tokens for names, framing headers refused, values quoted for
     quoteConfig(`say "hi" \\ to ${"$"}{HOME} at 100%[src]`),
     `"say \\"hi\\" \\\\ to \\${"$"}{HOME} at 100%%[src]"`,
   );
+});
+
+Deno.test("options: a header label's value is never shown, in routes' words, conflicts or errors", () => {
+  const token = "Bearer s3cret-token";
+  const table = buildRoutes([
+    container(
+      "a",
+      ip("10.0.0.2"),
+      created("2026-01-01T00:00:00Z"),
+      labels({
+        glue_http_80_host: "app.example.com",
+        glue_http_80_request_header_Authorization: token,
+      }),
+    ),
+    container(
+      "b",
+      ip("10.0.0.3"),
+      created("2026-01-02T00:00:00Z"),
+      labels({
+        glue_http_80_host: "app.example.com",
+        glue_http_80_request_header_Authorization: "Bearer other-s3cret",
+      }),
+    ),
+    container(
+      "c",
+      ip("10.0.0.4"),
+      labels({
+        glue_http_80_host: "bad.example.com",
+        "glue_http_80_request_header_X-Key": "s3cret\u0001",
+      }),
+    ),
+  ], {});
+  const route = table.routes.find((r) => r.host === "app.example.com")!;
+  assertEquals(settingWords(route.settings), [
+    "request_header_Authorization=(set)",
+  ]);
+  const said = JSON.stringify(table.findings);
+  assertIncludes(said, "request_header_*=Authorization: (set)");
+  assertIncludes(said, "glue_http_80_request_header_X-Key");
+  assertTrue(!said.includes("s3cret"), said);
+});
+
+Deno.test("options: a header label whose name ends in _host is a header, not a port's host label", () => {
+  const findings = buildRoutes([
+    container(
+      "a",
+      ip("10.0.0.2"),
+      labels({
+        glue_http_80_host: "app.example.com",
+        glue_http_80_request_header_X_host: "app",
+      }),
+    ),
+  ], {}).findings;
+  assertEquals(findings, []);
 });
 
 Deno.test("options: carried on the route, shown in conflicts, and a route with any has its own backend", () => {
