@@ -8,7 +8,7 @@
 import type { ContainerRecord } from "../docker/container.ts";
 import { pickAddress } from "./address.ts";
 import {
-  parseHost,
+  parseNames,
   parsePort,
   parsePortList,
   parseSwitch,
@@ -16,6 +16,11 @@ import {
 } from "./labels.ts";
 import type { Finding, UnroutedReason } from "./findings.ts";
 import { errorMessage } from "../util/error_message.ts";
+import {
+  MAX_GLUE_LABELS,
+  MAX_LABEL_VALUE,
+  MAX_ROUTES,
+} from "./route_limits.ts";
 import {
   DEFAULT_ROUTE_SETTINGS,
   LabelError,
@@ -93,9 +98,7 @@ export interface Claims {
   readonly tcp: TcpClaim[];
 }
 
-// The port is what stands between `glue_http_` and `_host`, with no `_`:
-// `glue_http_80_request_header_X_host` is a header label, not a port's.
-const HOST_LABEL = /^glue_http_([^_]*)_host$/;
+const HOST_LABEL = /^glue_http_(.*)_host$/s;
 
 type Warn = (
   label: string | undefined,
@@ -125,7 +128,8 @@ function httpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
   const ports: PortLabel[] = [];
   for (const key of Object.keys(labels).sort()) {
     const match = HOST_LABEL.exec(key);
-    if (match === null) continue;
+    // `glue_http_80_request_header_X_host` is a header label, not a port's.
+    if (match === null || HEADER_LABEL.test(key)) continue;
     try {
       ports.push({ port: parsePort(match[1] ?? ""), label: key });
     } catch (error) {
@@ -150,11 +154,6 @@ function tcpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
   }
 }
 
-/** Parses the server names of TLS passthrough: one or more hosts, none empty. */
-function parseSniList(value: string): string[] {
-  return [...new Set(value.split(",").map((part) => parseHost(part.trim())))];
-}
-
 /**
  * Reads a container's claims. The caller decides whether the container is
  * serving; this only reads labels, ports and addresses.
@@ -164,9 +163,6 @@ export function claimsOf(
   options: RouteOptions,
   findings: Finding[],
 ): Claims {
-  const labels = options.includeEnv
-    ? { ...container.env, ...container.labels }
-    : { ...container.labels };
   const base = { container: container.name, containerId: container.id };
   const warn: Warn = (label, text, reason = "bad-label") =>
     findings.push({
@@ -176,6 +172,13 @@ export function claimsOf(
       ...(label === undefined ? {} : { label }),
       message: text,
     });
+  const labels = glueLabels(
+    options.includeEnv
+      ? { ...container.env, ...container.labels }
+      : container.labels,
+    warn,
+  );
+  if (labels === null) return { http: [], tcp: [] };
   let http = httpPorts(labels, warn);
   let tcp = tcpPorts(labels, warn);
   // A port cannot be both: which one the operator meant is a guess, so
@@ -258,6 +261,7 @@ export function claimsOf(
     return false;
   };
 
+  const headerLabels = headerLabelsByPrefix(labels);
   const httpClaims: HttpClaim[] = [];
   for (const { port, label } of http) {
     if (options.perPortFrontends && options.reservedPorts?.includes(port)) {
@@ -271,7 +275,7 @@ export function claimsOf(
     const target = targetOf(port, label);
     if (target === null) continue;
     try {
-      const read = readHttpLabels(labels, port);
+      const read = readHttpLabels(labels, port, headerLabels);
       let settings = read.settings;
       if (settings.tls && !options.https) {
         findings.push({
@@ -324,7 +328,7 @@ export function claimsOf(
       const weight = parseWeight(labels[current] ?? "100");
       current = `glue_tcp_${port}_sni`;
       const sniLabel = labels[current];
-      const sni = sniLabel === undefined ? [""] : parseSniList(sniLabel);
+      const sni = sniLabel === undefined ? [""] : parseNames(sniLabel);
       current = `glue_tcp_${port}_listen`;
       const listenLabel = labels[current];
       // TLS passthrough shares the HTTPS listener unless a port is named.
@@ -354,5 +358,70 @@ export function claimsOf(
       warn(current, `TCP port ${port} not routed: ${errorMessage(error)}`);
     }
   }
+  const routes = new Set([
+    ...httpClaims.map((c) => `${c.port} ${c.host} ${c.prefix}`),
+    ...tcpClaims.map((c) => `${c.listen} ${c.sni}`),
+  ]).size;
+  if (routes > MAX_ROUTES) {
+    warn(
+      undefined,
+      `not routed: the labels ask for ${routes} routes, more than ${MAX_ROUTES} for one container`,
+    );
+    return { http: [], tcp: [] };
+  }
   return { http: httpClaims, tcp: tcpClaims };
+}
+
+/**
+ * The `glue_*` labels of a container within the limits: a value longer
+ * than {@link MAX_LABEL_VALUE} is dropped with a finding (and with it what
+ * it would route); more than {@link MAX_GLUE_LABELS} of them and nothing is
+ * read (null), since which to drop would be a guess.
+ */
+function glueLabels(
+  given: Readonly<Record<string, string>>,
+  warn: Warn,
+): Record<string, string> | null {
+  const labels: Record<string, string> = {};
+  let count = 0;
+  for (const [key, value] of Object.entries(given)) {
+    if (!key.startsWith("glue_")) continue;
+    if (++count > MAX_GLUE_LABELS) {
+      const all = Object.keys(given).filter((k) => k.startsWith("glue_"));
+      warn(
+        undefined,
+        `not routed: ${all.length} glue_* labels, more than ${MAX_GLUE_LABELS}`,
+      );
+      return null;
+    }
+    if (value.length > MAX_LABEL_VALUE) {
+      warn(
+        key,
+        `label not read: its value is ${value.length} characters, more than ${MAX_LABEL_VALUE}`,
+      );
+      continue;
+    }
+    labels[key] = value;
+  }
+  return labels;
+}
+
+const HEADER_LABEL = /^(glue_http_[0-9]+_(?:request|response)_header_)/;
+
+/**
+ * The header labels by their prefix up to the header name, each list
+ * sorted: one pass over the labels, whatever the number of ports.
+ */
+function headerLabelsByPrefix(
+  labels: Readonly<Record<string, string>>,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const key of Object.keys(labels).sort()) {
+    const prefix = HEADER_LABEL.exec(key)?.[1];
+    if (prefix === undefined) continue;
+    const list = out.get(prefix);
+    if (list === undefined) out.set(prefix, [key]);
+    else list.push(key);
+  }
+  return out;
 }

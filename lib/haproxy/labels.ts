@@ -8,6 +8,8 @@
  * @module
  */
 
+import { MAX_HOSTS } from "./route_limits.ts";
+
 const MAX_SHOWN = 60;
 
 /** Quotes a label value for an error message, escaping control characters and shortening long values. */
@@ -66,8 +68,21 @@ export function parseHost(value: string): string {
  */
 export function parseHostList(value: string): string[] {
   if (value.trim() === "") return [""];
-  const hosts = value.split(",").map((part) => parseHost(part.trim()));
-  return [...new Set(hosts)];
+  return parseNames(value);
+}
+
+/**
+ * Parses a comma-separated list of host names, none empty, dropping
+ * duplicates; at most {@link MAX_HOSTS}.
+ */
+export function parseNames(value: string): string[] {
+  const parts = value.split(",");
+  if (parts.length > MAX_HOSTS) {
+    throw new RangeError(
+      `Invalid host list: ${parts.length} names, more than ${MAX_HOSTS} (give the others to another container, or use a wildcard)`,
+    );
+  }
+  return [...new Set(parts.map((part) => parseHost(part.trim())))];
 }
 
 // URL path characters (RFC 3986 pchar) minus those HAProxy's configuration

@@ -239,6 +239,7 @@ export interface HttpLabels {
 export function readHttpLabels(
   labels: Readonly<Record<string, string>>,
   port: number,
+  headerLabels: ReadonlyMap<string, readonly string[]>,
 ): HttpLabels {
   const base = `glue_http_${port}_`;
   const read = <T>(
@@ -273,8 +274,8 @@ export function readHttpLabels(
     allow: read("allow", parseAllow, []),
     rateLimit: read("rate_limit", parseRateLimit, null),
     hsts: read("hsts", parseHsts, null),
-    requestHeaders: headers(labels, `${base}request_header_`),
-    responseHeaders: headers(labels, `${base}response_header_`),
+    requestHeaders: headers(labels, `${base}request_header_`, headerLabels),
+    responseHeaders: headers(labels, `${base}response_header_`, headerLabels),
     compress: read("compress", parseSwitch, false),
     timeout: read("timeout", parseTimeout, ""),
     scheme: read("scheme", parseScheme, "http"),
@@ -285,20 +286,25 @@ export function readHttpLabels(
 
 const MAX_HEADERS = 32;
 
-/** The headers of the labels starting with `prefix`, by name without case. */
+/**
+ * The headers of the labels starting with `prefix`, by name without case;
+ * `headerLabels` has those labels by prefix, sorted.
+ */
 function headers(
   labels: Readonly<Record<string, string>>,
   prefix: string,
+  headerLabels: ReadonlyMap<string, readonly string[]>,
 ): Header[] {
   const out: Header[] = [];
-  for (const label of Object.keys(labels).sort()) {
-    if (!label.startsWith(prefix)) continue;
+  const seen = new Set<string>();
+  for (const label of headerLabels.get(prefix) ?? []) {
     try {
       const name = parseHeaderName(label.slice(prefix.length));
       const lower = name.toLowerCase();
-      if (out.some((header) => header.name.toLowerCase() === lower)) {
+      if (seen.has(lower)) {
         throw new TypeError(`header ${name} is set by two labels`);
       }
+      seen.add(lower);
       if (out.length === MAX_HEADERS) {
         throw new RangeError(`more than ${MAX_HEADERS} headers`);
       }
