@@ -110,6 +110,11 @@ export class TestEtcd {
     await etcdctl("put", key, value);
   }
 
+  /** Removes a key with etcdctl. */
+  async delete(key: string): Promise<void> {
+    await etcdctl("del", key);
+  }
+
   /** Stops etcd and removes its data; once stopped, does nothing. */
   async stop(): Promise<void> {
     this.freeze(false);

@@ -5,7 +5,17 @@
  * HAProxy; a dead host's routes go.
  */
 
-import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
+import {
+  assertEquals,
+  assertExcludes,
+  assertIncludes,
+  assertTrue,
+} from "../_fixtures/assert.ts";
+import { container, labels, publishes } from "../_fixtures/containers.ts";
+import {
+  containerDocument,
+  containerKey,
+} from "../../lib/discovery/document.ts";
 import { TestEtcd } from "./_etcd.ts";
 import {
   docker,
@@ -41,6 +51,7 @@ Deno.test({
         "dg-host-a2",
         "dg-host-a3",
         "dg-host-a4",
+        "dg-host-a6",
       ];
       await removeContainers(...names);
       cleanup.defer("containers", () => removeContainers(...names));
@@ -113,7 +124,7 @@ Deno.test({
         await waitFor(
           "the file to name host b's server",
           async () =>
-            /server host-b\.dg-host-b1:80 127\.0\.0\.2:\d+ /.test(
+            /server host-b:dg-host-b1:80 127\.0\.0\.2:\d+ /.test(
                 await Deno.readTextFile(config),
               )
               ? true
@@ -142,6 +153,50 @@ Deno.test({
               Math.round(performance.now() - start)
             } ms`,
           );
+        },
+      );
+
+      await t.step(
+        "a document whose address is a host name is refused alone; a container started after it is routed within 1 s",
+        async () => {
+          // Before issue 31 HAProxy was handed the name: haproxy -c could
+          // not resolve it and no configuration was installed any more.
+          const evil = container(
+            "dg-host-evil",
+            labels({ glue_http_80_host: "evil.example.com" }),
+            publishes("80/tcp", 32080),
+          );
+          const key = containerKey(prefix, "host-evil", evil.id);
+          cleanup.defer("the hostile document", () => etcd.delete(key));
+          await etcd.put(
+            key,
+            JSON.stringify(
+              containerDocument(evil, "host-evil", "no-such-host.invalid"),
+            ),
+          );
+          const refused = await balancer.waitForLine(
+            new RegExp(`${key}.*advertiseAddress`),
+          );
+          assertIncludes(refused, "expected an IP address");
+          await run("dg-host-a6", {
+            glue_http_80_host: "a6.example.com",
+            "dg-host": "a",
+          }, "127.0.0.1::80");
+          const wait = await waitForBody(
+            port,
+            "a6.example.com",
+            "/whoami",
+            "dg-host-a6 /",
+            5000,
+          );
+          console.log(
+            `beside a host-name document, docker run returned to routed through etcd: ${
+              Math.round(wait)
+            } ms`,
+          );
+          assertTrue(wait < 1000, `${Math.round(wait)} ms`);
+          assertExcludes(await Deno.readTextFile(config), "no-such-host");
+          await etcd.delete(key);
         },
       );
 
@@ -249,7 +304,7 @@ Deno.test({
               (await httpGet(port, "a2.example.com", "/whoami")).body,
               "dg-host-a2 /",
             );
-            assertTrue((await Deno.readTextFile(config)).includes("host-b."));
+            assertTrue((await Deno.readTextFile(config)).includes("host-b:"));
             // The balancer reads etcd again before the next restart.
             await balancer.waitForCount(
               /Read \d+ containers from etcd/,
@@ -331,7 +386,7 @@ Deno.test({
           await waitFor(
             "host b's server gone",
             async () =>
-              (await Deno.readTextFile(config)).includes("host-b.")
+              (await Deno.readTextFile(config)).includes("host-b:")
                 ? undefined
                 : true,
             (HOSTS_TTL + 6) * 1000,

@@ -105,7 +105,7 @@ Deno.test({
           ]);
           assertEquals(once.code, 0, once.stderr);
           assertTrue(
-            /server ha\.dg-sec-a:80 127\.0\.0\.1:\d+ /.test(once.stdout),
+            /server ha:dg-sec-a:80 127\.0\.0\.1:\d+ /.test(once.stdout),
             once.stdout,
           );
         },

@@ -276,7 +276,7 @@ Deno.test({
       ]);
       assertEquals(run.code, 0, run.stderr);
       assertTrue(
-        /server hb\.remote-web:80 127\.0\.0\.1:32080 /.test(run.stdout),
+        /server hb:remote-web:80 127\.0\.0\.1:32080 /.test(run.stdout),
         run.stdout,
       );
       assertTrue(
