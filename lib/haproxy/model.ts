@@ -11,6 +11,7 @@ import { layered } from "../util/layered_map.ts";
 import { poolSlotOf } from "./pool.ts";
 import type { RenderInput } from "./render.ts";
 import type { HttpRoute, Server, TcpRoute } from "./routes.ts";
+import { guardedHosts } from "./name_owners.ts";
 
 /** A server as HAProxy runs it. */
 export interface ServerSpec {
@@ -143,7 +144,11 @@ export function modelOf(
     if (route.mapped !== true) unmapped.push(route);
     if (route.listen !== undefined) ports.add(route.listen);
   }
-  const portsPart = `ports ${[...ports].sort((a, b) => a - b).join(",")}`;
+  // Terminated hosts under a passthrough wildcard are rules of the SNI
+  // frontend: one joining or leaving is a structural change.
+  const portsPart = `ports ${[...ports].sort((a, b) => a - b).join(",")} ${
+    guardedHosts(table.routes, table.tcpRoutes).join(",")
+  }`;
   const pool = table.pool ?? [];
   const kept = previous === undefined
     ? null

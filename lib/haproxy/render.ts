@@ -13,6 +13,7 @@ import type { PooledTable } from "./pool.ts";
 import { memoizer } from "./template_memo.ts";
 import {
   type HttpFrontendView,
+  httpsSniRules,
   type PoolSlot,
   type RouteView,
   type SlotView,
@@ -21,6 +22,7 @@ import {
   viewOf,
 } from "./template_views.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { guardedHosts } from "./name_owners.ts";
 
 /** Where templates come from. */
 export interface TemplateOptions {
@@ -274,6 +276,11 @@ export class Renderer {
         tcp_routes: tcp,
         tcp_frontends: frontends,
         https_passthrough: passthrough,
+        https_sni_rules: passthrough.length === 0 ? [] : httpsSniRules(
+          passthrough,
+          guardedHosts(table.routes, table.tcpRoutes),
+          "https_terminate",
+        ),
         https_socket: this.#listen.httpsSocket ?? "",
         http_bind: this.#listen.httpBind,
         stats_bind: this.#listen.statsBind,

@@ -17,6 +17,7 @@ import {
   backendName,
   byMatchOrder,
   claimsFor,
+  compare,
   disagreement,
   type GroupRoute,
   groupRoute,
@@ -27,6 +28,7 @@ import {
   tcpRoutes,
 } from "./route_groups.ts";
 import type { HttpRoute, RouteTable, Server, TcpRoute } from "./route_types.ts";
+import { httpsName, nameLosers, sharesHttpsName } from "./name_owners.ts";
 
 /** The routes that left and joined a table since the last one. */
 export interface RouteChanges {
@@ -62,6 +64,15 @@ export class RouteBuilder {
   #findingParts: readonly (readonly Finding[])[] = [];
   /** The named route of each route key. */
   readonly #byKey = new Map<string, HttpRoute>();
+  /** Claims on names of the HTTPS listener (name_owners.ts), by name. */
+  readonly #shared = new Map<string, Set<HttpClaim | TcpClaim>>();
+  /** The claims that lost their name, by name, and all of them. */
+  readonly #lostByName = new Map<
+    string,
+    { lost: (HttpClaim | TcpClaim)[]; findings: Finding[] }
+  >();
+  readonly #lost = new Set<HttpClaim | TcpClaim>();
+  #nameFindings: readonly Finding[] = [];
   #changes: RouteChanges | null = null;
 
   /** Creates a builder for these route options. */
@@ -132,14 +143,29 @@ export class RouteBuilder {
     gone: readonly ContainerRecord[],
   ): RouteTable {
     const dirty = new Set<string>();
+    const touched = new Set<string>();
+    const share = (claim: HttpClaim | TcpClaim, add: boolean) => {
+      if (!sharesHttpsName(claim)) return;
+      const name = httpsName(claim);
+      let set = this.#shared.get(name);
+      if (set === undefined) this.#shared.set(name, set = new Set());
+      if (add) set.add(claim);
+      else set.delete(claim);
+      if (set.size === 0) this.#shared.delete(name);
+      touched.add(name);
+    };
     const drop = (record: ContainerRecord) => {
       const { claims } = claimsFor(record, this.#options);
       for (const claim of claims.http) {
         const key = httpGroupKey(claim, this.#perPort);
         this.#groups.get(key)?.delete(claim);
         dirty.add(key);
+        share(claim, false);
       }
-      for (const claim of claims.tcp) this.#tcp.delete(claim);
+      for (const claim of claims.tcp) {
+        this.#tcp.delete(claim);
+        share(claim, false);
+      }
       if (claims.tcp.length > 0) this.#tcpDirty = true;
       if (this.#labelled.delete(record.id)) this.#labelFindings = null;
       this.#serving.delete(record.id);
@@ -161,10 +187,15 @@ export class RouteBuilder {
         if (group === undefined) this.#groups.set(key, group = new Set());
         group.add(claim);
         dirty.add(key);
+        share(claim, true);
       }
-      for (const claim of claims.tcp) this.#tcp.add(claim);
+      for (const claim of claims.tcp) {
+        this.#tcp.add(claim);
+        share(claim, true);
+      }
       if (claims.tcp.length > 0) this.#tcpDirty = true;
     }
+    if (touched.size > 0) this.#owners(touched, dirty);
     if (this.#last !== null && changed.length === 0 && gone.length === 0) {
       this.#changes = { from: this.#last.routes, removed: [], added: [] };
       return this.#last;
@@ -174,15 +205,44 @@ export class RouteBuilder {
     return table;
   }
 
+  /**
+   * Decides again who owns each touched name of the HTTPS listener; the
+   * routes of every claim whose standing may change are redone.
+   */
+  #owners(touched: ReadonlySet<string>, dirty: Set<string>): void {
+    for (const name of touched) {
+      const before = this.#lostByName.get(name);
+      for (const claim of before?.lost ?? []) this.#lost.delete(claim);
+      const now = nameLosers(name, this.#shared.get(name) ?? []);
+      if (now.lost.length > 0) this.#lostByName.set(name, now);
+      else this.#lostByName.delete(name);
+      for (const claim of now.lost) this.#lost.add(claim);
+      for (const claim of [...before?.lost ?? [], ...now.lost]) {
+        if ("host" in claim) dirty.add(httpGroupKey(claim, this.#perPort));
+        else this.#tcpDirty = true;
+      }
+      // A claim that stays may win or lose with the others.
+      for (const claim of this.#shared.get(name) ?? []) {
+        if ("host" in claim) dirty.add(httpGroupKey(claim, this.#perPort));
+        else this.#tcpDirty = true;
+      }
+    }
+    this.#nameFindings = [...this.#lostByName.keys()].sort(compare).flatMap(
+      (name) => this.#lostByName.get(name)!.findings,
+    );
+  }
+
   #table(dirty: ReadonlySet<string>): RouteTable {
     const last = this.#last;
     let findingsChanged = false;
     const redone = new Map<string, GroupRoute | null>();
     for (const key of dirty) {
-      const claims = this.#groups.get(key);
-      const group = claims === undefined || claims.size === 0
+      const claims = [...this.#groups.get(key) ?? []].filter((claim) =>
+        !this.#lost.has(claim)
+      );
+      const group = claims.length === 0
         ? null
-        : groupRoute([...claims], this.#perPort);
+        : groupRoute(claims, this.#perPort);
       const old = this.#routes.get(key);
       if ((old?.findings.length ?? 0) + (group?.findings.length ?? 0) > 0) {
         findingsChanged = true;
@@ -219,7 +279,7 @@ export class RouteBuilder {
       // TCP routes are few: built whole, for their findings too.
       const findings: Finding[] = [];
       const claims = tcpBesideHttp(
-        [...this.#tcp],
+        [...this.#tcp].filter((claim) => !this.#lost.has(claim)),
         routes,
         this.#perPort,
         findings,
@@ -231,6 +291,7 @@ export class RouteBuilder {
     const parts = [
       this.#labelFindings,
       this.#namedFindings,
+      this.#nameFindings,
       this.#tcpPart.findings,
     ];
     const findings = last !== null && sameItems(this.#findingParts, parts)

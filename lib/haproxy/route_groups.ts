@@ -21,7 +21,8 @@ import { disagreement, shownSetting as shown } from "./route_settings.ts";
 export { disagreement };
 import type { HttpRoute, Server, TcpRoute } from "./route_types.ts";
 
-function byAge(
+/** Orders claims oldest container first: the oldest wins a conflict. */
+export function byAge(
   a: HttpClaim | TcpClaim,
   b: HttpClaim | TcpClaim,
 ): number {

@@ -17,6 +17,7 @@ import {
   tcpRoutes,
 } from "./route_groups.ts";
 import type { RouteTable } from "./route_types.ts";
+import { allNameLosers } from "./name_owners.ts";
 
 export type {
   Finding,
@@ -44,23 +45,36 @@ export function buildRoutes(
   const groups = new Map<string, HttpClaim[]>();
   const tcp: TcpClaim[] = [];
   const labelled: [ContainerRecord, readonly Finding[]][] = [];
+  const http: HttpClaim[] = [];
   for (const container of containers) {
     if (!isServing(container)) continue;
     const { claims, findings } = claimsFor(container, options);
     if (findings.length > 0) labelled.push([container, findings]);
-    for (const claim of claims.http) {
-      const key = httpGroupKey(claim, perPort);
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, [claim]);
-      else group.push(claim);
-    }
-    for (const claim of claims.tcp) tcp.push(claim);
+    http.push(...claims.http);
+    tcp.push(...claims.tcp);
+  }
+  const losers = allNameLosers([...http, ...tcp]);
+  for (const claim of http) {
+    if (losers.lost.has(claim)) continue;
+    const key = httpGroupKey(claim, perPort);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [claim]);
+    else group.push(claim);
   }
   const named = nameRoutes(
     [...groups.values()].flatMap((group) => groupRoute(group, perPort) ?? []),
   );
-  const findings = [...labelFindings(labelled), ...named.findings];
-  const tcpClaims = tcpBesideHttp(tcp, named.routes, perPort, findings);
+  const findings = [
+    ...labelFindings(labelled),
+    ...named.findings,
+    ...losers.findings,
+  ];
+  const tcpClaims = tcpBesideHttp(
+    tcp.filter((claim) => !losers.lost.has(claim)),
+    named.routes,
+    perPort,
+    findings,
+  );
   return {
     routes: named.routes,
     tcpRoutes: tcpRoutes(tcpClaims, findings),

@@ -152,9 +152,41 @@ export function tcpViewOf(route: TcpRoute, address: string): TcpView {
   };
 }
 
-/** Exact server names before wildcards, each in name order. */
-function bySni(a: TcpView, b: TcpView): number {
-  return Number(a.wildcard) - Number(b.wildcard) || compare(a.sni, b.sni);
+/** One `use_backend ... if { req_ssl_sni ... }` rule of an SNI frontend. */
+export interface SniRuleView {
+  readonly backend: string;
+  readonly sni_match: string;
+  readonly wildcard: boolean;
+}
+
+/**
+ * Match order of server names: exact names first, then wildcards, the
+ * narrower (longer) first, so `*.example.com` is tried before `*.com`.
+ */
+function bySni(a: SniRuleView, b: SniRuleView): number {
+  return Number(a.wildcard) - Number(b.wildcard) ||
+    b.sni_match.length - a.sni_match.length ||
+    compare(a.sni_match, b.sni_match);
+}
+
+/**
+ * The rules of the HTTPS listener's SNI frontend, in match order: the
+ * passthrough routes, and the `guarded` hosts (name_owners.ts) sent to
+ * `terminate`.
+ */
+export function httpsSniRules(
+  passthrough: readonly TcpView[],
+  guarded: readonly string[],
+  terminate: string,
+): SniRuleView[] {
+  return [
+    ...passthrough,
+    ...guarded.map((host) => ({
+      backend: terminate,
+      sni_match: matchOf(host),
+      wildcard: host.startsWith("*."),
+    })),
+  ].sort(bySni);
 }
 
 /**

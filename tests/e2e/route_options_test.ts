@@ -401,5 +401,60 @@ Deno.test({
           assertEquals(await masterReloads(), before);
         },
       );
+
+      await t.step(
+        "sni: a newer passthrough cannot take an older container's HTTPS host, and a wildcard takes only names no route claims",
+        async () => {
+          // Issue 31: this container's rules came first and took
+          // headers.example.com, its certificate and its labels' checks.
+          await runContainer("dg-opt-hijack", {
+            network: net.name,
+            labels: {
+              glue_tcp_ports: "443",
+              glue_tcp_443_sni: "headers.example.com,*.com",
+            },
+            image: TLS_IMAGE,
+            extra: ["-v", `${dir}/pt.example.com:/tls:ro`],
+          });
+          const line = await balancer.waitForLine(
+            /Container dg-opt-hijack: label glue_tcp_443_sni: not routed on headers\.example\.com/,
+          );
+          assertIncludes(line, "older container dg-opt-headers");
+          await waitFor(
+            "the wildcard to pass unclaimed.com through",
+            async () => {
+              try {
+                const cert = await servedCert(httpsPort, "unclaimed.com");
+                return cert.subject.includes("CN=pt.example.com") || undefined;
+              } catch {
+                return undefined;
+              }
+            },
+            5000,
+          );
+          const kept = await servedCert(httpsPort, "headers.example.com");
+          assertIncludes(kept.subject, "CN=headers.example.com");
+          const started = performance.now();
+          await run("dg-opt-after", { glue_http_80_host: "after.example.com" });
+          const ran = performance.now();
+          await waitFor(
+            "after.example.com routed",
+            async () =>
+              (await http("after.example.com")).status === 200 || undefined,
+            5000,
+            10,
+          );
+          const ms = performance.now() - ran;
+          console.log(
+            `beside a hijacking passthrough: routed ${
+              ms.toFixed(0)
+            } ms after docker run returned (docker run ${
+              (ran - started).toFixed(0)
+            } ms)`,
+          );
+          assertTrue(ms < 1000, `${ms.toFixed(0)} ms`);
+          await docker("rm", "-f", "dg-opt-hijack", "dg-opt-after");
+        },
+      );
     }),
 });

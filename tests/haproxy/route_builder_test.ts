@@ -32,6 +32,10 @@ const specArb = fc.record({
   weight: fc.constantFrom("100", "50", "bad"),
   balance: fc.constantFrom("", "", "leastconn"),
   tcp: fc.constantFrom("", "", "15432", "15432:8080"),
+  // With --https-bind: a host on HTTPS, and TLS passthrough on the same
+  // names, which one owner keeps (name_owners.ts).
+  tls: fc.constantFrom("", "", "1"),
+  sni: fc.constantFrom("", "a.example.com", "*.example.com"),
   created: fc.integer({ min: 1, max: 3 }),
   state: fc.constantFrom("running", "running", "stopping", "paused"),
 });
@@ -50,6 +54,8 @@ function recordOf(spec: Spec): ContainerRecord {
   if (spec.prefix !== "") given[`${http}_prefix`] = spec.prefix;
   if (spec.balance !== "") given[`${http}_balance`] = spec.balance;
   if (spec.tcp !== "") given.glue_tcp_ports = spec.tcp;
+  if (spec.tls !== "") given[`${http}_tls`] = spec.tls;
+  if (spec.sni !== "") given.glue_tcp_15432_sni = spec.sni;
   const state: Option = (r) => {
     r.created = `2026-01-01T00:00:0${spec.created}Z`;
     if (spec.state === "stopping") r.stopping = true;
@@ -59,7 +65,7 @@ function recordOf(spec: Spec): ContainerRecord {
     `c${spec.id}`,
     ip(`10.0.0.${spec.address}`),
     labels(given),
-    exposes("80/tcp", "8080/tcp"),
+    exposes("80/tcp", "8080/tcp", "15432/tcp"),
     state,
   );
 }
@@ -67,7 +73,7 @@ function recordOf(spec: Spec): ContainerRecord {
 function property(perPortFrontends: boolean): void {
   fc.assert(
     fc.property(stepsArb, (steps) => {
-      const options = { perPortFrontends };
+      const options = { perPortFrontends, https: true, httpsPort: 8443 };
       const builder = new RouteBuilder(options);
       // A second builder told only which ids changed, by the journal of
       // records kept as the inventory keeps them.

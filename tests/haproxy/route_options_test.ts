@@ -457,6 +457,68 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
   });
 });
 
+Deno.test("render: a passthrough wildcard takes only names no other route claims; narrower wildcards first", async () => {
+  await withTempDir("docker-glue-sni-", async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/default.pem`,
+      await createSelfSigned(new Date()),
+    );
+    await Deno.writeTextFile(`${dir}/crt-list`, "");
+    const renderer = new Renderer(
+      { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+      {
+        httpBind: ["127.0.0.1:18080"],
+        statsBind: "",
+        tcpBindAddress: "127.0.0.1",
+        httpsBind: ["127.0.0.1:18443"],
+        crtList: `${dir}/crt-list`,
+        httpsSocket: `${dir}/https.sock`,
+      },
+    );
+    const tls = (name: string, host: string) =>
+      container(
+        name,
+        ip("10.0.0.2"),
+        labels({ glue_http_80_host: host, glue_http_80_tls: "1" }),
+      );
+    const table = buildRoutes([
+      tls("other", "other.example.com"),
+      tls("wild", "*.shop.example.com"),
+      container(
+        "plain",
+        ip("10.0.0.3"),
+        labels({ glue_http_80_host: "plain.example.com" }),
+      ),
+      container(
+        "pt",
+        ip("10.0.0.5"),
+        exposes("8443/tcp"),
+        labels({
+          glue_tcp_ports: "8443",
+          glue_tcp_8443_sni: "*.com,*.example.com,db.example.com",
+        }),
+      ),
+    ], { https: true, httpsPort: 18443, reservedPorts: [18080, 18443] });
+    assertEquals(table.findings, []);
+    const text = renderer.render({
+      ...table,
+      defaultCert: `${dir}/default.pem`,
+    });
+    const rules = text.split("\n").filter((line) =>
+      line.includes("req_ssl_sni")
+    );
+    assertEquals(rules, [
+      "    use_backend https_terminate if { req_ssl_sni -i other.example.com }",
+      "    use_backend tcp_https_db.example.com if { req_ssl_sni -i db.example.com }",
+      "    use_backend https_terminate if { req_ssl_sni -i -m end .shop.example.com }",
+      "    use_backend tcp_https_wildcard.example.com if { req_ssl_sni -i -m end .example.com }",
+      "    use_backend tcp_https_wildcard.com if { req_ssl_sni -i -m end .com }",
+    ]);
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+  });
+});
+
 Deno.test("hsts on a route served on plain HTTP only: routed, with a note saying where HSTS goes", () => {
   const table = buildRoutes([
     container(
