@@ -50,12 +50,14 @@ export class ConfigRejectedError extends Error {
   readonly rejectedFile: string;
   /** HAProxy's own error lines. */
   readonly details: readonly string[];
+  /** The text HAProxy rejected: the lines its errors name are this text's. */
+  readonly text: string;
 
-  /** Creates the error. */
   constructor(
     configFile: string,
     rejectedFile: string,
     details: string[],
+    text: string,
     message =
       `HAProxy rejected the new configuration for ${configFile}; kept the running one, rejected file at ${rejectedFile}`,
   ) {
@@ -63,6 +65,7 @@ export class ConfigRejectedError extends Error {
     this.name = "ConfigRejectedError";
     this.rejectedFile = rejectedFile;
     this.details = details;
+    this.text = text;
   }
 }
 
@@ -195,7 +198,7 @@ export async function applyConfig(
       // HAProxy names the file it checked; name the one the operator can open.
       const details = checkDetails(check, timeoutMs)
         .map((line) => line.replaceAll(temp, rejected));
-      throw new ConfigRejectedError(configFile, rejected, details);
+      throw new ConfigRejectedError(configFile, rejected, details, text);
     }
     for (const file of temps) await Deno.rename(file.temp, file.path);
     if (checked !== text) {
@@ -268,6 +271,7 @@ export async function checkConfig(
         configFile,
         "",
         details,
+        text,
         `HAProxy rejects the configuration that would replace ${configFile}`,
       );
     }

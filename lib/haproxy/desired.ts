@@ -20,7 +20,7 @@ import { damping, restarted } from "./damping.ts";
 import type { BalancerOptions } from "./engine_options.ts";
 import type { EngineReport } from "./engine_report.ts";
 import { HostPool } from "./host_pool.ts";
-import { Rejections, rejectionsFile } from "./rejections.ts";
+import { type Rejection, Rejections, rejectionsFile } from "./rejections.ts";
 import type { RenderInput } from "./render.ts";
 import type { RouteTable } from "./routes.ts";
 import { RouteBuilder, type RouteChanges } from "./route_builder.ts";
@@ -181,6 +181,11 @@ export class DesiredState {
    */
   trace(message: string, table: RouteTable): Promise<boolean> {
     return this.#rejections.trace(message, table, Date.now());
+  }
+
+  /** Takes note of routes `haproxy -c` refused: the next build leaves them out. */
+  reject(rejections: readonly Rejection[]): Promise<void> {
+    return this.#rejections.add(rejections);
   }
 
   /** Drops the timer of a damped container's second look, and the journal. */

@@ -12,7 +12,10 @@
 import { getLogger } from "@logtape/logtape";
 import type { ContainerSource } from "../docker/container.ts";
 import { Debouncer } from "../util/debounce.ts";
-import { ConfigRejectedError } from "./apply.ts";
+import { checkConfig, ConfigRejectedError } from "./apply.ts";
+import { atFault } from "./check_faults.ts";
+import { certFiles, companionFiles, type Companions } from "./companions.ts";
+import { routeRejections } from "./rejections.ts";
 import { readOrNull } from "../util/files.ts";
 import { templateFit } from "./plan.ts";
 import { planUpdate } from "./update_plan.ts";
@@ -37,6 +40,13 @@ import type { BalancerOptions, BalancerStats } from "./engine_options.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
+
+/** HAProxy's first error line, without its level, pid and "config :". */
+function haproxyWords(details: readonly string[]): string {
+  const line = details.find((d) => d.includes("[ALERT]")) ?? details[0] ??
+    "rejected";
+  return line.replace(/^\[ALERT\]\s*\([0-9]+\)\s*:\s*(config\s*:\s*)?/, "");
+}
 
 export type { BalancerOptions, BalancerStats };
 
@@ -73,6 +83,8 @@ export class HAProxyBalancer {
   #busy = 0;
   readonly #file: FileFollower;
   #attempt = 0;
+  /** The last table HAProxy took: routes not in it are suspects of a rejection. */
+  #accepted: RenderInput | null = null;
   readonly #burst: Burst;
   /** Closed: nothing more runs, writes or reloads. */
   #closed = false;
@@ -230,8 +242,10 @@ export class HAProxyBalancer {
       method = await this.#apply(desired, built, leading, urgent);
       if (method === null) return;
     } catch (error) {
+      if (await this.#isolated(error, table, desired.companions)) return;
       this.#failed(error);
     }
+    this.#accepted = table;
     this.#telemetry.applied(method, (performance.now() - started) / 1000);
     this.#attempt = 0;
     this.#timers.clear("retry");
@@ -392,8 +406,62 @@ export class HAProxyBalancer {
         due.model,
       );
       this.#timers.clear("retry");
+      this.#accepted = due.table;
     } catch (error) {
+      if (await this.#isolated(error, due.table, due.companions)) return;
       this.#failed(error);
     }
+  }
+
+  /**
+   * After `haproxy -c` rejected the file of `table`: finds the routes at
+   * fault (check_faults.ts), notes them as rejected for the next build
+   * and asks for it, so the rest is installed. Returns whether it did;
+   * false for any other error, or when no route is at fault.
+   */
+  async #isolated(
+    error: unknown,
+    table: RenderInput,
+    companions: Companions,
+  ): Promise<boolean> {
+    if (!(error instanceof ConfigRejectedError) || this.#options.dryRun) {
+      return false;
+    }
+    const files = [
+      ...companionFiles(companions, this.#options.tls),
+      ...(certFiles(companions)?.certs ?? []).map((cert) => ({
+        path: cert.path,
+        text: cert.pem,
+      })),
+    ];
+    const routes = await atFault(
+      error,
+      table,
+      this.#accepted,
+      async (part) => {
+        try {
+          await checkConfig(this.#render(part), files, this.#options.apply);
+          return true;
+        } catch (failure) {
+          if (failure instanceof ConfigRejectedError) return false;
+          throw failure;
+        }
+      },
+    );
+    if (routes.length === 0) return false;
+    this.stats.rejections++;
+    this.#telemetry.validationFailed();
+    const message = haproxyWords(error.details);
+    await this.#desired.reject(routeRejections(routes, message, Date.now()));
+    log.warn(
+      "HAProxy rejected the configuration; left out {count} route(s) at fault ({backends}) and installing the rest: {message}",
+      {
+        count: routes.length,
+        backends: routes.map((route) => route.backend).join(", "),
+        message,
+      },
+    );
+    this.schedule();
+    return true;
   }
 }

@@ -1,9 +1,12 @@
 /**
- * Listeners HAProxy would not start: a port a container's labels ask for
- * that another program holds. `haproxy -c` does not bind, so this shows
- * only when HAProxy starts or reloads. HAProxy's words name the port; the
- * port names the route, and the route is dropped on its own, so one
- * container's mistake never keeps the others from being routed.
+ * What HAProxy refused, left out on its own so that one container's
+ * mistake never keeps the others from being routed: a listener HAProxy
+ * could not open (a port a container's labels ask for that another
+ * program holds; `haproxy -c` does not bind, so this shows only when
+ * HAProxy starts or reloads), and a route whose part of the file
+ * `haproxy -c` rejected (check_faults.ts finds it). Each is an input to
+ * the next build, which leaves it out until its containers change or the
+ * retry time has passed.
  *
  * @module
  */
@@ -12,10 +15,10 @@ import type { ContainerRecord } from "../docker/container.ts";
 import { writeAtomically } from "../util/files.ts";
 import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
 
-/** A label listener HAProxy could not start. */
+/** A label listener HAProxy could not start, or a route it rejected. */
 export interface Rejection {
-  /** The port. */
-  readonly port: number;
+  /** `listen <port>` for a listener, `route <...>` ({@link routeKey}) for a route. */
+  readonly key: string;
   /** The containers that asked for it, ids sorted and joined: a change of them tries again. */
   readonly containers: string;
   /** HAProxy's words. */
@@ -83,7 +86,7 @@ export function traceRejections(
       line.includes("cannot bind") && line.includes(`:${port}]`)
     )?.replace(/^.*?(cannot bind)/, "$1") ?? message;
     out.push({
-      port,
+      key: listenKey(port),
       containers: containersKey(routes),
       message: words,
       at: now,
@@ -108,46 +111,102 @@ function labelFor(
   return "glue_tcp_ports" in labels ? "glue_tcp_ports" : undefined;
 }
 
+function listenKey(port: number): string {
+  return `listen ${port}`;
+}
+
+/** What names a route across builds: its host and prefix, or its listener and name. */
+export function routeKey(route: HttpRoute | TcpRoute): string {
+  return "host" in route
+    ? `route http ${route.listen ?? ""} ${route.host} ${route.prefix}`
+    : `route tcp ${route.listen} ${route.sni} ${route.https}`;
+}
+
+/** The rejections of `routes`, with HAProxy's words. */
+export function routeRejections(
+  routes: readonly (HttpRoute | TcpRoute)[],
+  message: string,
+  now: number,
+): Rejection[] {
+  return routes.map((route) => ({
+    key: routeKey(route),
+    containers: containersKey([route]),
+    message,
+    at: now,
+  }));
+}
+
+/** The label that made a route for a container, when it can be told. */
+function routeLabel(
+  container: ContainerRecord | undefined,
+  route: HttpRoute | TcpRoute,
+): string | undefined {
+  const labels = container?.labels ?? {};
+  if (!("host" in route)) {
+    return "glue_tcp_ports" in labels ? "glue_tcp_ports" : undefined;
+  }
+  return Object.keys(labels).sort().find((key) =>
+    /^glue_http_[0-9]+_host$/.test(key) &&
+    (labels[key] ?? "").toLowerCase().split(",").map((h) => h.trim())
+      .includes(route.host)
+  );
+}
+
 /**
- * The table without the listeners HAProxy rejected, with a finding for
- * each container that loses a route (reason `rejected`, HAProxy's words).
- * A rejection holds while the same containers ask for the port, for
- * {@link REJECTION_RETRY_MS}; `live` says which still hold.
+ * The table without the listeners and routes HAProxy rejected, with a
+ * finding for each container that loses a route (reason `rejected`,
+ * HAProxy's words). A rejection holds while the same containers make
+ * the route or ask for the port, for {@link REJECTION_RETRY_MS}; `live`
+ * says which still hold.
  */
 export function withoutRejected(
   table: RouteTable,
-  rejections: ReadonlyMap<number, Rejection>,
+  rejections: ReadonlyMap<string, Rejection>,
   containers: readonly ContainerRecord[],
   now: number,
-): { table: RouteTable; live: Map<number, Rejection> } {
-  const live = new Map<number, Rejection>();
+): { table: RouteTable; live: Map<string, Rejection> } {
+  const live = new Map<string, Rejection>();
   if (rejections.size === 0) return { table, live };
-  for (const [port, routes] of labelListeners(table)) {
-    const rejection = rejections.get(port);
+  const holds = (key: string, routes: readonly (HttpRoute | TcpRoute)[]) => {
+    const rejection = rejections.get(key);
     if (
       rejection !== undefined &&
       rejection.containers === containersKey(routes) &&
       now - rejection.at < REJECTION_RETRY_MS
-    ) live.set(port, rejection);
+    ) live.set(key, rejection);
+  };
+  for (const [port, routes] of labelListeners(table)) {
+    holds(listenKey(port), routes);
+  }
+  for (const route of [...table.routes, ...table.tcpRoutes]) {
+    holds(routeKey(route), [route]);
   }
   if (live.size === 0) return { table, live };
   const byId = new Map(containers.map((c) => [c.id, c]));
   const findings: Finding[] = [];
+  const retry = `tried again when its containers change, or in ${
+    REJECTION_RETRY_MS / 60_000
+  } minutes`;
   const keep = <R extends HttpRoute | TcpRoute>(route: R, port?: number) => {
-    const rejection = port === undefined ? undefined : live.get(port);
-    if (rejection === undefined || port === undefined) return true;
+    const listener = port === undefined ? undefined : live.get(listenKey(port));
+    const own = live.get(routeKey(route));
+    if (listener === undefined && own === undefined) return true;
     for (const server of route.servers) {
-      const label = labelFor(byId.get(server.containerId), route, port);
+      const container = byId.get(server.containerId);
+      const label = listener !== undefined && port !== undefined
+        ? labelFor(container, route, port)
+        : routeLabel(container, route);
       findings.push({
         severity: "warning",
         reason: "rejected",
         container: server.containerName,
         containerId: server.containerId,
         ...(label === undefined ? {} : { label }),
-        message:
-          `HAProxy cannot listen on port ${port}: ${rejection.message}; tried again when the containers on it change, or in ${
-            REJECTION_RETRY_MS / 60_000
-          } minutes`,
+        message: listener !== undefined
+          ? `HAProxy cannot listen on port ${port}: ${listener.message}; ${retry}`
+          : `HAProxy rejected the configuration with this route (${
+            shownRoute(route)
+          }): ${own!.message}; the other routes were installed; ${retry}`,
       });
     }
     return false;
@@ -162,22 +221,29 @@ export function withoutRejected(
   };
 }
 
-/** Where the engine keeps the rejected listeners of `configFile`, for `routes`. */
+function shownRoute(route: HttpRoute | TcpRoute): string {
+  return "host" in route
+    ? `${route.host || "(default)"}${route.prefix || "/"}`
+    : `TCP ${route.listen}${route.sni === "" ? "" : ` ${route.sni}`}`;
+}
+
+/** Where the engine keeps the rejections of `configFile`, for `routes`. */
 export function rejectionsFile(configFile: string): string {
   return `${configFile}.rejections.json`;
 }
 
-/** The rejections as the file `routes` reads them: JSON, one object per port. */
+/** The rejections as the file `routes` reads them: JSON, one object each. */
 export function rejectionsText(rejections: Iterable<Rejection>): string {
   return `${JSON.stringify([...rejections], null, 1)}\n`;
 }
 
 /**
  * Reads the rejections file the engine keeps. It is input like any other
- * file: an entry of the wrong shape is left out.
+ * file: an entry of the wrong shape is left out. An entry of the first
+ * format (a listener by `port`) is read too.
  */
-export function parseRejections(text: string): Map<number, Rejection> {
-  const out = new Map<number, Rejection>();
+export function parseRejections(text: string): Map<string, Rejection> {
+  const out = new Map<string, Rejection>();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -187,23 +253,32 @@ export function parseRejections(text: string): Map<number, Rejection> {
   if (!Array.isArray(parsed)) return out;
   for (const entry of parsed as unknown[]) {
     if (typeof entry !== "object" || entry === null) continue;
-    const { port, containers, message, at } = entry as Record<string, unknown>;
+    const { key, port, containers, message, at } = entry as Record<
+      string,
+      unknown
+    >;
+    const named = typeof key === "string" &&
+        /^(listen [0-9]{1,5}|route [\x20-\x7e]{1,2100})$/.test(key)
+      ? key
+      : typeof port === "number" && Number.isInteger(port) && port > 0 &&
+          port < 65536
+      ? listenKey(port)
+      : undefined;
     if (
-      typeof port === "number" && Number.isInteger(port) && port > 0 &&
-      port < 65536 && typeof containers === "string" &&
+      named !== undefined && typeof containers === "string" &&
       typeof message === "string" && typeof at === "number"
-    ) out.set(port, { port, containers, message, at });
+    ) out.set(named, { key: named, containers, message, at });
   }
   return out;
 }
 
 /**
- * The engine's rejected listeners, kept in a file beside the configuration
- * so `routes` can tell why a container is not routed.
+ * The engine's rejected listeners and routes, kept in a file beside the
+ * configuration so `routes` can tell why a container is not routed.
  */
 export class Rejections {
   readonly #file: string | null;
-  #current = new Map<number, Rejection>();
+  #current = new Map<string, Rejection>();
   /** Unknown at first: a file left by an earlier run is replaced. */
   #saved = "";
 
@@ -240,9 +315,16 @@ export class Rejections {
     now: number,
   ): Promise<boolean> {
     const found = traceRejections(message, table, now);
-    for (const rejection of found) this.#current.set(rejection.port, rejection);
-    if (found.length > 0) await this.#save();
+    await this.add(found);
     return found.length > 0;
+  }
+
+  /** Takes note of rejections (routes `haproxy -c` refused). */
+  async add(rejections: readonly Rejection[]): Promise<void> {
+    for (const rejection of rejections) {
+      this.#current.set(rejection.key, rejection);
+    }
+    if (rejections.length > 0) await this.#save();
   }
 
   async #save(): Promise<void> {

@@ -18,6 +18,10 @@ import {
   type HAProxySettings,
 } from "../../lib/haproxy/settings.ts";
 import type { ContainerSource } from "../../lib/docker/container.ts";
+import {
+  parseRejections,
+  rejectionsFile,
+} from "../../lib/haproxy/rejections.ts";
 
 /** The engine for these settings, checked as an entry point checks them. */
 const createBalancer = (settings: HAProxySettings, source: ContainerSource) =>
@@ -74,7 +78,9 @@ Deno.test("engine: a rejected config keeps the running one and the next change i
     assertIncludes(good, "web.example.com");
     assertEquals(await reloads(), 1);
 
-    // HAProxy rejects: the running config stays, the rejected one is kept.
+    // HAProxy rejects: its error names no route's line (the template's
+    // defaults), so the changed routes are halved: the one at fault is
+    // left out, noted for routes, and the rest stays as it ran.
     containers = [
       ...containers,
       container(
@@ -83,13 +89,38 @@ Deno.test("engine: a rejected config keeps the running one and the next change i
         labels({ glue_http_80_host: "break.example.com" }),
       ),
     ];
-    await assertRejects(() => balancer.update(), ReportedError);
+    await balancer.update();
+    await balancer.flush();
     assertEquals(await Deno.readTextFile(config), good);
     assertIncludes(
       await Deno.readTextFile(`${config}.rejected`),
       "no_such_keyword",
     );
     assertEquals([balancer.stats.rejections, await reloads()], [1, 1]);
+    const rejected = parseRejections(
+      await Deno.readTextFile(rejectionsFile(config)),
+    );
+    assertEquals([...rejected.keys()], ["route http  break.example.com "]);
+    assertIncludes([...rejected.values()][0]?.message ?? "", "no_such_keyword");
+
+    // A template broken for every route is no route's fault: the running
+    // config stays and the error is reported.
+    await Deno.writeTextFile(
+      `${dir}/faulty.cfg.njk`,
+      TEMPLATE.replace(
+        '{% if r.host == "break.example.com" %}',
+        "{% if true %}",
+      ),
+    );
+    const broken = await createBalancer({
+      ...external(config, `sh -c 'echo reload >> ${dir}/reloads'`),
+      templateDir: `${dir}:`,
+      templateFile: "faulty.cfg.njk",
+    }, { list: () => containers });
+    await assertRejects(() => broken.update(), ReportedError);
+    assertEquals(await Deno.readTextFile(config), good);
+    await broken.close();
+    await Deno.writeTextFile(`${dir}/faulty.cfg.njk`, TEMPLATE);
 
     // The next change is tried afresh.
     containers = [

@@ -14,6 +14,8 @@ import {
   parseRejections,
   REJECTION_RETRY_MS,
   rejectionsText,
+  routeKey,
+  routeRejections,
   traceRejections,
   unboundPorts,
   withoutRejected,
@@ -47,7 +49,7 @@ Deno.test("rejections: HAProxy's bind error names the port; the operator's own b
   assertEquals(unboundPorts(ALERT), [18999]);
   const table = buildRoutes(containers, {});
   const [rejection] = traceRejections(ALERT, table, 1000);
-  assertEquals(rejection?.port, 18999);
+  assertEquals(rejection?.key, "listen 18999");
   assertEquals(
     rejection?.message,
     "cannot bind socket (Address already in use) for [0.0.0.0:18999]",
@@ -61,7 +63,7 @@ Deno.test("rejections: HAProxy's bind error names the port; the operator's own b
 Deno.test("rejections: only the rejected listener is left out, with a finding that names the container and label", () => {
   const table = buildRoutes(containers, {});
   const rejections = new Map(
-    traceRejections(ALERT, table, 1000).map((r) => [r.port, r]),
+    traceRejections(ALERT, table, 1000).map((r) => [r.key, r]),
   );
   const { table: kept, live } = withoutRejected(
     table,
@@ -83,7 +85,7 @@ Deno.test("rejections: only the rejected listener is left out, with a finding th
 Deno.test("rejections: tried again when the containers on the port change, or after the retry time", () => {
   const table = buildRoutes(containers, {});
   const rejections = new Map(
-    traceRejections(ALERT, table, 1000).map((r) => [r.port, r]),
+    traceRejections(ALERT, table, 1000).map((r) => [r.key, r]),
   );
   const later = withoutRejected(
     table,
@@ -113,6 +115,60 @@ Deno.test("rejections: the file routes reads round-trips, and an entry of the wr
   const parsed = parseRejections(rejectionsText(traced));
   assertEquals([...parsed.values()], traced);
   assertEquals(parseRejections('[{"port":"80"},{"port":70000}]').size, 0);
+  // The first format, a listener by port, is still read.
+  const first = parseRejections(
+    '[{"port":18999,"containers":"a","message":"m","at":1}]',
+  );
+  assertEquals([...first.keys()], ["listen 18999"]);
   assertEquals(parseRejections("not json").size, 0);
   assertTrue(parseRejections("[]").size === 0);
+});
+
+Deno.test("rejections: a route haproxy -c refused is left out alone, named in a finding with HAProxy's words, until its containers change", () => {
+  const site = container(
+    "site",
+    ip("10.0.0.7"),
+    labels({ glue_http_80_host: "site.example.com" }),
+  );
+  const all = [...containers, site];
+  const table = buildRoutes(all, {});
+  const web = table.routes.find((r) => r.host === "site.example.com")!;
+  const rejections = new Map(
+    routeRejections([web], "could not resolve address", 1000).map((
+      r,
+    ) => [r.key, r]),
+  );
+  const { table: kept, live } = withoutRejected(
+    table,
+    rejections,
+    all,
+    2000,
+  );
+  assertEquals(kept.routes.length, table.routes.length - 1);
+  assertEquals(kept.tcpRoutes.length, 2);
+  assertEquals([...live.keys()], [routeKey(web)]);
+  const finding = kept.findings.find((f) => f.reason === "rejected");
+  assertEquals(
+    [finding?.container, finding?.label],
+    ["site", "glue_http_80_host"],
+  );
+  assertIncludes(finding?.message ?? "", "could not resolve address");
+  assertIncludes(finding?.message ?? "", "site.example.com/");
+  // Another container joining the route tries it again.
+  const replica = container(
+    "site2",
+    ip("10.0.0.6"),
+    labels({ glue_http_80_host: "site.example.com" }),
+  );
+  const grown = buildRoutes([...all, replica], {});
+  assertEquals(
+    withoutRejected(grown, rejections, [...all, replica], 2000).table
+      .routes.length,
+    grown.routes.length,
+  );
+  // And it round-trips through the file.
+  assertEquals(
+    parseRejections(rejectionsText(rejections.values())),
+    rejections,
+  );
 });
