@@ -8,7 +8,7 @@
  * `haproxy` (managed or external),
  * `network`, `per_port_frontends`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
- * `debounce`, `dry_run`, and for containers published by other hosts'
+ * `debounce`, `check_timeout`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`, or
  * `source=swarm` for Swarm services' tasks on this node; `docker_urls`
  * (a comma list) adds other hosts' engines beside the agent's own, with
@@ -30,6 +30,7 @@ import type { HAProxyBalancer } from "../lib/haproxy/engine.ts";
 import {
   acmeSettings,
   HAPROXY_DEFAULTS,
+  parseCheckTimeout,
   parseMode,
 } from "../lib/haproxy/settings.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
@@ -103,6 +104,11 @@ export function settingsFromParams(
       debounce: named(
         "debounce",
         () => parseDebounce(or("debounce", HAPROXY_DEFAULTS.debounce)),
+      ),
+      checkTimeoutMs: named(
+        "check_timeout",
+        () =>
+          parseCheckTimeout(or("check_timeout", HAPROXY_DEFAULTS.checkTimeout)),
       ),
     },
     source: named("docker_urls", () =>

@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import {
   acmeSettings,
   HAPROXY_DEFAULTS,
+  parseCheckTimeout,
   parseMode,
 } from "../haproxy/settings.ts";
 import {
@@ -51,6 +52,7 @@ export interface Flags {
   network?: string;
   perPortFrontends?: boolean;
   debounce: string;
+  checkTimeout: string;
   dryRun?: boolean;
   diff?: boolean;
   httpBind: string;
@@ -138,6 +140,11 @@ export function program(): Command {
         "--debounce <quiet[:max]>",
         "a change that needs a reload waits for this quiet time (at most max after the burst began); other changes apply at once; 0 to never wait",
         HAPROXY_DEFAULTS.debounce,
+      )
+      .option(
+        "--check-timeout <duration>",
+        "how long haproxy -c and the reload command may run before they are stopped (and the file taken as rejected)",
+        HAPROXY_DEFAULTS.checkTimeout,
       )
       .option(
         "--dry-run",
@@ -295,6 +302,7 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       diff: flags.diff === true,
       once: flags.once === true,
       debounce: parseDebounce(flags.debounce),
+      checkTimeoutMs: parseCheckTimeout(flags.checkTimeout),
     },
     source: withRemotes(
       source === "docker" || source === "swarm" ? { kind: source } : {

@@ -8,6 +8,7 @@
 
 import type { RouteOptions } from "./routes.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
+import { durationMs } from "../util/duration.ts";
 import { splitArgs } from "../util/argv.ts";
 import type { MapFiles } from "./render.ts";
 import type { AcmeSettings } from "../acme/manager.ts";
@@ -75,6 +76,8 @@ export interface HAProxySettings {
   readonly diff?: boolean;
   /** `--debounce`, parsed. */
   readonly debounce: DebounceTiming;
+  /** `--check-timeout`: how long `haproxy -c` and a reload command may run, ms. */
+  readonly checkTimeoutMs?: number;
 }
 
 /** Who runs HAProxy. */
@@ -126,6 +129,7 @@ export const HAPROXY_DEFAULTS = {
   tcpBindAddress: "*",
   statsSocket: "/run/haproxy/admin.sock",
   debounce: "500ms:3s",
+  checkTimeout: "30s",
   tlsCertDir: "/etc/haproxy/certs",
   acmeBackoff: "1m:24h",
   // Let's Encrypt allows 300 new orders per account in 3 hours (and 50
@@ -391,4 +395,21 @@ export function mapFilesFor(
       : {}),
     ...(options.acme ? { acme: `${configFile}.acme.map` } : {}),
   };
+}
+
+/**
+ * Parses `--check-timeout`: a duration from 1 s to 10 m.
+ *
+ * @throws {SettingsError} for anything else.
+ */
+export function parseCheckTimeout(value: string): number {
+  const ms = durationMs(value);
+  if (ms === null || ms < 1000 || ms > 600_000) {
+    throw new SettingsError(
+      `Invalid check timeout ${
+        JSON.stringify(value)
+      }: expected a duration from 1s to 10m, such as 30s`,
+    );
+  }
+  return ms;
 }

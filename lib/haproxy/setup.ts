@@ -196,6 +196,9 @@ export async function createBalancer(
       haproxyBin: settings.haproxyBin,
       checkArgs,
       reloadCmd,
+      ...(settings.checkTimeoutMs === undefined
+        ? {}
+        : { timeoutMs: settings.checkTimeoutMs }),
     },
     dryRun: settings.dryRun,
     preview: settings.diff === true,

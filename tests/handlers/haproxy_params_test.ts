@@ -96,3 +96,15 @@ Deno.test("haproxy params: docker_urls are other hosts' engines beside the agent
     "Several Docker engines need the docker source, not etcd",
   );
 });
+
+Deno.test("haproxy params: check_timeout bounds haproxy -c and the reload command as --check-timeout does; a bad one names the param", () => {
+  assertEquals(from({}).haproxy.checkTimeoutMs, 30_000);
+  assertEquals(from({ check_timeout: "2s" }).haproxy.checkTimeoutMs, 2000);
+  for (const bad of ["0s", "500ms", "11m", "soon"]) {
+    assertThrows(
+      () => from({ check_timeout: bad }),
+      Error,
+      "check_timeout",
+    );
+  }
+});
