@@ -15,7 +15,7 @@ import { Debouncer } from "../util/debounce.ts";
 import { checkConfig, ConfigRejectedError } from "./apply.ts";
 import { atFault } from "./check_faults.ts";
 import { certFiles, companionFiles, type Companions } from "./companions.ts";
-import { routeRejections } from "./rejections.ts";
+import { routeRejections, shownRoute } from "./rejections.ts";
 import { readOrNull } from "../util/files.ts";
 import { templateFit } from "./plan.ts";
 import { planUpdate } from "./update_plan.ts";
@@ -245,7 +245,8 @@ export class HAProxyBalancer {
       if (await this.#isolated(error, table, desired.companions)) return;
       this.#failed(error);
     }
-    this.#accepted = table;
+    // A runtime change's file is checked when it is written (#writeFile).
+    if (method !== "runtime") this.#accepted = table;
     this.#telemetry.applied(method, (performance.now() - started) / 1000);
     this.#attempt = 0;
     this.#timers.clear("retry");
@@ -454,10 +455,10 @@ export class HAProxyBalancer {
     const message = haproxyWords(error.details);
     await this.#desired.reject(routeRejections(routes, message, Date.now()));
     log.warn(
-      "HAProxy rejected the configuration; left out {count} route(s) at fault ({backends}) and installing the rest: {message}",
+      "HAProxy rejected the configuration; left out {count} route(s) at fault ({routes}) and installing the rest: {message}",
       {
         count: routes.length,
-        backends: routes.map((route) => route.backend).join(", "),
+        routes: routes.map(shownRoute).join(", "),
         message,
       },
     );

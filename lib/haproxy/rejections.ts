@@ -221,7 +221,8 @@ export function withoutRejected(
   };
 }
 
-function shownRoute(route: HttpRoute | TcpRoute): string {
+/** A route as an operator names it: host and path, or TCP port and name. */
+export function shownRoute(route: HttpRoute | TcpRoute): string {
   return "host" in route
     ? `${route.host || "(default)"}${route.prefix || "/"}`
     : `TCP ${route.listen}${route.sni === "" ? "" : ` ${route.sni}`}`;
