@@ -4,6 +4,7 @@
  * @module
  */
 
+import { quoteValue } from "./labels.ts";
 import type { ContainerRecord } from "../docker/container.ts";
 
 /** The address picked for a container, with a note when the choice was not obvious. */
@@ -55,7 +56,7 @@ export function pickAddress(
   if (labelNetwork !== undefined && labelNetwork !== "") {
     if (!names.includes(labelNetwork)) {
       throw new Error(
-        `network ${JSON.stringify(labelNetwork)} is not one of its networks (${
+        `network ${quoteValue(labelNetwork)} is not one of its networks (${
           names.join(", ") || "none"
         })`,
       );

@@ -86,6 +86,16 @@ const value = fc.oneof(
   ).map(([a, b]) => a + b),
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.string({ minLength: 300, maxLength: 3000 }),
+  // At and past the limits (route_limits.ts): a value over 16,384
+  // characters, host lists of 100 and 101 names, and hashes too slow to
+  // check.
+  fc.constantFrom(
+    `a.example.com,${"b".repeat(16_384)}`,
+    Array.from({ length: 100 }, (_, i) => `n${i}.example.com`).join(","),
+    Array.from({ length: 101 }, (_, i) => `n${i}.example.com`).join(","),
+    "alice:$6$rounds=5000000$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1",
+    "alice:$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+  ),
 );
 
 /** Every `glue_http_<port>_*` label besides `host`. */
@@ -197,6 +207,10 @@ function check([random, good]: [ContainerRecord[], ContainerRecord[]]): string {
   });
   const text = renderer.render({ ...table, defaultCert: DEFAULT_CERT });
   assertEquals(foreignLines(text, FIXED), []);
+  // One clear line each, whatever the size of the value at fault.
+  for (const finding of table.findings) {
+    assertTrue(finding.message.length < 600, finding.message.slice(0, 200));
+  }
   for (const g of good) {
     const route = table.routes.find((r) =>
       r.host === g.labels["glue_http_80_host"]
