@@ -355,19 +355,33 @@ Deno.test({
 Deno.test({
   ...opts,
   name:
-    "e2e etcd: the publisher refuses an advertise-address that is not an address",
+    "e2e etcd: the publisher refuses an advertise-address that is not an IP address, a host name included",
   fn: () =>
     withCleanup(async (cleanup) => {
-      const dir = await handlerDir(cleanup, "publisher", {
-        endpoints: "http://127.0.0.1:2379",
-        "host-id": "hbad",
-        "advertise-address": "192.0.2.1 backup",
-      });
-      const check = await runGlue(["--check", "--handler-paths", dir.path]);
-      assertEquals(check.code, 1, check.stderr);
-      assertIncludes(
-        check.stdout + check.stderr,
-        'advertise-address: expected an IP address or host name, got "192.0.2.1 backup"',
-      );
+      for (
+        const [address, says] of [
+          [
+            "192.0.2.1 backup",
+            'expected an IP address, got "192.0.2.1 backup"',
+          ],
+          // HAProxy would resolve it at every check (issue 31).
+          [
+            "docker1.example.com",
+            'expected an IP address, got "docker1.example.com" (a host name is not taken',
+          ],
+        ] as const
+      ) {
+        const dir = await handlerDir(cleanup, `publisher-${address.length}`, {
+          endpoints: "http://127.0.0.1:2379",
+          "host-id": "hbad",
+          "advertise-address": address,
+        });
+        const check = await runGlue(["--check", "--handler-paths", dir.path]);
+        assertEquals(check.code, 1, check.stderr);
+        assertIncludes(
+          check.stdout + check.stderr,
+          `advertise-address: ${says}`,
+        );
+      }
     }),
 });

@@ -353,29 +353,43 @@ Deno.test("glue_ipv6: the IPv6 address of the chosen network; IPv6 alone where a
   assertEquals(table.routes[0]?.servers[0]?.address, "fd00:dead::4");
 });
 
+/**
+ * The built-in template with HTTPS on 18443 and passthrough beside it, its
+ * default certificate and crt-list written to `dir`.
+ */
+async function httpsRenderer(
+  dir: string,
+  more: Partial<ConstructorParameters<typeof Renderer>[1]> = {},
+): Promise<Renderer> {
+  await Deno.writeTextFile(
+    `${dir}/default.pem`,
+    await createSelfSigned(new Date()),
+  );
+  await Deno.writeTextFile(`${dir}/crt-list`, "");
+  return new Renderer(
+    { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+    {
+      httpBind: ["127.0.0.1:18080"],
+      statsBind: "",
+      tcpBindAddress: "127.0.0.1",
+      httpsBind: ["127.0.0.1:18443"],
+      crtList: `${dir}/crt-list`,
+      httpsSocket: `${dir}/https.sock`,
+      ...more,
+    },
+  );
+}
+
 Deno.test("render: every option, passthrough beside terminated hosts and an IPv6 server pass haproxy -c", async () => {
   await withTempDir("docker-glue-options-", async (dir) => {
-    await Deno.writeTextFile(
-      `${dir}/default.pem`,
-      await createSelfSigned(new Date()),
-    );
-    await Deno.writeTextFile(`${dir}/crt-list`, "");
     await Deno.writeTextFile(
       `${dir}/ca.pem`,
       await createSelfSigned(new Date()),
     );
-    const renderer = new Renderer(
-      { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
-      {
-        httpBind: ["127.0.0.1:18080", "[::1]:18080"],
-        statsBind: "",
-        tcpBindAddress: "127.0.0.1",
-        httpsBind: ["127.0.0.1:18443"],
-        crtList: `${dir}/crt-list`,
-        httpsSocket: `${dir}/https.sock`,
-        backendCaFile: `${dir}/ca.pem`,
-      },
-    );
+    const renderer = await httpsRenderer(dir, {
+      httpBind: ["127.0.0.1:18080", "[::1]:18080"],
+      backendCaFile: `${dir}/ca.pem`,
+    });
     const table = buildRoutes([
       container(
         "opts",
@@ -459,22 +473,7 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
 
 Deno.test("render: a passthrough wildcard takes only names no other route claims; narrower wildcards first", async () => {
   await withTempDir("docker-glue-sni-", async (dir) => {
-    await Deno.writeTextFile(
-      `${dir}/default.pem`,
-      await createSelfSigned(new Date()),
-    );
-    await Deno.writeTextFile(`${dir}/crt-list`, "");
-    const renderer = new Renderer(
-      { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
-      {
-        httpBind: ["127.0.0.1:18080"],
-        statsBind: "",
-        tcpBindAddress: "127.0.0.1",
-        httpsBind: ["127.0.0.1:18443"],
-        crtList: `${dir}/crt-list`,
-        httpsSocket: `${dir}/https.sock`,
-      },
-    );
+    const renderer = await httpsRenderer(dir);
     const tls = (name: string, host: string) =>
       container(
         name,

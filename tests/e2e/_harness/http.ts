@@ -6,6 +6,7 @@
  */
 
 import { waitFor } from "./base.ts";
+import { runContainer } from "./docker.ts";
 
 const decoder = new TextDecoder();
 
@@ -106,4 +107,24 @@ export async function waitForBody(
     20,
   );
   return performance.now() - start;
+}
+
+/**
+ * Starts a container serving `host` on `network` and returns how long after
+ * `docker run` returned HAProxy on `port` answered with it. A container
+ * routed beside a hostile one (issue 31) must answer within 1 s: this
+ * throws when it does not.
+ */
+export async function routedAfterRun(
+  network: string,
+  port: number,
+  name: string,
+  host: string,
+): Promise<number> {
+  await runContainer(name, { network, labels: { glue_http_80_host: host } });
+  const ms = await waitForBody(port, host, "/whoami", `${name} /`, 5000);
+  if (ms >= 1000) {
+    throw new Error(`${name} routed ${ms.toFixed(0)} ms after docker run`);
+  }
+  return ms;
 }
