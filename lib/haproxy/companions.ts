@@ -81,6 +81,23 @@ export function certFiles(
   return { certs, key: certs.map((cert) => cert.path).join("\n") };
 }
 
+/**
+ * The files a configuration is checked with beside it: the companion
+ * files and the certificates, as `checkConfig` takes them.
+ */
+export function checkedFiles(
+  companions: Companions,
+  tls: TlsFiles | undefined,
+): { path: string; text: string }[] {
+  return [
+    ...companionFiles(companions, tls),
+    ...(certFiles(companions)?.certs ?? []).map((cert) => ({
+      path: cert.path,
+      text: cert.pem,
+    })),
+  ];
+}
+
 /** The companion files' paths and texts, for installing with the configuration. */
 export function companionFiles(
   companions: Companions,

@@ -8,7 +8,7 @@
 
 import { type ApplyOptions, checkConfig } from "./apply.ts";
 import { readOrNull } from "../util/files.ts";
-import { certFiles, companionFiles, type Companions } from "./companions.ts";
+import { checkedFiles, companionFiles, type Companions } from "./companions.ts";
 import { type MapChange, planChange } from "./plan.ts";
 import { parseMapText } from "./pool.ts";
 import type { Preview } from "./preview.ts";
@@ -54,11 +54,7 @@ export async function previewChange(
     { path: apply.configFile, text },
     ...companionFiles(companions, tls),
   ];
-  const certs = certFiles(companions)?.certs ?? [];
-  await checkConfig(text, [
-    ...files.slice(1),
-    ...certs.map((cert) => ({ path: cert.path, text: cert.pem })),
-  ], apply);
+  await checkConfig(text, checkedFiles(companions, tls), apply);
   const before = await Promise.all(
     files.map((file) => readOrNull(file.path)),
   );

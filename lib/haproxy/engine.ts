@@ -14,7 +14,7 @@ import type { ContainerSource } from "../docker/container.ts";
 import { Debouncer } from "../util/debounce.ts";
 import { checkConfig, ConfigRejectedError } from "./apply.ts";
 import { atFault } from "./check_faults.ts";
-import { certFiles, companionFiles, type Companions } from "./companions.ts";
+import { checkedFiles, type Companions } from "./companions.ts";
 import { routeRejections, shownRoute } from "./rejections.ts";
 import { readOrNull } from "../util/files.ts";
 import { templateFit } from "./plan.ts";
@@ -428,13 +428,7 @@ export class HAProxyBalancer {
     if (!(error instanceof ConfigRejectedError) || this.#options.dryRun) {
       return false;
     }
-    const files = [
-      ...companionFiles(companions, this.#options.tls),
-      ...(certFiles(companions)?.certs ?? []).map((cert) => ({
-        path: cert.path,
-        text: cert.pem,
-      })),
-    ];
+    const files = checkedFiles(companions, this.#options.tls);
     const routes = await atFault(
       error,
       table,
