@@ -27,15 +27,17 @@ function sortedMapOps(change: MapChange): RuntimeOp[] | null {
   while (i < before.length || j < after.length) {
     const was = before[i];
     const now = after[j];
+    // Every entry is checked as it is passed, kept ones too: an entry out
+    // of order behind a kept one would otherwise read as added or removed.
+    if (
+      (was !== undefined && i > 0 && !(before[i - 1]![0] < was[0])) ||
+      (now !== undefined && j > 0 && !(after[j - 1]![0] < now[0]))
+    ) return null;
     if (was === now) {
       i++;
       j++;
       continue;
     }
-    if (
-      (was !== undefined && i > 0 && !(before[i - 1]![0] < was[0])) ||
-      (now !== undefined && j > 0 && !(after[j - 1]![0] < now[0]))
-    ) return null;
     if (now === undefined || (was !== undefined && was[0] < now[0])) {
       unset.push({ op: "map", file, key: was![0], value: null, existed: true });
       i++;
