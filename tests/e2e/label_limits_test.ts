@@ -247,3 +247,55 @@ Deno.test({
       for (const figure of figures) console.log(figure);
     }),
 });
+
+Deno.test({
+  name:
+    "e2e: with --metrics-auth the status page asks every client for the login in the file, read with the compiled permissions",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withCleanup(async (cleanup) => {
+      // Under /etc/haproxy, which the compiled binary may read, as
+      // /etc/docker-glue is.
+      const dir = cleanup.add(
+        "the login directory",
+        await Deno.makeTempDir({
+          dir: "/etc/haproxy",
+          prefix: "docker-glue-test-login-",
+        }),
+        (path) => Deno.remove(path, { recursive: true }),
+      );
+      const file = `${dir}/metrics.auth`;
+      await Deno.writeTextFile(file, "ops:s3cret pass\n", { mode: 0o600 });
+      await Deno.chmod(file, 0o600);
+      const { balancer } = await startManaged(
+        cleanup,
+        "docker-glue-test-login",
+        [
+          "--metrics-listen",
+          `127.0.0.1:${METRICS_PORT}`,
+          "--metrics-auth",
+          file,
+        ],
+      );
+      await balancer.waitForLine(/Started HAProxy/);
+      const base = `http://127.0.0.1:${METRICS_PORT}`;
+      const bare = await fetch(`${base}/`);
+      await bare.body?.cancel();
+      assertEquals(bare.status, 401);
+      assertIncludes(bare.headers.get("www-authenticate") ?? "", "Basic");
+      const wrong = await fetch(`${base}/`, {
+        headers: { authorization: `Basic ${btoa("ops:wrong")}` },
+      });
+      await wrong.body?.cancel();
+      assertEquals(wrong.status, 401);
+      const right = await fetch(`${base}/`, {
+        headers: { authorization: `Basic ${btoa("ops:s3cret pass")}` },
+      });
+      assertIncludes(await right.text(), "<title>");
+      assertEquals(right.status, 200);
+      const health = await fetch(`${base}/healthz`);
+      await health.body?.cancel();
+      assertTrue(health.status !== 401, `/healthz: ${health.status}`);
+    }),
+});
