@@ -8,6 +8,7 @@
  * @module
  */
 
+import { errorMessage } from "./lib/util/error_message.ts";
 import { Agent } from "./lib/agent/agent.ts";
 import {
   DEFAULT_HANDLER_TIMEOUT_MS,
@@ -64,7 +65,7 @@ async function routes(args: string[]): Promise<number> {
     await setupLogging(parseLogLevel(flags.logLevel));
     settings = checkBalancerSettings(settingsFromFlags(flags));
   } catch (error) {
-    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+    return fail(PROGRAM, errorMessage(error), EXIT_USAGE);
   }
   const engine = thisEngine(flags.dockerUrl);
   const url = engine.url;
@@ -74,7 +75,7 @@ async function routes(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     const from = settings.source.kind === "etcd" ? "etcd" : `Docker at ${url}`;
-    return fail(PROGRAM, `Cannot read ${from}: ${(error as Error).message}`);
+    return fail(PROGRAM, `Cannot read ${from}: ${errorMessage(error)}`);
   }
   console.log(printable(report, flags.json === true));
   return 0;
@@ -103,7 +104,7 @@ async function main(args: string[]): Promise<number> {
     events = { ...parseEvents(flags.watchSet), none: true };
     listen = metricsAddress(flags.metricsListen, flags.once === true);
   } catch (error) {
-    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+    return fail(PROGRAM, errorMessage(error), EXIT_USAGE);
   }
   const metrics = await listenForMetrics(
     PROGRAM,
@@ -144,7 +145,7 @@ async function serve(
       ...(telemetry === undefined ? {} : { telemetry }),
     });
   } catch (error) {
-    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+    return fail(PROGRAM, errorMessage(error), EXIT_USAGE);
   }
   const service = await BalancerService.create(settings, agent);
   agent.add({

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { errorMessage } from "./lib/util/error_message.ts";
 import { processUid } from "./lib/agent/file_trust.ts";
 import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
@@ -135,7 +136,7 @@ async function main(args: string[]): Promise<number> {
     await setupLogging(parseLogLevel(flags.logLevel));
     listen = metricsAddress(flags.metricsListen, flags.once === true);
   } catch (error) {
-    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+    return fail(PROGRAM, errorMessage(error), EXIT_USAGE);
   }
   const metrics = await listenForMetrics(
     PROGRAM,
@@ -180,7 +181,7 @@ async function serve(
       ...(telemetry === undefined ? {} : { telemetry }),
     });
   } catch (error) {
-    return fail(PROGRAM, (error as Error).message, EXIT_USAGE);
+    return fail(PROGRAM, errorMessage(error), EXIT_USAGE);
   }
 
   const { files, shadowed } = await findHandlerFiles(handlerDirs);

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { errorMessage } from "../lib/util/error_message.ts";
 import { checkTrusted } from "../lib/agent/file_trust.ts";
 import { getLogger } from "@logtape/logtape";
 import {
@@ -165,10 +166,10 @@ export class ScriptHandler extends BaseHandler {
           ini: this.iniFile,
           event,
           id,
-          error: (error as Error).message,
+          error: errorMessage(error),
         },
       );
-      throw new ReportedError((error as Error).message);
+      throw new ReportedError(errorMessage(error));
     }
     let timedOut = false;
     const kill = (signal: Deno.Signal) => {

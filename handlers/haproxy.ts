@@ -17,6 +17,7 @@
  * @module
  */
 
+import { errorMessage } from "../lib/util/error_message.ts";
 import { checkAccess } from "../lib/discovery/etcd_access.ts";
 import { type AgentContext, BaseHandler } from "../lib/agent/base_handler.ts";
 import type { HandlerIni } from "../lib/agent/handler_ini.ts";
@@ -58,7 +59,7 @@ export function settingsFromParams(
     try {
       return parse();
     } catch (error) {
-      throw new TypeError(`[params] ${name}: ${(error as Error).message}`);
+      throw new TypeError(`[params] ${name}: ${errorMessage(error)}`);
     }
   };
   const flag = (name: string) => {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import { getLogger } from "@logtape/logtape";
 import type { ChallengeResponder } from "./challenges.ts";
 
@@ -68,7 +69,7 @@ export class DnsHook {
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) throw error;
       throw new Error(
-        `DNS hook ${what} could not start: ${(error as Error).message}`,
+        `DNS hook ${what} could not start: ${errorMessage(error)}`,
       );
     }
     const kill = () => {
@@ -153,7 +154,7 @@ export function answers(
         const fqdn = challengeRecord(authz.identifier.value);
         await hook.run("cleanup", fqdn, keyAuthorization).catch((error) =>
           log.warn("ACME: {error}; the TXT record {fqdn} may be left behind", {
-            error: (error as Error).message,
+            error: errorMessage(error),
             fqdn,
           })
         );

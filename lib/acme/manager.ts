@@ -10,6 +10,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import acme from "acme-client";
 import https from "node:https";
 import { getLogger } from "@logtape/logtape";
@@ -151,7 +152,7 @@ export class AcmeManager {
     }
     clearTimeout(this.#timer);
     this.#running = this.#run().catch((error) => {
-      log.error("ACME: {error}", { error: (error as Error).message });
+      log.error("ACME: {error}", { error: errorMessage(error) });
     }).finally(() => {
       this.#running = undefined;
       if (this.#again) {
@@ -367,7 +368,7 @@ export class AcmeManager {
     } catch (error) {
       log.warn("ACME: ignoring {file}, replaced at the next save: {error}", {
         file: this.#stateFile,
-        error: (error as Error).message,
+        error: errorMessage(error),
       });
     }
   }

@@ -17,6 +17,7 @@
 
 // @ts-types="@types/ini"
 import ini from "ini";
+import { errorMessage } from "../util/error_message.ts";
 
 /** The synthetic event fired at start-up, after a resync, and after handlers with `triggers-none=1`. */
 export const NONE = "none";
@@ -229,7 +230,7 @@ export function parseHandlerIni(file: string, text: string): HandlerIni {
   } catch (error) {
     throw new HandlerFileError(
       file,
-      `cannot parse: ${(error as Error).message}`,
+      `cannot parse: ${errorMessage(error)}`,
     );
   }
   const sections: Record<string, Record<string, string>> = {};
@@ -254,7 +255,7 @@ export function parseHandlerIni(file: string, text: string): HandlerIni {
     } catch (error) {
       throw new HandlerFileError(
         file,
-        `[handler] ${key}: ${(error as Error).message}`,
+        `[handler] ${key}: ${errorMessage(error)}`,
       );
     }
   };

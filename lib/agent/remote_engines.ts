@@ -12,6 +12,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import { getLogger } from "@logtape/logtape";
 import { Agent } from "./agent.ts";
 import { NONE } from "./handler_ini.ts";
@@ -207,7 +208,7 @@ export class EngineSet implements ContainerSource {
         log.error("Engine {engine} at {url} not followed: {error}", {
           engine: remote.address.name,
           url: remote.address.url,
-          error: (error as Error).message,
+          error: errorMessage(error),
         });
       })
     );

@@ -145,9 +145,7 @@ export async function runAgent(
       if (error instanceof Deno.errors.NotCapable) throw error;
       return fail(
         options.program,
-        `Cannot reach Docker at ${agent.dockerUrl}: ${
-          (error as Error).message
-        }`,
+        `Cannot reach Docker at ${agent.dockerUrl}: ${errorMessage(error)}`,
       );
     }
     const ok = await agent.once({ docker });

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
+
 /** Where the credentials are; every field optional. */
 export interface EtcdAccess {
   /** CA bundle the endpoints' certificates are checked against. */
@@ -108,7 +110,7 @@ async function readNamed(path: string): Promise<string> {
     return await Deno.readTextFile(path);
   } catch (error) {
     throw new Error(
-      `Cannot read ${path}: ${(error as Error).message.split(": ")[0]}`,
+      `Cannot read ${path}: ${errorMessage(error).split(": ")[0]}`,
       { cause: error },
     );
   }

@@ -7,6 +7,7 @@
 
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
+import { errorMessage } from "../util/error_message.ts";
 import { type EngineAddress, parseEngineUrl } from "./engine_url.ts";
 
 /** Docker API client type, re-exported so other modules need not import dockerode. */
@@ -32,7 +33,7 @@ export function connectDocker(engine: EngineAddress | string): DockerClient {
     } catch (error) {
       throw new Error(
         `Docker URL ${address.url}: cannot read the ${what} ${file}: ${
-          (error as Error).message
+          errorMessage(error)
         }`,
         { cause: error },
       );

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import type { HAProxyView } from "./report.ts";
 import { AdminSocket } from "./runtime.ts";
 import type { MapFiles } from "./render.ts";
@@ -37,7 +38,7 @@ export async function askHAProxy(
     return {
       states: null,
       hostBackends: new Map(),
-      error: (error as Error).message,
+      error: errorMessage(error),
     };
   }
 }

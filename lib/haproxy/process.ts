@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import { getLogger } from "@logtape/logtape";
 import { dirname } from "../util/files.ts";
 import { backoff, sleep } from "../util/sleep.ts";
@@ -384,7 +385,7 @@ export class ManagedHAProxy implements HAProxyProcess {
           this.onRestart?.();
           break;
         } catch (error) {
-          log.error("{error}", { error: (error as Error).message });
+          log.error("{error}", { error: errorMessage(error) });
         }
       }
     }

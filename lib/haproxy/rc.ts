@@ -5,6 +5,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import { splitArgs } from "../util/argv.ts";
 
 /** Rc files tried in order when `--rc` is not given. */
@@ -55,7 +56,7 @@ export async function readRc(
     } catch (error) {
       if (path === undefined && error instanceof Deno.errors.NotFound) continue;
       throw new Error(
-        `Cannot read rc file ${candidate}: ${(error as Error).message}`,
+        `Cannot read rc file ${candidate}: ${errorMessage(error)}`,
         { cause: error },
       );
     }
@@ -63,7 +64,7 @@ export async function readRc(
       return { path: candidate, args: parseRc(text) };
     } catch (error) {
       throw new SyntaxError(
-        `Cannot parse rc file ${candidate}: ${(error as Error).message}`,
+        `Cannot parse rc file ${candidate}: ${errorMessage(error)}`,
       );
     }
   }

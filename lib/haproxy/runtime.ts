@@ -7,6 +7,8 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
+
 /** HAProxy answered a runtime command with an error, or did not answer. */
 export class RuntimeError extends Error {
   /** Creates the error. */
@@ -37,7 +39,7 @@ export async function sendCommand(
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     throw new RuntimeError(
-      `Cannot reach HAProxy socket ${socket}: ${(error as Error).message}`,
+      `Cannot reach HAProxy socket ${socket}: ${errorMessage(error)}`,
       { cause: error },
     );
   }
@@ -59,7 +61,7 @@ export async function sendCommand(
     throw new RuntimeError(
       // The first line only: a payload can hold a private key.
       `HAProxy socket ${socket} did not answer "${command.split("\n")[0]}": ${
-        (error as Error).message
+        errorMessage(error)
       }`,
       { cause: error },
     );

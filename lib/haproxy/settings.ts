@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import type { RouteOptions } from "./routes.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { durationMs } from "../util/duration.ts";
@@ -176,7 +177,7 @@ export function acmeSettings(given: {
       challenge: parseChallenge(given.challenge ?? "http-01", dnsHook),
     };
   } catch (error) {
-    throw new SettingsError((error as Error).message);
+    throw new SettingsError(errorMessage(error));
   }
 }
 
@@ -270,7 +271,7 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
     reloadCmd = splitArgs(settings.reloadCmd);
   } catch (error) {
     throw new SettingsError(
-      `Invalid reload command: ${(error as Error).message}`,
+      `Invalid reload command: ${errorMessage(error)}`,
     );
   }
   const httpBind = parseBinds(settings.httpBind, "HTTP bind");

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import type { ContainerSource } from "../docker/container.ts";
 import { HAProxyBalancer } from "./engine.ts";
@@ -64,7 +65,7 @@ async function checkWritable(configFile: string): Promise<void> {
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
     throw new SettingsError(
-      `Config directory ${dir} is not writable: ${(error as Error).message}`,
+      `Config directory ${dir} is not writable: ${errorMessage(error)}`,
     );
   }
 }
@@ -148,7 +149,7 @@ export async function createBalancer(
           if (error instanceof Deno.errors.NotCapable) throw error;
           throw new SettingsError(
             `Cannot create the certificate directory ${dir}: ${
-              (error as Error).message
+              errorMessage(error)
             }`,
           );
         },
@@ -161,7 +162,7 @@ export async function createBalancer(
       if (!(error instanceof Deno.errors.NotFound) || !settings.dryRun) {
         throw new SettingsError(
           `Cannot read the certificate directory ${dir}: ${
-            (error as Error).message
+            errorMessage(error)
           }`,
         );
       }

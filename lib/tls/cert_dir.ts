@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import { getLogger } from "@logtape/logtape";
 import { type CertInfo, inspectPem } from "./pem.ts";
 
@@ -94,7 +95,7 @@ export class CertDirectory {
       } catch (error) {
         const reason = error instanceof Deno.errors.PermissionDenied
           ? "cannot be read (permission denied)"
-          : (error as Error).message;
+          : errorMessage(error);
         const kept = before !== undefined && before.info.notAfter > now;
         if (kept) next.set(file, before);
         problems.set(file, reason);
@@ -134,7 +135,7 @@ export class CertDirectory {
       if (error instanceof Deno.errors.NotCapable) throw error;
       log.warn(
         "Cannot watch {dir} ({error}); certificate changes are seen within 30 s",
-        { dir: this.dir, error: (error as Error).message },
+        { dir: this.dir, error: errorMessage(error) },
       );
     }
     const watcher = this.#watcher;
@@ -145,7 +146,7 @@ export class CertDirectory {
         if (!this.#closed) {
           log.warn("Stopped watching {dir}: {error}", {
             dir: this.dir,
-            error: (error as Error).message,
+            error: errorMessage(error),
           });
         }
       });
@@ -176,7 +177,7 @@ export class CertDirectory {
     } catch (error) {
       log.warn("Cannot read certificate directory {dir}: {error}", {
         dir: this.dir,
-        error: (error as Error).message,
+        error: errorMessage(error),
       });
     }
   }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 
 /** A usable certificate bundle. */
@@ -75,7 +76,7 @@ export function inspectPem(text: string, now: Date): CertInfo {
     leaf = new X509Certificate(leafPem);
   } catch (error) {
     throw new CertificateError(
-      `the certificate cannot be read: ${(error as Error).message}`,
+      `the certificate cannot be read: ${errorMessage(error)}`,
     );
   }
   let matches: boolean;
@@ -83,7 +84,7 @@ export function inspectPem(text: string, now: Date): CertInfo {
     matches = leaf.checkPrivateKey(createPrivateKey(keys[0] as string));
   } catch (error) {
     throw new CertificateError(
-      `the private key cannot be read: ${(error as Error).message}`,
+      `the private key cannot be read: ${errorMessage(error)}`,
     );
   }
   if (!matches) {
