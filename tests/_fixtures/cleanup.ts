@@ -9,6 +9,8 @@
 /** A stack of undo steps, run last-in first-out. */
 export class Cleanup {
   readonly #steps: { what: string; undo: () => unknown }[] = [];
+  /** The test failed before its clean-up: undo steps may say more of why. */
+  failed = false;
 
   /**
    * Registers `undo` for something just made; returns `value`, so set-up
@@ -60,6 +62,7 @@ export async function withCleanup<T>(
   try {
     result = await body(cleanup);
   } catch (error) {
+    cleanup.failed = true;
     for (const failure of await cleanup.run()) console.error(failure.message);
     throw error;
   }

@@ -13,20 +13,29 @@ import { waitFor } from "./base.ts";
 
 const givenPorts = new Set<number>();
 
+// Below Linux's ephemeral range (32768-60999): a port the kernel hands to
+// `listen(0)` may next be the local port of any outgoing connection (a
+// client, dockerd, etcd), and HAProxy then cannot bind it.
+const PORT_RANGE = { first: 20000, last: 32767 };
+
 /**
- * A free TCP port on 127.0.0.1, never one handed out before in this run: the
- * listener that finds it is closed before the port is used, so the kernel
- * may offer the same port to the next call.
+ * A free TCP port on 127.0.0.1 below the ephemeral range, never one handed
+ * out before in this run: the listener that finds it free is closed before
+ * the port is used.
  */
 export function freePort(): number {
   while (true) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
-    if (!givenPorts.has(port)) {
-      givenPorts.add(port);
-      return port;
+    const port = PORT_RANGE.first +
+      Math.floor(Math.random() * (PORT_RANGE.last - PORT_RANGE.first + 1));
+    if (givenPorts.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) continue;
+      throw error;
     }
+    givenPorts.add(port);
+    return port;
   }
 }
 

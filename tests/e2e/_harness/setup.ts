@@ -69,8 +69,9 @@ export async function testTempFile(
 /**
  * Registers a daemon the test started with `cleanup`: it is stopped with
  * SIGTERM (or, once it has exited by itself, waited for), and with
- * `mustExit0` its exit status must be 0. With DG_TEST_LOG=FILE set, what it
- * logged is appended to FILE, for looking into a failure.
+ * `mustExit0` its exit status must be 0. When the test failed, its last
+ * lines are printed; with DG_TEST_LOG=FILE set, all it logged is appended
+ * to FILE.
  */
 export function stopAtEnd<P extends Process>(
   cleanup: Cleanup,
@@ -80,6 +81,13 @@ export function stopAtEnd<P extends Process>(
 ): P {
   return cleanup.add(what, process, async (p) => {
     const status = p.exited ? await p.finished() : await p.stop();
+    // A failed test shows what the daemon said last: in CI there is no
+    // other way to look.
+    if (cleanup.failed) {
+      console.error(
+        `=== ${what}, last lines\n${p.lines.slice(-40).join("\n")}`,
+      );
+    }
     const file = Deno.env.get("DG_TEST_LOG");
     if (file) {
       await Deno.writeTextFile(file, `=== ${what}\n${p.lines.join("\n")}\n`, {
