@@ -26,6 +26,7 @@ import {
   runContainer,
   startManaged,
   tcpExchange,
+  testTempDir,
   waitForBody,
   waitForStatus,
 } from "./_harness.ts";
@@ -257,13 +258,10 @@ Deno.test({
     withCleanup(async (cleanup) => {
       // Under /etc/haproxy, which the compiled binary may read, as
       // /etc/docker-glue is.
-      const dir = cleanup.add(
-        "the login directory",
-        await Deno.makeTempDir({
-          dir: "/etc/haproxy",
-          prefix: "docker-glue-test-login-",
-        }),
-        (path) => Deno.remove(path, { recursive: true }),
+      const dir = await testTempDir(
+        cleanup,
+        "docker-glue-test-login-",
+        "/etc/haproxy",
       );
       const file = `${dir}/metrics.auth`;
       await Deno.writeTextFile(file, "ops:s3cret pass\n", { mode: 0o600 });

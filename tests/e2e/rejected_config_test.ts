@@ -14,6 +14,7 @@ import {
   routedAfterRun,
   runContainer,
   startManaged,
+  testTempDir,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
 
@@ -43,13 +44,10 @@ Deno.test({
   fn: (t) =>
     withCleanup(async (cleanup) => {
       // Where the compiled binary may read: under /etc/haproxy.
-      const templates = cleanup.add(
-        "the template directory",
-        await Deno.makeTempDir({
-          dir: "/etc/haproxy",
-          prefix: "docker-glue-test-templates-",
-        }),
-        (dir) => Deno.remove(dir, { recursive: true }),
+      const templates = await testTempDir(
+        cleanup,
+        "docker-glue-test-templates-",
+        "/etc/haproxy",
       );
       await Deno.writeTextFile(`${templates}/faulty.cfg.njk`, TEMPLATE);
       const extra = [

@@ -42,14 +42,18 @@ export async function testHaproxyDir(cleanup: Cleanup): Promise<HAProxyDir> {
   );
 }
 
-/** A temporary directory whose name starts with `prefix`; `cleanup` removes it. */
+/**
+ * A temporary directory whose name starts with `prefix`, in `under` (the
+ * system's temporary directory by default); `cleanup` removes it.
+ */
 export async function testTempDir(
   cleanup: Cleanup,
   prefix: string,
+  under?: string,
 ): Promise<string> {
   return cleanup.add(
     `directory ${prefix}`,
-    await Deno.makeTempDir({ prefix }),
+    await Deno.makeTempDir({ prefix, ...(under ? { dir: under } : {}) }),
     (dir) => Deno.remove(dir, { recursive: true }),
   );
 }
