@@ -37,7 +37,6 @@ export interface AgentContext {
  * agent logs a warning naming the file and runs without it.
  */
 export class HandlerDisabledError extends Error {
-  /** Creates the error. */
   constructor(message: string) {
     super(message);
     this.name = "HandlerDisabledError";

@@ -53,7 +53,6 @@ export async function untrustedBecause(
 
 /** A file root must not load, with the reason. */
 export class UntrustedFileError extends Error {
-  /** Creates the error. */
   constructor(message: string) {
     super(message);
     this.name = "UntrustedFileError";

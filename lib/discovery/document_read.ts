@@ -22,7 +22,6 @@ export class DocumentError extends SyntaxError {
   /** The field at fault, as a path (`publishedPorts[0].hostPort`), or "" for the whole text. */
   readonly field: string;
 
-  /** Creates the error. */
   constructor(field: string, message: string) {
     super(field === "" ? message : `${field}: ${message}`);
     this.name = "DocumentError";

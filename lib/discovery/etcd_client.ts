@@ -35,7 +35,6 @@ export class EtcdError extends Error {
   /** etcd's gRPC status code for a refusal, 0 otherwise. */
   readonly code: number;
 
-  /** Creates the error. */
   constructor(message: string, unreachable: boolean, code = 0) {
     super(message);
     this.name = "EtcdError";

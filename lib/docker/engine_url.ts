@@ -48,7 +48,6 @@ export interface EngineAddress {
 
 /** A `--docker-url` value that cannot be used, with the reason. */
 export class EngineUrlError extends Error {
-  /** Creates the error. */
   constructor(message: string) {
     super(message);
     this.name = "EngineUrlError";

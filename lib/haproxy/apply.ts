@@ -71,7 +71,6 @@ export class ConfigRejectedError extends Error {
 
 /** The reload command failed after the new configuration was installed. */
 export class ReloadError extends Error {
-  /** Creates the error. */
   constructor(message: string) {
     super(message);
     this.name = "ReloadError";

@@ -25,7 +25,6 @@ export type Decision =
 
 /** When events and reloads came, in epoch ms, and how long bursts are. */
 export interface BurstClock {
-  /** Now. */
   readonly now: number;
   /** The last event. */
   readonly lastTrigger: number;

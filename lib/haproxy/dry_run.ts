@@ -107,7 +107,6 @@ export class DryRun {
   readonly #options: DryRunOptions;
   #lastPrinted: string | null = null;
 
-  /** Creates the dry run. */
   constructor(options: DryRunOptions) {
     this.#options = options;
   }

@@ -47,7 +47,6 @@ export class FileFollower {
   #due: FileDue | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  /** Creates the follower. */
   constructor(hooks: FollowerHooks) {
     this.#hooks = hooks;
   }

@@ -34,7 +34,6 @@ export interface ManagedOptions {
 
 /** HAProxy could not be started, or did not take a reload. */
 export class HAProxyProcessError extends Error {
-  /** Creates the error. */
   constructor(message: string) {
     super(message);
     this.name = "HAProxyProcessError";

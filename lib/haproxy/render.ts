@@ -91,7 +91,6 @@ export const NO_ROUTES: RenderInput = { routes: [], tcpRoutes: [] };
 
 /** A template that could not be found, compiled or rendered. */
 export class TemplateError extends Error {
-  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "TemplateError";

@@ -209,7 +209,6 @@ export function settingWords(settings: RouteSettings): string[] {
 export class LabelError extends Error {
   /** The label at fault. */
   readonly label: string;
-  /** Creates the error. */
   constructor(label: string, message: string) {
     super(message);
     this.name = "LabelError";

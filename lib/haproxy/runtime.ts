@@ -11,7 +11,6 @@ import { errorMessage } from "../util/error_message.ts";
 
 /** HAProxy answered a runtime command with an error, or did not answer. */
 export class RuntimeError extends Error {
-  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "RuntimeError";

@@ -60,7 +60,6 @@ export interface ServiceSettings {
 
 /** The engine and its source, handling the agent's events. */
 export class BalancerService {
-  /** The engine. */
   readonly engine: HAProxyBalancer;
   readonly #source: OpenSource;
 

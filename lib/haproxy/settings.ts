@@ -183,7 +183,6 @@ export function acmeSettings(given: {
 
 /** A setting that cannot work; the message names it. */
 export class SettingsError extends Error {
-  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "SettingsError";

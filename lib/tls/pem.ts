@@ -25,7 +25,6 @@ export interface CertInfo {
 
 /** A bundle that cannot be served; the message says why in words. */
 export class CertificateError extends Error {
-  /** Creates the error. */
   constructor(message: string) {
     super(message);
     this.name = "CertificateError";

@@ -9,7 +9,6 @@
  * it as a failure without logging it again.
  */
 export class ReportedError extends Error {
-  /** Creates the error. */
   constructor(message: string) {
     super(message);
     this.name = "ReportedError";
