@@ -77,3 +77,26 @@ Deno.test({
     assertEquals(renewal !== null, true, text);
   },
 });
+
+Deno.test({
+  name: "bench: the etcd benchmark's short version runs and reports",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const text = await quick("bench/etcd.ts");
+    assertIncludes(text, "machine: ");
+    for (const size of [20, 100]) {
+      for (const kind of ["join", "new host"]) {
+        const found = new RegExp(
+          `\\| put to routed, ${kind} \\| ${size} \\| [0-9]+ ms \\| [0-9]+ ms \\| [0-9]+ ms \\|`,
+        ).exec(text);
+        assertEquals(
+          found !== null,
+          true,
+          `no ${kind} row at ${size} in:\n${text}`,
+        );
+      }
+    }
+    assertIncludes(text, "| docker-balancer resident memory |");
+  },
+});
