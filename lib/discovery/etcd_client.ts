@@ -284,10 +284,19 @@ export class EtcdClient {
       );
     }
     let buffered = "";
+    const reader = response.body.pipeThrough(new TextDecoderStream())
+      .getReader();
+    // The fetch's abort did not always reach a body being read: with 4,000
+    // containers a closing balancer waited on this read for ever. Cancelling
+    // the reader ends the read whatever the fetch does.
+    const cancel = () => void reader.cancel().catch(() => {});
+    signal.addEventListener("abort", cancel, { once: true });
+    this.#closed.signal.addEventListener("abort", cancel, { once: true });
+    if (both.aborted) cancel();
     try {
-      for await (
-        const chunk of response.body.pipeThrough(new TextDecoderStream())
-      ) {
+      while (true) {
+        const { value: chunk, done } = await reader.read();
+        if (done) break;
         buffered += chunk;
         let newline: number;
         while ((newline = buffered.indexOf("\n")) >= 0) {
@@ -311,6 +320,9 @@ export class EtcdClient {
         `lost the watch on etcd at ${endpoint}: ${reason(error)}`,
         true,
       );
+    } finally {
+      signal.removeEventListener("abort", cancel);
+      this.#closed.signal.removeEventListener("abort", cancel);
     }
     if (both.aborted) return;
     throw new EtcdError(`etcd at ${endpoint} closed the watch`, true);
