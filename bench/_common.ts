@@ -5,7 +5,7 @@
  * @module
  */
 
-import { docker, masterProc, sh } from "../tests/e2e/_harness.ts";
+import { docker, httpGet, masterProc, sh } from "../tests/e2e/_harness.ts";
 
 /** The value at fraction `p` (0-1) of the sorted values. */
 export function percentile(values: readonly number[], p: number): number {
@@ -42,4 +42,26 @@ export async function machine(): Promise<string> {
 /** Prints one Markdown table row. */
 export function row(...cells: (string | number)[]): void {
   console.log(`| ${cells.join(" | ")} |`);
+}
+
+/**
+ * When (`performance.now()`) `host` + `path` through HAProxy on `port` first
+ * answers 200 with `body`, polled every 2 ms; throws after `limitMs`.
+ */
+export async function answeredAt(
+  port: number,
+  host: string,
+  path: string,
+  body: string,
+  limitMs = 30_000,
+): Promise<number> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline) {
+    const res = await httpGet(port, host, path, 1000).catch(() => null);
+    if (res?.status === 200 && res.body === body) return performance.now();
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(
+    `${host}${path} did not answer "${body}" within ${limitMs} ms`,
+  );
 }

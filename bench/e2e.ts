@@ -26,12 +26,18 @@ import {
   ensureImage,
   freePort,
   haproxyDir,
-  httpGet,
   removeContainers,
   runContainer,
   startBalancer,
 } from "../tests/e2e/_harness.ts";
-import { machine, ms, percentile, reloads, row } from "./_common.ts";
+import {
+  answeredAt,
+  machine,
+  ms,
+  percentile,
+  reloads,
+  row,
+} from "./_common.ts";
 import { benchAgents } from "./agent.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -45,22 +51,9 @@ function settle(ms: number): Promise<void> {
   return quick ? Promise.resolve() : new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls through HAProxy until `host` answers with `name`; returns when it did. */
-async function routedAt(
-  port: number,
-  host: string,
-  name: string,
-  limitMs = 30_000,
-): Promise<number> {
-  const deadline = performance.now() + limitMs;
-  while (performance.now() < deadline) {
-    const res = await httpGet(port, host, "/whoami", 1000).catch(() => null);
-    if (res?.status === 200 && res.body === `${name} /`) {
-      return performance.now();
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`${name} not routed on ${host} within ${limitMs} ms`);
+/** When `name` first answers on `host` through HAProxy. */
+function routedAt(port: number, host: string, name: string): Promise<number> {
+  return answeredAt(port, host, "/whoami", `${name} /`);
 }
 
 /** Runs a container and returns when `docker run -d` returned and how long it took. */

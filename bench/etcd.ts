@@ -17,17 +17,12 @@
  * @module
  */
 
-import {
-  freePort,
-  haproxyDir,
-  httpGet,
-  startBalancer,
-} from "../tests/e2e/_harness.ts";
+import { freePort, haproxyDir, startBalancer } from "../tests/e2e/_harness.ts";
 import { TestEtcd } from "../tests/e2e/_etcd.ts";
 import { container, labels, publishes } from "../tests/_fixtures/containers.ts";
 import { containerDocument, containerKey } from "../lib/discovery/document.ts";
 import { EtcdClient } from "../lib/discovery/etcd_client.ts";
-import { machine, ms, percentile, row } from "./_common.ts";
+import { answeredAt, machine, ms, percentile, row } from "./_common.ts";
 
 const quick = Deno.args.includes("--quick");
 const SIZES = quick ? [20, 100] : [200, 4000];
@@ -86,28 +81,6 @@ async function publish(
   return { name, putMs: performance.now() - started };
 }
 
-/** Milliseconds from now until `host` answers with `name` through HAProxy. */
-async function routedAfter(
-  port: number,
-  host: string,
-  name: string,
-  since: number,
-): Promise<number> {
-  const deadline = since + 30_000;
-  while (performance.now() < deadline) {
-    try {
-      const res = await httpGet(port, host, "/", 1000);
-      if (res.status === 200 && res.body === name) {
-        return performance.now() - since;
-      }
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`${host} did not answer with ${name} in 30 s`);
-}
-
 const etcdServer = await TestEtcd.start();
 const etcd = new EtcdClient(["http://127.0.0.1:2379"]);
 const dir = await haproxyDir();
@@ -145,7 +118,7 @@ try {
       );
     }
     const last = `app${Math.floor((published - 1) / 2)}.example.com`;
-    await routedAfter(port, last, `c${serial}`, performance.now());
+    await answeredAt(port, last, "/", `c${serial}`);
     for (const kind of ["join", "new host"] as const) {
       const times: number[] = [];
       const puts: number[] = [];
@@ -156,7 +129,7 @@ try {
         const since = performance.now();
         const { name, putMs } = await publish(etcd, "bench-probe", host);
         puts.push(putMs);
-        times.push(await routedAfter(port, host, name, since));
+        times.push((await answeredAt(port, host, "/", name)) - since);
       }
       row(
         `put to routed, ${kind}`,
