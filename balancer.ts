@@ -25,10 +25,10 @@ import {
   runAgent,
   warnCleartext,
 } from "./lib/cli/daemon.ts";
-import type { ListenAddress } from "./lib/metrics/server.ts";
-import type { Telemetry } from "./lib/metrics/telemetry.ts";
-import { connectDocker } from "./lib/docker/client.ts";
-import { thisEngine } from "./lib/docker/engine_url.ts";
+import type { ListenAddress } from "./lib/report/server.ts";
+import type { Telemetry } from "./lib/report/telemetry.ts";
+import { connectDocker } from "./lib/sources/client.ts";
+import { thisEngine } from "./lib/sources/engine_url.ts";
 import { collectRoutes, printable } from "./lib/cli/routes.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
@@ -166,7 +166,7 @@ async function serve(
     const preview = service.engine.preview;
     // Loaded only for --diff: the diff library is no daemon's business.
     const { diffExitCode, formatPreview } = await import(
-      "./lib/haproxy/preview.ts"
+      "./lib/report/preview.ts"
     );
     if (status !== 0 || preview === null) return status || EXIT_FAILURE;
     console.log(formatPreview(preview));

@@ -20,8 +20,8 @@
 import { freePort, haproxyDir, startBalancer } from "../tests/e2e/_harness.ts";
 import { TestEtcd } from "../tests/e2e/_etcd.ts";
 import { container, labels, publishes } from "../tests/_fixtures/containers.ts";
-import { containerDocument, containerKey } from "../lib/discovery/document.ts";
-import { EtcdClient } from "../lib/discovery/etcd_client.ts";
+import { containerDocument, containerKey } from "../lib/sources/document.ts";
+import { EtcdClient } from "../lib/sources/etcd_client.ts";
 import { answeredAt, machine, ms, percentile, row } from "./_common.ts";
 
 const quick = Deno.args.includes("--quick");

@@ -4,12 +4,12 @@
  * Run with `deno task bench`.
  */
 
-import { buildRoutes } from "../lib/haproxy/routes.ts";
-import { Renderer } from "../lib/haproxy/render.ts";
-import { DEFAULT_TEMPLATE_DIRS } from "../lib/haproxy/builtin_templates.ts";
+import { buildRoutes } from "../lib/routing/routes.ts";
+import { Renderer } from "../lib/haproxy/render/render.ts";
+import { DEFAULT_TEMPLATE_DIRS } from "../lib/haproxy/render/builtin_templates.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
-import { assignPool, EMPTY_POOL } from "../lib/haproxy/pool.ts";
-import { planChange } from "../lib/haproxy/plan.ts";
+import { assignPool, EMPTY_POOL } from "../lib/haproxy/model/pool.ts";
+import { planChange } from "../lib/haproxy/plan/plan.ts";
 
 function inventory(size: number) {
   return Array.from({ length: size }, (_, i) =>

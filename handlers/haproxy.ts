@@ -18,14 +18,14 @@
  */
 
 import { errorMessage } from "../lib/util/error_message.ts";
-import { checkAccess } from "../lib/discovery/etcd_access.ts";
+import { checkAccess } from "../lib/sources/etcd_access.ts";
 import { type AgentContext, BaseHandler } from "../lib/agent/base_handler.ts";
 import type { HandlerIni } from "../lib/agent/handler_ini.ts";
 import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
   parseEndpoints,
-} from "../lib/discovery/endpoints.ts";
+} from "../lib/sources/endpoints.ts";
 import { parseBoolean } from "../lib/agent/handler_ini.ts";
 import type { HAProxyBalancer } from "../lib/haproxy/engine.ts";
 import {
@@ -39,8 +39,8 @@ import {
   parseGrace,
   parseSourceKind,
   withRemotes,
-} from "../lib/haproxy/sources.ts";
-import { otherEngines, splitUrls } from "../lib/docker/engine_url.ts";
+} from "../lib/sources/wiring.ts";
+import { otherEngines, splitUrls } from "../lib/sources/engine_url.ts";
 import {
   BalancerService,
   type BalancerSettings,

@@ -14,11 +14,11 @@
  * @module
  */
 
-import { checkAccess, readAccess } from "../lib/discovery/etcd_access.ts";
+import { checkAccess, readAccess } from "../lib/sources/etcd_access.ts";
 import { isHostName, isIpLiteral } from "../lib/util/net_address.ts";
 import { getLogger } from "@logtape/logtape";
 import { BaseHandler } from "../lib/agent/base_handler.ts";
-import type { ContainerRecord } from "../lib/docker/container.ts";
+import type { ContainerRecord } from "../lib/sources/container.ts";
 import {
   agentKey,
   checkHostId,
@@ -27,14 +27,14 @@ import {
   DOCUMENT_VERSION,
   hostContainersPrefix,
   normalizePrefix,
-} from "../lib/discovery/document.ts";
-import { EtcdClient, EtcdError } from "../lib/discovery/etcd_client.ts";
-import { CODE_NOT_FOUND } from "../lib/discovery/etcd_wire.ts";
+} from "../lib/sources/document.ts";
+import { EtcdClient, EtcdError } from "../lib/sources/etcd_client.ts";
+import { CODE_NOT_FOUND } from "../lib/sources/etcd_wire.ts";
 import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
   parseEndpoints,
-} from "../lib/discovery/endpoints.ts";
+} from "../lib/sources/endpoints.ts";
 import { backoff, sleep } from "../lib/util/sleep.ts";
 import { VERSION } from "../lib/version.ts";
 import { errorMessage } from "../lib/util/error_message.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkAccess } from "../discovery/etcd_access.ts";
+import { checkAccess } from "../sources/etcd_access.ts";
 import type { Command } from "commander";
 import {
   acmeSettings,
@@ -17,19 +17,15 @@ import {
   DEFAULT_ETCD_ENDPOINTS,
   DEFAULT_ETCD_PREFIX,
   parseEndpoints,
-} from "../discovery/endpoints.ts";
+} from "../sources/endpoints.ts";
 import { parseDebounce } from "../util/debounce.ts";
 import { baseProgram, commonOptions } from "./program.ts";
 import {
   type BalancerSettings,
   DEFAULT_WATCH_SET,
 } from "../haproxy/service.ts";
-import {
-  parseGrace,
-  parseSourceKind,
-  withRemotes,
-} from "../haproxy/sources.ts";
-import { engineAddresses, splitUrls } from "../docker/engine_url.ts";
+import { parseGrace, parseSourceKind, withRemotes } from "../sources/wiring.ts";
+import { engineAddresses, splitUrls } from "../sources/engine_url.ts";
 
 /** The program's name, in messages. */
 export const PROGRAM = "docker-balancer";

@@ -7,24 +7,24 @@
  * @module
  */
 
-import type { DockerClient } from "../docker/client.ts";
-import { Inventory } from "../docker/inventory.ts";
-import { damping } from "../haproxy/damping.ts";
+import type { DockerClient } from "../sources/client.ts";
+import { Inventory } from "../sources/inventory.ts";
+import { damping } from "../routing/damping.ts";
 import {
   formatReport,
   type RouteReport,
   routeReport,
   unroutedOf,
-} from "../haproxy/report.ts";
-import { buildRoutes } from "../haproxy/routes.ts";
-import { askHAProxy } from "../haproxy/haproxy_view.ts";
+} from "../report/report.ts";
+import { buildRoutes } from "../routing/routes.ts";
+import { askHAProxy } from "../report/haproxy_view.ts";
 import { readOrNull } from "../util/files.ts";
 import {
   parseRejections,
   rejectionsFile,
   withoutRejected,
-} from "../haproxy/rejections.ts";
-import { readSourceOnce } from "../haproxy/sources.ts";
+} from "../routing/rejections.ts";
+import { readSourceOnce } from "../sources/wiring.ts";
 import type { ServiceSettings } from "../haproxy/service.ts";
 
 /** How long `routes` waits for the source's first read. */

@@ -6,13 +6,17 @@
  * @module
  */
 
-import { type ApplyOptions, checkConfig } from "./apply.ts";
+import { type ApplyOptions, checkConfig } from "./io/apply.ts";
 import { readOrNull } from "../util/files.ts";
-import { checkedFiles, companionFiles, type Companions } from "./companions.ts";
-import { type MapChange, planChange } from "./plan.ts";
-import { parseMapText } from "./pool.ts";
-import type { Preview } from "./preview.ts";
-import type { TlsFiles } from "./tls.ts";
+import {
+  checkedFiles,
+  companionFiles,
+  type Companions,
+} from "./model/companions.ts";
+import { type MapChange, planChange } from "./plan/plan.ts";
+import { parseMapText } from "./model/pool.ts";
+import type { Preview } from "../report/preview.ts";
+import type { TlsFiles } from "./model/tls.ts";
 
 /**
  * The configuration as `--dry-run` prints it: maps and the crt-list are

@@ -10,32 +10,32 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ContainerSource } from "../docker/container.ts";
+import type { ContainerSource } from "../sources/container.ts";
 import { Debouncer } from "../util/debounce.ts";
-import { checkConfig, ConfigRejectedError } from "./apply.ts";
-import { atFault } from "./check_faults.ts";
-import { checkedFiles, type Companions } from "./companions.ts";
-import { routeRejections, shownRoute } from "./rejections.ts";
+import { checkConfig, ConfigRejectedError } from "./io/apply.ts";
+import { atFault } from "./plan/check_faults.ts";
+import { checkedFiles, type Companions } from "./model/companions.ts";
+import { routeRejections, shownRoute } from "../routing/rejections.ts";
 import { readOrNull } from "../util/files.ts";
-import { templateFit } from "./plan.ts";
-import { planUpdate } from "./update_plan.ts";
-import type { Preview } from "./preview.ts";
+import { templateFit } from "./plan/plan.ts";
+import { planUpdate } from "./plan/update_plan.ts";
+import type { Preview } from "../report/preview.ts";
 import {
   type ApplyMethod,
   NO_TELEMETRY,
   type Telemetry,
-} from "../metrics/telemetry.ts";
-import { type RenderInput, TemplateError } from "./render.ts";
+} from "../report/telemetry.ts";
+import { type RenderInput, TemplateError } from "./render/render.ts";
 import { backoff } from "../util/sleep.ts";
 import { ReportedError } from "../util/reported_error.ts";
-import type { RouteTable } from "./routes.ts";
-import { type Desired, DesiredState } from "./desired.ts";
-import { Burst, decide, type Decision } from "./decide.ts";
-import { FileFollower } from "./file_follower.ts";
+import type { RouteTable } from "../routing/routes.ts";
+import { type Desired, DesiredState } from "./model/desired.ts";
+import { Burst, decide, type Decision } from "./plan/decide.ts";
+import { FileFollower } from "./io/file_follower.ts";
 import { EngineReport } from "./engine_report.ts";
 import { DryRun } from "./dry_run.ts";
 import { Timers } from "../util/timers.ts";
-import { HAProxyDriver } from "./driver.ts";
+import { HAProxyDriver } from "./io/driver.ts";
 import type { BalancerOptions, BalancerStats } from "./engine_options.ts";
 import { errorMessage } from "../util/error_message.ts";
 

@@ -5,16 +5,16 @@
  */
 
 import type { DebounceTiming } from "../util/debounce.ts";
-import type { ApplyOptions } from "./apply.ts";
-import type { HostMap } from "./plan.ts";
-import type { Telemetry } from "../metrics/telemetry.ts";
-import type { MapFiles, Renderer } from "./render.ts";
-import type { TlsFiles } from "./tls.ts";
-import type { HAProxyProcess } from "./process.ts";
-import type { RuntimeApi } from "./runtime.ts";
-import type { ApplyOutcome } from "./apply.ts";
+import type { ApplyOptions } from "./io/apply.ts";
+import type { HostMap } from "./plan/plan.ts";
+import type { Telemetry } from "../report/telemetry.ts";
+import type { MapFiles, Renderer } from "./render/render.ts";
+import type { TlsFiles } from "./model/tls.ts";
+import type { HAProxyProcess } from "./io/process.ts";
+import type { RuntimeApi } from "./io/runtime.ts";
+import type { ApplyOutcome } from "./io/apply.ts";
 import type { AcmeManager } from "../acme/manager.ts";
-import type { RouteOptions } from "./routes.ts";
+import type { RouteOptions } from "../routing/routes.ts";
 
 /** Everything the engine needs besides the containers. */
 export interface BalancerOptions {

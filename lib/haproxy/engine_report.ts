@@ -12,23 +12,28 @@ import {
   type ContainerRecord,
   isServing,
   type UnreadableRecord,
-} from "../docker/container.ts";
-import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
+} from "../sources/container.ts";
+import { NO_TELEMETRY, type Telemetry } from "../report/telemetry.ts";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import {
   countByReason,
   routeReport,
   unroutedOf,
   type UnroutedRow,
-} from "./report.ts";
-import { askHAProxy } from "./haproxy_view.ts";
-import type { MapFiles } from "./render.ts";
-import { renderStatusPage } from "./status_page.ts";
+} from "../report/report.ts";
+import { askHAProxy } from "../report/haproxy_view.ts";
+import type { MapFiles } from "./render/render.ts";
+import { renderStatusPage } from "../report/status_page.ts";
 import { recentRecords } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { byMatchOrder } from "./route_groups.ts";
-import type { RouteChanges } from "./route_builder.ts";
-import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
+import { byMatchOrder } from "../routing/route_groups.ts";
+import type { RouteChanges } from "../routing/route_builder.ts";
+import type {
+  Finding,
+  HttpRoute,
+  RouteTable,
+  TcpRoute,
+} from "../routing/routes.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
 

@@ -18,7 +18,7 @@ import {
   openSource,
   type SourceContext,
   type SourceSettings,
-} from "./sources.ts";
+} from "../sources/wiring.ts";
 import { NONE } from "../agent/handler_ini.ts";
 
 /** Default `--watch-set`: the original's `die,start` plus what else changes routing. */

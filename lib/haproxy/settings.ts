@@ -7,11 +7,11 @@
  */
 
 import { errorMessage } from "../util/error_message.ts";
-import type { RouteOptions } from "./routes.ts";
+import type { RouteOptions } from "../routing/routes.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { durationMs } from "../util/duration.ts";
 import { splitArgs } from "../util/argv.ts";
-import type { MapFiles } from "./render.ts";
+import type { MapFiles } from "./render/render.ts";
 import type { AcmeSettings } from "../acme/manager.ts";
 import {
   parseBackoff,

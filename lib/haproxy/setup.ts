@@ -8,19 +8,19 @@
  */
 
 import { errorMessage } from "../util/error_message.ts";
-import type { Telemetry } from "../metrics/telemetry.ts";
-import type { ContainerSource } from "../docker/container.ts";
+import type { Telemetry } from "../report/telemetry.ts";
+import type { ContainerSource } from "../sources/container.ts";
 import { HAProxyBalancer } from "./engine.ts";
-import { ManagedHAProxy } from "./process.ts";
+import { ManagedHAProxy } from "./io/process.ts";
 import {
   DEFAULT_TEMPLATE_DIRS,
   DEFAULT_TEMPLATE_FILE,
-} from "./builtin_templates.ts";
-import { readRc } from "./rc.ts";
-import { Renderer } from "./render.ts";
-import { resolveTemplateDirs } from "./template_dirs.ts";
+} from "./render/builtin_templates.ts";
+import { readRc } from "./io/rc.ts";
+import { Renderer } from "./render/render.ts";
+import { resolveTemplateDirs } from "./render/template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
-import { selfSignedDefault } from "./tls.ts";
+import { selfSignedDefault } from "./model/tls.ts";
 import { dirname, readOrNull } from "../util/files.ts";
 import type { AcmeManager } from "../acme/manager.ts";
 import { ChallengeMap } from "../acme/challenges.ts";

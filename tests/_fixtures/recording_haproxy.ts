@@ -8,19 +8,22 @@
  * @module
  */
 
-import { shapeOf } from "../../lib/haproxy/config_shape.ts";
-import type { HAProxyProcess } from "../../lib/haproxy/process.ts";
-import type { RuntimeApi, ServerState } from "../../lib/haproxy/runtime.ts";
-import { RuntimeError } from "../../lib/haproxy/runtime.ts";
-import { parseMapText } from "../../lib/haproxy/pool.ts";
-import type { ApplyOutcome } from "../../lib/haproxy/apply.ts";
-import type { ContainerSource } from "../../lib/docker/container.ts";
+import { shapeOf } from "../../lib/haproxy/render/config_shape.ts";
+import type { HAProxyProcess } from "../../lib/haproxy/io/process.ts";
+import type { RuntimeApi, ServerState } from "../../lib/haproxy/io/runtime.ts";
+import { RuntimeError } from "../../lib/haproxy/io/runtime.ts";
+import { parseMapText } from "../../lib/haproxy/model/pool.ts";
+import type { ApplyOutcome } from "../../lib/haproxy/io/apply.ts";
+import type { ContainerSource } from "../../lib/sources/container.ts";
 import { HAProxyBalancer } from "../../lib/haproxy/engine.ts";
-import { type ListenOptions, Renderer } from "../../lib/haproxy/render.ts";
+import {
+  type ListenOptions,
+  Renderer,
+} from "../../lib/haproxy/render/render.ts";
 import {
   DEFAULT_TEMPLATE_DIRS,
   DEFAULT_TEMPLATE_FILE,
-} from "../../lib/haproxy/builtin_templates.ts";
+} from "../../lib/haproxy/render/builtin_templates.ts";
 import { mapFilesFor } from "../../lib/haproxy/settings.ts";
 
 /** The engine as docker-balancer builds it with the host map, and the HAProxy it drives. */

@@ -8,8 +8,8 @@ import type {
   RouteOptions,
   RouteTable,
   Server,
-} from "../../lib/haproxy/routes.ts";
-import type { ContainerRecord } from "../../lib/docker/container.ts";
+} from "../../lib/routing/routes.ts";
+import type { ContainerRecord } from "../../lib/sources/container.ts";
 
 /** Servers as `name@address:port*weight`, space-separated. */
 export function describeServers(servers: readonly Server[]): string {

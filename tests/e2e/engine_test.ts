@@ -10,11 +10,11 @@ import {
   assertRejects,
 } from "../_fixtures/assert.ts";
 import { container, ip, labels } from "../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../lib/docker/container.ts";
+import type { ContainerRecord } from "../../lib/sources/container.ts";
 import { ReportedError } from "../../lib/util/reported_error.ts";
 import { createBalancer } from "../../lib/haproxy/setup.ts";
 import { checkSettings } from "../../lib/haproxy/settings.ts";
-import { AdminSocket } from "../../lib/haproxy/runtime.ts";
+import { AdminSocket } from "../../lib/haproxy/io/runtime.ts";
 import { ADMIN_SOCKET, freePort, testHaproxyDir } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
 

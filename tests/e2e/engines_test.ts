@@ -10,7 +10,7 @@
 
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
-import { AdminSocket } from "../../lib/haproxy/runtime.ts";
+import { AdminSocket } from "../../lib/haproxy/io/runtime.ts";
 import {
   ADMIN_SOCKET,
   httpGet,

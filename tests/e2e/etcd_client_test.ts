@@ -9,8 +9,8 @@ import {
   assertRejects,
   assertTrue,
 } from "../_fixtures/assert.ts";
-import { EtcdClient, EtcdError } from "../../lib/discovery/etcd_client.ts";
-import type { WatchEvent } from "../../lib/discovery/etcd_wire.ts";
+import { EtcdClient, EtcdError } from "../../lib/sources/etcd_client.ts";
+import type { WatchEvent } from "../../lib/sources/etcd_wire.ts";
 import { ETCD_URL, etcdctl, TestEtcd } from "./_etcd.ts";
 import { waitFor } from "./_harness.ts";
 

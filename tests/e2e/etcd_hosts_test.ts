@@ -12,10 +12,7 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import { container, labels, publishes } from "../_fixtures/containers.ts";
-import {
-  containerDocument,
-  containerKey,
-} from "../../lib/discovery/document.ts";
+import { containerDocument, containerKey } from "../../lib/sources/document.ts";
 import { TestEtcd } from "./_etcd.ts";
 import {
   docker,

@@ -6,10 +6,7 @@
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { TestEtcd } from "./_etcd.ts";
 import { container, labels, publishes } from "../_fixtures/containers.ts";
-import {
-  containerDocument,
-  containerKey,
-} from "../../lib/discovery/document.ts";
+import { containerDocument, containerKey } from "../../lib/sources/document.ts";
 import {
   ADMIN_SOCKET,
   docker,

@@ -31,7 +31,7 @@ import {
   waitForStatus,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
-import { MAX_HOSTS } from "../../lib/haproxy/route_limits.ts";
+import { MAX_HOSTS } from "../../lib/routing/route_limits.ts";
 import { METRICS_PORT } from "../../lib/permissions.ts";
 
 // yescrypt with N*r = 2^15, the costliest kind accepted (4 ms a check

@@ -6,9 +6,9 @@
  */
 
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
-import { parseServersState } from "../../lib/haproxy/runtime.ts";
-import { shapeOf } from "../../lib/haproxy/plan.ts";
-import { sendCommand } from "../../lib/haproxy/runtime.ts";
+import { parseServersState } from "../../lib/haproxy/io/runtime.ts";
+import { shapeOf } from "../../lib/haproxy/plan/plan.ts";
+import { sendCommand } from "../../lib/haproxy/io/runtime.ts";
 import {
   ADMIN_SOCKET,
   clearLeftoverContainers,

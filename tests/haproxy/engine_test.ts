@@ -10,18 +10,18 @@ import {
   assertRejects,
 } from "../_fixtures/assert.ts";
 import { container, ip, labels } from "../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../lib/docker/container.ts";
+import type { ContainerRecord } from "../../lib/sources/container.ts";
 import { ReportedError } from "../../lib/util/reported_error.ts";
 import { createBalancer as create } from "../../lib/haproxy/setup.ts";
 import {
   checkSettings,
   type HAProxySettings,
 } from "../../lib/haproxy/settings.ts";
-import type { ContainerSource } from "../../lib/docker/container.ts";
+import type { ContainerSource } from "../../lib/sources/container.ts";
 import {
   parseRejections,
   rejectionsFile,
-} from "../../lib/haproxy/rejections.ts";
+} from "../../lib/routing/rejections.ts";
 
 /** The engine for these settings, checked as an entry point checks them. */
 const createBalancer = (settings: HAProxySettings, source: ContainerSource) =>

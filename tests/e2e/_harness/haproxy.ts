@@ -7,8 +7,11 @@
  */
 
 import { HAPROXY_RUN_DIR, HAPROXY_SOCKETS } from "../../../lib/permissions.ts";
-import { parseShowProc, type ProcList } from "../../../lib/haproxy/process.ts";
-import { sendCommand } from "../../../lib/haproxy/runtime.ts";
+import {
+  parseShowProc,
+  type ProcList,
+} from "../../../lib/haproxy/io/process.ts";
+import { sendCommand } from "../../../lib/haproxy/io/runtime.ts";
 import { waitFor } from "./base.ts";
 
 const givenPorts = new Set<number>();

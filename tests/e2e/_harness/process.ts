@@ -10,7 +10,7 @@ import {
   GLUE_PERMISSIONS,
   RUNTIME_FLAGS,
 } from "../../../lib/permissions.ts";
-import type { RouteReport } from "../../../lib/haproxy/report.ts";
+import type { RouteReport } from "../../../lib/report/report.ts";
 import { ROOT, sh, waitFor } from "./base.ts";
 
 /** A process whose standard error is collected line by line. */

@@ -1,0 +1,254 @@
+/**
+ * The state the engine wants HAProxy in, from the containers as they are:
+ * crash-looping containers left out, the route table built, listeners
+ * HAProxy rejected left out, plain hosts given pool backends, and the maps
+ * and certificates that go with it.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type {
+  ChangeJournal,
+  ContainerRecord,
+  ContainerSource,
+} from "../../sources/container.ts";
+import type { Telemetry } from "../../report/telemetry.ts";
+import { Timers } from "../../util/timers.ts";
+import { type Companions, companionsFor, installedPool } from "./companions.ts";
+import { damping, restarted } from "../../routing/damping.ts";
+import type { BalancerOptions } from "../engine_options.ts";
+import type { EngineReport } from "../engine_report.ts";
+import { HostPool } from "./host_pool.ts";
+import {
+  type Rejection,
+  Rejections,
+  rejectionsFile,
+} from "../../routing/rejections.ts";
+import type { RenderInput } from "../render/render.ts";
+import type { RouteTable } from "../../routing/routes.ts";
+import {
+  RouteBuilder,
+  type RouteChanges,
+} from "../../routing/route_builder.ts";
+import {
+  type HAProxyModel,
+  type Modelled,
+  modelOf,
+  type SlotShape,
+  slotShapes,
+} from "./model.ts";
+import { parseShape } from "../render/config_shape.ts";
+
+const log = getLogger(["docker-glue", "haproxy"]);
+
+/** One update's wanted state. */
+export interface Desired {
+  /** The route table as built, before pool backends: what `routes` shows. */
+  readonly built: RouteTable;
+  /** The HTTP routes of `table` that left and joined, when known. */
+  readonly changes: RouteChanges | null;
+  /** What the template renders. */
+  readonly table: RouteTable & RenderInput;
+  /** The maps and certificates. */
+  readonly companions: Companions;
+  /** A container's record as the source has it, if it has it. */
+  readonly container: (id: string) => ContainerRecord | undefined;
+  /** `table`, typed as HAProxy runs it. */
+  readonly model: HAProxyModel;
+}
+
+/** Builds the wanted state, keeping the pool and the rejected listeners between updates. */
+export class DesiredState {
+  readonly #options: BalancerOptions;
+  readonly #report: EngineReport;
+  readonly #telemetry: Telemetry;
+  readonly #schedule: () => void;
+  readonly #rejections: Rejections;
+  readonly #timers = new Timers<"recheck">();
+  /** Which pool backend serves which plain host (pool.ts). */
+  readonly #pool = new HostPool();
+  #seeded = false;
+  readonly #slotShape: SlotShape;
+  /** The last table and its model, to build the next model from. */
+  #modelled: Modelled | null = null;
+  /** The route table, kept up to date container by container. */
+  readonly #routes: RouteBuilder;
+  readonly #journal: ChangeJournal | null;
+  /** The running containers restarted by their policy, by id. */
+  readonly #restarted = new Map<string, ContainerRecord>();
+  /** The containers damped at the last build. */
+  #damped: ReadonlySet<string> = new Set();
+
+  /**
+   * Creates the builder; `schedule` asks for an update when a damped
+   * container settles. With the source's `journal`, an update looks only at
+   * the containers whose ids it gives; without, at every container.
+   */
+  constructor(
+    options: BalancerOptions,
+    report: EngineReport,
+    telemetry: Telemetry,
+    schedule: () => void,
+    journal: ChangeJournal | null = null,
+  ) {
+    this.#journal = journal;
+    this.#options = options;
+    this.#report = report;
+    this.#telemetry = telemetry;
+    this.#schedule = schedule;
+    this.#routes = new RouteBuilder(options.routes);
+    this.#slotShape = slotShapes(
+      (input) => options.renderer.render(input),
+      (text) => parseShape(text).skeleton,
+    );
+    report.serveStatus(
+      telemetry,
+      options.adminSocket ?? "",
+      options.maps ?? {},
+    );
+    this.#rejections = new Rejections(
+      options.dryRun ? null : rejectionsFile(options.apply.configFile),
+    );
+  }
+
+  /**
+   * The wanted state for the source's containers as they are now; logs what
+   * is new in it.
+   */
+  async build(
+    source: Pick<ContainerSource, "list" | "unreadable">,
+  ): Promise<Desired> {
+    const options = this.#options;
+    let listed: readonly ContainerRecord[] | null = null;
+    // Listed once, and only when something needs every container.
+    const all = () => listed ??= source.list();
+    const routes = this.#routeTable(all);
+    const built = await this.#rejections.filter(routes, all, Date.now());
+    this.#report.findings(built.findings);
+    this.#report.observe(
+      this.#telemetry,
+      all,
+      () => source.unreadable?.() ?? [],
+      built,
+      options.routes.includeEnv === true,
+      options.tls?.source,
+    );
+    if (!options.dryRun) {
+      options.acme?.want(
+        built.routes.filter((route) => route.settings.tls).map((route) =>
+          route.host
+        ),
+      );
+    }
+    let table: RouteTable & RenderInput = built;
+    // The builder's changes hold for its own table only.
+    let changes = built === routes ? this.#routes.changes : null;
+    let hostMaps;
+    if (options.maps?.http !== undefined) {
+      if (options.once && !this.#seeded) {
+        this.#pool.seed(
+          await installedPool(options.apply.configFile, options.maps),
+        );
+      }
+      this.#seeded = true;
+      const pooled = this.#pool.assign(built, changes);
+      changes = changes === null ? null : this.#pool.changes;
+      table = pooled;
+      hostMaps = pooled.maps;
+    }
+    const companions = companionsFor(options, hostMaps);
+    if (companions.certs !== null) {
+      table = { ...table, defaultCert: companions.certs.defaultCert.path };
+    }
+    // Computed only when debug logging is on.
+    log.debug("Route table: {routes}", () => ({
+      routes: [...table.routes, ...table.tcpRoutes].map((route) =>
+        `${route.backend}=[${
+          route.servers.map((s) => `${s.address}:${s.port}/${s.weight}`).join(
+            " ",
+          )
+        }]`
+      ).join(" "),
+    }));
+    const model = modelOf(table, this.#slotShape, this.#modelled ?? undefined);
+    this.#modelled = { table, model };
+    const journal = this.#journal;
+    let byId: Map<string, ContainerRecord> | null = null;
+    const container = journal !== null
+      ? (id: string) => journal.get(id)
+      : (id: string) => (byId ??= new Map(all().map((c) => [c.id, c]))).get(id);
+    return { built, table, changes, companions, model, container };
+  }
+
+  /**
+   * Takes note of the label listeners an error from HAProxy's start or
+   * reload names; returns whether there were any (the next build leaves
+   * them out).
+   */
+  trace(message: string, table: RouteTable): Promise<boolean> {
+    return this.#rejections.trace(message, table, Date.now());
+  }
+
+  /** Takes note of routes `haproxy -c` refused: the next build leaves them out. */
+  reject(rejections: readonly Rejection[]): Promise<void> {
+    return this.#rejections.add(rejections);
+  }
+
+  /** Drops the timer of a damped container's second look, and the journal. */
+  close(): void {
+    this.#timers.clearAll();
+    this.#journal?.close();
+  }
+
+  /**
+   * The route table without the containers caught in a restart loop: each
+   * is logged once, and looked at again when the first of them has run
+   * long enough.
+   */
+  #routeTable(all: () => readonly ContainerRecord[]): RouteTable {
+    const journal = this.#journal;
+    const ids = journal?.take() ?? null;
+    // Only a restarted container can be damped: those are kept by id.
+    const candidates = this.#restarted;
+    if (ids === null || journal === null) {
+      candidates.clear();
+      for (const c of all()) if (restarted(c)) candidates.set(c.id, c);
+    } else {
+      for (const id of ids) {
+        const container = journal.get(id);
+        if (container !== undefined && restarted(container)) {
+          candidates.set(id, container);
+        } else candidates.delete(id);
+      }
+    }
+    const looping = [...candidates.values()];
+    const { damped, recheckAt } = damping(looping, Date.now());
+    const before = this.#damped;
+    this.#damped = damped;
+    this.#report.damped(looping, damped);
+    this.#timers.clear("recheck");
+    if (recheckAt !== undefined) {
+      this.#timers.set(
+        "recheck",
+        Math.max(0, recheckAt - Date.now()) + 50,
+        this.#schedule,
+      );
+    }
+    if (ids === null || journal === null) {
+      return this.#routes.build(
+        damped.size === 0 ? all() : all().filter((c) => !damped.has(c.id)),
+      );
+    }
+    // A container damped or no longer damped changed for the routes too.
+    const touched = before.size === 0 && damped.size === 0 ? ids : new Set([
+      ...ids,
+      ...[...before].filter((id) => !damped.has(id)),
+      ...[...damped].filter((id) => !before.has(id)),
+    ]);
+    return this.#routes.update(
+      touched,
+      (id) => damped.has(id) ? undefined : journal.get(id),
+    );
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The template rendered from route tables, checked with haproxy -c.
+ */
+
+import {
+  assertEquals,
+  assertExcludes,
+  assertIncludes,
+  assertThrows,
+  assertTrue,
+} from "../../_fixtures/assert.ts";
+import { haproxyCheck } from "../../_fixtures/haproxy.ts";
+import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
+import {
+  NO_ROUTES,
+  Renderer,
+  TemplateError,
+} from "../../../lib/haproxy/render/render.ts";
+import { memoizer } from "../../../lib/haproxy/render/template_memo.ts";
+import { buildRoutes } from "../../../lib/routing/routes.ts";
+import {
+  assignPool,
+  EMPTY_POOL,
+  mapText,
+  POOL_SPARE,
+} from "../../../lib/haproxy/model/pool.ts";
+import {
+  BUILTIN_DIR,
+  DEFAULT_TEMPLATE_DIRS,
+} from "../../../lib/haproxy/render/builtin_templates.ts";
+import { builtin, listen, readme } from "../../_fixtures/render.ts";
+
+Deno.test("render: the built-in template passes haproxy -c", async () => {
+  const text = builtin().render(buildRoutes(readme));
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
+  assertIncludes(text, "bind 127.0.0.1:18080");
+  assertIncludes(text, "listen stats");
+  assertIncludes(text, "default_backend http_default");
+  assertIncludes(
+    text,
+    "var(txn.host) -m str openstack.example.com",
+  );
+  assertIncludes(text, "-m end .example.com");
+  assertIncludes(
+    text,
+    "http-request replace-path '^/v1\\.0/api/?(.*)$' '/\\1'",
+  );
+  assertExcludes(text, "reqrep");
+  for (
+    const line of text.split("\n").filter((l) => l.trim().startsWith("server "))
+  ) {
+    assertTrue(line.endsWith(" check"), line);
+  }
+});
+
+Deno.test("render: TCP routes get a mode tcp frontend and backend per listen port", async () => {
+  const table = buildRoutes([
+    ...readme,
+    container(
+      "pg1",
+      ip("10.0.0.7"),
+      exposes("5432/tcp"),
+      labels({
+        glue_tcp_ports: "5432",
+        glue_tcp_5432_weight: "3",
+      }),
+    ),
+    container(
+      "pg2",
+      ip("10.0.0.8"),
+      exposes("5432/tcp"),
+      labels({ glue_tcp_ports: "5432" }),
+    ),
+  ]);
+  const text = builtin().render(table);
+  assertIncludes(
+    text,
+    "frontend tcp_5432\n    mode tcp\n    option tcplog\n    bind 127.0.0.1:5432\n    default_backend tcp_5432",
+  );
+  assertIncludes(text, "server pg1:5432 10.0.0.7:5432 weight 3 check");
+  assertIncludes(text, "server pg2:5432 10.0.0.8:5432 weight 100 check");
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
+});
+
+Deno.test("render: an empty table still passes haproxy -c", async () => {
+  const check = await haproxyCheck(builtin().render(NO_ROUTES));
+  assertTrue(check.ok, check.output);
+});
+
+Deno.test("render: no stats listener when its bind is empty", () => {
+  const r = new Renderer({ dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" }, {
+    httpBind: ["*:80"],
+    statsBind: "",
+    tcpBindAddress: "*",
+  });
+  assertExcludes(r.render(NO_ROUTES), "listen stats");
+});
+
+const hostile = [
+  "x.com\nlisten evil",
+  "x.com\r\nlisten evil",
+  "x.com listen evil",
+  "x.com#listen evil",
+  "x.com'\nlisten evil'",
+  'x.com"listen evil"',
+  "{{ listen_evil }}",
+  "{% raw %}listen evil",
+  "%[listen_evil]",
+  "${LISTEN_EVIL}",
+  "x.com\u0000listen evil",
+  "x.com\u2028listen evil",
+  "éx.com listen evil",
+  "x".repeat(5000) + " listen evil",
+  "\\\nlisten evil",
+];
+
+Deno.test("render: hostile label values add nothing to haproxy.cfg", async () => {
+  const evil = hostile.flatMap((value, i) => [
+    container(`h${i}`, labels({ glue_http_80_host: value })),
+    container(
+      `p${i}`,
+      labels({ glue_http_80_host: "ok.com", glue_http_80_prefix: value }),
+    ),
+    container(
+      `w${i}`,
+      labels({ glue_http_80_host: "ok.com", glue_http_80_weight: value }),
+    ),
+    container(
+      `s${i}`,
+      labels({
+        glue_http_80_host: "ok.com",
+        glue_http_80_prefix: "p",
+        glue_http_80_strip_prefix: value,
+      }),
+    ),
+    container(
+      `n${i}`,
+      labels({ glue_http_80_host: "ok.com", glue_network: value }),
+    ),
+    container(`l${i}`, labels({ glue_http_ports: value })),
+    container(`k${i}`, labels({ [`glue_http_${value}_host`]: "ok.com" })),
+    container(`e${i}`, exposes(value), labels({ glue_http_80_host: "ok.com" })),
+    container(`t${i}`, exposes("5432/tcp"), labels({ glue_tcp_ports: value })),
+    container(
+      `tw${i}`,
+      exposes("5432/tcp"),
+      labels({
+        glue_tcp_ports: "5432",
+        glue_tcp_5432_weight: value,
+      }),
+    ),
+    container(
+      `tl${i}`,
+      exposes("5432/tcp"),
+      labels({
+        glue_tcp_ports: "5432",
+        glue_tcp_5432_listen: value,
+      }),
+    ),
+  ]);
+  const renderer = builtin();
+  const clean = renderer.render(buildRoutes(readme));
+  const table = buildRoutes([...readme, ...evil]);
+  const text = renderer.render(table);
+  // Every hostile container was rejected, so the config is exactly the clean one.
+  assertEquals(text, clean);
+  assertExcludes(text.toLowerCase(), "evil");
+  const rejected = new Set(table.findings.map((f) => f.container));
+  assertEquals(rejected.size, evil.length);
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
+});
+
+Deno.test("render: a template dir overrides the built-in file and can extend the built-in base", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/haproxy.cfg.njk`,
+      `{% extends "haproxy_base.cfg.njk" %}{% block proxies %}
+frontend custom
+    bind {{ http_bind[0] }}
+{%- for route in routes %}
+    # custom route {{ route.backend }}
+{%- endfor %}
+    default_backend none
+backend none
+{% endblock %}`,
+    );
+    const r = new Renderer({
+      dirs: [dir, BUILTIN_DIR],
+      file: "haproxy.cfg.njk",
+    }, listen);
+    const text = r.render(buildRoutes(readme));
+    assertIncludes(text, "frontend custom");
+    assertIncludes(text, "# custom route http_wp1.example.com");
+    assertIncludes(text, "defaults");
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("render: missing and broken templates fail at construction, naming the file", async () => {
+  assertThrows(
+    () => new Renderer({ dirs: [BUILTIN_DIR], file: "nope.njk" }, listen),
+    TemplateError,
+    '"nope.njk"',
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/broken.njk`, "{% for x in %}");
+    assertThrows(
+      () => new Renderer({ dirs: [dir], file: "broken.njk" }, listen),
+      TemplateError,
+      "broken.njk",
+    );
+    await Deno.writeTextFile(
+      `${dir}/runtime.njk`,
+      "{{ routes | nosuchfilter }}",
+    );
+    assertThrows(
+      () => new Renderer({ dirs: [dir], file: "runtime.njk" }, listen),
+      TemplateError,
+    );
+    await Deno.writeTextFile(
+      `${dir}/abs.njk`,
+      "absolute {{ routes | length }}",
+    );
+    const abs = new Renderer({ dirs: [], file: `${dir}/abs.njk` }, listen);
+    assertEquals(abs.render(NO_ROUTES), "absolute 0");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("render: with the host map, plain hosts go through the map to pool backends and haproxy -c passes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const hostMap = `${dir}/hosts.map`;
+    const renderer = new Renderer(
+      { dirs: DEFAULT_TEMPLATE_DIRS, file: "haproxy.cfg.njk" },
+      { ...listen, maps: { http: hostMap } },
+    );
+    const { table } = assignPool(buildRoutes(readme), EMPTY_POOL);
+    await Deno.writeTextFile(
+      hostMap,
+      mapText(table.maps.http),
+    );
+    const text = renderer.render(table);
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+    assertIncludes(
+      text,
+      `use_backend %[var(txn.host),map_str(${hostMap})] if { var(txn.host),map_str(${hostMap}) -m found }`,
+    );
+    // A host with a prefix keeps its ACL and comes before the map; the
+    // wildcard comes after it, so no exact host is shadowed.
+    const prefix = text.indexOf("use_backend http_openstack.example.com");
+    const map = text.indexOf("use_backend %[var(txn.host),map_str(");
+    const wildcard = text.indexOf("use_backend http_wildcard.example.com");
+    assertTrue(prefix < map && map < wildcard, `${prefix} ${map} ${wildcard}`);
+    assertEquals(
+      table.pool.length,
+      table.maps.http.length + POOL_SPARE,
+    );
+    assertIncludes(text, `backend hosts_${table.pool.length}\n`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("render: memo() calls the macro again when any argument is not the same", () => {
+  const memo = memoizer();
+  let calls = 0;
+  const macro = (name: string, view?: object) => `${name} ${++calls} ${view}`;
+  const view = {};
+  const first = memo(macro, "a", view);
+  assertEquals(memo(macro, "a", view), first);
+  assertEquals(calls, 1);
+  // The same route's view under another name, then another view.
+  assertEquals(memo(macro, "b", view), "b 2 [object Object]");
+  assertEquals(memo(macro, "b", {}), "b 3 [object Object]");
+  // Nothing to find a call by: never kept.
+  memo(macro, "c");
+  memo(macro, "c");
+  assertEquals(calls, 5);
+  assertThrows(() => memo("backend", "a", view), TypeError, "macro");
+});
