@@ -13,7 +13,8 @@ import {
   companionFiles,
   type Companions,
 } from "./model/companions.ts";
-import { type MapChange, planChange } from "./plan/plan.ts";
+import { type MapChange } from "./plan/plan_types.ts";
+import { planChange } from "./plan/plan.ts";
 import { parseMapText } from "./model/pool.ts";
 import type { Preview } from "../report/preview.ts";
 import type { TlsFiles } from "./model/tls.ts";

@@ -28,7 +28,7 @@ import {
 import { type RenderInput, TemplateError } from "./render/render.ts";
 import { backoff } from "../util/sleep.ts";
 import { ReportedError } from "../util/reported_error.ts";
-import type { RouteTable } from "../routing/routes.ts";
+import type { RouteTable } from "../routing/route_types.ts";
 import { type Desired, DesiredState } from "./model/desired.ts";
 import { Burst, decide, type Decision } from "./plan/decide.ts";
 import { FileFollower } from "./io/file_follower.ts";
@@ -47,8 +47,6 @@ function haproxyWords(details: readonly string[]): string {
     "rejected";
   return line.replace(/^\[ALERT\]\s*\([0-9]+\)\s*:\s*(config\s*:\s*)?/, "");
 }
-
-export type { BalancerOptions, BalancerStats };
 
 /** Retry of a failed apply: 500 ms doubling up to 30 s. */
 const RETRY_BASE_MS = 500;

@@ -6,7 +6,7 @@
 
 import type { DebounceTiming } from "../util/debounce.ts";
 import type { ApplyOptions } from "./io/apply.ts";
-import type { HostMap } from "./plan/plan.ts";
+import type { HostMap } from "./plan/plan_types.ts";
 import type { Telemetry } from "../report/telemetry.ts";
 import type { MapFiles, Renderer } from "./render/render.ts";
 import type { TlsFiles } from "./model/tls.ts";
@@ -14,7 +14,7 @@ import type { HAProxyProcess } from "./io/process.ts";
 import type { RuntimeApi } from "./io/runtime.ts";
 import type { ApplyOutcome } from "./io/apply.ts";
 import type { AcmeManager } from "../acme/manager.ts";
-import type { RouteOptions } from "../routing/routes.ts";
+import type { RouteOptions } from "../routing/claims.ts";
 
 /** Everything the engine needs besides the containers. */
 export interface BalancerOptions {

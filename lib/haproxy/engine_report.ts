@@ -27,13 +27,13 @@ import { renderStatusPage } from "../report/status_page.ts";
 import { recentRecords } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { byMatchOrder } from "../routing/route_groups.ts";
-import type { RouteChanges } from "../routing/route_builder.ts";
+import type { RouteChanges } from "../routing/routes.ts";
+import type { Finding } from "../routing/findings.ts";
 import type {
-  Finding,
   HttpRoute,
   RouteTable,
   TcpRoute,
-} from "../routing/routes.ts";
+} from "../routing/route_types.ts";
 
 const log = getLogger(["docker-glue", "haproxy"]);
 

@@ -7,7 +7,7 @@
  */
 
 import { errorMessage } from "../util/error_message.ts";
-import type { RouteOptions } from "../routing/routes.ts";
+import type { RouteOptions } from "../routing/claims.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { durationMs } from "../util/duration.ts";
 import { splitArgs } from "../util/argv.ts";

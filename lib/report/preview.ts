@@ -7,7 +7,7 @@
  */
 
 import { structuredPatch } from "diff";
-import type { Plan } from "../haproxy/plan/plan.ts";
+import type { Plan } from "../haproxy/plan/plan_types.ts";
 import { commandsFor } from "../haproxy/plan/runtime_ops.ts";
 
 /** One file before (installed; null when missing) and after. */

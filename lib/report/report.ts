@@ -13,13 +13,12 @@ import type {
 } from "../sources/container.ts";
 import { isPlainHost, poolKey } from "../haproxy/model/pool.ts";
 import { settingWords } from "../routing/route_settings.ts";
+import type { Finding, UnroutedReason } from "../routing/findings.ts";
 import type {
-  Finding,
   HttpRoute,
   RouteTable,
   TcpRoute,
-  UnroutedReason,
-} from "../routing/routes.ts";
+} from "../routing/route_types.ts";
 import type { ServerState } from "../haproxy/io/runtime.ts";
 
 /**

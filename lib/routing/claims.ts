@@ -22,15 +22,10 @@ import {
   MAX_ROUTES,
 } from "./route_limits.ts";
 import {
-  DEFAULT_ROUTE_SETTINGS,
   LabelError,
   readHttpLabels,
   type RouteSettings,
-  SETTING_LABELS,
 } from "./route_settings.ts";
-
-export type { Finding, RouteSettings, UnroutedReason };
-export { DEFAULT_ROUTE_SETTINGS, SETTING_LABELS };
 
 /** Options of the route model that come from the command line or INI params. */
 export interface RouteOptions {

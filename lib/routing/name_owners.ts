@@ -10,7 +10,8 @@
  * @module
  */
 
-import type { Finding, HttpClaim, TcpClaim } from "./claims.ts";
+import type { Finding } from "./findings.ts";
+import type { HttpClaim, TcpClaim } from "./claims.ts";
 import { byAge, compare } from "./route_groups.ts";
 import type { HttpRoute, TcpRoute } from "./route_types.ts";
 

@@ -13,7 +13,8 @@
 
 import type { ContainerRecord } from "../sources/container.ts";
 import { writeAtomically } from "../util/files.ts";
-import type { Finding, HttpRoute, RouteTable, TcpRoute } from "./routes.ts";
+import type { Finding } from "./findings.ts";
+import type { HttpRoute, RouteTable, TcpRoute } from "./route_types.ts";
 
 /** A label listener HAProxy could not start, or a route it rejected. */
 export interface Rejection {

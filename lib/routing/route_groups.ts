@@ -1,8 +1,8 @@
 /**
  * The parts of the route model: a container's claims (kept while its
  * record lives), the route of the claims on one host and prefix, match
- * order and backend names, TCP routes. Pure; routes.ts builds a whole
- * table from them, route_builder.ts keeps one up to date.
+ * order and backend names, TCP routes. Pure; routes.ts builds the table
+ * from them and keeps it up to date.
  *
  * @module
  */
@@ -10,15 +10,14 @@
 import type { ContainerRecord } from "../sources/container.ts";
 import {
   claimsOf,
-  type Finding,
   type HttpClaim,
   type RouteOptions,
-  SETTING_LABELS,
   type TcpClaim,
 } from "./claims.ts";
+import { type Finding } from "./findings.ts";
+import { SETTING_LABELS } from "./route_settings.ts";
 import { disagreement, shownSetting as shown } from "./route_settings.ts";
 
-export { disagreement };
 import type { HttpRoute, Server, TcpRoute } from "./route_types.ts";
 
 /** Orders claims oldest container first: the oldest wins a conflict. */

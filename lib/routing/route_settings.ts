@@ -32,8 +32,6 @@ import {
 } from "./route_options.ts";
 import { errorMessage } from "../util/error_message.ts";
 
-export type { AuthUser, Header, RateLimit, Scheme };
-
 /**
  * How a route is served, from the labels of the containers that serve it.
  * All containers of one route must agree; the oldest one decides.

@@ -5,14 +5,8 @@
  * @module
  */
 
-import type {
-  Finding,
-  RouteOptions,
-  RouteSettings,
-  UnroutedReason,
-} from "./claims.ts";
-
-export type { Finding, RouteOptions, RouteSettings, UnroutedReason };
+import type { Finding } from "./findings.ts";
+import type { RouteSettings } from "./route_settings.ts";
 
 /** One server line of a backend. */
 export interface Server {

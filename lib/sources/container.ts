@@ -109,16 +109,28 @@ export interface UnreadableRecord {
   readonly detail: string;
 }
 
+/**
+ * A container's key among all sources: its id, and for a container of
+ * another host (etcd, another engine) that host's id before it, so that
+ * one host cannot take the place of another host's container by naming
+ * the same id. Container ids hold no `/`.
+ */
+export function recordKey(container: ContainerRecord): string {
+  return container.host === undefined
+    ? container.id
+    : `${container.host.id}/${container.id}`;
+}
+
 /** A consumer's cursor on the containers of a source that changed. */
 export interface ChangeJournal {
   /**
-   * The ids set or removed since the last call, or null when any
-   * container may have changed (the first call, or after the records were
-   * replaced whole): then compare them all.
+   * The keys ({@link recordKey}) set or removed since the last call, or
+   * null when any container may have changed (the first call, or after the
+   * records were replaced whole): then compare them all.
    */
   take(): ReadonlySet<string> | null;
-  /** The record of a container id as the source knows it now. */
-  get(id: string): ContainerRecord | undefined;
+  /** The record of a container key as the source knows it now. */
+  get(key: string): ContainerRecord | undefined;
   /** Stops the journal: the source no longer notes changes for it. */
   close(): void;
 }

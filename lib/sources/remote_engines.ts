@@ -262,17 +262,30 @@ class MergedJournal implements ChangeJournal {
     const whole = this.#whole;
     this.#whole = false;
     if (whole || parts.some((part) => part === null)) return null;
-    const ids = new Set<string>();
-    for (const part of parts) for (const id of part ?? []) ids.add(id);
-    return ids;
+    const keys = new Set<string>(parts[0]);
+    this.#remotes.forEach(({ remote }, i) => {
+      for (const id of parts[i + 1] ?? []) {
+        keys.add(`${remote.address.name}/${id}`);
+      }
+    });
+    return keys;
   }
 
-  get(id: string): ContainerRecord | undefined {
-    const local = this.#local.get(id);
+  /** By key, or by a bare id (a server's container): the first engine's that has it. */
+  get(key: string): ContainerRecord | undefined {
+    const at = key.lastIndexOf("/");
+    if (at >= 0) {
+      const name = key.slice(0, at);
+      const entry = this.#remotes.find((r) => r.remote.address.name === name);
+      if (entry === undefined || !entry.remote.visible) return undefined;
+      const record = entry.journal.get(key.slice(at + 1));
+      return record === undefined ? undefined : entry.remote.map(record);
+    }
+    const local = this.#local.get(key);
     if (local !== undefined) return local;
     for (const { remote, journal } of this.#remotes) {
       if (!remote.visible) continue;
-      const record = journal.get(id);
+      const record = journal.get(key);
       if (record !== undefined) return remote.map(record);
     }
     return undefined;

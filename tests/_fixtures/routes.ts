@@ -4,11 +4,8 @@
  * @module
  */
 
-import type {
-  RouteOptions,
-  RouteTable,
-  Server,
-} from "../../lib/routing/routes.ts";
+import type { RouteOptions } from "../../lib/routing/claims.ts";
+import type { RouteTable, Server } from "../../lib/routing/route_types.ts";
 import type { ContainerRecord } from "../../lib/sources/container.ts";
 
 /** Servers as `name@address:port*weight`, space-separated. */

@@ -7,7 +7,7 @@
 
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { parseServersState } from "../../lib/haproxy/io/runtime.ts";
-import { shapeOf } from "../../lib/haproxy/plan/plan.ts";
+import { shapeOf } from "../../lib/haproxy/render/config_shape.ts";
 import { sendCommand } from "../../lib/haproxy/io/runtime.ts";
 import {
   ADMIN_SOCKET,

@@ -13,7 +13,7 @@ import {
   labels,
 } from "../_fixtures/containers.ts";
 import { buildRoutes } from "../../lib/routing/routes.ts";
-import { RouteBuilder } from "../../lib/routing/route_builder.ts";
+import { RouteBuilder } from "../../lib/routing/routes.ts";
 import type { RouteTable } from "../../lib/routing/route_types.ts";
 
 const HTTPS = { https: true, httpsPort: 8443 };

@@ -10,9 +10,11 @@ import fc from "fast-check";
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { haproxyCheck } from "../_fixtures/haproxy.ts";
 import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
-import { RouteBuilder } from "../../lib/routing/route_builder.ts";
-import { buildRoutes } from "../../lib/routing/routes.ts";
+import {
+  type ContainerRecord,
+  recordKey,
+} from "../../lib/sources/container.ts";
+import { buildRoutes, RouteBuilder } from "../../lib/routing/routes.ts";
 import type { RouteTable } from "../../lib/routing/route_types.ts";
 import { builtin } from "../_fixtures/render.ts";
 
@@ -130,9 +132,10 @@ Deno.test("names: routes added and removed in any order get unique names, equal 
         // Each step adds or removes one container, by the generated order.
         for (const pick of order) {
           const record = records[pick % records.length]!;
-          if (present.has(record.id)) present.delete(record.id);
-          else present.set(record.id, record);
-          const table = builder.update([record.id], (id) => present.get(id));
+          const key = recordKey(record);
+          if (present.has(key)) present.delete(key);
+          else present.set(key, record);
+          const table = builder.update([key], (k) => present.get(k));
           assertUniqueNames(table);
           assertEquals(table, buildRoutes([...present.values()], options));
         }

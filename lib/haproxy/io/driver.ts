@@ -14,7 +14,8 @@ import {
   removeStaleTemps,
   writeAtomically,
 } from "../../util/files.ts";
-import { type RuntimeOp, shapeOf } from "../plan/plan.ts";
+import { type RuntimeOp } from "../plan/plan_types.ts";
+import { shapeOf } from "../render/config_shape.ts";
 import type { HAProxyModel } from "../model/model.ts";
 import type { RenderInput } from "../render/render.ts";
 import { planModel } from "../plan/plan_model.ts";

@@ -6,7 +6,12 @@
  * @module
  */
 
-import type { CertChange, CertFile, HostMap, MapChange } from "../plan/plan.ts";
+import type {
+  CertChange,
+  CertFile,
+  HostMap,
+  MapChange,
+} from "../plan/plan_types.ts";
 import {
   EMPTY_POOL,
   type HostMaps,

@@ -26,11 +26,8 @@ import {
   rejectionsFile,
 } from "../../routing/rejections.ts";
 import type { RenderInput } from "../render/render.ts";
-import type { RouteTable } from "../../routing/routes.ts";
-import {
-  RouteBuilder,
-  type RouteChanges,
-} from "../../routing/route_builder.ts";
+import type { RouteTable } from "../../routing/route_types.ts";
+import { RouteBuilder, type RouteChanges } from "../../routing/routes.ts";
 import {
   type HAProxyModel,
   type Modelled,

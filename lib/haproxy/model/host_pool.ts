@@ -13,7 +13,7 @@
 import { lowerBound } from "../../util/arrays.ts";
 import type { PoolSlot } from "./model.ts";
 import { byMatchOrder } from "../../routing/route_groups.ts";
-import type { RouteChanges } from "../../routing/route_builder.ts";
+import type { RouteChanges } from "../../routing/routes.ts";
 import type { HttpRoute, RouteTable } from "../../routing/route_types.ts";
 import {
   assignPool,

@@ -10,7 +10,7 @@
 import { layered } from "../../util/layered_map.ts";
 import { poolSlotOf } from "./pool.ts";
 import type { RenderInput } from "../render/render.ts";
-import type { HttpRoute, Server, TcpRoute } from "../../routing/routes.ts";
+import type { HttpRoute, Server, TcpRoute } from "../../routing/route_types.ts";
 import { guardedHosts } from "../../routing/name_owners.ts";
 
 /** A server as HAProxy runs it. */

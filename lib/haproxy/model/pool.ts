@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { HttpRoute, RouteTable } from "../../routing/routes.ts";
+import type { HttpRoute, RouteTable } from "../../routing/route_types.ts";
 import { hasOptions } from "../../routing/route_settings.ts";
 
 /** Which pool backend serves which host, and how many pool backends there are. */

@@ -14,7 +14,7 @@ import type { CertDirectory } from "../../tls/cert_dir.ts";
 import { type CertInfo, inspectPem } from "../../tls/pem.ts";
 import { SELF_SIGNED_NAME } from "../../tls/names.ts";
 import { writeAtomically } from "../../util/files.ts";
-import type { CertFile } from "../plan/plan.ts";
+import type { CertFile } from "../plan/plan_types.ts";
 
 const log = getLogger(["docker-glue", "tls"]);
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Plan, RuntimeOp } from "./plan.ts";
+import type { Plan, RuntimeOp } from "./plan_types.ts";
 import { summarize } from "./runtime_ops.ts";
 
 /** What the engine does for one update. */

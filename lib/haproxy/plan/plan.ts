@@ -12,7 +12,7 @@
  * @module
  */
 
-import { DEFAULT_ROUTE_SETTINGS } from "../../routing/claims.ts";
+import { DEFAULT_ROUTE_SETTINGS } from "../../routing/route_settings.ts";
 import { sameItems } from "../../util/arrays.ts";
 import type { RenderInput } from "../render/render.ts";
 import { mapOps } from "./map_ops.ts";
@@ -23,23 +23,10 @@ import type {
   RuntimeOp,
 } from "./plan_types.ts";
 import {
-  type ConfigShape,
   describeStructure,
   type ServerLine,
   shapeOf,
 } from "../render/config_shape.ts";
-
-export { type ConfigShape, type ServerLine, shapeOf };
-
-export type {
-  CertChange,
-  CertFile,
-  CompanionChanges,
-  HostMap,
-  MapChange,
-  Plan,
-  RuntimeOp,
-} from "./plan_types.ts";
 
 function certOps(change: CertChange | undefined): RuntimeOp[] {
   if (change === undefined) return [];

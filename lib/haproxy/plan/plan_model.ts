@@ -18,13 +18,10 @@ import {
 } from "../model/model.ts";
 import {
   type CompanionChanges,
-  companionOps,
-  memberOps,
-  ordered,
   type Plan,
-  removedOps,
   type RuntimeOp,
-} from "./plan.ts";
+} from "./plan_types.ts";
+import { companionOps, memberOps, ordered, removedOps } from "./plan.ts";
 
 const NO_SERVERS: ReadonlyMap<string, ServerSpec> = new Map();
 

@@ -6,7 +6,7 @@
  */
 
 import { lowerBound } from "../../util/arrays.ts";
-import type { HostMap, RuntimeOp } from "./plan.ts";
+import type { HostMap, RuntimeOp } from "./plan_types.ts";
 import { type RuntimeApi, RuntimeError } from "../io/runtime.ts";
 
 /** One admin-socket command and the answers that mean it worked. */

@@ -14,7 +14,8 @@ import {
 } from "../model/companions.ts";
 import type { HAProxyModel } from "../model/model.ts";
 import { tableOf } from "../model/model.ts";
-import { type Plan, planChange } from "./plan.ts";
+import { type Plan } from "./plan_types.ts";
+import { planChange } from "./plan.ts";
 import { parseShape } from "../render/config_shape.ts";
 import { planModel } from "./plan_model.ts";
 import type { RenderInput } from "../render/render.ts";

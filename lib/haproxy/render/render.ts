@@ -8,7 +8,7 @@
 // @ts-types="@types/nunjucks"
 import nunjucks from "nunjucks";
 import { BUILTIN_DIR, BUILTIN_TEMPLATES } from "./builtin_templates.ts";
-import type { HttpRoute, RouteTable } from "../../routing/routes.ts";
+import type { HttpRoute, RouteTable } from "../../routing/route_types.ts";
 import type { PooledTable } from "../model/pool.ts";
 import { memoizer } from "./template_memo.ts";
 import {

@@ -9,7 +9,7 @@
 import { escapeRegex } from "../../routing/labels.ts";
 import { compare } from "../../routing/route_groups.ts";
 import { quoteConfig } from "../../routing/route_options.ts";
-import type { HttpRoute, TcpRoute } from "../../routing/routes.ts";
+import type { HttpRoute, TcpRoute } from "../../routing/route_types.ts";
 import type { PooledTable } from "../model/pool.ts";
 
 /** One HTTP frontend as the template sees it. */

@@ -15,7 +15,7 @@ import {
   assignPool,
   type PoolAssignment,
 } from "../../../lib/haproxy/model/pool.ts";
-import { RouteBuilder } from "../../../lib/routing/route_builder.ts";
+import { RouteBuilder } from "../../../lib/routing/routes.ts";
 import type { HttpRoute } from "../../../lib/routing/route_types.ts";
 import { recordsBy, stepsOf } from "../../_fixtures/steps.ts";
 import {

@@ -10,7 +10,7 @@ import {
   decide,
   type DecisionInput,
 } from "../../../lib/haproxy/plan/decide.ts";
-import type { RuntimeOp } from "../../../lib/haproxy/plan/plan.ts";
+import type { RuntimeOp } from "../../../lib/haproxy/plan/plan_types.ts";
 
 const OPS: RuntimeOp[] = [{
   op: "weight",

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { assertEquals } from "../../_fixtures/assert.ts";
 import { mapOps } from "../../../lib/haproxy/plan/map_ops.ts";
 import type { MapEntries } from "../../../lib/haproxy/model/pool.ts";
-import type { RuntimeOp } from "../../../lib/haproxy/plan/plan.ts";
+import type { RuntimeOp } from "../../../lib/haproxy/plan/plan_types.ts";
 
 const FILE = "/etc/haproxy/hosts.map";
 

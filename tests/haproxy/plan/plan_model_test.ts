@@ -20,11 +20,9 @@ import {
   tableOf,
 } from "../../../lib/haproxy/model/model.ts";
 import { parseShape } from "../../../lib/haproxy/render/config_shape.ts";
-import {
-  type Plan,
-  planChange,
-  shapeOf,
-} from "../../../lib/haproxy/plan/plan.ts";
+import { type Plan } from "../../../lib/haproxy/plan/plan_types.ts";
+import { planChange } from "../../../lib/haproxy/plan/plan.ts";
+import { shapeOf } from "../../../lib/haproxy/render/config_shape.ts";
 import { planModel } from "../../../lib/haproxy/plan/plan_model.ts";
 import {
   assignPool,

@@ -8,11 +8,8 @@ import { assertEquals, assertIncludes } from "../../_fixtures/assert.ts";
 import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../../lib/sources/container.ts";
 import { commandsFor } from "../../../lib/haproxy/plan/runtime_ops.ts";
-import {
-  planChange,
-  shapeOf,
-  templateFit,
-} from "../../../lib/haproxy/plan/plan.ts";
+import { planChange, templateFit } from "../../../lib/haproxy/plan/plan.ts";
+import { shapeOf } from "../../../lib/haproxy/render/config_shape.ts";
 import { Renderer } from "../../../lib/haproxy/render/render.ts";
 import { BUILTIN_DIR } from "../../../lib/haproxy/render/builtin_templates.ts";
 import { buildRoutes } from "../../../lib/routing/routes.ts";

@@ -2,7 +2,8 @@
  * The route table kept up to date against the table built whole: over
  * generated sequences of container sets, where a container that did not
  * change keeps its record object (as the inventory does), each update's
- * table is the one buildRoutes gives for the same containers, also when
+ * table is the one a new builder builds from nothing for the same
+ * containers, also when
  * the builder is told only which ids changed; routes that did not change
  * are the same objects as before.
  */
@@ -18,8 +19,7 @@ import {
 } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/sources/container.ts";
 import { ContainerRecords } from "../../lib/sources/records.ts";
-import { RouteBuilder } from "../../lib/routing/route_builder.ts";
-import { buildRoutes } from "../../lib/routing/routes.ts";
+import { buildRoutes, RouteBuilder } from "../../lib/routing/routes.ts";
 import { recordsBy, stepsOf, syncRecords } from "../_fixtures/steps.ts";
 
 const specArb = fc.record({
