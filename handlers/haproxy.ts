@@ -27,7 +27,7 @@ import {
   parseEndpoints,
 } from "../lib/sources/endpoints.ts";
 import { parseBoolean } from "../lib/agent/handler_ini.ts";
-import type { HAProxyBalancer } from "../lib/haproxy/engine.ts";
+import type { Balancer } from "../lib/haproxy/loop.ts";
 import {
   acmeSettings,
   HAPROXY_DEFAULTS,
@@ -160,7 +160,7 @@ export class HAProxyHandler extends BaseHandler {
   }
 
   /** The engine, once initialized. */
-  get balancer(): HAProxyBalancer {
+  get balancer(): Balancer {
     if (this.#service === null) {
       throw new Error("HAProxyHandler used before init()");
     }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { HAProxyBalancer } from "./engine.ts";
+import type { Balancer } from "./loop.ts";
 import {
   type CheckedSettings,
   checkSettings,
@@ -60,17 +60,17 @@ export interface ServiceSettings {
 
 /** The engine and its source, handling the agent's events. */
 export class BalancerService {
-  readonly engine: HAProxyBalancer;
+  readonly engine: Balancer;
   readonly #source: OpenSource;
 
-  private constructor(engine: HAProxyBalancer, source: OpenSource) {
+  private constructor(engine: Balancer, source: OpenSource) {
     this.engine = engine;
     this.#source = source;
   }
 
   /**
    * Builds the source and the engine, and starts the source. The engine
-   * acts from the first `none` on (see {@link HAProxyBalancer.update}).
+   * acts from the first `none` on (see {@link Balancer.update}).
    *
    * @throws {SettingsError} or {TemplateError} as {@link createBalancer}.
    */
@@ -78,7 +78,7 @@ export class BalancerService {
     settings: ServiceSettings,
     context: SourceContext,
   ): Promise<BalancerService> {
-    let engine: HAProxyBalancer | undefined;
+    let engine: Balancer | undefined;
     const source = await openSource(
       settings.source,
       context,

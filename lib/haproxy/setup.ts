@@ -1,5 +1,5 @@
 /**
- * Turns checked HAProxy settings into a ready {@link HAProxyBalancer},
+ * Turns checked HAProxy settings into a ready {@link Balancer},
  * checking at start-up what would otherwise fail at the first event: the
  * template compiles, HAProxy runs, the configuration directory is writable,
  * the certificate directory is there.
@@ -10,7 +10,7 @@
 import { errorMessage } from "../util/error_message.ts";
 import type { Telemetry } from "../report/telemetry.ts";
 import type { ContainerSource } from "../sources/container.ts";
-import { HAProxyBalancer } from "./engine.ts";
+import { Balancer } from "./loop.ts";
 import { ManagedHAProxy } from "./io/process.ts";
 import {
   DEFAULT_TEMPLATE_DIRS,
@@ -81,7 +81,7 @@ export async function createBalancer(
   checked: CheckedSettings,
   source: ContainerSource,
   telemetry?: Telemetry,
-): Promise<HAProxyBalancer> {
+): Promise<Balancer> {
   const {
     given: settings,
     reloadCmd,
@@ -189,7 +189,7 @@ export async function createBalancer(
     const { AcmeManager } = await import("../acme/manager.ts");
     manager = new AcmeManager(acme, directory, challenges, schedule);
   }
-  const balancer = new HAProxyBalancer({
+  const balancer = new Balancer({
     routes: checked.routes,
     renderer,
     apply: {

@@ -15,7 +15,7 @@ import { RuntimeError } from "../../lib/haproxy/io/runtime.ts";
 import { parseMapText } from "../../lib/haproxy/model/pool.ts";
 import type { ApplyOutcome } from "../../lib/haproxy/io/apply.ts";
 import type { ContainerSource } from "../../lib/sources/container.ts";
-import { HAProxyBalancer } from "../../lib/haproxy/engine.ts";
+import { Balancer } from "../../lib/haproxy/loop.ts";
 import {
   type ListenOptions,
   Renderer,
@@ -29,7 +29,7 @@ import { mapFilesFor } from "../../lib/haproxy/settings.ts";
 /** The engine as docker-balancer builds it with the host map, and the HAProxy it drives. */
 export interface RecordedEngine {
   /** The engine, over the source it was given. */
-  readonly engine: HAProxyBalancer;
+  readonly engine: Balancer;
   /** What it sent HAProxy. */
   readonly haproxy: RecordingHAProxy;
   /** The host map file. */
@@ -52,7 +52,7 @@ export function recordedEngine(
     https: false,
     acme: false,
   });
-  const engine = new HAProxyBalancer({
+  const engine = new Balancer({
     routes: {},
     renderer: new Renderer(
       { dirs: DEFAULT_TEMPLATE_DIRS, file: DEFAULT_TEMPLATE_FILE },

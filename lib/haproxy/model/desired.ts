@@ -1,24 +1,22 @@
 /**
- * The state the engine wants HAProxy in, from the containers as they are:
+ * The state the loop wants HAProxy in, from the containers as they are:
  * crash-looping containers left out, the route table built, listeners
- * HAProxy rejected left out, plain hosts given pool backends, and the maps
- * and certificates that go with it.
+ * and routes HAProxy rejected left out, plain hosts given pool backends,
+ * the maps and certificates that go with it, and the typed model. Each
+ * step updates from the containers that changed; it logs nothing and
+ * keeps no timer: what is new, and when to look again, is returned.
  *
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import type {
   ChangeJournal,
   ContainerRecord,
   ContainerSource,
 } from "../../sources/container.ts";
-import type { Telemetry } from "../../report/telemetry.ts";
-import { Timers } from "../../util/timers.ts";
 import { type Companions, companionsFor, installedPool } from "./companions.ts";
 import { damping, restarted } from "../../routing/damping.ts";
-import type { BalancerOptions } from "../engine_options.ts";
-import type { EngineReport } from "../engine_report.ts";
+import type { BalancerOptions } from "../options.ts";
 import { HostPool } from "./host_pool.ts";
 import {
   type Rejection,
@@ -37,12 +35,17 @@ import {
 } from "./model.ts";
 import { parseShape } from "../render/config_shape.ts";
 
-const log = getLogger(["docker-glue", "haproxy"]);
-
 /** One update's wanted state. */
 export interface Desired {
   /** The route table as built, before pool backends: what `routes` shows. */
   readonly built: RouteTable;
+  /** Every container the source has, listed when first asked for. */
+  readonly all: () => readonly ContainerRecord[];
+  /** The containers restarted by their policy, and those of them damped. */
+  readonly looping: readonly ContainerRecord[];
+  readonly damped: ReadonlySet<string>;
+  /** When a damped container is to be looked at again, epoch ms. */
+  readonly recheckAt: number | undefined;
   /** The HTTP routes of `table` that left and joined, when known. */
   readonly changes: RouteChanges | null;
   /** What the template renders. */
@@ -58,11 +61,7 @@ export interface Desired {
 /** Builds the wanted state, keeping the pool and the rejected listeners between updates. */
 export class DesiredState {
   readonly #options: BalancerOptions;
-  readonly #report: EngineReport;
-  readonly #telemetry: Telemetry;
-  readonly #schedule: () => void;
   readonly #rejections: Rejections;
-  readonly #timers = new Timers<"recheck">();
   /** Which pool backend serves which plain host (pool.ts). */
   readonly #pool = new HostPool();
   #seeded = false;
@@ -78,66 +77,33 @@ export class DesiredState {
   #damped: ReadonlySet<string> = new Set();
 
   /**
-   * Creates the builder; `schedule` asks for an update when a damped
-   * container settles. With the source's `journal`, an update looks only at
-   * the containers whose ids it gives; without, at every container.
+   * With the source's `journal`, an update looks only at the containers
+   * whose keys it gives; without, at every container.
    */
   constructor(
     options: BalancerOptions,
-    report: EngineReport,
-    telemetry: Telemetry,
-    schedule: () => void,
     journal: ChangeJournal | null = null,
   ) {
     this.#journal = journal;
     this.#options = options;
-    this.#report = report;
-    this.#telemetry = telemetry;
-    this.#schedule = schedule;
     this.#routes = new RouteBuilder(options.routes);
     this.#slotShape = slotShapes(
       (input) => options.renderer.render(input),
       (text) => parseShape(text).skeleton,
-    );
-    report.serveStatus(
-      telemetry,
-      options.adminSocket ?? "",
-      options.maps ?? {},
     );
     this.#rejections = new Rejections(
       options.dryRun ? null : rejectionsFile(options.apply.configFile),
     );
   }
 
-  /**
-   * The wanted state for the source's containers as they are now; logs what
-   * is new in it.
-   */
-  async build(
-    source: Pick<ContainerSource, "list" | "unreadable">,
-  ): Promise<Desired> {
+  /** The wanted state for the source's containers as they are now. */
+  async build(source: Pick<ContainerSource, "list">): Promise<Desired> {
     const options = this.#options;
     let listed: readonly ContainerRecord[] | null = null;
     // Listed once, and only when something needs every container.
     const all = () => listed ??= source.list();
-    const routes = this.#routeTable(all);
+    const { routes, looping, damped, recheckAt } = this.#routeTable(all);
     const built = await this.#rejections.filter(routes, all, Date.now());
-    this.#report.findings(built.findings);
-    this.#report.observe(
-      this.#telemetry,
-      all,
-      () => source.unreadable?.() ?? [],
-      built,
-      options.routes.includeEnv === true,
-      options.tls?.source,
-    );
-    if (!options.dryRun) {
-      options.acme?.want(
-        built.routes.filter((route) => route.settings.tls).map((route) =>
-          route.host
-        ),
-      );
-    }
     let table: RouteTable & RenderInput = built;
     // The builder's changes hold for its own table only.
     let changes = built === routes ? this.#routes.changes : null;
@@ -158,16 +124,6 @@ export class DesiredState {
     if (companions.certs !== null) {
       table = { ...table, defaultCert: companions.certs.defaultCert.path };
     }
-    // Computed only when debug logging is on.
-    log.debug("Route table: {routes}", () => ({
-      routes: [...table.routes, ...table.tcpRoutes].map((route) =>
-        `${route.backend}=[${
-          route.servers.map((s) => `${s.address}:${s.port}/${s.weight}`).join(
-            " ",
-          )
-        }]`
-      ).join(" "),
-    }));
     const model = modelOf(table, this.#slotShape, this.#modelled ?? undefined);
     this.#modelled = { table, model };
     const journal = this.#journal;
@@ -175,7 +131,18 @@ export class DesiredState {
     const container = journal !== null
       ? (id: string) => journal.get(id)
       : (id: string) => (byId ??= new Map(all().map((c) => [c.id, c]))).get(id);
-    return { built, table, changes, companions, model, container };
+    return {
+      built,
+      table,
+      changes,
+      companions,
+      model,
+      container,
+      all,
+      looping,
+      damped,
+      recheckAt,
+    };
   }
 
   /**
@@ -192,18 +159,21 @@ export class DesiredState {
     return this.#rejections.add(rejections);
   }
 
-  /** Drops the timer of a damped container's second look, and the journal. */
+  /** Stops the source's journal. */
   close(): void {
-    this.#timers.clearAll();
     this.#journal?.close();
   }
 
   /**
-   * The route table without the containers caught in a restart loop: each
-   * is logged once, and looked at again when the first of them has run
-   * long enough.
+   * The route table without the containers caught in a restart loop, which
+   * are looked at again when the first of them has run long enough.
    */
-  #routeTable(all: () => readonly ContainerRecord[]): RouteTable {
+  #routeTable(all: () => readonly ContainerRecord[]): {
+    routes: RouteTable;
+    looping: ContainerRecord[];
+    damped: ReadonlySet<string>;
+    recheckAt: number | undefined;
+  } {
     const journal = this.#journal;
     const ids = journal?.take() ?? null;
     // Only a restarted container can be damped: those are kept by id.
@@ -223,19 +193,16 @@ export class DesiredState {
     const { damped, recheckAt } = damping(looping, Date.now());
     const before = this.#damped;
     this.#damped = damped;
-    this.#report.damped(looping, damped);
-    this.#timers.clear("recheck");
-    if (recheckAt !== undefined) {
-      this.#timers.set(
-        "recheck",
-        Math.max(0, recheckAt - Date.now()) + 50,
-        this.#schedule,
-      );
-    }
+    const done = (routes: RouteTable) => ({
+      routes,
+      looping,
+      damped,
+      recheckAt,
+    });
     if (ids === null || journal === null) {
-      return this.#routes.build(
+      return done(this.#routes.build(
         damped.size === 0 ? all() : all().filter((c) => !damped.has(c.id)),
-      );
+      ));
     }
     // A container damped or no longer damped changed for the routes too.
     const touched = before.size === 0 && damped.size === 0 ? ids : new Set([
@@ -243,9 +210,9 @@ export class DesiredState {
       ...[...before].filter((id) => !damped.has(id)),
       ...[...damped].filter((id) => !before.has(id)),
     ]);
-    return this.#routes.update(
+    return done(this.#routes.update(
       touched,
       (id) => damped.has(id) ? undefined : journal.get(id),
-    );
+    ));
   }
 }

@@ -18,9 +18,8 @@ import {
 import type { ContainerRecord } from "../../../lib/sources/container.ts";
 import { ContainerRecords } from "../../../lib/sources/records.ts";
 import { DesiredState } from "../../../lib/haproxy/model/desired.ts";
-import type { BalancerOptions } from "../../../lib/haproxy/engine_options.ts";
-import { EngineReport } from "../../../lib/haproxy/engine_report.ts";
-import { NO_TELEMETRY } from "../../../lib/report/telemetry.ts";
+import type { BalancerOptions } from "../../../lib/haproxy/options.ts";
+import { LoopReport } from "../../../lib/haproxy/loop_report.ts";
 import { builtin, HOST_MAP, mapRenderer } from "../../_fixtures/plan.ts";
 import { recordsBy, stepsOf, syncRecords } from "../../_fixtures/steps.ts";
 
@@ -82,7 +81,7 @@ const OPTIONS: BalancerOptions = {
 /** One way of building: its state, its report and the lines it logged. */
 interface Side {
   readonly desired: DesiredState;
-  readonly report: EngineReport;
+  readonly report: LoopReport;
   lines: string[];
 }
 
@@ -103,12 +102,9 @@ Deno.test("desired state: built from the journal of changed ids, as from every c
       fc.asyncProperty(stepsOf(specArb, 8, 8), async (steps) => {
         const records = new ContainerRecords();
         const side = (journal: boolean): Side => {
-          const report = new EngineReport();
+          const report = new LoopReport();
           const desired = new DesiredState(
             OPTIONS,
-            report,
-            NO_TELEMETRY,
-            () => {},
             journal ? records.follow() : null,
           );
           return { desired, report, lines: [] };
@@ -126,6 +122,9 @@ Deno.test("desired state: built from the journal of changed ids, as from every c
             for (const s of [whole, journaled]) {
               current = s.lines = [];
               const desired = await s.desired.build({ list: () => all });
+              // What the loop says of each build.
+              s.report.damped(desired.looping, desired.damped);
+              s.report.findings(desired.built.findings);
               s.report.placements(desired);
               built.push(desired);
               current = null;

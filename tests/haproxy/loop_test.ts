@@ -1,6 +1,7 @@
 /**
- * The HAProxy engine against runtime faults, with the real haproxy -c: a
- * configuration HAProxy rejects, and a reload command that fails.
+ * The loop: against runtime faults, with the real haproxy -c (a
+ * configuration HAProxy rejects, a reload command that fails), and when
+ * the file follows a runtime change, with a recording HAProxy.
  */
 
 import {
@@ -22,6 +23,7 @@ import {
   parseRejections,
   rejectionsFile,
 } from "../../lib/routing/rejections.ts";
+import { recordedEngine } from "../_fixtures/recording_haproxy.ts";
 
 /** The engine for these settings, checked as an entry point checks them. */
 const createBalancer = (settings: HAProxySettings, source: ContainerSource) =>
@@ -289,6 +291,59 @@ Deno.test("engine: before its first update nothing runs, whatever asks (after SI
     assertIncludes(await Deno.readTextFile(config), "web.example.com");
     assertEquals(await Deno.readTextFile(`${dir}/reloads`), "reload\n");
     await balancer.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loop: the file follows a runtime change once the updates asked for have run, the latest state only; a reload writes its own", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "docker-glue-loop-" });
+  try {
+    let containers: ContainerRecord[] = [
+      container("a", ip("10.0.0.2"), labels({ glue_http_80_host: "a.com" })),
+    ];
+    const { engine, haproxy } = recordedEngine(
+      { list: () => containers },
+      `${dir}/haproxy.cfg`,
+      { httpBind: ["127.0.0.1:18080"], statsBind: "", tcpBindAddress: "" },
+    );
+    try {
+      await engine.update();
+      assertEquals([haproxy.reloads, haproxy.installs], [1, 1]);
+
+      // Two runtime changes in a row: HAProxy has each at once, the file
+      // is written once, after both, with both.
+      const join = (name: string, address: string) =>
+        container(name, ip(address), labels({ glue_http_80_host: "a.com" }));
+      containers = [...containers, join("b", "10.0.0.3")];
+      const first = engine.update();
+      containers = [...containers, join("c", "10.0.0.4")];
+      await Promise.all([first, engine.update()]);
+      assertEquals(haproxy.installs, 1);
+      assertIncludes(haproxy.commands.join("\n"), "c:80");
+      await new Promise((r) => setTimeout(r, 30));
+      assertEquals([haproxy.reloads, haproxy.installs], [1, 2]);
+      assertIncludes(haproxy.text, "10.0.0.4");
+
+      // A runtime change then a structural one before the file's turn:
+      // the reload's file is the only one written.
+      containers = [...containers, join("d", "10.0.0.5")];
+      const runtime = engine.update();
+      containers = [
+        ...containers,
+        container(
+          "p",
+          ip("10.0.0.9"),
+          labels({ glue_http_80_host: "b.com", glue_http_80_prefix: "/api" }),
+        ),
+      ];
+      await Promise.all([runtime, engine.update()]);
+      await new Promise((r) => setTimeout(r, 30));
+      assertEquals([haproxy.reloads, haproxy.installs], [2, 3]);
+      assertIncludes(haproxy.text, "10.0.0.5");
+    } finally {
+      await engine.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -110,7 +110,7 @@ function findingKey(finding: Finding): string {
 const STATUS_REFRESH_S = 5;
 
 /** The engine's log and metrics of routes, findings and damping, and its status page. */
-export class EngineReport {
+export class LoopReport {
   /** What the last update observed, for the status page. */
   #seen: {
     readonly table: RouteTable;

@@ -9,7 +9,7 @@ import {
   type BurstClock,
   decide,
   type DecisionInput,
-} from "../../../lib/haproxy/plan/decide.ts";
+} from "../../../lib/haproxy/plan/step.ts";
 import type { RuntimeOp } from "../../../lib/haproxy/plan/plan_types.ts";
 
 const OPS: RuntimeOp[] = [{
@@ -100,7 +100,7 @@ Deno.test("decide: an unknown running state reloads at once; a failed runtime ch
     })).kind,
     "reload",
   );
-  assertEquals(decide(input({ runtimeFailed: "socket gone" })), {
+  assertEquals(decide(input({ lost: "socket gone" })), {
     kind: "reload",
     reason: "runtime API failed (socket gone)",
   });
