@@ -243,22 +243,7 @@ export class AcmeManager {
     );
     const started = performance.now();
     try {
-      const client = await this.#clientFor();
-      const [key, csr] = await acme.crypto.createCsr(
-        { altNames: [host] },
-        await acme.crypto.createPrivateEcdsaKey(),
-      );
-      const chain = await client.auto({
-        csr,
-        email: this.#settings.email,
-        termsOfServiceAgreed: true,
-        challengePriority: challenges,
-        // HAProxy's map is checked instead, or the hook vouches for the
-        // record: a request to our own public name from this host proves
-        // little, and a DNS lookup here may not see what the CA sees.
-        skipChallengeVerification: true,
-        ...answers(this.#hook, this.#responder, this.#abort.signal),
-      });
+      const { chain, key } = await this.#order(host, challenges);
       const pem = `${chain.trim()}\n${String(key).trim()}\n`;
       const info = inspectPem(pem, new Date());
       const file = `${this.#certs.dir}/${certFileName(host)}`;
@@ -309,6 +294,30 @@ export class AcmeManager {
         { host, failures, reason, wait: Math.round(wait / 1000) },
       );
     }
+  }
+
+  /** One order for `host`'s certificate: its chain and private key. */
+  async #order(
+    host: string,
+    challenges: ReturnType<typeof challengesFor>,
+  ): Promise<{ chain: string; key: string }> {
+    const client = await this.#clientFor();
+    const [key, csr] = await acme.crypto.createCsr(
+      { altNames: [host] },
+      await acme.crypto.createPrivateEcdsaKey(),
+    );
+    const chain = await client.auto({
+      csr,
+      email: this.#settings.email,
+      termsOfServiceAgreed: true,
+      challengePriority: challenges,
+      // HAProxy's map is checked instead, or the hook vouches for the
+      // record: a request to our own public name from this host proves
+      // little, and a DNS lookup here may not see what the CA sees.
+      skipChallengeVerification: true,
+      ...answers(this.#hook, this.#responder, this.#abort.signal),
+    });
+    return { chain, key: String(key) };
   }
 
   async #clientFor(): Promise<acme.Client> {

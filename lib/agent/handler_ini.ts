@@ -208,11 +208,15 @@ function duplicateKey(text: string): string | null {
 }
 
 /**
- * Parses a handler file's text.
+ * The sections of a handler file, each key's value a string.
  *
- * @throws {HandlerFileError} naming the file and what is wrong.
+ * @throws {HandlerFileError} for a file that is not text, too large, with a
+ * key given twice, or that does not parse.
  */
-export function parseHandlerIni(file: string, text: string): HandlerIni {
+function iniSections(
+  file: string,
+  text: string,
+): Record<string, Record<string, string>> {
   if (text.includes("\u0000") || text.includes("\uFFFD")) {
     throw new HandlerFileError(file, "not a text file (binary or not UTF-8)");
   }
@@ -239,6 +243,16 @@ export function parseHandlerIni(file: string, text: string): HandlerIni {
       sections[name] = stringSection(value);
     }
   }
+  return sections;
+}
+
+/**
+ * Parses a handler file's text.
+ *
+ * @throws {HandlerFileError} naming the file and what is wrong.
+ */
+export function parseHandlerIni(file: string, text: string): HandlerIni {
+  const sections = iniSections(file, text);
   const handler = sections["handler"];
   if (handler === undefined) {
     throw new HandlerFileError(file, "no [handler] section");

@@ -45,7 +45,8 @@ import {
 } from "./plan/step.ts";
 import { summarize } from "./plan/runtime_ops.ts";
 import type { HAProxyModel } from "./model/model.ts";
-import { LoopReport } from "./loop_report.ts";
+import type { RuntimeOp } from "./plan/plan_types.ts";
+import { logProcess, LoopReport } from "./loop_report.ts";
 import { DryRun } from "./dry_run.ts";
 import { HAProxyEffects } from "./io/effects.ts";
 import type { ApplyOutcome } from "./io/apply.ts";
@@ -191,6 +192,7 @@ export class Balancer {
     this.#effects = new HAProxyEffects(options);
     const managed = options.managed;
     if (managed !== undefined) {
+      managed.onEvent = logProcess;
       managed.onRestart = () => {
         // It runs the file as it was when it started; go on from there.
         this.#running = {
@@ -532,35 +534,8 @@ export class Balancer {
       renderPart: (part) => this.#options.renderer.render(part),
     });
     switch (decision.kind) {
-      case "runtime": {
-        const sent = await this.#effects.send(decision.ops, companions);
-        if (!sent.ok) {
-          this.stats.runtimeFallbacks++;
-          if (sent.refused) this.#refused();
-          this.#running = {
-            ...this.#running,
-            model: null,
-            lost: sent.error,
-            statesTrusted: false,
-          };
-          return "again";
-        }
-        this.#running = {
-          ...this.#running,
-          model,
-          companions: runningOf(companions),
-        };
-        this.stats.runtimeUpdates++;
-        this.#telemetry.runtimeOps(decision.ops);
-        log.info(
-          "Applied {count} changes through the runtime API, no reload: {summary}",
-          { count: decision.ops.length, summary: summarize(decision.ops) },
-        );
-        // Planned from the text, the file is at hand: it goes in at once.
-        if (typed) this.#due(table, companions, model);
-        else await this.#follow(text(), table, companions, model);
-        return "runtime";
-      }
+      case "runtime":
+        return await this.#runtime(decision.ops, typed, want, text);
       case "adopt":
         log.debug("Configuration unchanged; nothing to install");
         await this.#install(text(), table, companions);
@@ -598,6 +573,47 @@ export class Balancer {
         }
         return "reload";
     }
+  }
+
+  /**
+   * Sends runtime operations. The file follows: later when planned from the
+   * typed model, at once when planned from the text (it is at hand).
+   * "again" when they failed: HAProxy's state is lost and the next step
+   * reloads.
+   */
+  async #runtime(
+    ops: readonly RuntimeOp[],
+    typed: boolean,
+    want: Pick<Desired, "table" | "companions" | "model">,
+    text: () => string,
+  ): Promise<ApplyMethod | "again"> {
+    const { table, companions, model } = want;
+    const sent = await this.#effects.send(ops, companions);
+    if (!sent.ok) {
+      this.stats.runtimeFallbacks++;
+      if (sent.refused) this.#refused();
+      this.#running = {
+        ...this.#running,
+        model: null,
+        lost: sent.error,
+        statesTrusted: false,
+      };
+      return "again";
+    }
+    this.#running = {
+      ...this.#running,
+      model,
+      companions: runningOf(companions),
+    };
+    this.stats.runtimeUpdates++;
+    this.#telemetry.runtimeOps(ops);
+    log.info(
+      "Applied {count} changes through the runtime API, no reload: {summary}",
+      { count: ops.length, summary: summarize(ops) },
+    );
+    if (typed) this.#due(table, companions, model);
+    else await this.#follow(text(), table, companions, model);
+    return "runtime";
   }
 
   /** The first time: cleans up after a run that died and keeps a foreign file. */

@@ -1,8 +1,8 @@
 /**
- * What the engine tells the operator: one log line per container and
+ * What the loop tells the operator: one log line per container and
  * decision (a finding, a damped container, a server routed, moved or
- * unrouted, with the reason), each said once while it lasts, and the
- * metrics of what is not routed.
+ * unrouted, with the reason), each said once while it lasts, what befell
+ * the managed HAProxy, and the metrics of what is not routed.
  *
  * @module
  */
@@ -23,6 +23,7 @@ import {
 } from "../report/report.ts";
 import { askHAProxy } from "../report/haproxy_view.ts";
 import type { MapFiles } from "./render/render.ts";
+import type { ProcessEvent } from "./io/process.ts";
 import { renderStatusPage } from "../report/status_page.ts";
 import { recentRecords } from "../log.ts";
 import { VERSION } from "../version.ts";
@@ -289,5 +290,43 @@ export class LoopReport {
         refreshSeconds: STATUS_REFRESH_S,
       });
     });
+  }
+}
+
+const processLog = getLogger(["docker-glue", "haproxy", "process"]);
+
+/** Logs what befell the managed HAProxy (io/process.ts). */
+export function logProcess(event: ProcessEvent): void {
+  switch (event.kind) {
+    case "started":
+      processLog.info("Started HAProxy (pid {pid}) on {file}", event);
+      return;
+    case "stopped":
+      processLog.info("Stopped HAProxy (pid {pid}): {how}", event);
+      return;
+    case "leftover":
+      processLog.warn(
+        "Stopping HAProxy (pid {pid}) left running on {socket} by an earlier run",
+        event,
+      );
+      return;
+    case "output": {
+      const props = { line: event.line };
+      if (event.level === "error") processLog.error("haproxy: {line}", props);
+      else if (event.level === "warning") {
+        processLog.warn("haproxy: {line}", props);
+      } else if (event.level === "info") {
+        processLog.info("haproxy: {line}", props);
+      } else processLog.debug("haproxy: {line}", props);
+      return;
+    }
+    case "exited":
+      processLog.error(
+        "HAProxy (pid {pid}) exited with status {code}; starting it again in {wait} ms",
+        event,
+      );
+      return;
+    case "restart-failed":
+      processLog.error("{error}", event);
   }
 }

@@ -295,37 +295,7 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
   const httpsBind = parseBinds(settings.httpsBind ?? "", "HTTPS bind");
   const https = httpsBind.length > 0;
   const acme = settings.acme;
-  if (acme !== undefined) {
-    if (!https) {
-      throw new SettingsError(
-        "ACME gets certificates for the HTTPS frontend: give --https-bind too",
-      );
-    }
-    if (statsSocket === "") {
-      throw new SettingsError(
-        "ACME challenges are answered through HAProxy's runtime API: it needs --stats-socket",
-      );
-    }
-    if (settings.once) {
-      throw new SettingsError(
-        "ACME runs with -w: with -1 nothing would wait for a certificate or renew it",
-      );
-    }
-    if (!/^https:\/\/\S+$/.test(acme.directoryUrl)) {
-      throw new SettingsError(
-        `Invalid ACME directory ${
-          JSON.stringify(acme.directoryUrl)
-        }: expected an https:// URL`,
-      );
-    }
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(acme.email)) {
-      throw new SettingsError(
-        `Invalid ACME email ${
-          JSON.stringify(acme.email)
-        }: expected an address such as admin@example.com`,
-      );
-    }
-  }
+  if (acme !== undefined) checkAcme(acme, https, statsSocket, settings.once);
   const perPort = settings.perPortFrontends === true;
   const backendCaFile = checkPath(
     settings.backendCaFile?.trim() ?? "",
@@ -361,6 +331,49 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
     httpsBind,
     backendCaFile,
   };
+}
+
+/**
+ * ACME needs the HTTPS frontend, the admin socket (challenges are answered
+ * through a map) and a daemon; its directory and email must look right.
+ *
+ * @throws {SettingsError} naming what is missing or wrong.
+ */
+function checkAcme(
+  acme: NonNullable<HAProxySettings["acme"]>,
+  https: boolean,
+  statsSocket: string,
+  once: boolean | undefined,
+): void {
+  if (!https) {
+    throw new SettingsError(
+      "ACME gets certificates for the HTTPS frontend: give --https-bind too",
+    );
+  }
+  if (statsSocket === "") {
+    throw new SettingsError(
+      "ACME challenges are answered through HAProxy's runtime API: it needs --stats-socket",
+    );
+  }
+  if (once) {
+    throw new SettingsError(
+      "ACME runs with -w: with -1 nothing would wait for a certificate or renew it",
+    );
+  }
+  if (!/^https:\/\/\S+$/.test(acme.directoryUrl)) {
+    throw new SettingsError(
+      `Invalid ACME directory ${
+        JSON.stringify(acme.directoryUrl)
+      }: expected an https:// URL`,
+    );
+  }
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(acme.email)) {
+    throw new SettingsError(
+      `Invalid ACME email ${
+        JSON.stringify(acme.email)
+      }: expected an address such as admin@example.com`,
+    );
+  }
 }
 
 /** What decides which map files a configuration reads. */

@@ -20,7 +20,7 @@ import { readRc } from "./io/rc.ts";
 import { Renderer } from "./render/render.ts";
 import { resolveTemplateDirs } from "./render/template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
-import { selfSignedDefault } from "./model/tls.ts";
+import { selfSignedDefault, type TlsFiles } from "./model/tls.ts";
 import { dirname, readOrNull } from "../util/files.ts";
 import type { AcmeManager } from "../acme/manager.ts";
 import { ChallengeMap } from "../acme/challenges.ts";
@@ -82,16 +82,7 @@ export async function createBalancer(
   source: ContainerSource,
   telemetry?: Telemetry,
 ): Promise<Balancer> {
-  const {
-    given: settings,
-    reloadCmd,
-    httpBind,
-    statsBind,
-    tcpBindAddress,
-    statsSocket,
-    httpsBind,
-    maps,
-  } = checked;
+  const { given: settings, reloadCmd, statsSocket, httpsBind, maps } = checked;
   const https = httpsBind.length > 0;
   const acme = settings.acme;
   const { configFile } = settings;
@@ -109,77 +100,14 @@ export async function createBalancer(
     await checkHaproxy(settings.haproxyBin);
     await checkWritable(settings.configFile);
   }
-  const renderer = new Renderer(
-    {
-      dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
-      file: settings.templateFile || DEFAULT_TEMPLATE_FILE,
-    },
-    {
-      httpBind,
-      ...(settings.perPortFrontends ? { perPortFrontends: true } : {}),
-      statsBind: statsBind[0] ?? "",
-      tcpBindAddress,
-      statsSocket,
-      stateFile,
-      maps,
-      httpsBind,
-      crtList,
-      cookieKey: await cookieKey(configFile),
-      httpsSocket: `${configFile}.https.sock`,
-      backendCaFile: checked.backendCaFile,
-      // A managed HAProxy runs in the foreground: it writes its warnings and
-      // alerts (servers going up and down) to standard error, which goes to
-      // our log, so no syslog is needed. Its log then carries emergencies
-      // only, or every server change would be said twice.
-      logTarget: settings.mode === "managed"
-        ? "stderr format short local0 emerg"
-        : "",
-    },
-  );
+  const renderer = await rendererFor(checked, stateFile, crtList);
   // Called only once the engine below exists.
   const schedule = () => balancer.schedule();
-  let tls;
-  let directory: CertDirectory | undefined;
-  if (https) {
-    const dir = settings.tlsCertDir || HAPROXY_DEFAULTS.tlsCertDir;
-    directory = new CertDirectory(dir, schedule);
-    if (!settings.dryRun) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 }).catch(
-        (error) => {
-          if (error instanceof Deno.errors.NotCapable) throw error;
-          throw new SettingsError(
-            `Cannot create the certificate directory ${dir}: ${
-              errorMessage(error)
-            }`,
-          );
-        },
-      );
-    }
-    try {
-      await directory.scan();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      if (!(error instanceof Deno.errors.NotFound) || !settings.dryRun) {
-        throw new SettingsError(
-          `Cannot read the certificate directory ${dir}: ${
-            errorMessage(error)
-          }`,
-        );
-      }
-    }
-    const liveDir = `${configFile}.certs`;
-    tls = {
-      crtList,
-      liveDir,
-      source: directory,
-      // Also with the operator's default.pem, which may go away later.
-      fallback: await selfSignedDefault(
-        liveDir,
-        new Date(),
-        directory.defaultCert === undefined,
-      ),
-    };
-  }
+  const certs = https
+    ? await certificates(settings, crtList, schedule)
+    : undefined;
+  const tls = certs?.tls;
+  const directory = certs?.directory;
   let challenges: ChallengeMap | undefined;
   let manager: AcmeManager | undefined;
   if (acme !== undefined && directory !== undefined && maps.acme) {
@@ -242,4 +170,100 @@ async function cookieKey(configFile: string): Promise<string> {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) =>
     b.toString(16).padStart(2, "0")
   ).join("");
+}
+
+/** The template renderer with the listeners the settings give. */
+async function rendererFor(
+  checked: CheckedSettings,
+  stateFile: string,
+  crtList: string,
+): Promise<Renderer> {
+  const {
+    given: settings,
+    httpBind,
+    statsBind,
+    tcpBindAddress,
+    statsSocket,
+    httpsBind,
+    maps,
+  } = checked;
+  const { configFile } = settings;
+  return new Renderer(
+    {
+      dirs: resolveTemplateDirs(settings.templateDir, DEFAULT_TEMPLATE_DIRS),
+      file: settings.templateFile || DEFAULT_TEMPLATE_FILE,
+    },
+    {
+      httpBind,
+      ...(settings.perPortFrontends ? { perPortFrontends: true } : {}),
+      statsBind: statsBind[0] ?? "",
+      tcpBindAddress,
+      statsSocket,
+      stateFile,
+      maps,
+      httpsBind,
+      crtList,
+      cookieKey: await cookieKey(configFile),
+      httpsSocket: `${configFile}.https.sock`,
+      backendCaFile: checked.backendCaFile,
+      // A managed HAProxy runs in the foreground: it writes its warnings and
+      // alerts (servers going up and down) to standard error, which goes to
+      // our log, so no syslog is needed. Its log then carries emergencies
+      // only, or every server change would be said twice.
+      logTarget: settings.mode === "managed"
+        ? "stderr format short local0 emerg"
+        : "",
+    },
+  );
+}
+
+/**
+ * The certificate directory, read once, and the files HAProxy's HTTPS
+ * listener reads.
+ *
+ * @throws {SettingsError} when the directory cannot be made or read.
+ */
+async function certificates(
+  settings: CheckedSettings["given"],
+  crtList: string,
+  schedule: () => void,
+): Promise<{ tls: TlsFiles; directory: CertDirectory }> {
+  const { configFile } = settings;
+  const dir = settings.tlsCertDir || HAPROXY_DEFAULTS.tlsCertDir;
+  const directory = new CertDirectory(dir, schedule);
+  if (!settings.dryRun) {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 }).catch(
+      (error) => {
+        if (error instanceof Deno.errors.NotCapable) throw error;
+        throw new SettingsError(
+          `Cannot create the certificate directory ${dir}: ${
+            errorMessage(error)
+          }`,
+        );
+      },
+    );
+  }
+  try {
+    await directory.scan();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    if (!(error instanceof Deno.errors.NotFound) || !settings.dryRun) {
+      throw new SettingsError(
+        `Cannot read the certificate directory ${dir}: ${errorMessage(error)}`,
+      );
+    }
+  }
+  const liveDir = `${configFile}.certs`;
+  const tls = {
+    crtList,
+    liveDir,
+    source: directory,
+    // Also with the operator's default.pem, which may go away later.
+    fallback: await selfSignedDefault(
+      liveDir,
+      new Date(),
+      directory.defaultCert === undefined,
+    ),
+  };
+  return { tls, directory };
 }

@@ -76,6 +76,22 @@ function table(
   }</tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
+/** The page's look: plain, readable without JavaScript or any request beyond the page. */
+const STYLE =
+  `body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; margin: 0; } h2 { font-size: 1.1em; margin-top: 1.6em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: .3em .6em; border-bottom: 1px solid #ddd; }
+th { background: #f4f4f4; } ul, ol { margin: 0; padding-left: 1.2em; }
+ul { list-style: none; padding: 0; }
+.quiet { color: #777; } .warn, .warning, .error { color: #a40; }
+.state { display: inline-block; min-width: 4.5em; text-align: center; border-radius: 3px; font-size: .85em; background: #ccc; }
+.state.up { background: #bfe5bf; } .state.down, .state.maint, .state.absent { background: #f3b9b9; }
+.state.drain, .state.stopping, .state.starting { background: #f6e2a8; }
+.health { font-weight: bold; } .health.ok { color: #171; } .health.bad { color: #a11; }
+.log li { font-family: ui-monospace, monospace; font-size: .9em; }
+`;
+
 /** The whole page. */
 export function renderStatusPage(view: StatusView): string {
   const { report, health } = view;
@@ -132,19 +148,7 @@ export function renderStatusPage(view: StatusView): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>docker-glue: ${e(summary)}</title>
 <style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { font-size: 1.4em; margin: 0; } h2 { font-size: 1.1em; margin-top: 1.6em; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; vertical-align: top; padding: .3em .6em; border-bottom: 1px solid #ddd; }
-th { background: #f4f4f4; } ul, ol { margin: 0; padding-left: 1.2em; }
-ul { list-style: none; padding: 0; }
-.quiet { color: #777; } .warn, .warning, .error { color: #a40; }
-.state { display: inline-block; min-width: 4.5em; text-align: center; border-radius: 3px; font-size: .85em; background: #ccc; }
-.state.up { background: #bfe5bf; } .state.down, .state.maint, .state.absent { background: #f3b9b9; }
-.state.drain, .state.stopping, .state.starting { background: #f6e2a8; }
-.health { font-weight: bold; } .health.ok { color: #171; } .health.bad { color: #a11; }
-.log li { font-family: ui-monospace, monospace; font-size: .9em; }
-</style>
+${STYLE}</style>
 </head>
 <body>
 <header>

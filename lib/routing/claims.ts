@@ -149,6 +149,20 @@ function tcpPorts(labels: Record<string, string>, warn: Warn): PortLabel[] {
   }
 }
 
+/** What a claim of a container needs beside its labels. */
+interface ClaimContext {
+  readonly container: ContainerRecord;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly options: RouteOptions;
+  readonly warn: Warn;
+  /** Notes a finding that routes anyway. */
+  readonly note: (finding: Pick<Finding, "label" | "message">) => void;
+  /** Where a port of the container is reached, or null (said). */
+  readonly targetOf: (port: number, label: string) => Target | null;
+  /** Whether a port is exposed (said when not). */
+  readonly exposed: (port: number, label: string) => boolean;
+}
+
 /**
  * Reads a container's claims. The caller decides whether the container is
  * serving; this only reads labels, ports and addresses.
@@ -167,6 +181,8 @@ export function claimsOf(
       ...(label === undefined ? {} : { label }),
       message: text,
     });
+  const note = (finding: Pick<Finding, "label" | "message">) =>
+    findings.push({ ...base, severity: "info", ...finding });
   const labels = glueLabels(
     options.includeEnv
       ? { ...container.env, ...container.labels }
@@ -190,14 +206,57 @@ export function claimsOf(
   http = http.filter((p) => !both.has(p.port));
   tcp = tcp.filter((p) => !both.has(p.port));
   if (http.length === 0 && tcp.length === 0) return { http: [], tcp: [] };
+  const targetOf = targets(container, labels, options, warn, note);
+  if (targetOf === null) return { http: [], tcp: [] };
+  const context: ClaimContext = {
+    container,
+    labels,
+    options,
+    warn,
+    note,
+    targetOf,
+    exposed: (port, label) => {
+      if (container.exposedPorts.includes(`${port}/tcp`)) return true;
+      warn(
+        label,
+        `port ${port} is not exposed (expose ${port}/tcp to route it)`,
+        "not-exposed",
+      );
+      return false;
+    },
+  };
+  const httpClaims = httpClaimsOf(context, http);
+  const tcpClaims = tcpClaimsOf(context, tcp);
+  const routes = new Set([
+    ...httpClaims.map((c) => `${c.port} ${c.host} ${c.prefix}`),
+    ...tcpClaims.map((c) => `${c.listen} ${c.sni}`),
+  ]).size;
+  if (routes > MAX_ROUTES) {
+    warn(
+      undefined,
+      `not routed: the labels ask for ${routes} routes, more than ${MAX_ROUTES} for one container`,
+    );
+    return { http: [], tcp: [] };
+  }
+  return { http: httpClaims, tcp: tcpClaims };
+}
 
-  // A container on this host is reached on its own IP and port; one read
-  // from etcd (possibly on another host) on its published port at its host's
-  // advertise address.
-  let targetOf: (port: number, label: string) => Target | null;
+/**
+ * Where the container's ports are reached: a container on this host on its
+ * own IP and port; one read from etcd (possibly on another host) on its
+ * published port at its host's advertise address. Null (said) when the
+ * container has no address to route to.
+ */
+function targets(
+  container: ContainerRecord,
+  labels: Readonly<Record<string, string>>,
+  options: RouteOptions,
+  warn: Warn,
+  note: ClaimContext["note"],
+): ((port: number, label: string) => Target | null) | null {
   const remote = container.host;
   if (remote !== undefined) {
-    targetOf = (port, label) => {
+    return (port, label) => {
       const bindings = container.publishedPorts.filter((p) =>
         p.port === `${port}/tcp`
       );
@@ -216,49 +275,43 @@ export function claimsOf(
       }
       return { address: remote.advertiseAddress, port: binding.hostPort };
     };
-  } else {
-    let ipv6 = false;
-    try {
-      ipv6 = parseSwitch(labels["glue_ipv6"] ?? "0");
-    } catch (error) {
-      warn("glue_ipv6", `not routed: ${errorMessage(error)}`);
-      return { http: [], tcp: [] };
-    }
-    let address: string;
-    try {
-      const choice = pickAddress(
-        container,
-        labels["glue_network"],
-        options.network,
-        ipv6,
-      );
-      address = choice.address;
-      if (choice.note !== undefined) {
-        findings.push({ ...base, severity: "info", message: choice.note });
-      }
-    } catch (error) {
-      warn(
-        labels["glue_network"] ? "glue_network" : undefined,
-        `not routed: ${errorMessage(error)}`,
-        "no-address",
-      );
-      return { http: [], tcp: [] };
-    }
-    targetOf = (port) => ({ address, port });
   }
-  const exposed = (port: number, label: string) => {
-    if (container.exposedPorts.includes(`${port}/tcp`)) return true;
-    warn(
-      label,
-      `port ${port} is not exposed (expose ${port}/tcp to route it)`,
-      "not-exposed",
+  let ipv6 = false;
+  try {
+    ipv6 = parseSwitch(labels["glue_ipv6"] ?? "0");
+  } catch (error) {
+    warn("glue_ipv6", `not routed: ${errorMessage(error)}`);
+    return null;
+  }
+  try {
+    const choice = pickAddress(
+      container,
+      labels["glue_network"],
+      options.network,
+      ipv6,
     );
-    return false;
-  };
+    if (choice.note !== undefined) note({ message: choice.note });
+    const { address } = choice;
+    return (port) => ({ address, port });
+  } catch (error) {
+    warn(
+      labels["glue_network"] ? "glue_network" : undefined,
+      `not routed: ${errorMessage(error)}`,
+      "no-address",
+    );
+    return null;
+  }
+}
 
+/** The HTTP claims of the container's HTTP label ports. */
+function httpClaimsOf(
+  context: ClaimContext,
+  ports: readonly { port: number; label: string }[],
+): HttpClaim[] {
+  const { container, labels, options, warn, note } = context;
   const headerLabels = headerLabelsByPrefix(labels);
-  const httpClaims: HttpClaim[] = [];
-  for (const { port, label } of http) {
+  const claims: HttpClaim[] = [];
+  for (const { port, label } of ports) {
     if (options.perPortFrontends && options.reservedPorts?.includes(port)) {
       warn(
         label,
@@ -266,16 +319,14 @@ export function claimsOf(
       );
       continue;
     }
-    if (!exposed(port, label)) continue;
-    const target = targetOf(port, label);
+    if (!context.exposed(port, label)) continue;
+    const target = context.targetOf(port, label);
     if (target === null) continue;
     try {
       const read = readHttpLabels(labels, port, headerLabels);
       let settings = read.settings;
       if (settings.tls && !options.https) {
-        findings.push({
-          ...base,
-          severity: "info",
+        note({
           label: `glue_http_${port}_${
             settings.redirectHttps ? "redirect_https" : "tls"
           }`,
@@ -285,16 +336,14 @@ export function claimsOf(
         settings = { ...settings, tls: false, redirectHttps: false };
       }
       if (settings.hsts !== null && !settings.tls && options.https) {
-        findings.push({
-          ...base,
-          severity: "info",
+        note({
           label: `glue_http_${port}_hsts`,
           message:
             `port ${port}: hsts is sent on HTTPS responses only, and this route is on plain HTTP (label tls=1 to serve it on HTTPS)`,
         });
       }
       for (const host of read.hosts) {
-        httpClaims.push({
+        claims.push({
           host,
           prefix: read.prefix,
           settings,
@@ -312,11 +361,19 @@ export function claimsOf(
       );
     }
   }
+  return claims;
+}
 
-  const tcpClaims: TcpClaim[] = [];
-  for (const { port, label } of tcp) {
-    if (!exposed(port, label)) continue;
-    const target = targetOf(port, label);
+/** The TCP claims of the container's `glue_tcp_ports`. */
+function tcpClaimsOf(
+  context: ClaimContext,
+  ports: readonly { port: number; label: string }[],
+): TcpClaim[] {
+  const { container, labels, options, warn } = context;
+  const claims: TcpClaim[] = [];
+  for (const { port, label } of ports) {
+    if (!context.exposed(port, label)) continue;
+    const target = context.targetOf(port, label);
     if (target === null) continue;
     let current = `glue_tcp_${port}_weight`;
     try {
@@ -339,7 +396,7 @@ export function claimsOf(
         );
       }
       for (const host of sni) {
-        tcpClaims.push({
+        claims.push({
           listen,
           port,
           weight,
@@ -353,18 +410,7 @@ export function claimsOf(
       warn(current, `TCP port ${port} not routed: ${errorMessage(error)}`);
     }
   }
-  const routes = new Set([
-    ...httpClaims.map((c) => `${c.port} ${c.host} ${c.prefix}`),
-    ...tcpClaims.map((c) => `${c.listen} ${c.sni}`),
-  ]).size;
-  if (routes > MAX_ROUTES) {
-    warn(
-      undefined,
-      `not routed: the labels ask for ${routes} routes, more than ${MAX_ROUTES} for one container`,
-    );
-    return { http: [], tcp: [] };
-  }
-  return { http: httpClaims, tcp: tcpClaims };
+  return claims;
 }
 
 /**

@@ -7,6 +7,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type {
+  ChangeJournal,
   ContainerRecord,
   ContainerSource,
   UnreadableRecord,
@@ -16,6 +17,7 @@ import { normalizePrefix, parseContainerKey } from "./document.ts";
 import { DocumentError, parseContainerDocument } from "./document_read.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { Latch } from "../util/latch.ts";
+import { ContainerRecords } from "./records.ts";
 import type { WatchEvent } from "./etcd_wire.ts";
 import { NO_TELEMETRY, type Telemetry } from "../report/telemetry.ts";
 import { errorMessage } from "../util/error_message.ts";
@@ -39,7 +41,8 @@ export class EtcdSource implements ContainerSource {
   readonly #prefix: string;
   readonly #onChange: () => void;
   readonly #telemetry: Telemetry;
-  #records = new Map<string, ContainerRecord>();
+  /** By {@link recordKey}, which is the etcd key's host and container ids. */
+  readonly #records = new ContainerRecords();
   readonly #loaded = new Latch();
   #closed = new AbortController();
   // Keys whose documents failed, while they exist: each is warned about once
@@ -65,7 +68,12 @@ export class EtcdSource implements ContainerSource {
 
   /** Containers as last read, each with its host. */
   list(): ContainerRecord[] {
-    return [...this.#records.values()];
+    return this.#records.list();
+  }
+
+  /** A journal of the containers that change: an update looks at those only. */
+  follow(): ChangeJournal {
+    return this.#records.follow();
   }
 
   /** The documents that failed their checks, by key. */
@@ -167,18 +175,18 @@ export class EtcdSource implements ContainerSource {
     const { kvs, revision } = await this.#client.range(
       `${this.#prefix}/hosts/`,
     );
-    const next = new Map<string, ContainerRecord>();
+    const next: ContainerRecord[] = [];
     const bad = this.#bad;
     this.#bad = new Map();
     for (const { key, value } of kvs) {
       const record = this.#parse(key, value, bad.get(key));
-      if (record !== null) next.set(key, record);
+      if (record !== null) next.push(record);
     }
-    this.#records = next;
+    this.#records.replace(next);
     const first = !this.#loaded.isOpen;
     if (first || again) {
       log.info("Read {count} containers from etcd at {endpoints}", {
-        count: next.size,
+        count: next.length,
         endpoints: this.#client.endpoints,
       });
     }
@@ -223,20 +231,22 @@ export class EtcdSource implements ContainerSource {
     let changed = false;
     for (const event of events) {
       this.#telemetry.event("etcd", event.type);
+      const where = parseContainerKey(this.#prefix, event.key);
+      const key = where === null ? null : `${where.hostId}/${where.id}`;
       if (event.type === "delete") {
         this.#bad.delete(event.key);
-        changed = this.#records.delete(event.key) || changed;
+        changed = (key !== null && this.#records.delete(key)) || changed;
         continue;
       }
       const record = this.#parse(event.key, event.value);
       if (record !== null) {
         this.#bad.delete(event.key);
-        this.#records.set(event.key, record);
+        this.#records.set(record);
         changed = true;
       } else {
         // A key that no longer parses must not keep its old route, and a
         // failed document is reported (routes, metrics) at once.
-        changed = this.#records.delete(event.key) ||
+        changed = (key !== null && this.#records.delete(key)) ||
           this.#bad.has(event.key) || changed;
       }
     }

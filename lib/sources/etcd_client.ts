@@ -283,7 +283,6 @@ export class EtcdClient {
         false,
       );
     }
-    let buffered = "";
     const reader = response.body.pipeThrough(new TextDecoderStream())
       .getReader();
     // The fetch's abort did not always reach a body being read: with 4,000
@@ -294,25 +293,7 @@ export class EtcdClient {
     this.#closed.signal.addEventListener("abort", cancel, { once: true });
     if (both.aborted) cancel();
     try {
-      while (true) {
-        const { value: chunk, done } = await reader.read();
-        if (done) break;
-        buffered += chunk;
-        let newline: number;
-        while ((newline = buffered.indexOf("\n")) >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          if (line === "") continue;
-          const message = parseWatchLine(line);
-          if (message.kind === "events") onEvents(message.events);
-          if (message.kind === "canceled") {
-            throw new EtcdError(
-              `etcd ended the watch: ${message.reason}`,
-              false,
-            );
-          }
-        }
-      }
+      await readWatch(reader, onEvents);
     } catch (error) {
       if (both.aborted) return;
       if (error instanceof EtcdError) throw error;
@@ -326,5 +307,33 @@ export class EtcdClient {
     }
     if (both.aborted) return;
     throw new EtcdError(`etcd at ${endpoint} closed the watch`, true);
+  }
+}
+
+/**
+ * Reads a watch's stream, one JSON message a line, until it ends.
+ *
+ * @throws {EtcdError} when etcd cancels the watch.
+ */
+async function readWatch(
+  reader: ReadableStreamDefaultReader<string>,
+  onEvents: (events: readonly WatchEvent[]) => void,
+): Promise<void> {
+  let buffered = "";
+  while (true) {
+    const { value: chunk, done } = await reader.read();
+    if (done) return;
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (line === "") continue;
+      const message = parseWatchLine(line);
+      if (message.kind === "events") onEvents(message.events);
+      if (message.kind === "canceled") {
+        throw new EtcdError(`etcd ended the watch: ${message.reason}`, false);
+      }
+    }
   }
 }

@@ -63,7 +63,7 @@ export class Inventory implements ContainerSource {
     await Promise.all(
       Array.from({ length: Math.min(RESYNC_CONCURRENCY, ids.length) }, worker),
     );
-    this.#records.replace(fresh);
+    this.#records.replace(fresh.values());
   }
 
   /**

@@ -1,12 +1,17 @@
 /**
- * Container records by id that tell their followers which ids changed, so
- * a follower with thousands of containers looks at the few an event
- * touched instead of comparing every record.
+ * Container records by key ({@link recordKey}: the id, with the host's id
+ * before it for a container of another host) that tell their followers
+ * which keys changed, so a follower with thousands of containers looks at
+ * the few an event touched instead of comparing every record.
  *
  * @module
  */
 
-import type { ChangeJournal, ContainerRecord } from "./container.ts";
+import {
+  type ChangeJournal,
+  type ContainerRecord,
+  recordKey,
+} from "./container.ts";
 
 class Journal implements ChangeJournal {
   readonly #records: ContainerRecords;
@@ -41,9 +46,11 @@ class Journal implements ChangeJournal {
   }
 }
 
-/** Running containers by id, with a journal of changes for each follower. */
+/** Running containers by key, with a journal of changes for each follower. */
 export class ContainerRecords {
   #records = new Map<string, ContainerRecord>();
+  /** The key of each container of another host, by its bare id (a server names its container by id). */
+  #hosted = new Map<string, string>();
   readonly #journals = new Set<Journal>();
 
   /** Every record, in no particular order. */
@@ -51,32 +58,50 @@ export class ContainerRecords {
     return [...this.#records.values()];
   }
 
-  /** The record of a container id, if it is here. */
-  get(id: string): ContainerRecord | undefined {
-    return this.#records.get(id);
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** The record of a container key (or bare id), if it is here. */
+  get(key: string): ContainerRecord | undefined {
+    const record = this.#records.get(key);
+    if (record !== undefined || this.#hosted.size === 0) return record;
+    const hosted = this.#hosted.get(key);
+    return hosted === undefined ? undefined : this.#records.get(hosted);
   }
 
   /** Sets one container's record. */
   set(record: ContainerRecord): void {
-    this.#records.set(record.id, record);
-    for (const journal of this.#journals) journal.note(record.id);
+    const key = recordKey(record);
+    this.#records.set(key, record);
+    if (key !== record.id) this.#hosted.set(record.id, key);
+    for (const journal of this.#journals) journal.note(key);
   }
 
   /** Removes one container's record; returns whether it was here. */
-  delete(id: string): boolean {
-    if (!this.#records.delete(id)) return false;
-    for (const journal of this.#journals) journal.note(id);
+  delete(key: string): boolean {
+    const record = this.#records.get(key);
+    if (record === undefined) return false;
+    this.#records.delete(key);
+    if (this.#hosted.get(record.id) === key) this.#hosted.delete(record.id);
+    for (const journal of this.#journals) journal.note(key);
     return true;
   }
 
   /** Replaces every record. */
-  replace(records: ReadonlyMap<string, ContainerRecord>): void {
-    this.#records = new Map(records);
+  replace(records: Iterable<ContainerRecord>): void {
+    this.#records = new Map();
+    this.#hosted = new Map();
+    for (const record of records) {
+      const key = recordKey(record);
+      this.#records.set(key, record);
+      if (key !== record.id) this.#hosted.set(record.id, key);
+    }
     for (const journal of this.#journals) journal.noteAll();
   }
 
   /**
-   * A journal of the ids that change from now on; its first take is null.
+   * A journal of the keys that change from now on; its first take is null.
    * Close it when done: until then it keeps every id that changes.
    */
   follow(): ChangeJournal {

@@ -7,13 +7,10 @@
  */
 
 import { errorMessage } from "../../util/error_message.ts";
-import { getLogger } from "@logtape/logtape";
 import { dirname } from "../../util/files.ts";
 import { backoff, sleep } from "../../util/sleep.ts";
 import { RuntimeError, sendCommand } from "./runtime.ts";
 import { readHAProxyLine } from "./haproxy_log.ts";
-
-const log = getLogger(["docker-glue", "haproxy", "process"]);
 
 /** How a managed HAProxy is run. */
 export interface ManagedOptions {
@@ -84,6 +81,26 @@ const RESTART_MAX_MS = 30_000;
 /** A run this long resets the restart back-off. */
 const STABLE_MS = 60_000;
 
+/** What befell the managed HAProxy, for its owner to tell. */
+export type ProcessEvent =
+  | { readonly kind: "started"; readonly pid: number; readonly file: string }
+  | { readonly kind: "stopped"; readonly pid: number; readonly how: string }
+  /** An HAProxy an earlier run left running, stopped. */
+  | { readonly kind: "leftover"; readonly pid: number; readonly socket: string }
+  /** A line HAProxy wrote, at the level it gave it. */
+  | {
+    readonly kind: "output";
+    readonly level: "error" | "warning" | "info" | "debug";
+    readonly line: string;
+  }
+  | {
+    readonly kind: "exited";
+    readonly pid: number;
+    readonly code: number;
+    readonly wait: number;
+  }
+  | { readonly kind: "restart-failed"; readonly error: string };
+
 /** What the engine asks of an HAProxy it runs itself. */
 export interface HAProxyProcess {
   /** Whether it runs now. */
@@ -92,6 +109,8 @@ export interface HAProxyProcess {
   readonly loadedText: string | null;
   /** Called after it was started again because it had died. */
   onRestart: (() => void) | undefined;
+  /** Told what befell it. */
+  onEvent?: ((event: ProcessEvent) => void) | undefined;
   /** Starts it, or reloads it on the file. */
   reload(): Promise<void>;
   /** Stops it. */
@@ -112,6 +131,8 @@ export class ManagedHAProxy implements HAProxyProcess {
   loadedText: string | null = null;
   /** Called after HAProxy was started again because it had died. */
   onRestart: (() => void) | undefined;
+  /** Told what befell it: this module does not log. */
+  onEvent: ((event: ProcessEvent) => void) | undefined;
 
   /** Creates the supervisor; nothing runs until {@link ManagedHAProxy.start}. */
   constructor(options: ManagedOptions) {
@@ -224,7 +245,8 @@ export class ManagedHAProxy implements HAProxyProcess {
     await this.#supervisor;
     if (child !== null) {
       const status = await child.status;
-      log.info("Stopped HAProxy (pid {pid}): {how}", {
+      this.onEvent?.({
+        kind: "stopped",
         pid: child.pid,
         how: status.success
           ? "requests in flight finished"
@@ -262,10 +284,11 @@ export class ManagedHAProxy implements HAProxyProcess {
       throw error;
     }
     if (list === null) return;
-    log.warn(
-      "Stopping HAProxy (pid {pid}) left running on {socket} by an earlier run",
-      { pid: list.master, socket: this.#options.masterSocket },
-    );
+    this.onEvent?.({
+      kind: "leftover",
+      pid: list.master,
+      socket: this.#options.masterSocket,
+    });
     try {
       Deno.kill(list.master, "SIGTERM");
     } catch {
@@ -321,10 +344,7 @@ export class ManagedHAProxy implements HAProxyProcess {
       }
       const list = await this.procList();
       if (list !== null && list.workers.length > 0) {
-        log.info("Started HAProxy (pid {pid}) on {file}", {
-          pid: child.pid,
-          file: configFile,
-        });
+        this.onEvent?.({ kind: "started", pid: child.pid, file: configFile });
         return;
       }
     }
@@ -352,11 +372,7 @@ export class ManagedHAProxy implements HAProxyProcess {
     if (read === null) return;
     const { line, level } = read;
     this.#recent = [...this.#recent.slice(-9), line];
-    const props = { line };
-    if (level === "error") log.error("haproxy: {line}", props);
-    else if (level === "warning") log.warn("haproxy: {line}", props);
-    else if (level === "info") log.info("haproxy: {line}", props);
-    else log.debug("haproxy: {line}", props);
+    this.onEvent?.({ kind: "output", level, line });
   }
 
   async #supervise(): Promise<void> {
@@ -372,10 +388,12 @@ export class ManagedHAProxy implements HAProxyProcess {
       // Restart until it runs again or we stop.
       while (!this.#stopping) {
         const wait = backoff(attempt++, RESTART_BASE_MS, RESTART_MAX_MS);
-        log.error(
-          "HAProxy (pid {pid}) exited with status {code}; starting it again in {wait} ms",
-          { pid: child.pid, code: status.code, wait },
-        );
+        this.onEvent?.({
+          kind: "exited",
+          pid: child.pid,
+          code: status.code,
+          wait,
+        });
         await sleep(wait, this.#wake.signal);
         if (this.#stopping) break;
         try {
@@ -384,7 +402,10 @@ export class ManagedHAProxy implements HAProxyProcess {
           this.onRestart?.();
           break;
         } catch (error) {
-          log.error("{error}", { error: errorMessage(error) });
+          this.onEvent?.({
+            kind: "restart-failed",
+            error: errorMessage(error),
+          });
         }
       }
     }

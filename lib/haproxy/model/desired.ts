@@ -9,10 +9,11 @@
  * @module
  */
 
-import type {
-  ChangeJournal,
-  ContainerRecord,
-  ContainerSource,
+import {
+  type ChangeJournal,
+  type ContainerRecord,
+  type ContainerSource,
+  recordKey,
 } from "../../sources/container.ts";
 import { type Companions, companionsFor, installedPool } from "./companions.ts";
 import { damping, restarted } from "../../routing/damping.ts";
@@ -73,7 +74,7 @@ export class DesiredState {
   readonly #journal: ChangeJournal | null;
   /** The running containers restarted by their policy, by id. */
   readonly #restarted = new Map<string, ContainerRecord>();
-  /** The containers damped at the last build. */
+  /** The keys of the containers damped at the last build. */
   #damped: ReadonlySet<string> = new Set();
 
   /**
@@ -176,11 +177,11 @@ export class DesiredState {
   } {
     const journal = this.#journal;
     const ids = journal?.take() ?? null;
-    // Only a restarted container can be damped: those are kept by id.
+    // Only a restarted container can be damped: those are kept by key.
     const candidates = this.#restarted;
     if (ids === null || journal === null) {
       candidates.clear();
-      for (const c of all()) if (restarted(c)) candidates.set(c.id, c);
+      for (const c of all()) if (restarted(c)) candidates.set(recordKey(c), c);
     } else {
       for (const id of ids) {
         const container = journal.get(id);
@@ -191,8 +192,11 @@ export class DesiredState {
     }
     const looping = [...candidates.values()];
     const { damped, recheckAt } = damping(looping, Date.now());
+    const keys = new Set(
+      [...candidates].filter(([, c]) => damped.has(c.id)).map(([key]) => key),
+    );
     const before = this.#damped;
-    this.#damped = damped;
+    this.#damped = keys;
     const done = (routes: RouteTable) => ({
       routes,
       looping,
@@ -201,18 +205,18 @@ export class DesiredState {
     });
     if (ids === null || journal === null) {
       return done(this.#routes.build(
-        damped.size === 0 ? all() : all().filter((c) => !damped.has(c.id)),
+        keys.size === 0 ? all() : all().filter((c) => !keys.has(recordKey(c))),
       ));
     }
     // A container damped or no longer damped changed for the routes too.
-    const touched = before.size === 0 && damped.size === 0 ? ids : new Set([
+    const touched = before.size === 0 && keys.size === 0 ? ids : new Set([
       ...ids,
-      ...[...before].filter((id) => !damped.has(id)),
-      ...[...damped].filter((id) => !before.has(id)),
+      ...[...before].filter((key) => !keys.has(key)),
+      ...[...keys].filter((key) => !before.has(key)),
     ]);
     return done(this.#routes.update(
       touched,
-      (id) => damped.has(id) ? undefined : journal.get(id),
+      (key) => keys.has(key) ? undefined : journal.get(key),
     ));
   }
 }
