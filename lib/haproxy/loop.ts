@@ -66,6 +66,15 @@ const RETRY_MAX_MS = 30_000;
  */
 export const FILE_LAG_MS = 1_000;
 
+/**
+ * The file follows a runtime change once changes have been quiet this
+ * long. Writing it (`haproxy -c` of the whole file, 250 ms with 4,000
+ * routes here) holds up the updates that come meanwhile: written at once,
+ * it put that time in front of the next change of a sequence (bench:etcd,
+ * 4,000 containers: a join 112 ms instead of 26 ms at the median).
+ */
+export const FILE_QUIET_MS = 200;
+
 /** A damped container is looked at again this long after it may be. */
 const RECHECK_SLACK_MS = 50;
 
@@ -93,6 +102,11 @@ interface FileDue {
  */
 export function fileFirst(since: number, now: number): boolean {
   return now - since >= FILE_LAG_MS;
+}
+
+/** When the file due since `since` is written, after a change `now`. */
+export function fileAt(since: number, now: number): number {
+  return Math.min(now + FILE_QUIET_MS, since + FILE_LAG_MS);
 }
 
 /** HAProxy's first error line, without its level, pid and "config :". */
@@ -722,9 +736,10 @@ export class Balancer {
 
   /** A runtime change was made: its file is due (replacing an older one). */
   #due(table: RenderInput, companions: Companions, model: HAProxyModel): void {
-    const since = this.#file?.since ?? Date.now();
+    const now = Date.now();
+    const since = this.#file?.since ?? now;
     this.#file = { table, companions, model, since };
-    if (!this.#wakes.has("file")) this.#wake("file", Date.now());
+    this.#wake("file", fileAt(since, now));
   }
 
   /** Forgets the file due: a reload writes its own. */

@@ -9,6 +9,7 @@ import {
   assertExcludes,
   assertIncludes,
   assertRejects,
+  assertTrue,
 } from "../_fixtures/assert.ts";
 import { container, ip, labels } from "../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../lib/sources/container.ts";
@@ -24,6 +25,7 @@ import {
   rejectionsFile,
 } from "../../lib/routing/rejections.ts";
 import { recordedEngine } from "../_fixtures/recording_haproxy.ts";
+import { FILE_LAG_MS, FILE_QUIET_MS } from "../../lib/haproxy/loop.ts";
 
 /** The engine for these settings, checked as an entry point checks them. */
 const createBalancer = (settings: HAProxySettings, source: ContainerSource) =>
@@ -296,7 +298,7 @@ Deno.test("engine: before its first update nothing runs, whatever asks (after SI
   }
 });
 
-Deno.test("loop: the file follows a runtime change once the updates asked for have run, the latest state only; a reload writes its own", async () => {
+Deno.test("loop: the file follows a runtime change once changes have been quiet, the latest state only; a reload writes its own", async () => {
   const dir = await Deno.makeTempDir({ prefix: "docker-glue-loop-" });
   try {
     let containers: ContainerRecord[] = [
@@ -321,7 +323,10 @@ Deno.test("loop: the file follows a runtime change once the updates asked for ha
       await Promise.all([first, engine.update()]);
       assertEquals(haproxy.installs, 1);
       assertIncludes(haproxy.commands.join("\n"), "c:80");
-      await new Promise((r) => setTimeout(r, 30));
+      // Written once changes have been quiet for FILE_QUIET_MS, not before.
+      await new Promise((r) => setTimeout(r, FILE_QUIET_MS / 2));
+      assertEquals(haproxy.installs, 1);
+      await new Promise((r) => setTimeout(r, FILE_QUIET_MS));
       assertEquals([haproxy.reloads, haproxy.installs], [1, 2]);
       assertIncludes(haproxy.text, "10.0.0.4");
 
@@ -338,9 +343,50 @@ Deno.test("loop: the file follows a runtime change once the updates asked for ha
         ),
       ];
       await Promise.all([runtime, engine.update()]);
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise((r) => setTimeout(r, FILE_QUIET_MS * 1.5));
       assertEquals([haproxy.reloads, haproxy.installs], [2, 3]);
       assertIncludes(haproxy.text, "10.0.0.5");
+    } finally {
+      await engine.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loop: while changes keep coming the file is written at most FILE_LAG_MS behind the first", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "docker-glue-loop-" });
+  try {
+    let containers: ContainerRecord[] = [
+      container("a", ip("10.0.0.2"), labels({ glue_http_80_host: "a.com" })),
+    ];
+    const { engine, haproxy } = recordedEngine(
+      { list: () => containers },
+      `${dir}/haproxy.cfg`,
+      { httpBind: ["127.0.0.1:18080"], statsBind: "", tcpBindAddress: "" },
+    );
+    try {
+      await engine.update();
+      const started = Date.now();
+      let writtenAt: number | null = null;
+      // A change every 50 ms, each quieter than FILE_QUIET_MS apart.
+      for (let i = 0; Date.now() - started < FILE_LAG_MS * 1.5; i++) {
+        containers = [
+          ...containers,
+          container(
+            `j${i}`,
+            ip(`10.0.1.${i + 1}`),
+            labels({ glue_http_80_host: "a.com" }),
+          ),
+        ];
+        await engine.update();
+        if (writtenAt === null && haproxy.installs > 1) writtenAt = Date.now();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assertEquals(haproxy.reloads, 1);
+      const lag = (writtenAt ?? Infinity) - started;
+      // 100 ms of slack: one change's interval and the timer's.
+      assertTrue(lag >= FILE_LAG_MS - 60 && lag <= FILE_LAG_MS + 100, `${lag}`);
     } finally {
       await engine.close();
     }
