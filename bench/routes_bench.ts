@@ -8,7 +8,8 @@ import { buildRoutes } from "../lib/routing/routes.ts";
 import { Renderer } from "../lib/haproxy/render/render.ts";
 import { DEFAULT_TEMPLATE_DIRS } from "../lib/haproxy/render/builtin_templates.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
-import { assignPool, EMPTY_POOL } from "../lib/haproxy/model/pool.ts";
+import { EMPTY_POOL } from "../lib/haproxy/model/pool.ts";
+import { assignPool } from "../lib/haproxy/model/host_pool.ts";
 import { planChange } from "../lib/haproxy/plan/plan.ts";
 
 function inventory(size: number) {

@@ -13,10 +13,10 @@ import { type Plan } from "../../lib/haproxy/plan/plan_types.ts";
 import { planChange } from "../../lib/haproxy/plan/plan.ts";
 import { Renderer } from "../../lib/haproxy/render/render.ts";
 import {
-  assignPool,
   EMPTY_POOL,
   type PoolAssignment,
 } from "../../lib/haproxy/model/pool.ts";
+import { assignPool } from "../../lib/haproxy/model/host_pool.ts";
 import { buildRoutes } from "../../lib/routing/routes.ts";
 
 export const HOST_MAP = "/etc/haproxy/haproxy.cfg.hosts.map";

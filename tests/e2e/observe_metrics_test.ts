@@ -76,14 +76,27 @@ Deno.test({
           labels: { glue_http_81_host: "m2.example.com" },
         });
         await waitForBody(port, "m1.example.com", "/whoami", "dg-m-one /");
+        const renders = async () =>
+          counted(
+            (await scrape("/metrics")).body,
+            "docker_glue_renders_total",
+          ) -
+          counted(before, "docker_glue_renders_total");
+        // The file, rendered, follows a runtime change once changes have
+        // been quiet for 200 ms (loop.ts): each change's, one after another.
+        await waitFor(
+          "the start's file",
+          async () => await renders() >= 1 ? true : undefined,
+        );
         await docker("rm", "-f", "dg-m-one");
-        const after = await waitFor("the removal to be applied", async () => {
+        const after = await waitFor("the removal and its file", async () => {
           const text = (await scrape("/metrics")).body;
           return counted(
-              text,
-              'docker_glue_runtime_operations_total{op="remove"}',
-            ) >
-              0
+                  text,
+                  'docker_glue_runtime_operations_total{op="remove"}',
+                ) > 0 &&
+              counted(text, "docker_glue_renders_total") -
+                    counted(before, "docker_glue_renders_total") >= 2
             ? text
             : undefined;
         });

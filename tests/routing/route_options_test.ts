@@ -24,7 +24,8 @@ import { Renderer } from "../../lib/haproxy/render/render.ts";
 import { DEFAULT_TEMPLATE_DIRS } from "../../lib/haproxy/render/builtin_templates.ts";
 import { createSelfSigned } from "../../lib/tls/self_signed.ts";
 import { withTempDir } from "../_fixtures/cleanup.ts";
-import { assignPool, EMPTY_POOL } from "../../lib/haproxy/model/pool.ts";
+import { EMPTY_POOL } from "../../lib/haproxy/model/pool.ts";
+import { assignPool } from "../../lib/haproxy/model/host_pool.ts";
 import { pickAddress } from "../../lib/routing/address.ts";
 import { settingWords } from "../../lib/routing/route_settings.ts";
 import {

@@ -1,11 +1,21 @@
 /**
- * The pool assignment (pool.ts) kept up to date route by route: when the
- * route builder says which routes left and joined the table, only their
- * hosts' slots, pool backends and map entries change, and the rest of the
- * last assignment is reused. The result is the one assignPool gives from
- * the last assignment; a property test holds the two together. Anything
- * else (the first table, a table whose changes are not known, a pool that
- * must grow) goes through assignPool whole.
+ * Backends for new hosts without a reload, assigned route by route. HAProxy
+ * 2.6 cannot add a backend at runtime, so the configuration carries a pool
+ * of backends, some of them empty; a route for a plain host name (no path
+ * prefix, no wildcard) takes a pool backend and is found through a host map
+ * that the runtime API can change (pool.ts has the names and maps).
+ *
+ * Every plain-host route gets the pool backend it had if it had one, else
+ * the lowest slot that is free, else the lowest slot of a parked host. A
+ * host that goes keeps its slot, parked, with its route's settings, until
+ * another host needs the slot. The pool never shrinks while the process
+ * runs (that would be a structural change); it grows, to leave at least
+ * {@link POOL_SPARE} spares, only when the hosts outgrow it.
+ *
+ * One implementation: the route builder says which routes left and joined,
+ * and only their hosts' slots, pool backends and map entries change. The
+ * first table, or one whose changes are not known, is the same edit, with
+ * every route joining (or the changes found by comparing the tables).
  *
  * @module
  */
@@ -16,11 +26,11 @@ import { byMatchOrder } from "../../routing/route_groups.ts";
 import type { RouteChanges } from "../../routing/routes.ts";
 import type { HttpRoute, RouteTable } from "../../routing/route_types.ts";
 import {
-  assignPool,
   EMPTY_POOL,
   type HostMaps,
   isPlainHost,
   type MapEntries,
+  POOL_SPARE,
   type PoolAssignment,
   poolBackend,
   pooledCopy,
@@ -31,6 +41,8 @@ import {
 /** The last assignment and what finds its parts without a pass over all. */
 interface State {
   pooled: PooledTable;
+  /** The table the pooled one was made from. */
+  table: RouteTable;
   /** Slot by host key, for routed and parked hosts. */
   readonly slots: Map<string, number>;
   /**
@@ -42,7 +54,7 @@ interface State {
   readonly bySlot: Map<number, HttpRoute>;
   /** The pooled copy of each plain route of the table. */
   readonly copies: Map<HttpRoute, HttpRoute>;
-  readonly size: number;
+  size: number;
   /** No slot below this is free (slots never become free again). */
   free: number;
 }
@@ -60,7 +72,7 @@ export class HostPool {
 
   /**
    * The pooled routes that left and joined in the last assign, or null
-   * when not known (it went through assignPool).
+   * when not known (the first table, or the pool grew).
    */
   get changes(): RouteChanges | null {
     return this.#changes;
@@ -82,51 +94,112 @@ export class HostPool {
    * joined since the last table given here (null when unknown).
    */
   assign(table: RouteTable, changes: RouteChanges | null): PooledTable {
-    const state = this.#state;
-    if (state !== null && changes !== null) {
-      // The last pooled routes, before edit replaces them.
-      const from = state.pooled.routes;
-      const edited = edit(state, table, changes);
-      if (edited !== null) {
-        this.#assignment = edited.assignment;
-        this.#changes = edited.changes === null
-          ? null
-          : { from, ...edited.changes };
-        return state.pooled;
-      }
+    let state = this.#state;
+    let known = changes;
+    if (state === null) {
+      state = fresh(this.#assignment, table);
+      known = { from: [], removed: [], added: table.routes };
+    } else if (known === null) {
+      known = compared(state.table, table);
     }
-    this.#changes = null;
-    const whole = assignPool(table, this.#assignment);
-    this.#assignment = whole.assignment;
-    this.#state = stateOf(table, whole.table, whole.assignment);
-    return whole.table;
+    // The last pooled routes, before edit replaces them.
+    const from = state.pooled.routes;
+    const grew = grow(state, known);
+    const edited = edit(state, table, known);
+    state.table = table;
+    this.#state = state;
+    this.#assignment = edited.assignment;
+    this.#changes = changes === null || grew || edited.changes === null
+      ? null
+      : { from, ...edited.changes };
+    return state.pooled;
   }
 }
 
-function stateOf(
-  table: RouteTable,
-  pooled: PooledTable,
-  assignment: PoolAssignment,
-): State {
-  const copies = new Map<HttpRoute, HttpRoute>();
-  table.routes.forEach((route, i) => {
-    const copy = pooled.routes[i]!;
-    if (copy !== route) copies.set(route, copy);
-  });
+/**
+ * The state before any table: the slots of `seed` of the hosts `table`
+ * routes, and parked slots with their routes (a host of `seed` not in
+ * `table` whose route is known is parked; one whose route is not, the
+ * installed file's, leaves its slot free).
+ */
+function fresh(seed: PoolAssignment, table: RouteTable): State {
+  const current = new Set(table.routes.filter(isPlainHost).map(poolKey));
+  const slots = new Map<string, number>();
+  const parked = new Map<number, HttpRoute>();
+  for (const [host, slot] of seed.slots) {
+    if (slot > seed.size) continue;
+    if (current.has(host)) {
+      slots.set(host, slot);
+      continue;
+    }
+    // A route parked before is kept as it was: the same object.
+    const known = seed.parked.get(slot) ?? seed.routes?.get(slot);
+    if (known === undefined) continue;
+    slots.set(host, slot);
+    parked.set(
+      slot,
+      known.servers.length === 0 ? known : {
+        ...known,
+        servers: [],
+      },
+    );
+  }
+  const pool = Array.from({ length: seed.size }, (_, i) => ({
+    backend: poolBackend(i + 1),
+    route: parked.get(i + 1) ?? null,
+  }));
   return {
-    pooled,
-    slots: new Map(assignment.slots),
-    parked: new Map(assignment.parked),
-    bySlot: new Map(assignment.routes ?? []),
-    copies,
-    size: assignment.size,
+    pooled: {
+      routes: [],
+      tcpRoutes: [],
+      findings: [],
+      pool,
+      maps: { http: [], https: [], redirect: [] },
+    },
+    table: { routes: [], tcpRoutes: [], findings: [] },
+    slots,
+    parked,
+    bySlot: new Map(),
+    copies: new Map(),
+    size: seed.size,
     free: 1,
   };
 }
 
+/** The routes of `after` not in `before` and the reverse, as objects. */
+function compared(before: RouteTable, after: RouteTable): RouteChanges {
+  const was = new Set(before.routes);
+  const now = new Set(after.routes);
+  return {
+    from: before.routes,
+    removed: before.routes.filter((route) => !now.has(route)),
+    added: after.routes.filter((route) => !was.has(route)),
+  };
+}
+
 /**
- * The assignment after `changes`, `state` brought up to date with it; or
- * null, `state` untouched, when it needs the whole pass.
+ * Grows the pool when the hosts after `changes` outgrow it (or it is
+ * empty): to the hosts and {@link POOL_SPARE} spares, or a quarter more,
+ * whichever is more. Returns whether it grew.
+ */
+function grow(state: State, changes: RouteChanges): boolean {
+  const removed = changes.removed.filter((route) => state.copies.has(route));
+  const routed = state.bySlot.size - removed.length +
+    changes.added.filter(isPlainHost).length;
+  if (routed <= state.size && state.size > 0) return false;
+  const size = routed + Math.max(POOL_SPARE, Math.ceil(routed / 4));
+  const pool = state.pooled.pool.slice();
+  for (let slot = state.size + 1; slot <= size; slot++) {
+    pool.push({ backend: poolBackend(slot), route: null });
+  }
+  state.pooled = { ...state.pooled, pool };
+  state.size = size;
+  return true;
+}
+
+/**
+ * The assignment after `changes`, `state` brought up to date with it (the
+ * pool large enough already, {@link grow}).
  */
 function edit(
   state: State,
@@ -135,12 +208,9 @@ function edit(
 ): {
   assignment: PoolAssignment;
   changes: Omit<RouteChanges, "from"> | null;
-} | null {
+} {
   const removed = changes.removed.filter((route) => state.copies.has(route));
   const added = changes.added.filter(isPlainHost).sort(byMatchOrder);
-  const routed = state.bySlot.size - removed.length + added.length;
-  // A pool that grows renders anew anyway: the whole pass decides.
-  if (routed > state.size) return null;
   // Changed in place: only the last assignment is ever read again.
   const { slots, parked, bySlot, copies } = state;
   const touched = new Set<number>();
@@ -161,7 +231,7 @@ function edit(
   let free = state.free;
   const isFree = (slot: number) => !bySlot.has(slot) && !parked.has(slot);
   const fresh: HttpRoute[] = [];
-  // Hosts that keep or get back their slot first, as assignPool does.
+  // Hosts that keep or get back their slot first.
   for (const route of added) {
     const key = poolKey(route);
     const slot = slots.get(key);
@@ -217,7 +287,10 @@ function edit(
       (r) => r.settings.redirectHttps,
     ),
   };
-  const edited = spliced(state.pooled.routes, changes, copies);
+  // The first table: its routes in place, not one by one.
+  const edited = state.pooled.routes.length === 0
+    ? null
+    : spliced(state.pooled.routes, changes, copies);
   const routes = edited?.routes ??
     table.routes.map((route) => copies.get(route) ?? route);
   const pooled: PooledTable = { ...table, routes, pool, maps };
@@ -273,6 +346,18 @@ function mapEdit(
   bySlot: ReadonlyMap<number, HttpRoute>,
   keep: (route: HttpRoute) => boolean,
 ): MapEntries {
+  if (entries.length === 0) {
+    // The first table: sorted once, not put in one by one.
+    const out: [string, string][] = [];
+    for (const key of keys) {
+      const slot = slots.get(key);
+      const route = slot === undefined ? undefined : bySlot.get(slot);
+      if (route !== undefined && keep(route)) out.push([key, route.backend]);
+    }
+    return out.length === 0
+      ? entries
+      : out.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  }
   let out: (readonly [string, string])[] | null = null;
   for (const key of keys) {
     const list: MapEntries = out ?? entries;
@@ -288,4 +373,17 @@ function mapEdit(
     if (want !== undefined) out.splice(at, 0, [key, want]);
   }
   return out ?? entries;
+}
+
+/**
+ * The pooled table of `table` and its assignment, from `previous` (the
+ * last assignment, a `-1` run's installed pool, or none): the host pool
+ * (host_pool.ts) given the whole table.
+ */
+export function assignPool(
+  table: RouteTable,
+  previous: PoolAssignment,
+): { table: PooledTable; assignment: PoolAssignment } {
+  const pool = new HostPool(previous);
+  return { table: pool.assign(table, null), assignment: pool.assignment };
 }

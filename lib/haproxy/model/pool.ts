@@ -1,9 +1,7 @@
 /**
- * Backends for new hosts without a reload. HAProxy 2.6 cannot add a backend
- * at runtime, so the configuration carries a pool of backends, some of them
- * empty; a route for a plain host name (no path prefix, no wildcard) takes a
- * pool backend and is found through a host map that the runtime API can
- * change. Pure: the caller keeps the assignment between updates.
+ * The host pool's names, keys and maps: which routes are served from a
+ * pool backend, the backend of each slot, a map file's text, and the pool
+ * an installed configuration uses. The assignment itself is host_pool.ts.
  *
  * @module
  */
@@ -27,21 +25,6 @@ export interface PoolAssignment {
   readonly routes?: ReadonlyMap<number, HttpRoute>;
   /** The host maps of the last assignment. */
   readonly maps?: HostMaps;
-}
-
-/** `entries`, or `previous` when it holds the same entries. */
-function same(
-  entries: MapEntries,
-  previous: MapEntries | undefined,
-): MapEntries {
-  if (previous === undefined || previous.length !== entries.length) {
-    return entries;
-  }
-  return entries.every(([k, v], i) =>
-      previous[i]![0] === k && previous[i]![1] === v
-    )
-    ? previous
-    : entries;
 }
 
 /** No hosts, no pool yet. */
@@ -124,111 +107,6 @@ export function pooledCopy(route: HttpRoute, backend: string): HttpRoute {
   const copy = { ...route, backend, mapped: true };
   pooledCopies.set(route, copy);
   return copy;
-}
-
-function withoutServers(route: HttpRoute | undefined): HttpRoute | undefined {
-  return route === undefined ? undefined : { ...route, servers: [] };
-}
-
-/**
- * Gives every plain-host route a pool backend: the one it had in `previous`
- * if it had one, else the lowest slot that is free, else the lowest slot
- * of a parked host. A host that goes keeps its slot, parked, with its
- * route's settings, until another host needs the slot. The pool never
- * shrinks while the process runs (that would be a structural change); it
- * grows, to leave at least {@link POOL_SPARE} spares, only when the hosts
- * outgrow it.
- */
-export function assignPool(
-  table: RouteTable,
-  previous: PoolAssignment,
-): { table: PooledTable; assignment: PoolAssignment } {
-  const plain = table.routes.filter(isPlainHost);
-  const current = new Set(plain.map(poolKey));
-  const slots = new Map<string, number>();
-  const taken = new Set<number>();
-  for (const key of current) {
-    const slot = previous.slots.get(key);
-    if (slot !== undefined && slot <= previous.size) {
-      slots.set(key, slot);
-      taken.add(slot);
-    }
-  }
-  let size = previous.size;
-  if (plain.length > size || size === 0) {
-    size = plain.length +
-      Math.max(POOL_SPARE, Math.ceil(plain.length / 4));
-  }
-  // Hosts that went: parked in their slot, with their last route.
-  const parked = new Map<number, { host: string; route: HttpRoute }>();
-  for (const [host, slot] of previous.slots) {
-    if (current.has(host) || slot > size) continue;
-    // A route parked before is kept as it was: the same object.
-    const route = previous.parked.get(slot) ??
-      withoutServers(previous.routes?.get(slot));
-    if (route !== undefined) parked.set(slot, { host, route });
-  }
-  let free = 1;
-  const parkedOrder = [...parked.keys()].sort((a, b) => a - b);
-  for (const route of plain) {
-    if (slots.has(poolKey(route))) continue;
-    while (free <= size && (taken.has(free) || parked.has(free))) free++;
-    let slot = free;
-    if (slot > size) {
-      // No free slot: the lowest parked one is given up.
-      slot = parkedOrder.find((n) => !taken.has(n)) ?? ++size;
-      parked.delete(slot);
-    }
-    slots.set(poolKey(route), slot);
-    taken.add(slot);
-  }
-  const bySlot = new Map<number, HttpRoute>();
-  const routes = table.routes.map((route) => {
-    if (!isPlainHost(route)) return route;
-    const slot = slots.get(poolKey(route));
-    if (slot === undefined) return route;
-    const pooled = pooledCopy(route, poolBackend(slot));
-    bySlot.set(slot, pooled);
-    return pooled;
-  });
-  const pool = Array.from({ length: size }, (_, i) => ({
-    backend: poolBackend(i + 1),
-    route: bySlot.get(i + 1) ?? parked.get(i + 1)?.route ?? null,
-  }));
-  const pooled = [...bySlot.values()].map((route) =>
-    [poolKey(route), route] as const
-  ).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-  const entries = (keep: (route: HttpRoute) => boolean) =>
-    pooled.filter(([, route]) => keep(route)).map(([key, route]) =>
-      [key, route.backend] as const
-    );
-  // Entries equal to the last ones are those arrays: the planner then
-  // skips comparing maps that did not change.
-  const was = previous.maps;
-  const maps: HostMaps = {
-    http: same(entries((route) => !route.settings.redirectHttps), was?.http),
-    https: same(entries((route) => route.settings.tls), was?.https),
-    redirect: same(
-      entries((route) => route.settings.redirectHttps),
-      was?.redirect,
-    ),
-  };
-  const kept = new Map(slots);
-  const parkedRoutes = new Map<number, HttpRoute>();
-  for (const [slot, { host, route }] of parked) {
-    kept.set(host, slot);
-    parkedRoutes.set(slot, route);
-  }
-  return {
-    table: { ...table, routes, pool, maps },
-    assignment: {
-      slots: kept,
-      parked: parkedRoutes,
-      size,
-      routes: bySlot,
-      maps,
-    },
-  };
 }
 
 /** Map texts by entries: the entries of a map that did not change are the same array. */

@@ -1,9 +1,10 @@
 /**
- * The pool kept up to date against the pool assigned whole: over generated
- * sequences of containers, each update's pooled table (routes, pool
- * backends, host maps) and assignment are those assignPool gives from the
- * last assignment, and its model is the one built whole. Small seeded
- * pools make hosts take parked slots.
+ * The pool kept up to date, told which routes left and joined, against a
+ * new pool given the whole table and the last assignment (assignPool):
+ * over generated sequences of containers, each update's pooled table
+ * (routes, pool backends, host maps) and assignment are the same, and its
+ * model is the one built whole. Small seeded pools make hosts take parked
+ * slots and the pool grow.
  */
 
 import fc from "fast-check";
@@ -11,10 +12,8 @@ import { assertEquals, assertTrue } from "../../_fixtures/assert.ts";
 import { container, ip, labels } from "../../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../../lib/sources/container.ts";
 import { HostPool } from "../../../lib/haproxy/model/host_pool.ts";
-import {
-  assignPool,
-  type PoolAssignment,
-} from "../../../lib/haproxy/model/pool.ts";
+import { type PoolAssignment } from "../../../lib/haproxy/model/pool.ts";
+import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";
 import { RouteBuilder } from "../../../lib/routing/routes.ts";
 import type { HttpRoute } from "../../../lib/routing/route_types.ts";
 import { recordsBy, stepsOf } from "../../_fixtures/steps.ts";

@@ -25,10 +25,10 @@ import { planChange } from "../../../lib/haproxy/plan/plan.ts";
 import { shapeOf } from "../../../lib/haproxy/render/config_shape.ts";
 import { planModel } from "../../../lib/haproxy/plan/plan_model.ts";
 import {
-  assignPool,
   EMPTY_POOL,
   type PoolAssignment,
 } from "../../../lib/haproxy/model/pool.ts";
+import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";
 import type {
   Renderer,
   RenderInput,

@@ -11,11 +11,8 @@ import {
 import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../../lib/sources/container.ts";
 import { planChange } from "../../../lib/haproxy/plan/plan.ts";
-import {
-  assignPool,
-  EMPTY_POOL,
-  POOL_SPARE,
-} from "../../../lib/haproxy/model/pool.ts";
+import { EMPTY_POOL, POOL_SPARE } from "../../../lib/haproxy/model/pool.ts";
+import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";
 import { buildRoutes } from "../../../lib/routing/routes.ts";
 import {
   bHost,

@@ -14,11 +14,8 @@ import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
 import { Renderer } from "../../../lib/haproxy/render/render.ts";
 import { buildRoutes } from "../../../lib/routing/routes.ts";
 import { createSelfSigned } from "../../../lib/tls/self_signed.ts";
-import {
-  assignPool,
-  EMPTY_POOL,
-  mapText,
-} from "../../../lib/haproxy/model/pool.ts";
+import { EMPTY_POOL, mapText } from "../../../lib/haproxy/model/pool.ts";
+import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";
 import { DEFAULT_TEMPLATE_DIRS } from "../../../lib/haproxy/render/builtin_templates.ts";
 import { listen, readme } from "../../_fixtures/render.ts";
 

@@ -19,11 +19,11 @@ import {
 import { memoizer } from "../../../lib/haproxy/render/template_memo.ts";
 import { buildRoutes } from "../../../lib/routing/routes.ts";
 import {
-  assignPool,
   EMPTY_POOL,
   mapText,
   POOL_SPARE,
 } from "../../../lib/haproxy/model/pool.ts";
+import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";
 import {
   BUILTIN_DIR,
   DEFAULT_TEMPLATE_DIRS,
