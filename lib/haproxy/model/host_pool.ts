@@ -210,7 +210,7 @@ function edit(
   changes: Omit<RouteChanges, "from"> | null;
 } {
   const removed = changes.removed.filter((route) => state.copies.has(route));
-  const added = changes.added.filter(isPlainHost).sort(byMatchOrder);
+  const added = inMatchOrder(changes.added.filter(isPlainHost));
   // Changed in place: only the last assignment is ever read again.
   const { slots, parked, bySlot, copies } = state;
   const touched = new Set<number>();
@@ -386,4 +386,14 @@ export function assignPool(
 ): { table: PooledTable; assignment: PoolAssignment } {
   const pool = new HostPool(previous);
   return { table: pool.assign(table, null), assignment: pool.assignment };
+}
+
+/** `routes` in match order: sorted only when they are not (a whole table is). */
+function inMatchOrder(routes: HttpRoute[]): HttpRoute[] {
+  for (let i = 1; i < routes.length; i++) {
+    if (byMatchOrder(routes[i - 1]!, routes[i]!) > 0) {
+      return routes.sort(byMatchOrder);
+    }
+  }
+  return routes;
 }

@@ -80,11 +80,19 @@ export interface PooledTable extends RouteTable {
  * (authentication, limits, headers ...): it has rules of its own.
  */
 export function isPlainHost(route: HttpRoute): boolean {
-  return route.host !== "" && !route.host.startsWith("*.") &&
-    route.prefix === "" && !hasOptions(route.settings) &&
-    (route.listen === undefined ||
-      (!route.settings.tls && !route.settings.redirectHttps));
+  let plain = plainRoutes.get(route);
+  if (plain === undefined) {
+    plain = route.host !== "" && !route.host.startsWith("*.") &&
+      route.prefix === "" && !hasOptions(route.settings) &&
+      (route.listen === undefined ||
+        (!route.settings.tls && !route.settings.redirectHttps));
+    plainRoutes.set(route, plain);
+  }
+  return plain;
 }
+
+/** {@link isPlainHost} of each route asked about: routes are never changed, and options are compared as text. */
+const plainRoutes = new WeakMap<HttpRoute, boolean>();
 
 /**
  * A plain-host route's key in the host maps: its host, or with per-port
