@@ -298,99 +298,90 @@ Deno.test("engine: before its first update nothing runs, whatever asks (after SI
   }
 });
 
-Deno.test("loop: the file follows a runtime change once changes have been quiet, the latest state only; a reload writes its own", async () => {
+/** Serves a.com's container "a"; the list can change between updates. */
+type Containers = { list: ContainerRecord[] };
+
+/** Runs `body` with the loop over a recording HAProxy, then closes both. */
+async function withRecorded(
+  body: (
+    recorded: ReturnType<typeof recordedEngine>,
+    containers: Containers,
+  ) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "docker-glue-loop-" });
-  try {
-    let containers: ContainerRecord[] = [
+  const containers: Containers = {
+    list: [
       container("a", ip("10.0.0.2"), labels({ glue_http_80_host: "a.com" })),
-    ];
-    const { engine, haproxy } = recordedEngine(
-      { list: () => containers },
-      `${dir}/haproxy.cfg`,
-      { httpBind: ["127.0.0.1:18080"], statsBind: "", tcpBindAddress: "" },
-    );
-    try {
-      await engine.update();
-      assertEquals([haproxy.reloads, haproxy.installs], [1, 1]);
-
-      // Two runtime changes in a row: HAProxy has each at once, the file
-      // is written once, after both, with both.
-      const join = (name: string, address: string) =>
-        container(name, ip(address), labels({ glue_http_80_host: "a.com" }));
-      containers = [...containers, join("b", "10.0.0.3")];
-      const first = engine.update();
-      containers = [...containers, join("c", "10.0.0.4")];
-      await Promise.all([first, engine.update()]);
-      assertEquals(haproxy.installs, 1);
-      assertIncludes(haproxy.commands.join("\n"), "c:80");
-      // Written once changes have been quiet for FILE_QUIET_MS, not before.
-      await new Promise((r) => setTimeout(r, FILE_QUIET_MS / 2));
-      assertEquals(haproxy.installs, 1);
-      await new Promise((r) => setTimeout(r, FILE_QUIET_MS));
-      assertEquals([haproxy.reloads, haproxy.installs], [1, 2]);
-      assertIncludes(haproxy.text, "10.0.0.4");
-
-      // A runtime change then a structural one before the file's turn:
-      // the reload's file is the only one written.
-      containers = [...containers, join("d", "10.0.0.5")];
-      const runtime = engine.update();
-      containers = [
-        ...containers,
-        container(
-          "p",
-          ip("10.0.0.9"),
-          labels({ glue_http_80_host: "b.com", glue_http_80_prefix: "/api" }),
-        ),
-      ];
-      await Promise.all([runtime, engine.update()]);
-      await new Promise((r) => setTimeout(r, FILE_QUIET_MS * 1.5));
-      assertEquals([haproxy.reloads, haproxy.installs], [2, 3]);
-      assertIncludes(haproxy.text, "10.0.0.5");
-    } finally {
-      await engine.close();
-    }
+    ],
+  };
+  const recorded = recordedEngine(
+    { list: () => containers.list },
+    `${dir}/haproxy.cfg`,
+    { httpBind: ["127.0.0.1:18080"], statsBind: "", tcpBindAddress: "" },
+  );
+  try {
+    await recorded.engine.update();
+    await body(recorded, containers);
   } finally {
+    await recorded.engine.close();
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
-Deno.test("loop: while changes keep coming the file is written at most FILE_LAG_MS behind the first", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "docker-glue-loop-" });
-  try {
-    let containers: ContainerRecord[] = [
-      container("a", ip("10.0.0.2"), labels({ glue_http_80_host: "a.com" })),
+/** A container joining a.com at `address`. */
+const join = (name: string, address: string) =>
+  container(name, ip(address), labels({ glue_http_80_host: "a.com" }));
+
+Deno.test("loop: the file follows a runtime change once changes have been quiet, the latest state only; a reload writes its own", () =>
+  withRecorded(async ({ engine, haproxy }, containers) => {
+    assertEquals([haproxy.reloads, haproxy.installs], [1, 1]);
+
+    // Two runtime changes in a row: HAProxy has each at once, the file is
+    // written once, after both, with both.
+    containers.list = [...containers.list, join("b", "10.0.0.3")];
+    const first = engine.update();
+    containers.list = [...containers.list, join("c", "10.0.0.4")];
+    await Promise.all([first, engine.update()]);
+    assertEquals(haproxy.installs, 1);
+    assertIncludes(haproxy.commands.join("\n"), "c:80");
+    // Written once changes have been quiet for FILE_QUIET_MS, not before.
+    await new Promise((r) => setTimeout(r, FILE_QUIET_MS / 2));
+    assertEquals(haproxy.installs, 1);
+    await new Promise((r) => setTimeout(r, FILE_QUIET_MS));
+    assertEquals([haproxy.reloads, haproxy.installs], [1, 2]);
+    assertIncludes(haproxy.text, "10.0.0.4");
+
+    // A runtime change then a structural one before the file's turn: the
+    // reload's file is the only one written.
+    containers.list = [...containers.list, join("d", "10.0.0.5")];
+    const runtime = engine.update();
+    containers.list = [
+      ...containers.list,
+      container(
+        "p",
+        ip("10.0.0.9"),
+        labels({ glue_http_80_host: "b.com", glue_http_80_prefix: "/api" }),
+      ),
     ];
-    const { engine, haproxy } = recordedEngine(
-      { list: () => containers },
-      `${dir}/haproxy.cfg`,
-      { httpBind: ["127.0.0.1:18080"], statsBind: "", tcpBindAddress: "" },
-    );
-    try {
+    await Promise.all([runtime, engine.update()]);
+    await new Promise((r) => setTimeout(r, FILE_QUIET_MS * 1.5));
+    assertEquals([haproxy.reloads, haproxy.installs], [2, 3]);
+    assertIncludes(haproxy.text, "10.0.0.5");
+  }));
+
+Deno.test("loop: while changes keep coming the file is written at most FILE_LAG_MS behind the first", () =>
+  withRecorded(async ({ engine, haproxy }, containers) => {
+    const started = Date.now();
+    let writtenAt: number | null = null;
+    // A change every 50 ms, each quieter than FILE_QUIET_MS apart.
+    for (let i = 0; Date.now() - started < FILE_LAG_MS * 1.5; i++) {
+      containers.list = [...containers.list, join(`j${i}`, `10.0.1.${i + 1}`)];
       await engine.update();
-      const started = Date.now();
-      let writtenAt: number | null = null;
-      // A change every 50 ms, each quieter than FILE_QUIET_MS apart.
-      for (let i = 0; Date.now() - started < FILE_LAG_MS * 1.5; i++) {
-        containers = [
-          ...containers,
-          container(
-            `j${i}`,
-            ip(`10.0.1.${i + 1}`),
-            labels({ glue_http_80_host: "a.com" }),
-          ),
-        ];
-        await engine.update();
-        if (writtenAt === null && haproxy.installs > 1) writtenAt = Date.now();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assertEquals(haproxy.reloads, 1);
-      const lag = (writtenAt ?? Infinity) - started;
-      // 100 ms of slack: one change's interval and the timer's.
-      assertTrue(lag >= FILE_LAG_MS - 60 && lag <= FILE_LAG_MS + 100, `${lag}`);
-    } finally {
-      await engine.close();
+      if (writtenAt === null && haproxy.installs > 1) writtenAt = Date.now();
+      await new Promise((r) => setTimeout(r, 50));
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    assertEquals(haproxy.reloads, 1);
+    const lag = (writtenAt ?? Infinity) - started;
+    // 100 ms of slack: one change's interval and the timer's.
+    assertTrue(lag >= FILE_LAG_MS - 60 && lag <= FILE_LAG_MS + 100, `${lag}`);
+  }));
