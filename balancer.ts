@@ -25,10 +25,10 @@ import {
   runAgent,
   warnCleartext,
 } from "./lib/cli/daemon.ts";
-import type { ListenAddress } from "./lib/report/server.ts";
-import type { Telemetry } from "./lib/report/telemetry.ts";
-import { connectDocker } from "./lib/sources/client.ts";
-import { thisEngine } from "./lib/sources/engine_url.ts";
+import type { ListenAddress } from "./lib/metrics/server.ts";
+import type { Telemetry } from "./lib/metrics/telemetry.ts";
+import { connectDocker } from "./lib/docker/client.ts";
+import { thisEngine } from "./lib/docker/engine_url.ts";
 import { collectRoutes, printable } from "./lib/cli/routes.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";

@@ -15,8 +15,8 @@
  * @module
  */
 
-import type { ContainerRecord } from "../lib/sources/container.ts";
-import { ContainerRecords } from "../lib/sources/records.ts";
+import type { ContainerRecord } from "../lib/docker/container.ts";
+import { ContainerRecords } from "../lib/docker/records.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
 import { recordedEngine } from "../tests/_fixtures/recording_haproxy.ts";
 import { RUNTIME_FLAGS } from "../lib/permissions.ts";

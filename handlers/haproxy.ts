@@ -40,7 +40,7 @@ import {
   parseSourceKind,
   withRemotes,
 } from "../lib/sources/wiring.ts";
-import { otherEngines, splitUrls } from "../lib/sources/engine_url.ts";
+import { otherEngines, splitUrls } from "../lib/docker/engine_url.ts";
 import {
   BalancerService,
   type BalancerSettings,

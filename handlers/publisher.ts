@@ -18,7 +18,7 @@ import { checkAccess, readAccess } from "../lib/sources/etcd_access.ts";
 import { isHostName, isIpLiteral } from "../lib/util/net_address.ts";
 import { getLogger } from "@logtape/logtape";
 import { BaseHandler } from "../lib/agent/base_handler.ts";
-import type { ContainerRecord } from "../lib/sources/container.ts";
+import type { ContainerRecord } from "../lib/docker/container.ts";
 import {
   agentKey,
   checkHostId,

@@ -10,14 +10,14 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { DockerClient } from "../sources/client.ts";
+import type { DockerClient } from "../docker/client.ts";
 import {
   type DockerEvent,
   readEvents,
   RecentEvents,
-} from "../sources/events.ts";
-import { Inventory } from "../sources/inventory.ts";
-import { containerOf, PendingChanges } from "../sources/pending.ts";
+} from "../docker/events.ts";
+import { Inventory } from "../docker/inventory.ts";
+import { containerOf, PendingChanges } from "../docker/pending.ts";
 import {
   applyChange,
   type ChangeContext,
@@ -30,10 +30,10 @@ import {
   type HandlerLike,
   type HandlerSlot,
 } from "./dispatcher.ts";
-import { driftOf, narrowListed } from "../sources/container.ts";
+import { driftOf, narrowListed } from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import type { AgentContext } from "./base_handler.ts";
-import { NO_TELEMETRY, type Telemetry } from "../report/telemetry.ts";
+import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import { NONE } from "./handler_ini.ts";
 import { SecondLooks } from "./second_looks.ts";
 import { errorMessage } from "../util/error_message.ts";

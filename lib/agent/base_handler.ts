@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { DockerClient } from "../sources/client.ts";
-import type { Inventory } from "../sources/inventory.ts";
+import type { DockerClient } from "../docker/client.ts";
+import type { Inventory } from "../docker/inventory.ts";
 import type { HandlerIni } from "./handler_ini.ts";
-import type { Telemetry } from "../report/telemetry.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
 
 /** What the agent offers its handlers. */
 export interface AgentContext {

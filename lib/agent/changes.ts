@@ -8,8 +8,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Inventory } from "../sources/inventory.ts";
-import type { PendingChange } from "../sources/pending.ts";
+import type { Inventory } from "../docker/inventory.ts";
+import type { PendingChange } from "../docker/pending.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import { NONE } from "./handler_ini.ts";
 import type { SecondLooks } from "./second_looks.ts";

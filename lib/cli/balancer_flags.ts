@@ -25,7 +25,7 @@ import {
   DEFAULT_WATCH_SET,
 } from "../haproxy/service.ts";
 import { parseGrace, parseSourceKind, withRemotes } from "../sources/wiring.ts";
-import { engineAddresses, splitUrls } from "../sources/engine_url.ts";
+import { engineAddresses, splitUrls } from "../docker/engine_url.ts";
 
 /** The program's name, in messages. */
 export const PROGRAM = "docker-balancer";

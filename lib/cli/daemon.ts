@@ -9,11 +9,11 @@
 import { getLogger } from "@logtape/logtape";
 import type { Agent } from "../agent/agent.ts";
 import { permissionHint } from "../permissions.ts";
-import { type ListenAddress, parseListen } from "../report/server.ts";
-import { type MetricsListener, startMetrics } from "../report/start.ts";
-import { type PageLogin, readPageLogin } from "../report/page_access.ts";
+import { type ListenAddress, parseListen } from "../metrics/server.ts";
+import { type MetricsListener, startMetrics } from "../metrics/start.ts";
+import { type PageLogin, readPageLogin } from "../metrics/page_access.ts";
 import { errorMessage } from "../util/error_message.ts";
-import { cleartextWarning, type EngineAddress } from "../sources/engine_url.ts";
+import { cleartextWarning, type EngineAddress } from "../docker/engine_url.ts";
 
 const log = getLogger(["docker-glue", "daemon"]);
 

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { DockerClient } from "../sources/client.ts";
-import { Inventory } from "../sources/inventory.ts";
+import type { DockerClient } from "../docker/client.ts";
+import { Inventory } from "../docker/inventory.ts";
 import { damping } from "../routing/damping.ts";
 import {
   formatReport,

@@ -13,7 +13,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ContainerSource } from "../sources/container.ts";
+import type { ContainerSource } from "../docker/container.ts";
 import { checkConfig, ConfigRejectedError } from "./io/apply.ts";
 import { atFault } from "./plan/check_faults.ts";
 import {
@@ -29,7 +29,7 @@ import {
   type ApplyMethod,
   NO_TELEMETRY,
   type Telemetry,
-} from "../report/telemetry.ts";
+} from "../metrics/telemetry.ts";
 import { type RenderInput, TemplateError } from "./render/render.ts";
 import { backoff } from "../util/sleep.ts";
 import { ReportedError } from "../util/reported_error.ts";

@@ -12,8 +12,8 @@ import {
   type ContainerRecord,
   isServing,
   type UnreadableRecord,
-} from "../sources/container.ts";
-import { NO_TELEMETRY, type Telemetry } from "../report/telemetry.ts";
+} from "../docker/container.ts";
+import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import {
   countByReason,

@@ -7,7 +7,7 @@
 import type { DebounceTiming } from "../util/debounce.ts";
 import type { ApplyOptions } from "./io/apply.ts";
 import type { HostMap } from "./plan/plan_types.ts";
-import type { Telemetry } from "../report/telemetry.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
 import type { MapFiles, Renderer } from "./render/render.ts";
 import type { TlsFiles } from "./model/tls.ts";
 import type { HAProxyProcess } from "./io/process.ts";

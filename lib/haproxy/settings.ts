@@ -6,6 +6,7 @@
  * @module
  */
 
+import { SettingsError } from "../util/settings_error.ts";
 import { errorMessage } from "../util/error_message.ts";
 import type { RouteOptions } from "../routing/claims.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
@@ -178,14 +179,6 @@ export function acmeSettings(given: {
     };
   } catch (error) {
     throw new SettingsError(errorMessage(error));
-  }
-}
-
-/** A setting that cannot work; the message names it. */
-export class SettingsError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "SettingsError";
   }
 }
 

@@ -8,8 +8,8 @@
  */
 
 import { errorMessage } from "../util/error_message.ts";
-import type { Telemetry } from "../report/telemetry.ts";
-import type { ContainerSource } from "../sources/container.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
+import type { ContainerSource } from "../docker/container.ts";
 import { Balancer } from "./loop.ts";
 import { ManagedHAProxy } from "./io/process.ts";
 import {
@@ -28,8 +28,8 @@ import {
   type CheckedSettings,
   HAPROXY_DEFAULTS,
   masterSocketFor,
-  SettingsError,
 } from "./settings.ts";
+import { SettingsError } from "../util/settings_error.ts";
 
 async function checkHaproxy(bin: string): Promise<void> {
   try {

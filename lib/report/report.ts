@@ -7,10 +7,7 @@
  * @module
  */
 
-import type {
-  ContainerRecord,
-  UnreadableRecord,
-} from "../sources/container.ts";
+import type { ContainerRecord, UnreadableRecord } from "../docker/container.ts";
 import { isPlainHost, poolKey } from "../haproxy/model/pool.ts";
 import { settingWords } from "../routing/route_settings.ts";
 import type { Finding, UnroutedReason } from "../routing/findings.ts";

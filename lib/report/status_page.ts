@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { HealthAnswer } from "./telemetry.ts";
+import type { HealthAnswer } from "../metrics/telemetry.ts";
 import type { RecentRecord } from "../log.ts";
 import type { RouteReport, RouteRow, ServerRow } from "./report.ts";
 import { escapeHtml } from "../util/html.ts";

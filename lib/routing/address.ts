@@ -5,7 +5,7 @@
  */
 
 import { quoteValue } from "./labels.ts";
-import type { ContainerRecord } from "../sources/container.ts";
+import type { ContainerRecord } from "../docker/container.ts";
 
 /** The address picked for a container, with a note when the choice was not obvious. */
 export interface AddressChoice {

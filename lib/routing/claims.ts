@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ContainerRecord } from "../sources/container.ts";
+import type { ContainerRecord } from "../docker/container.ts";
 import { pickAddress } from "./address.ts";
 import {
   parseNames,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ContainerRecord } from "../sources/container.ts";
+import type { ContainerRecord } from "../docker/container.ts";
 
 /** How long a restarted container must run before it is routed again. */
 export const SETTLE_MS = 30_000;

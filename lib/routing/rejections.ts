@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ContainerRecord } from "../sources/container.ts";
+import type { ContainerRecord } from "../docker/container.ts";
 import { writeAtomically } from "../util/files.ts";
 import type { Finding } from "./findings.ts";
 import type { HttpRoute, RouteTable, TcpRoute } from "./route_types.ts";

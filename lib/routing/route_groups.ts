@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ContainerRecord } from "../sources/container.ts";
+import type { ContainerRecord } from "../docker/container.ts";
 import {
   claimsOf,
   type HttpClaim,

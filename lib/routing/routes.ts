@@ -19,7 +19,7 @@ import {
   type ContainerRecord,
   isServing,
   recordKey,
-} from "../sources/container.ts";
+} from "../docker/container.ts";
 import { lowerBound, sameItems } from "../util/arrays.ts";
 import type { Finding } from "./findings.ts";
 import type { HttpClaim, RouteOptions, TcpClaim } from "./claims.ts";

@@ -19,7 +19,7 @@ import type {
   ContainerRecord,
   HealthState,
   PublishedPort,
-} from "./container.ts";
+} from "../docker/container.ts";
 
 /** Document format version; bumped on incompatible changes. */
 export const DOCUMENT_VERSION = 1;

@@ -12,8 +12,8 @@ import type {
   ContainerRecord,
   HealthState,
   PublishedPort,
-} from "./container.ts";
-import { isHealthState } from "./container.ts";
+} from "../docker/container.ts";
+import { isHealthState } from "../docker/container.ts";
 import { isIpLiteral, isPort } from "../util/net_address.ts";
 import { DOCUMENT_VERSION } from "./document.ts";
 

@@ -11,15 +11,15 @@ import type {
   ContainerRecord,
   ContainerSource,
   UnreadableRecord,
-} from "./container.ts";
+} from "../docker/container.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { normalizePrefix, parseContainerKey } from "./document.ts";
 import { DocumentError, parseContainerDocument } from "./document_read.ts";
 import { EtcdClient } from "./etcd_client.ts";
 import { Latch } from "../util/latch.ts";
-import { ContainerRecords } from "./records.ts";
+import { ContainerRecords } from "../docker/records.ts";
 import type { WatchEvent } from "./etcd_wire.ts";
-import { NO_TELEMETRY, type Telemetry } from "../report/telemetry.ts";
+import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 const log = getLogger(["docker-glue", "etcd"]);

@@ -16,15 +16,15 @@ import { errorMessage } from "../util/error_message.ts";
 import { getLogger } from "@logtape/logtape";
 import { Agent } from "../agent/agent.ts";
 import { NONE } from "../agent/handler_ini.ts";
-import { connectDocker } from "./client.ts";
-import { cleartextWarning, type EngineAddress } from "./engine_url.ts";
+import { connectDocker } from "../docker/client.ts";
+import { cleartextWarning, type EngineAddress } from "../docker/engine_url.ts";
 import type {
   ChangeJournal,
   ContainerRecord,
   ContainerSource,
-} from "./container.ts";
-import type { Inventory } from "./inventory.ts";
-import type { Telemetry } from "../report/telemetry.ts";
+} from "../docker/container.ts";
+import type { Inventory } from "../docker/inventory.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
 import { Latch } from "../util/latch.ts";
 
 const log = getLogger(["docker-glue", "engines"]);

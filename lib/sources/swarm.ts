@@ -19,9 +19,9 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { type DockerClient, statusCodeOf } from "./client.ts";
-import type { ContainerRecord, ContainerSource } from "./container.ts";
-import { readEvents } from "./events.ts";
+import { type DockerClient, statusCodeOf } from "../docker/client.ts";
+import type { ContainerRecord, ContainerSource } from "../docker/container.ts";
+import { readEvents } from "../docker/events.ts";
 import { backoff, sleep } from "../util/sleep.ts";
 import { Latch } from "../util/latch.ts";
 import { Debouncer } from "../util/debounce.ts";

@@ -11,14 +11,14 @@ import type {
   ContainerRecord,
   ContainerSource,
   UnreadableRecord,
-} from "./container.ts";
-import type { DockerClient } from "./client.ts";
-import type { Inventory } from "./inventory.ts";
+} from "../docker/container.ts";
+import type { DockerClient } from "../docker/client.ts";
+import type { Inventory } from "../docker/inventory.ts";
 import { SwarmSource } from "./swarm.ts";
-import type { Telemetry } from "../report/telemetry.ts";
-import { SettingsError } from "../haproxy/settings.ts";
+import type { Telemetry } from "../metrics/telemetry.ts";
+import { SettingsError } from "../util/settings_error.ts";
 import type { EtcdAccess } from "./etcd_access.ts";
-import type { EngineAddress } from "./engine_url.ts";
+import type { EngineAddress } from "../docker/engine_url.ts";
 import { durationMs } from "../util/duration.ts";
 
 /** How long the first read of other hosts' engines may hold up the first configuration. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ContainerRecord } from "../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Changes one aspect of a test container. */

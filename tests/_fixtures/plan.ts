@@ -7,7 +7,7 @@
  */
 
 import { container, ip, labels, type Option } from "./containers.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { BUILTIN_DIR } from "../../lib/haproxy/render/builtin_templates.ts";
 import { type Plan } from "../../lib/haproxy/plan/plan_types.ts";
 import { planChange } from "../../lib/haproxy/plan/plan.ts";

@@ -14,7 +14,7 @@ import type { RuntimeApi, ServerState } from "../../lib/haproxy/io/runtime.ts";
 import { RuntimeError } from "../../lib/haproxy/io/runtime.ts";
 import { parseMapText } from "../../lib/haproxy/model/pool.ts";
 import type { ApplyOutcome } from "../../lib/haproxy/io/apply.ts";
-import type { ContainerSource } from "../../lib/sources/container.ts";
+import type { ContainerSource } from "../../lib/docker/container.ts";
 import { Balancer } from "../../lib/haproxy/loop.ts";
 import {
   type ListenOptions,

@@ -6,7 +6,7 @@
 
 import type { RouteOptions } from "../../lib/routing/claims.ts";
 import type { RouteTable, Server } from "../../lib/routing/route_types.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 
 /** Servers as `name@address:port*weight`, space-separated. */
 export function describeServers(servers: readonly Server[]): string {

@@ -7,8 +7,8 @@
  */
 
 import fc from "fast-check";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
-import type { ContainerRecords } from "../../lib/sources/records.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
+import type { ContainerRecords } from "../../lib/docker/records.ts";
 
 /** Sequences of container sets: each step up to `perStep` specs, one per id. */
 export function stepsOf<S extends { id: number }>(

@@ -2,7 +2,7 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { Agent, type HandlerSlot } from "../../lib/agent/agent.ts";
 import { parseEvents } from "../../lib/agent/handler_ini.ts";
-import { connectDocker } from "../../lib/sources/client.ts";
+import { connectDocker } from "../../lib/docker/client.ts";
 
 /** An agent that never talks to Docker: these tests call dispatch directly. */
 function agent(): Agent {

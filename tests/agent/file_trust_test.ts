@@ -13,7 +13,7 @@ import { untrustedBecause } from "../../lib/agent/file_trust.ts";
 import { loadHandlers } from "../../lib/agent/loader.ts";
 import { BUILTIN_REGISTRY } from "../../handlers/registry.ts";
 import { Agent } from "../../lib/agent/agent.ts";
-import { connectDocker } from "../../lib/sources/client.ts";
+import { connectDocker } from "../../lib/docker/client.ts";
 
 /** Whether the tests run as root: a file made now belongs to the user making it. */
 async function runAsRoot(): Promise<boolean> {

@@ -5,7 +5,7 @@ import {
 } from "../_fixtures/assert.ts";
 import { Agent } from "../../lib/agent/agent.ts";
 import { loadHandlers } from "../../lib/agent/loader.ts";
-import { connectDocker } from "../../lib/sources/client.ts";
+import { connectDocker } from "../../lib/docker/client.ts";
 import { BUILTIN_REGISTRY } from "../../handlers/registry.ts";
 import { ScriptHandler } from "../../handlers/exec.ts";
 import { HAProxyHandler } from "../../handlers/haproxy.ts";

@@ -7,7 +7,7 @@
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { Agent } from "../../lib/agent/agent.ts";
 import { parseEvents } from "../../lib/agent/handler_ini.ts";
-import { connectDocker, type DockerClient } from "../../lib/sources/client.ts";
+import { connectDocker, type DockerClient } from "../../lib/docker/client.ts";
 import {
   docker,
   ensureImage,

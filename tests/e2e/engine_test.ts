@@ -10,7 +10,7 @@ import {
   assertRejects,
 } from "../_fixtures/assert.ts";
 import { container, ip, labels } from "../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { ReportedError } from "../../lib/util/reported_error.ts";
 import { createBalancer } from "../../lib/haproxy/setup.ts";
 import { checkSettings } from "../../lib/haproxy/settings.ts";

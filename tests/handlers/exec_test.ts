@@ -8,7 +8,7 @@ import { notRunning, processState } from "../_fixtures/process.ts";
 import { Agent, ReportedError } from "../../lib/agent/agent.ts";
 import { HandlerDisabledError } from "../../lib/agent/base_handler.ts";
 import { parseHandlerIni } from "../../lib/agent/handler_ini.ts";
-import { connectDocker } from "../../lib/sources/client.ts";
+import { connectDocker } from "../../lib/docker/client.ts";
 import { ScriptHandler } from "../../handlers/exec.ts";
 
 const SCRIPTS = new URL("../../handler-scripts", import.meta.url).pathname;

@@ -12,14 +12,14 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import { container, ip, labels } from "../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { ReportedError } from "../../lib/util/reported_error.ts";
 import { createBalancer as create } from "../../lib/haproxy/setup.ts";
 import {
   checkSettings,
   type HAProxySettings,
 } from "../../lib/haproxy/settings.ts";
-import type { ContainerSource } from "../../lib/sources/container.ts";
+import type { ContainerSource } from "../../lib/docker/container.ts";
 import {
   parseRejections,
   rejectionsFile,

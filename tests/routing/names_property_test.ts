@@ -10,10 +10,7 @@ import fc from "fast-check";
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { haproxyCheck } from "../_fixtures/haproxy.ts";
 import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
-import {
-  type ContainerRecord,
-  recordKey,
-} from "../../lib/sources/container.ts";
+import { type ContainerRecord, recordKey } from "../../lib/docker/container.ts";
 import { buildRoutes, RouteBuilder } from "../../lib/routing/routes.ts";
 import type { RouteTable } from "../../lib/routing/route_types.ts";
 import { builtin } from "../_fixtures/render.ts";

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { haproxyCheck } from "../_fixtures/haproxy.ts";
 import { container, exposes, ip, labels } from "../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { buildRoutes } from "../../lib/routing/routes.ts";
 import { NO_ROUTES, Renderer } from "../../lib/haproxy/render/render.ts";
 import { DEFAULT_TEMPLATE_DIRS } from "../../lib/haproxy/render/builtin_templates.ts";

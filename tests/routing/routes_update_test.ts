@@ -17,8 +17,8 @@ import {
   labels,
   type Option,
 } from "../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
-import { ContainerRecords } from "../../lib/sources/records.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
+import { ContainerRecords } from "../../lib/docker/records.ts";
 import { buildRoutes, RouteBuilder } from "../../lib/routing/routes.ts";
 import { recordsBy, stepsOf, syncRecords } from "../_fixtures/steps.ts";
 

@@ -7,7 +7,7 @@ import { describeServers, warningsOf } from "../_fixtures/routes.ts";
 import { buildRoutes } from "../../lib/routing/routes.ts";
 import { type RouteTable } from "../../lib/routing/route_types.ts";
 import type { RouteOptions } from "../../lib/routing/claims.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { listenPorts } from "../../lib/haproxy/settings.ts";
 import {
   container,

@@ -11,8 +11,8 @@ import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { container, labels, publishes } from "../_fixtures/containers.ts";
 import { foreignLines, HOSTILE } from "../_fixtures/config_lines.ts";
 import { recordedEngine } from "../_fixtures/recording_haproxy.ts";
-import type { ContainerRecord } from "../../lib/sources/container.ts";
-import { ContainerRecords } from "../../lib/sources/records.ts";
+import type { ContainerRecord } from "../../lib/docker/container.ts";
+import { ContainerRecords } from "../../lib/docker/records.ts";
 import { containerDocument } from "../../lib/sources/document.ts";
 import {
   DocumentError,

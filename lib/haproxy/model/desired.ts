@@ -14,7 +14,7 @@ import {
   type ContainerRecord,
   type ContainerSource,
   recordKey,
-} from "../../sources/container.ts";
+} from "../../docker/container.ts";
 import { type Companions, companionsFor, installedPool } from "./companions.ts";
 import { damping, restarted } from "../../routing/damping.ts";
 import type { BalancerOptions } from "../options.ts";

@@ -15,8 +15,8 @@ import {
   labels,
   type Option,
 } from "../../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../../lib/sources/container.ts";
-import { ContainerRecords } from "../../../lib/sources/records.ts";
+import type { ContainerRecord } from "../../../lib/docker/container.ts";
+import { ContainerRecords } from "../../../lib/docker/records.ts";
 import { DesiredState } from "../../../lib/haproxy/model/desired.ts";
 import type { BalancerOptions } from "../../../lib/haproxy/options.ts";
 import { LoopReport } from "../../../lib/haproxy/loop_report.ts";

@@ -10,7 +10,7 @@
 import fc from "fast-check";
 import { assertEquals, assertTrue } from "../../_fixtures/assert.ts";
 import { container, ip, labels } from "../../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../../lib/docker/container.ts";
 import { HostPool } from "../../../lib/haproxy/model/host_pool.ts";
 import { type PoolAssignment } from "../../../lib/haproxy/model/pool.ts";
 import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";

@@ -13,7 +13,7 @@ import {
   assertTrue,
 } from "../../_fixtures/assert.ts";
 import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../../lib/docker/container.ts";
 import {
   modelOf,
   slotShapes,

@@ -9,7 +9,7 @@ import {
   assertTrue,
 } from "../../_fixtures/assert.ts";
 import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../../lib/docker/container.ts";
 import { planChange } from "../../../lib/haproxy/plan/plan.ts";
 import { EMPTY_POOL, POOL_SPARE } from "../../../lib/haproxy/model/pool.ts";
 import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";

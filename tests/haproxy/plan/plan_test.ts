@@ -6,7 +6,7 @@
 
 import { assertEquals, assertIncludes } from "../../_fixtures/assert.ts";
 import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
-import type { ContainerRecord } from "../../../lib/sources/container.ts";
+import type { ContainerRecord } from "../../../lib/docker/container.ts";
 import { commandsFor } from "../../../lib/haproxy/plan/runtime_ops.ts";
 import { planChange, templateFit } from "../../../lib/haproxy/plan/plan.ts";
 import { shapeOf } from "../../../lib/haproxy/render/config_shape.ts";

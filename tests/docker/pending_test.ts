@@ -1,6 +1,6 @@
 import { assertEquals } from "../_fixtures/assert.ts";
-import type { DockerEvent } from "../../lib/sources/events.ts";
-import { containerOf, PendingChanges } from "../../lib/sources/pending.ts";
+import type { DockerEvent } from "../../lib/docker/events.ts";
+import { containerOf, PendingChanges } from "../../lib/docker/pending.ts";
 
 function event(
   action: string,

@@ -5,7 +5,7 @@ import {
   readEvents,
   RecentEvents,
   toEvent,
-} from "../../lib/sources/events.ts";
+} from "../../lib/docker/events.ts";
 
 async function collect(chunks: (string | Uint8Array)[]): Promise<EventLine[]> {
   async function* source() {

@@ -9,7 +9,7 @@ import {
   isLoopback,
   pageRefusal,
   readPageLogin,
-} from "../../lib/report/page_access.ts";
+} from "../../lib/metrics/page_access.ts";
 
 const LOGIN = { user: "ops", password: "s3cret:with colon" };
 const basic = (text: string) => `Basic ${btoa(text)}`;

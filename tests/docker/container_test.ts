@@ -4,7 +4,7 @@ import {
   isServing,
   narrowInspect,
   narrowListed,
-} from "../../lib/sources/container.ts";
+} from "../../lib/docker/container.ts";
 import { container, health, paused, stopped } from "../_fixtures/containers.ts";
 
 const inspect = JSON.parse(

@@ -9,7 +9,7 @@ import {
   EngineUrlError,
   parseEngineUrl,
   splitUrls,
-} from "../../lib/sources/engine_url.ts";
+} from "../../lib/docker/engine_url.ts";
 
 const noEnv = () => undefined;
 

@@ -3,9 +3,9 @@ import {
   assertIncludes,
   assertThrows,
 } from "../_fixtures/assert.ts";
-import { Health } from "../../lib/report/telemetry.ts";
-import { PrometheusTelemetry } from "../../lib/report/prometheus.ts";
-import { parseListen } from "../../lib/report/server.ts";
+import { Health } from "../../lib/metrics/telemetry.ts";
+import { PrometheusTelemetry } from "../../lib/metrics/prometheus.ts";
+import { parseListen } from "../../lib/metrics/server.ts";
 import { metricsAddress } from "../../lib/cli/daemon.ts";
 
 Deno.test("health: 200 only while every source is connected and the last apply succeeded", () => {

@@ -6,7 +6,7 @@
 
 import { assertEquals } from "../_fixtures/assert.ts";
 import { container, ip } from "../_fixtures/containers.ts";
-import { ContainerRecords } from "../../lib/sources/records.ts";
+import { ContainerRecords } from "../../lib/docker/records.ts";
 
 Deno.test("records: journals take the ids changed since their last take", () => {
   const records = new ContainerRecords();
