@@ -2,27 +2,27 @@
  * `docker-balancer routes`: the routes the engine builds from the
  * containers as they are now, the state HAProxy reports for each server,
  * and every container that is not routed, with the reason. The same route
- * model and damping as the engine; HAProxy is asked over its admin socket.
+ * builder, damping and rejections as the daemon (routing/routed.ts); HAProxy
+ * is asked over its admin socket.
  *
  * @module
  */
 
 import type { DockerClient } from "../docker/client.ts";
 import { Inventory } from "../docker/inventory.ts";
-import { damping } from "../routing/damping.ts";
 import {
   formatReport,
   type RouteReport,
   routeReport,
   unroutedOf,
 } from "../report/report.ts";
-import { buildRoutes } from "../routing/routes.ts";
+import { RoutedState } from "../routing/routed.ts";
 import { askHAProxy } from "../report/haproxy_view.ts";
 import { readOrNull } from "../util/files.ts";
 import {
   parseRejections,
+  Rejections,
   rejectionsFile,
-  withoutRejected,
 } from "../routing/rejections.ts";
 import { readSourceOnce } from "../sources/wiring.ts";
 import type { ServiceSettings } from "../haproxy/service.ts";
@@ -45,18 +45,17 @@ export async function collectRoutes(
     { docker, inventory: new Inventory(docker) },
     SOURCE_READ_MS,
   );
-  const { damped } = damping(all, Date.now());
-  // The listeners the daemon's HAProxy would not open (rejections.ts).
+  // The listeners and routes the daemon's HAProxy would not take (rejections.ts).
   const rejected = parseRejections(
     await readOrNull(rejectionsFile(settings.haproxy.given.configFile)) ??
       "[]",
   );
-  const { table } = withoutRejected(
-    buildRoutes(all.filter((container) => !damped.has(container.id)), options),
-    rejected,
-    all,
-    Date.now(),
-  );
+  // Built as the daemon builds it, from every container.
+  const { built: table, damped } = await new RoutedState(
+    options,
+    new Rejections(null, rejected),
+    null,
+  ).build(() => all, Date.now());
   const unrouted = unroutedOf(
     all,
     table.findings,

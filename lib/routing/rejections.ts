@@ -284,9 +284,16 @@ export class Rejections {
   /** Unknown at first: a file left by an earlier run is replaced. */
   #saved = "";
 
-  /** Creates the set; `file` is where it is kept for `routes`, null for nowhere (a dry run). */
-  constructor(file: string | null) {
+  /**
+   * Creates the set; `file` is where it is kept for `routes`, null for
+   * nowhere (a dry run, or `routes` reading the daemon's, `current`).
+   */
+  constructor(
+    file: string | null,
+    current: ReadonlyMap<string, Rejection> = new Map(),
+  ) {
     this.#file = file;
+    this.#current = new Map(current);
   }
 
   /** The table without the rejected listeners that still hold (see {@link withoutRejected}). */

@@ -13,10 +13,8 @@ import {
   type ChangeJournal,
   type ContainerRecord,
   type ContainerSource,
-  recordKey,
 } from "../../docker/container.ts";
 import { type Companions, companionsFor, installedPool } from "./companions.ts";
-import { damping, restarted } from "../../routing/damping.ts";
 import type { BalancerOptions } from "../options.ts";
 import { HostPool } from "./host_pool.ts";
 import {
@@ -26,7 +24,8 @@ import {
 } from "../../routing/rejections.ts";
 import type { RenderInput } from "../render/render.ts";
 import type { RouteTable } from "../../routing/route_types.ts";
-import { RouteBuilder, type RouteChanges } from "../../routing/routes.ts";
+import type { RouteChanges } from "../../routing/routes.ts";
+import { RoutedState } from "../../routing/routed.ts";
 import {
   type HAProxyModel,
   type Modelled,
@@ -70,12 +69,8 @@ export class DesiredState {
   /** The last table and its model, to build the next model from. */
   #modelled: Modelled | null = null;
   /** The route table, kept up to date container by container. */
-  readonly #routes: RouteBuilder;
+  readonly #routed: RoutedState;
   readonly #journal: ChangeJournal | null;
-  /** The running containers restarted by their policy, by id. */
-  readonly #restarted = new Map<string, ContainerRecord>();
-  /** The keys of the containers damped at the last build. */
-  #damped: ReadonlySet<string> = new Set();
 
   /**
    * With the source's `journal`, an update looks only at the containers
@@ -87,7 +82,6 @@ export class DesiredState {
   ) {
     this.#journal = journal;
     this.#options = options;
-    this.#routes = new RouteBuilder(options.routes);
     this.#slotShape = slotShapes(
       (input) => options.renderer.render(input),
       (text) => parseShape(text).skeleton,
@@ -95,6 +89,7 @@ export class DesiredState {
     this.#rejections = new Rejections(
       options.dryRun ? null : rejectionsFile(options.apply.configFile),
     );
+    this.#routed = new RoutedState(options.routes, this.#rejections, journal);
   }
 
   /** The wanted state for the source's containers as they are now. */
@@ -103,11 +98,10 @@ export class DesiredState {
     let listed: readonly ContainerRecord[] | null = null;
     // Listed once, and only when something needs every container.
     const all = () => listed ??= source.list();
-    const { routes, looping, damped, recheckAt } = this.#routeTable(all);
-    const built = await this.#rejections.filter(routes, all, Date.now());
+    const { built, looping, damped, recheckAt, changes: routeChanges } =
+      await this.#routed.build(all, Date.now());
     let table: RouteTable & RenderInput = built;
-    // The builder's changes hold for its own table only.
-    let changes = built === routes ? this.#routes.changes : null;
+    let changes = routeChanges;
     let hostMaps;
     if (options.maps?.http !== undefined) {
       if (options.once && !this.#seeded) {
@@ -162,61 +156,6 @@ export class DesiredState {
 
   /** Stops the source's journal. */
   close(): void {
-    this.#journal?.close();
-  }
-
-  /**
-   * The route table without the containers caught in a restart loop, which
-   * are looked at again when the first of them has run long enough.
-   */
-  #routeTable(all: () => readonly ContainerRecord[]): {
-    routes: RouteTable;
-    looping: ContainerRecord[];
-    damped: ReadonlySet<string>;
-    recheckAt: number | undefined;
-  } {
-    const journal = this.#journal;
-    const ids = journal?.take() ?? null;
-    // Only a restarted container can be damped: those are kept by key.
-    const candidates = this.#restarted;
-    if (ids === null || journal === null) {
-      candidates.clear();
-      for (const c of all()) if (restarted(c)) candidates.set(recordKey(c), c);
-    } else {
-      for (const id of ids) {
-        const container = journal.get(id);
-        if (container !== undefined && restarted(container)) {
-          candidates.set(id, container);
-        } else candidates.delete(id);
-      }
-    }
-    const looping = [...candidates.values()];
-    const { damped, recheckAt } = damping(looping, Date.now());
-    const keys = new Set(
-      [...candidates].filter(([, c]) => damped.has(c.id)).map(([key]) => key),
-    );
-    const before = this.#damped;
-    this.#damped = keys;
-    const done = (routes: RouteTable) => ({
-      routes,
-      looping,
-      damped,
-      recheckAt,
-    });
-    if (ids === null || journal === null) {
-      return done(this.#routes.build(
-        keys.size === 0 ? all() : all().filter((c) => !keys.has(recordKey(c))),
-      ));
-    }
-    // A container damped or no longer damped changed for the routes too.
-    const touched = before.size === 0 && keys.size === 0 ? ids : new Set([
-      ...ids,
-      ...[...before].filter((key) => !keys.has(key)),
-      ...[...keys].filter((key) => !before.has(key)),
-    ]);
-    return done(this.#routes.update(
-      touched,
-      (key) => keys.has(key) ? undefined : journal.get(key),
-    ));
+    this.#routed.close();
   }
 }
