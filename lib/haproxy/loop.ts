@@ -38,6 +38,7 @@ import { type Desired, DesiredState } from "./model/desired.ts";
 import {
   Burst,
   type Capabilities,
+  noRuntime,
   type Running,
   step,
   takeBack,
@@ -100,12 +101,12 @@ interface FileDue {
  * Whether the file due since `since` is written before the updates asked
  * for: only when it has fallen {@link FILE_LAG_MS} behind.
  */
-export function fileFirst(since: number, now: number): boolean {
+function fileFirst(since: number, now: number): boolean {
   return now - since >= FILE_LAG_MS;
 }
 
 /** When the file due since `since` is written, after a change `now`. */
-export function fileAt(since: number, now: number): number {
+function fileAt(since: number, now: number): number {
   return Math.min(now + FILE_QUIET_MS, since + FILE_LAG_MS);
 }
 
@@ -696,7 +697,7 @@ export class Balancer {
     const running = this.#running;
     const reloaded = await this.#effects.reload(
       running.statesTrusted && running.text !== null &&
-        this.#capabilities.permitted && this.#capabilities.misfit === null,
+        noRuntime(this.#capabilities) === null,
       running.text,
     );
     if (reloaded.refused) this.#refused();
@@ -810,23 +811,25 @@ export class Balancer {
    */
   async #takeBack(): Promise<void> {
     const back = takeBack(this.#running, this.#options.tls);
-    if ("ops" in back && back.ops.length === 0) return;
-    const sent = "ops" in back
-      ? await this.#effects.send(back.ops, back.to.companions)
-      : { ok: false as const, error: back.reason, refused: false };
-    if (sent.ok && "ops" in back) {
-      this.#running = {
-        ...this.#running,
-        model: back.to.model,
-        companions: runningOf(back.to.companions),
-      };
-      log.warn(
-        "Took back the runtime change HAProxy's check of the file rejected: {summary}",
-        { summary: summarize(back.ops) },
-      );
-      return;
-    }
-    if (!sent.ok && sent.refused) this.#refused();
+    let why: string;
+    if ("ops" in back) {
+      if (back.ops.length === 0) return;
+      const sent = await this.#effects.send(back.ops, back.to.companions);
+      if (sent.ok) {
+        this.#running = {
+          ...this.#running,
+          model: back.to.model,
+          companions: runningOf(back.to.companions),
+        };
+        log.warn(
+          "Took back the runtime change HAProxy's check of the file rejected: {summary}",
+          { summary: summarize(back.ops) },
+        );
+        return;
+      }
+      if (sent.refused) this.#refused();
+      why = sent.error;
+    } else why = back.reason;
     // HAProxy now runs servers no file describes; the next reload ends it.
     this.#running = {
       ...this.#running,
@@ -835,7 +838,7 @@ export class Balancer {
       model: null,
     };
     log.error("Cannot take back the rejected runtime change: {error}", {
-      error: sent.ok ? "" : sent.error,
+      error: why,
     });
   }
 

@@ -21,8 +21,6 @@ import { RouteBuilder, type RouteChanges } from "./routes.ts";
 
 /** One build's route table, and what was left out of it. */
 export interface Routed {
-  /** The builder's table, before rejections. */
-  readonly routes: RouteTable;
   /** The table without what HAProxy rejected. */
   readonly built: RouteTable;
   /** The containers restarted by their policy, and the ids of those damped. */
@@ -67,7 +65,7 @@ export class RoutedState {
     const built = await this.#rejections.filter(routes, all, now);
     // The builder's changes hold for its own table only.
     const changes = built === routes ? this.#routes.changes : null;
-    return { routes, built, looping, damped, recheckAt, changes };
+    return { built, looping, damped, recheckAt, changes };
   }
 
   /** Stops the source's journal. */

@@ -58,12 +58,12 @@ export interface Cleanup {
 export class HAProxyEffects {
   readonly #options: BalancerOptions;
   readonly #certs: CertWriter;
-  readonly admin: RuntimeApi | null;
+  readonly #admin: RuntimeApi | null;
 
   constructor(options: BalancerOptions) {
     this.#options = options;
     this.#certs = new CertWriter(options.tls);
-    this.admin = options.adminSocket
+    this.#admin = options.adminSocket
       ? options.runtimeApi ?? new AdminSocket(options.adminSocket)
       : null;
   }
@@ -73,7 +73,7 @@ export class HAProxyEffects {
     ops: readonly RuntimeOp[],
     companions: Companions,
   ): Promise<SendResult> {
-    const admin = this.admin;
+    const admin = this.#admin;
     if (admin === null) {
       return { ok: false, error: "no admin socket", refused: false };
     }
@@ -186,9 +186,9 @@ export class HAProxyEffects {
     const file = this.#options.stateFile;
     const result = { statesNotSaved: null as string | null, refused: false };
     if (file === undefined) return result;
-    if (save && this.admin !== null) {
+    if (save && this.#admin !== null) {
       try {
-        await writeAtomically(file, await this.admin.serversStateText());
+        await writeAtomically(file, await this.#admin.serversStateText());
         return result;
       } catch (error) {
         if (error instanceof Deno.errors.NotCapable) result.refused = true;

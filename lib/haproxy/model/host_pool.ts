@@ -104,12 +104,11 @@ export class HostPool {
     }
     // The last pooled routes, before edit replaces them.
     const from = state.pooled.routes;
-    const grew = grow(state, known);
     const edited = edit(state, table, known);
     state.table = table;
     this.#state = state;
     this.#assignment = edited.assignment;
-    this.#changes = changes === null || grew || edited.changes === null
+    this.#changes = changes === null || edited.grew || edited.changes === null
       ? null
       : { from, ...edited.changes };
     return state.pooled;
@@ -178,14 +177,11 @@ function compared(before: RouteTable, after: RouteTable): RouteChanges {
 }
 
 /**
- * Grows the pool when the hosts after `changes` outgrow it (or it is
- * empty): to the hosts and {@link POOL_SPARE} spares, or a quarter more,
- * whichever is more. Returns whether it grew.
+ * Grows the pool when `routed` hosts outgrow it (or it is empty): to the
+ * hosts and {@link POOL_SPARE} spares, or a quarter more, whichever is
+ * more. Returns whether it grew.
  */
-function grow(state: State, changes: RouteChanges): boolean {
-  const removed = changes.removed.filter((route) => state.copies.has(route));
-  const routed = state.bySlot.size - removed.length +
-    changes.added.filter(isPlainHost).length;
+function grow(state: State, routed: number): boolean {
   if (routed <= state.size && state.size > 0) return false;
   const size = routed + Math.max(POOL_SPARE, Math.ceil(routed / 4));
   const pool = state.pooled.pool.slice();
@@ -199,7 +195,7 @@ function grow(state: State, changes: RouteChanges): boolean {
 
 /**
  * The assignment after `changes`, `state` brought up to date with it (the
- * pool large enough already, {@link grow}).
+ * pool grown first when the hosts outgrow it).
  */
 function edit(
   state: State,
@@ -208,9 +204,11 @@ function edit(
 ): {
   assignment: PoolAssignment;
   changes: Omit<RouteChanges, "from"> | null;
+  grew: boolean;
 } {
   const removed = changes.removed.filter((route) => state.copies.has(route));
   const added = inMatchOrder(changes.added.filter(isPlainHost));
+  const grew = grow(state, state.bySlot.size - removed.length + added.length);
   // Changed in place: only the last assignment is ever read again.
   const { slots, parked, bySlot, copies } = state;
   const touched = new Set<number>();
@@ -301,6 +299,7 @@ function edit(
     changes: edited === null
       ? null
       : { removed: edited.removed, added: edited.added },
+    grew,
   };
 }
 

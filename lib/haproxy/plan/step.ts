@@ -12,6 +12,7 @@
 import {
   companionChanges,
   type Companions,
+  NO_COMPANIONS,
   type RunningCompanions,
 } from "../model/companions.ts";
 import { type HAProxyModel, tableOf } from "../model/model.ts";
@@ -59,7 +60,7 @@ export const UNKNOWN: Running = {
   model: null,
   lost: null,
   filed: null,
-  companions: { maps: new Map(), certs: [] },
+  companions: NO_COMPANIONS,
   lastReload: -Infinity,
   statesTrusted: true,
 };
