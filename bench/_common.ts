@@ -29,7 +29,7 @@ export async function reloads(): Promise<number> {
 }
 
 /** The machine, HAProxy, Docker and Deno, in one line for the record. */
-export async function machine(): Promise<string> {
+async function machine(): Promise<string> {
   // Deno reads /proc only with every permission; lscpu and free read it for us.
   const cpu = /Model name:\s*(.*)/.exec(await sh("lscpu"))?.[1] ??
     "unknown CPU";
@@ -37,6 +37,19 @@ export async function machine(): Promise<string> {
   const haproxy = (await sh("haproxy", "-v")).split("\n")[0];
   const engine = await docker("version", "--format", "{{.Server.Version}}");
   return `${navigator.hardwareConcurrency} cores (${cpu}), ${mem} memory; ${haproxy}; Docker ${engine}; Deno ${Deno.version.deno}`;
+}
+
+/**
+ * Prints the machine and the command a run's figures come from: `task` as
+ * `deno task` names it, `--quick` when given, and `note` (default: when).
+ */
+export async function printRun(
+  task: string,
+  quick: boolean,
+  note = new Date().toISOString(),
+): Promise<void> {
+  console.log(`machine: ${await machine()}`);
+  console.log(`command: deno task ${task}${quick ? " --quick" : ""}; ${note}`);
 }
 
 /** Prints one Markdown table row. */

@@ -32,9 +32,9 @@ import {
 } from "../tests/e2e/_harness.ts";
 import {
   answeredAt,
-  machine,
   ms,
   percentile,
+  printRun,
   reloads,
   row,
 } from "./_common.ts";
@@ -100,12 +100,7 @@ const balancer = startBalancer([
   ...dir.listenArgs(port),
 ]);
 try {
-  console.log(`machine: ${await machine()}`);
-  console.log(
-    `command: deno task bench:e2e${quick ? " --quick" : ""}; ${
-      new Date().toISOString()
-    }`,
-  );
+  await printRun("bench:e2e", quick);
   await balancer.waitForLine(/Started HAProxy/);
   console.log("\n| measure | containers running | result | floor |");
   console.log("|---|---|---|---|");

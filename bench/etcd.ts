@@ -22,7 +22,7 @@ import { TestEtcd } from "../tests/e2e/_etcd.ts";
 import { container, labels, publishes } from "../tests/_fixtures/containers.ts";
 import { containerDocument, containerKey } from "../lib/sources/document.ts";
 import { EtcdClient } from "../lib/sources/etcd_client.ts";
-import { answeredAt, machine, ms, percentile, row } from "./_common.ts";
+import { answeredAt, ms, percentile, printRun, row } from "./_common.ts";
 
 const quick = Deno.args.includes("--quick");
 const SIZES = quick ? [20, 100] : [200, 4000];
@@ -96,12 +96,7 @@ const balancer = startBalancer([
   ...dir.listenArgs(port),
 ]);
 try {
-  console.log(`machine: ${await machine()}`);
-  console.log(
-    `command: deno task bench:etcd${quick ? " --quick" : ""}; ${
-      new Date().toISOString()
-    }`,
-  );
+  await printRun("bench:etcd", quick);
   await balancer.waitForLine(/Started HAProxy/);
   console.log(
     "\n| measure | containers published | p50 | p95 | floor (etcd put p50) |",

@@ -34,7 +34,7 @@ import {
   servedCert,
 } from "../tests/e2e/_tls.ts";
 import { startPebble } from "../tests/e2e/_pebble.ts";
-import { machine, ms, percentile, reloads, row } from "./_common.ts";
+import { ms, percentile, printRun, reloads, row } from "./_common.ts";
 
 const quick = Deno.args.includes("--quick");
 const SAMPLES = quick ? 3 : 15;
@@ -75,11 +75,10 @@ const balancer = startBalancer([
   ...(await pebble.balancerArgs(dir.path)),
 ]);
 try {
-  console.log(`machine: ${await machine()}`);
-  console.log(
-    `command: deno task bench:https${
-      quick ? " --quick" : ""
-    }; Pebble certificates valid ${VALIDITY_S} s`,
+  await printRun(
+    "bench:https",
+    quick,
+    `Pebble certificates valid ${VALIDITY_S} s`,
   );
   await balancer.waitForLine(/Started HAProxy/);
   console.log("\n| measure | samples | result | floor |");
