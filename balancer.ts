@@ -1,7 +1,8 @@
 /**
  * docker-balancer: keeps HAProxy's configuration in step with the labels of
- * running containers. It is the docker-glue agent running the HAProxy
- * service (lib/haproxy/service.ts) built from its flags.
+ * running containers. Wires its sources to the loop (lib/haproxy/service.ts)
+ * built from its flags: this host's engine through a follower, which tells
+ * the loop what changed, and the other sources the flags name.
  *
  * Permissions: see lib/permissions.ts (BALANCER_PERMISSIONS).
  *
@@ -9,29 +10,38 @@
  */
 
 import { errorMessage } from "./lib/util/error_message.ts";
-import { Agent } from "./lib/agent/agent.ts";
+import { getLogger } from "@logtape/logtape";
 import {
-  DEFAULT_HANDLER_TIMEOUT_MS,
   type EventSelector,
   parseEvents,
+  selects,
 } from "./lib/agent/handler_ini.ts";
 import {
+  aborted,
+  type Daemon,
   EXIT_FAILURE,
   EXIT_USAGE,
   fail,
   fatalMessage,
   listenForMetrics,
   metricsAddress,
-  runAgent,
+  reachDocker,
+  runDaemon,
   warnCleartext,
 } from "./lib/cli/daemon.ts";
 import type { ListenAddress } from "./lib/metrics/server.ts";
 import type { Telemetry } from "./lib/metrics/telemetry.ts";
 import { connectDocker } from "./lib/docker/client.ts";
-import { thisEngine } from "./lib/docker/engine_url.ts";
+import { type EngineAddress, thisEngine } from "./lib/docker/engine_url.ts";
+import { Inventory } from "./lib/docker/inventory.ts";
+import { DockerFollower } from "./lib/docker/follower.ts";
+import { permissionHint } from "./lib/permissions.ts";
+import { ReportedError } from "./lib/util/reported_error.ts";
 import { collectRoutes, printable } from "./lib/cli/routes.ts";
 import { parseLogLevel, setupLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
+
+const log = getLogger(["docker-glue", "balancer"]);
 import { parseFlags } from "./lib/cli/program.ts";
 import {
   type Flags,
@@ -127,6 +137,64 @@ function others(settings: ServiceSettings): string[] {
     : [];
 }
 
+/**
+ * Whether an update asked for on a resync succeeded; a failure the loop
+ * has not logged yet is logged here.
+ */
+async function settled(update: Promise<void>): Promise<boolean> {
+  try {
+    await update;
+    return true;
+  } catch (error) {
+    if (!(error instanceof ReportedError)) {
+      log.error("Update failed: {error}", {
+        error: error instanceof Deno.errors.NotCapable
+          ? permissionHint(error)
+          : errorMessage(error),
+      });
+    }
+    return false;
+  }
+}
+
+/**
+ * The service with this host's engine followed for it (none when the
+ * containers come from etcd): `events` (`--watch-set`) are the Docker
+ * actions that ask for an update.
+ */
+function balancerDaemon(
+  service: BalancerService,
+  engine: EngineAddress,
+  inventory: Inventory | null,
+  events: EventSelector,
+  telemetry: Telemetry | undefined,
+): Daemon {
+  const follower = inventory === null ? null : new DockerFollower(inventory, {
+    dockerUrl: engine.url,
+    ...(telemetry === undefined ? {} : { telemetry }),
+  }, {
+    wants: (action, phase) => phase === "late" && selects(events, action),
+    early: () => {},
+    changed: (action) => service.changed(action),
+    resynced: () => void settled(service.resynced()),
+  });
+  return {
+    once: async () => {
+      if (inventory !== null) {
+        await reachDocker(inventory.docker, engine.url);
+        await inventory.resync();
+      }
+      return await settled(service.resynced());
+    },
+    watch: async (signal) => {
+      if (follower !== null) return await follower.watch(signal);
+      void settled(service.resynced());
+      await aborted(signal);
+    },
+    close: () => service.close(),
+  };
+}
+
 /** Runs the balancer with checked settings. */
 async function serve(
   flags: Flags,
@@ -134,33 +202,32 @@ async function serve(
   events: EventSelector,
   telemetry: Telemetry | undefined,
 ): Promise<number> {
-  let url: string;
-  let agent: Agent;
+  let engine: EngineAddress;
   try {
-    const engine = thisEngine(flags.dockerUrl);
-    url = engine.url;
+    engine = thisEngine(flags.dockerUrl);
     warnCleartext(engine);
-    agent = new Agent(connectDocker(engine), {
-      dockerUrl: url,
-      ...(telemetry === undefined ? {} : { telemetry }),
-    });
   } catch (error) {
     return fail(PROGRAM, errorMessage(error), EXIT_USAGE);
   }
-  const service = await BalancerService.create(settings, agent);
-  agent.add({
-    name: "haproxy",
-    events,
-    triggersNone: false,
-    timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
-    handler: service,
+  const fromEtcd = settings.source.kind === "etcd";
+  const docker = connectDocker(engine);
+  const inventory = new Inventory(docker);
+  const service = await BalancerService.create(settings, {
+    docker,
+    inventory,
+    ...(telemetry === undefined ? {} : { telemetry }),
   });
-  const fromEtcd = flags.source === "etcd";
+  const daemon = balancerDaemon(
+    service,
+    engine,
+    fromEtcd ? null : inventory,
+    events,
+    telemetry,
+  );
   if (flags.diff) {
-    const status = await runAgent(agent, {
+    const status = await runDaemon(daemon, {
       once: true,
       program: PROGRAM,
-      docker: !fromEtcd,
       banner: "",
     });
     const preview = service.engine.preview;
@@ -172,14 +239,13 @@ async function serve(
     console.log(formatPreview(preview));
     return diffExitCode(preview);
   }
-  return await runAgent(agent, {
+  return await runDaemon(daemon, {
     once: flags.once === true,
     program: PROGRAM,
-    docker: !fromEtcd,
     banner: `${PROGRAM} ${VERSION} watching ${
       fromEtcd
         ? `etcd at ${flags.etcdEndpoints} (${flags.etcdPrefix})`
-        : [url, ...others(settings)].join(" and ")
+        : [engine.url, ...others(settings)].join(" and ")
     }, writing ${flags.dryRun ? "standard output" : flags.configFile}`,
   });
 }

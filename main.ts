@@ -12,7 +12,9 @@ import { errorMessage } from "./lib/util/error_message.ts";
 import { processUid } from "./lib/agent/file_trust.ts";
 import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
-import { Agent, type HandlerSlot, NONE } from "./lib/agent/agent.ts";
+import { Agent } from "./lib/agent/agent.ts";
+import type { HandlerSlot } from "./lib/agent/dispatcher.ts";
+import { NONE } from "./lib/agent/handler_ini.ts";
 import { loadHandlers, type LoadResult } from "./lib/agent/loader.ts";
 import {
   defaultHandlerDirs,
@@ -21,13 +23,14 @@ import {
   parsePathList,
 } from "./lib/agent/paths.ts";
 import {
+  agentDaemon,
   EXIT_FAILURE,
   EXIT_USAGE,
   fail,
   fatalMessage,
   listenForMetrics,
   metricsAddress,
-  runAgent,
+  runDaemon,
   warnCleartext,
 } from "./lib/cli/daemon.ts";
 import type { ListenAddress } from "./lib/metrics/server.ts";
@@ -216,7 +219,7 @@ async function serve(
     );
   }
   for (const slot of slotsOf(result)) agent.add(slot);
-  return await runAgent(agent, {
+  return await runDaemon(agentDaemon(agent), {
     once: flags.once === true,
     program: PROGRAM,
     banner:

@@ -20,7 +20,7 @@ import {
   BaseHandler,
   HandlerDisabledError,
 } from "../lib/agent/base_handler.ts";
-import { ReportedError } from "../lib/agent/agent.ts";
+import { ReportedError } from "../lib/util/reported_error.ts";
 import { resolveScript } from "../lib/agent/paths.ts";
 
 const log = getLogger(["docker-glue", "script"]);

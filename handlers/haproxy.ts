@@ -26,7 +26,7 @@ import {
   DEFAULT_ETCD_PREFIX,
   parseEndpoints,
 } from "../lib/sources/endpoints.ts";
-import { parseBoolean } from "../lib/agent/handler_ini.ts";
+import { NONE, parseBoolean } from "../lib/agent/handler_ini.ts";
 import type { Balancer } from "../lib/haproxy/loop.ts";
 import {
   acmeSettings,
@@ -167,12 +167,13 @@ export class HAProxyHandler extends BaseHandler {
     return this.#service.engine;
   }
 
-  /** Hands the event to the service. */
+  /** Hands the event to the service: `none` says the inventory was read whole. */
   async handle(event: string): Promise<void> {
     if (this.#service === null) {
       throw new Error("HAProxyHandler used before init()");
     }
-    await this.#service.handle(event);
+    if (event === NONE) await this.#service.resynced();
+    else this.#service.changed(event);
   }
 
   /** Waits for an update in progress; a scheduled one is dropped. */

@@ -1,5 +1,5 @@
 /**
- * What both entry points do once their handlers are set up: run once or
+ * What both entry points do once their parts are set up: run once or
  * follow events, own the signals, and turn failures into one line and an exit
  * status.
  *
@@ -112,7 +112,22 @@ export async function listenForMetrics(
   }
 }
 
-/** How to run the agent. */
+/** What an entry point runs: once, or following events until a signal. */
+export interface Daemon {
+  /**
+   * Does the work once; resolves to whether it succeeded.
+   *
+   * @throws {Error} with the line to print when it cannot start (Docker
+   * out of reach), or a missing permission.
+   */
+  once(): Promise<boolean>;
+  /** Follows events until `signal` aborts; only a missing permission ends it early. */
+  watch(signal: AbortSignal): Promise<void>;
+  /** Lets work in progress finish, so no config is left half written. */
+  close(): Promise<void>;
+}
+
+/** How to run a daemon. */
 export interface RunOptions {
   /** Run once (`-1`) rather than follow events (`-w`). */
   readonly once: boolean;
@@ -122,34 +137,26 @@ export interface RunOptions {
   readonly banner: string;
   /** Called on SIGHUP in `-w` mode (docker-glue reloads its handler files). */
   readonly onHangup?: () => Promise<void>;
-  /**
-   * False when the handlers do not need the local Docker engine (the
-   * balancer fed from etcd): no Docker connection, one `none` at start.
-   */
-  readonly docker?: boolean;
 }
 
 /**
- * Runs the agent to completion and returns the exit status: with `once`, one
- * `none` event; otherwise events until SIGTERM or SIGINT.
+ * Runs the daemon to completion and returns the exit status: with `once`,
+ * one pass; otherwise events until SIGTERM or SIGINT.
  */
-export async function runAgent(
-  agent: Agent,
+export async function runDaemon(
+  daemon: Daemon,
   options: RunOptions,
 ): Promise<number> {
-  const docker = options.docker ?? true;
   if (options.once) {
+    let ok: boolean;
     try {
-      if (docker) await agent.docker.ping();
+      ok = await daemon.once();
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) throw error;
-      return fail(
-        options.program,
-        `Cannot reach Docker at ${agent.dockerUrl}: ${errorMessage(error)}`,
-      );
+      await daemon.close();
+      return fail(options.program, errorMessage(error));
     }
-    const ok = await agent.once({ docker });
-    await agent.close();
+    await daemon.close();
     return ok ? 0 : EXIT_FAILURE;
   }
   const stop = new AbortController();
@@ -173,19 +180,49 @@ export async function runAgent(
   if (onHangup) Deno.addSignalListener("SIGHUP", onHangup);
   log.info(options.banner);
   try {
-    if (docker) await agent.watch(stop.signal);
-    else {
-      void agent.dispatch("none", "");
-      await new Promise<void>((resolve) =>
-        stop.signal.addEventListener("abort", () => resolve(), { once: true })
-      );
-    }
+    await daemon.watch(stop.signal);
   } finally {
-    // Let work in progress finish, so no config is left half written.
-    await agent.close();
+    await daemon.close();
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
     if (onHangup) Deno.removeSignalListener("SIGHUP", onHangup);
   }
   return 0;
+}
+
+/** Resolves once `signal` aborts. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/**
+ * Checks that Docker answers before a `-1` run.
+ *
+ * @throws {Error} saying which engine cannot be reached, or a missing permission.
+ */
+export async function reachDocker(
+  docker: { ping(): Promise<unknown> },
+  url: string,
+): Promise<void> {
+  try {
+    await docker.ping();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw new Error(`Cannot reach Docker at ${url}: ${errorMessage(error)}`);
+  }
+}
+
+/** The agent as a daemon: docker-glue's handlers on this host's engine. */
+export function agentDaemon(agent: Agent): Daemon {
+  return {
+    once: async () => {
+      await reachDocker(agent.docker, agent.dockerUrl);
+      return await agent.once();
+    },
+    watch: (signal) => agent.watch(signal),
+    close: () => agent.close(),
+  };
 }

@@ -19,12 +19,13 @@ const RESYNC_CONCURRENCY = 8;
 
 /** Running containers by id. */
 export class Inventory implements ContainerSource {
-  readonly #docker: DockerClient;
+  /** The engine the inventory reads. */
+  readonly docker: DockerClient;
   readonly #records = new ContainerRecords();
 
   /** Creates an empty inventory backed by a Docker client. */
   constructor(docker: DockerClient) {
-    this.#docker = docker;
+    this.docker = docker;
   }
 
   /** Every known running container, in no particular order. */
@@ -47,7 +48,7 @@ export class Inventory implements ContainerSource {
    * container that vanishes between listing and inspecting is left out.
    */
   async resync(): Promise<void> {
-    const listed = await this.#docker.listContainers();
+    const listed = await this.docker.listContainers();
     const ids = listed.map((entry) => entry.Id);
     const fresh = new Map<string, ContainerRecord>();
     let next = 0;
@@ -118,7 +119,7 @@ export class Inventory implements ContainerSource {
 
   async #inspect(id: string): Promise<ContainerRecord | null> {
     try {
-      return narrowInspect(await this.#docker.getContainer(id).inspect());
+      return narrowInspect(await this.docker.getContainer(id).inspect());
     } catch (error) {
       if (statusCodeOf(error) === 404) return null;
       throw error;

@@ -1,7 +1,8 @@
 /**
- * The HAProxy engine with its source, as the agent runs it: the same for
- * docker-balancer, which builds it from its flags, and for docker-glue's
- * HAProxy handler, which builds it from its INI params.
+ * The loop with its source: the same for docker-balancer, which builds it
+ * from its flags and tells it what this host's engine does, and for
+ * docker-glue's HAProxy handler, which builds it from its INI params and
+ * hands it the agent's events.
  *
  * @module
  */
@@ -19,7 +20,6 @@ import {
   type SourceContext,
   type SourceSettings,
 } from "../sources/wiring.ts";
-import { NONE } from "../agent/handler_ini.ts";
 
 /** Default `--watch-set`: the original's `die,start` plus what else changes routing. */
 export const DEFAULT_WATCH_SET =
@@ -58,7 +58,7 @@ export interface ServiceSettings {
   readonly source: SourceSettings;
 }
 
-/** The engine and its source, handling the agent's events. */
+/** The loop and its source, told what this host's engine does. */
 export class BalancerService {
   readonly engine: Balancer;
   readonly #source: OpenSource;
@@ -101,24 +101,31 @@ export class BalancerService {
   }
 
   /**
-   * Updates at once on `none` (after the source's first read); a `kill` or
-   * `pause` is urgent; other events let the burst collect. Docker events say
-   * nothing about etcd, whose own changes schedule updates.
+   * Updates at once: this host's inventory was read whole (at start or
+   * after a reconnect). Waits for the source's first read.
    *
-   * @throws {Error} when the source is not read in time on `none`: the
-   * running configuration is kept.
+   * @throws {Error} when the source is not read in time: the running
+   * configuration is kept. {@link Balancer.update} for the rest.
    */
-  async handle(event: string): Promise<void> {
-    if (this.#source.kind === "etcd" && event !== NONE) return;
-    if (event === NONE && !(await this.#source.ready(SOURCE_READY_MS))) {
+  async resynced(): Promise<void> {
+    if (!(await this.#source.ready(SOURCE_READY_MS))) {
       throw new Error(
         `${this.#source.notReady} within ${
           SOURCE_READY_MS / 1000
         } s; kept the running configuration`,
       );
     }
-    if (event === NONE) await this.engine.update();
-    else if (URGENT.has(event)) this.engine.urgent();
+    await this.engine.update();
+  }
+
+  /**
+   * A container of this host's engine changed: a `kill` or `pause` is
+   * urgent; other actions let the burst collect. Docker events say nothing
+   * about etcd, whose own changes schedule updates.
+   */
+  changed(action: string): void {
+    if (this.#source.kind === "etcd") return;
+    if (URGENT.has(action)) this.engine.urgent();
     else this.engine.schedule();
   }
 

@@ -1,6 +1,6 @@
 /**
  * Docker engines of other hosts, followed directly (several `--docker-url`):
- * each is an agent of its own, with its own connection, reconnects, resync
+ * each has a follower of its own, with its own connection, reconnects, resync
  * and inventory, so one engine down holds up no other. Their containers
  * are reached on their published ports at the engine's host address, as
  * those read from etcd are.
@@ -14,8 +14,8 @@
 
 import { errorMessage } from "../util/error_message.ts";
 import { getLogger } from "@logtape/logtape";
-import { Agent } from "../agent/agent.ts";
-import { NONE } from "../agent/handler_ini.ts";
+import { DockerFollower } from "../docker/follower.ts";
+import { Inventory } from "../docker/inventory.ts";
 import { connectDocker } from "../docker/client.ts";
 import { cleartextWarning, type EngineAddress } from "../docker/engine_url.ts";
 import type {
@@ -23,7 +23,6 @@ import type {
   ContainerRecord,
   ContainerSource,
 } from "../docker/container.ts";
-import type { Inventory } from "../docker/inventory.ts";
 import type { Telemetry } from "../metrics/telemetry.ts";
 import { Latch } from "../util/latch.ts";
 
@@ -32,13 +31,11 @@ const log = getLogger(["docker-glue", "engines"]);
 /** How long a lost engine's containers stay routed, by default. */
 export const DEFAULT_ENGINE_GRACE_MS = 30_000;
 
-/** Every event of another engine concerns the balancer. */
-const ALL_EVENTS = { all: true, none: true, names: new Set<string>() };
-
 /** One other host's engine and what is known of it. */
 class RemoteEngine {
   readonly address: EngineAddress;
-  readonly agent: Agent;
+  readonly inventory: Inventory;
+  readonly follower: DockerFollower;
   /** Read at least once, and not lost for longer than the grace. */
   visible = false;
   /** Connected now. */
@@ -51,10 +48,18 @@ class RemoteEngine {
     address: EngineAddress,
     graceMs: number,
     telemetry: Telemetry | undefined,
-    changed: (event: string, visibility: boolean) => void,
+    changed: (event: string | undefined, visibility: boolean) => void,
   ) {
     this.address = address;
-    this.agent = new Agent(connectDocker(address), {
+    this.inventory = new Inventory(connectDocker(address));
+    // Every event of another engine concerns the balancer, once inspected.
+    const listener = {
+      wants: (_action: string, phase: string) => phase === "late",
+      early: () => {},
+      changed: (action: string) => changed(action, false),
+      resynced: () => changed(undefined, false),
+    };
+    this.follower = new DockerFollower(this.inventory, {
       dockerUrl: address.url,
       source: `docker ${address.name}`,
       ...(telemetry === undefined ? {} : { telemetry }),
@@ -72,14 +77,14 @@ class RemoteEngine {
             {
               engine: address.name,
               url: address.url,
-              count: this.agent.inventory.list().length,
+              count: this.inventory.list().length,
             },
           );
-          if (back) changed(NONE, true);
+          if (back) changed(undefined, true);
           return;
         }
         if (!this.visible) return;
-        const count = this.agent.inventory.list().length;
+        const count = this.inventory.list().length;
         log.warn(
           "Engine {engine} at {url} lost: its {count} containers stay routed for {grace} s unless it comes back",
           {
@@ -97,33 +102,19 @@ class RemoteEngine {
             {
               engine: address.name,
               url: address.url,
-              count: this.agent.inventory.list().length,
+              count: this.inventory.list().length,
               grace: graceMs / 1000,
             },
           );
-          changed(NONE, true);
+          changed(undefined, true);
         }, graceMs);
       },
-    });
-    this.agent.add({
-      name: `engine ${address.name}`,
-      events: ALL_EVENTS,
-      triggersNone: false,
-      timeoutMs: 1000,
-      handler: {
-        handle: (event) => {
-          changed(event, false);
-          return Promise.resolve();
-        },
-      },
-    });
+    }, listener);
   }
 
   /** The engine's containers as seen from this host: on its published ports. */
   records(): ContainerRecord[] {
-    return this.visible
-      ? this.agent.inventory.list().map((r) => this.map(r))
-      : [];
+    return this.visible ? this.inventory.list().map((r) => this.map(r)) : [];
   }
 
   map(record: ContainerRecord): ContainerRecord {
@@ -159,7 +150,7 @@ export class EngineSet implements ContainerSource {
     local: Inventory,
     remotes: readonly EngineAddress[],
     graceMs: number,
-    changed: (event: string) => void,
+    changed: (event?: string) => void,
     telemetry?: Telemetry,
   ) {
     this.#local = local;
@@ -187,7 +178,7 @@ export class EngineSet implements ContainerSource {
       this.#local.follow(),
       this.#remotes.map((remote) => ({
         remote,
-        journal: remote.agent.inventory.follow(),
+        journal: remote.inventory.follow(),
       })),
       () => this.#journals.delete(journal),
     );
@@ -203,7 +194,7 @@ export class EngineSet implements ContainerSource {
       if (warning !== null) log.warn("{warning}", { warning });
     }
     this.#running = this.#remotes.map((remote) =>
-      remote.agent.watch(this.#abort.signal).catch((error) => {
+      remote.follower.watch(this.#abort.signal).catch((error) => {
         // Only a missing permission ends a watch: say so, for that engine.
         log.error("Engine {engine} at {url} not followed: {error}", {
           engine: remote.address.name,
@@ -227,7 +218,6 @@ export class EngineSet implements ContainerSource {
     this.#abort.abort();
     for (const remote of this.#remotes) remote.stop();
     await Promise.all(this.#running);
-    await Promise.all(this.#remotes.map((remote) => remote.agent.close()));
   }
 }
 

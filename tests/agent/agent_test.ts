@@ -1,6 +1,7 @@
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
-import { Agent, type HandlerSlot } from "../../lib/agent/agent.ts";
+import { Agent } from "../../lib/agent/agent.ts";
+import type { HandlerSlot } from "../../lib/agent/dispatcher.ts";
 import { parseEvents } from "../../lib/agent/handler_ini.ts";
 import { connectDocker } from "../../lib/docker/client.ts";
 

@@ -5,7 +5,8 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import { notRunning, processState } from "../_fixtures/process.ts";
-import { Agent, ReportedError } from "../../lib/agent/agent.ts";
+import { Agent } from "../../lib/agent/agent.ts";
+import { ReportedError } from "../../lib/util/reported_error.ts";
 import { HandlerDisabledError } from "../../lib/agent/base_handler.ts";
 import { parseHandlerIni } from "../../lib/agent/handler_ini.ts";
 import { connectDocker } from "../../lib/docker/client.ts";

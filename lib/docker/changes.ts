@@ -1,20 +1,19 @@
 /**
- * What the agent does with one container's pending events: bring the
+ * What the follower does with one container's pending events: bring the
  * inventory up to date (an inspect, or none where an inspect could only
- * mislead), then hand the events to the handlers that need the inventory;
- * and the second looks some events need later.
+ * mislead), then tell the listener; and the second looks some events need
+ * later.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Inventory } from "../docker/inventory.ts";
-import type { PendingChange } from "../docker/pending.ts";
-import type { Dispatcher } from "./dispatcher.ts";
-import { NONE } from "./handler_ini.ts";
+import type { Inventory } from "./inventory.ts";
+import type { PendingChange } from "./pending.ts";
+import type { FollowerListener } from "./follower.ts";
 import type { SecondLooks } from "./second_looks.ts";
 
-const log = getLogger(["docker-glue", "agent"]);
+const log = getLogger(["docker-glue", "docker"]);
 
 /**
  * A container still running this long after its stop timeout ignored the
@@ -24,29 +23,30 @@ const log = getLogger(["docker-glue", "agent"]);
 const STOP_GRACE_MS = 5000;
 const DEFAULT_STOP_TIMEOUT_S = 10;
 
-/** The parts of the agent a change goes through. */
+/** The parts of the follower a change goes through. */
 export interface ChangeContext {
   /** Running containers. */
   readonly inventory: Inventory;
-  /** The handlers' queues. */
-  readonly dispatcher: Dispatcher;
+  /** Who hears of the changes. */
+  readonly listener: FollowerListener;
   /** Containers to look at again later. */
   readonly looks: SecondLooks;
 }
 
 /**
  * Brings the inventory up to date for one container's pending events,
- * then dispatches each of them.
+ * then tells the listener of each. Returns whether the health shown has
+ * not changed after a health event (look again later).
  */
 export async function applyChange(
-  agent: ChangeContext,
+  follower: ChangeContext,
   change: PendingChange,
 ): Promise<boolean> {
   const wanted = change.actions.filter((action) =>
-    agent.dispatcher.wants(action, "late")
+    follower.listener.wants(action, "late")
   );
   if (wanted.length === 0) return false;
-  const healthBefore = agent.inventory.get(change.id)?.health;
+  const healthBefore = follower.inventory.get(change.id)?.health;
   const { id } = change;
   if (change.events > 1) {
     log.debug("Took {count} events for container {id} together: {actions}", {
@@ -60,24 +60,22 @@ export async function applyChange(
     // Docker connects a container to its networks just before `start`
     // and disconnects it after `die`: only a running container's change
     // (docker network connect/disconnect) is news.
-    if (agent.inventory.get(id) === undefined) return false;
-    await agent.inventory.refresh(id);
-  } else if (last === "destroy") agent.inventory.forget(id);
+    if (follower.inventory.get(id) === undefined) return false;
+    await follower.inventory.refresh(id);
+  } else if (last === "destroy") follower.inventory.forget(id);
   else if (change.terminating) {
     // No inspect: it would say "running", and every millisecond counts
     // before the process goes.
-    agent.inventory.markStopping(id);
-    const timeout = agent.inventory.get(id)?.stopTimeout ??
+    follower.inventory.markStopping(id);
+    const timeout = follower.inventory.get(id)?.stopTimeout ??
       DEFAULT_STOP_TIMEOUT_S;
-    agent.looks.stopping(id, Date.now() + timeout * 1000 + STOP_GRACE_MS);
-  } else await agent.inventory.refresh(id);
-  for (const action of wanted) {
-    void agent.dispatcher.dispatch(action, id, "late");
-  }
+    follower.looks.stopping(id, Date.now() + timeout * 1000 + STOP_GRACE_MS);
+  } else await follower.inventory.refresh(id);
+  for (const action of wanted) follower.listener.changed(action, id);
   // Podman sends a health event before inspect shows the new status (its
   // event even carries the old one): when nothing changed, look again.
   return change.actions.includes("health_status") &&
-    agent.inventory.get(id)?.health === healthBefore;
+    follower.inventory.get(id)?.health === healthBefore;
 }
 
 /**
@@ -85,11 +83,11 @@ export async function applyChange(
  * it still runs, it ignored the signal, and is routed again.
  */
 export async function recheckStopping(
-  agent: ChangeContext,
+  follower: ChangeContext,
   id: string,
 ): Promise<void> {
-  if (agent.inventory.get(id)?.stopping !== true) return;
-  const record = await agent.inventory.refresh(id, "recheck");
+  if (follower.inventory.get(id)?.stopping !== true) return;
+  const record = await follower.inventory.refresh(id, "recheck");
   if (record === null) return;
   log.info(
     "Container {container}: still running {seconds} s after a terminating signal it ignored; no longer stopping",
@@ -99,26 +97,26 @@ export async function recheckStopping(
         STOP_GRACE_MS / 1000,
     },
   );
-  void agent.dispatcher.dispatch(NONE, "");
+  follower.listener.resynced();
 }
 
 /**
  * Inspects a container again after a health event that showed no
- * change; dispatches `health_status` once the status has changed.
+ * change; tells of `health_status` once the status has changed.
  * Returns whether it has (or the container is gone).
  */
 export async function recheckHealth(
-  agent: ChangeContext,
+  follower: ChangeContext,
   id: string,
 ): Promise<boolean> {
-  const before = agent.inventory.get(id)?.health;
+  const before = follower.inventory.get(id)?.health;
   if (before === undefined) return true;
-  const record = await agent.inventory.refresh(id);
+  const record = await follower.inventory.refresh(id);
   if (record !== null && record.health === before) return false;
   log.debug("Health of container {id} is {health} on a second look", {
     id: id.slice(0, 12),
     health: record?.health ?? "gone",
   });
-  void agent.dispatcher.dispatch("health_status", id);
+  follower.listener.changed("health_status", id);
   return true;
 }

@@ -6,7 +6,7 @@ import { assertEquals } from "../_fixtures/assert.ts";
 import {
   HEALTH_RECHECK_MS,
   SecondLooks,
-} from "../../lib/agent/second_looks.ts";
+} from "../../lib/docker/second_looks.ts";
 
 Deno.test("second looks: a health event is looked at again after each delay until it settles", () => {
   const looks = new SecondLooks();
