@@ -15,7 +15,7 @@ import {
   type EventSelector,
   parseEvents,
   selects,
-} from "./lib/agent/handler_ini.ts";
+} from "./lib/docker/event_selector.ts";
 import {
   aborted,
   type Daemon,

@@ -14,7 +14,7 @@ import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { Agent } from "./lib/agent/agent.ts";
 import type { HandlerSlot } from "./lib/agent/dispatcher.ts";
-import { NONE } from "./lib/agent/handler_ini.ts";
+import { NONE } from "./lib/docker/event_selector.ts";
 import { loadHandlers, type LoadResult } from "./lib/agent/loader.ts";
 import {
   defaultHandlerDirs,

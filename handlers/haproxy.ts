@@ -26,7 +26,8 @@ import {
   DEFAULT_ETCD_PREFIX,
   parseEndpoints,
 } from "../lib/sources/endpoints.ts";
-import { NONE, parseBoolean } from "../lib/agent/handler_ini.ts";
+import { parseBoolean } from "../lib/agent/handler_ini.ts";
+import { NONE } from "../lib/docker/event_selector.ts";
 import type { Balancer } from "../lib/haproxy/loop.ts";
 import {
   acmeSettings,

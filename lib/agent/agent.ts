@@ -14,7 +14,7 @@ import { DockerFollower } from "../docker/follower.ts";
 import { Dispatcher, type HandlerSlot } from "./dispatcher.ts";
 import type { AgentContext } from "./base_handler.ts";
 import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
-import { NONE } from "./handler_ini.ts";
+import { NONE } from "../docker/event_selector.ts";
 
 /** Agent settings. */
 export interface AgentOptions {

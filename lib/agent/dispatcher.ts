@@ -13,7 +13,7 @@
 import { getLogger } from "@logtape/logtape";
 import { ReportedError } from "../util/reported_error.ts";
 import { permissionHint } from "../permissions.ts";
-import { type EventSelector, NONE, selects } from "./handler_ini.ts";
+import { type EventSelector, NONE, selects } from "../docker/event_selector.ts";
 import { errorMessage } from "../util/error_message.ts";
 import { Gate } from "../util/gate.ts";
 

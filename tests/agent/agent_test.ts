@@ -2,7 +2,7 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { Agent } from "../../lib/agent/agent.ts";
 import type { HandlerSlot } from "../../lib/agent/dispatcher.ts";
-import { parseEvents } from "../../lib/agent/handler_ini.ts";
+import { parseEvents } from "../../lib/docker/event_selector.ts";
 import { connectDocker } from "../../lib/docker/client.ts";
 
 /** An agent that never talks to Docker: these tests call dispatch directly. */

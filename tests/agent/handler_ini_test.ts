@@ -2,9 +2,7 @@ import { assertEquals, assertThrows, assertTrue } from "../_fixtures/assert.ts";
 import {
   HandlerFileError,
   parseBoolean,
-  parseEvents,
   parseHandlerIni,
-  selects,
 } from "../../lib/agent/handler_ini.ts";
 
 const FILE = "/etc/docker-glue.d/x.ini";
@@ -21,32 +19,6 @@ Deno.test("ini: the original's example parses with its defaults", () => {
     "demo-option": "some value",
   });
   assertEquals(ini.warnings, []);
-});
-
-Deno.test("ini: all is every real event but not none; none is only none", () => {
-  const all = parseEvents("all");
-  assertEquals([
-    selects(all, "start"),
-    selects(all, "exec_die"),
-    selects(all, "none"),
-  ], [true, true, false]);
-  const none = parseEvents("none");
-  assertEquals([selects(none, "start"), selects(none, "none")], [false, true]);
-  const list = parseEvents(" Start , die,none");
-  assertEquals(
-    [
-      selects(list, "start"),
-      selects(list, "die"),
-      selects(list, "stop"),
-      selects(list, "none"),
-    ],
-    [true, true, false, true],
-  );
-});
-
-Deno.test("ini: unknown or empty events are errors naming the event", () => {
-  assertThrows(() => parseEvents("start,strat"), TypeError, '"strat"');
-  assertThrows(() => parseEvents(" , "), TypeError, "no events");
 });
 
 Deno.test("ini: booleans as configparser reads them", () => {

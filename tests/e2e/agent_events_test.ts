@@ -6,7 +6,7 @@
 
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import { Agent } from "../../lib/agent/agent.ts";
-import { parseEvents } from "../../lib/agent/handler_ini.ts";
+import { parseEvents } from "../../lib/docker/event_selector.ts";
 import { connectDocker, type DockerClient } from "../../lib/docker/client.ts";
 import {
   docker,
