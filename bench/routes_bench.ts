@@ -10,7 +10,7 @@ import { DEFAULT_TEMPLATE_DIRS } from "../lib/haproxy/render/builtin_templates.t
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
 import { EMPTY_POOL } from "../lib/haproxy/model/pool.ts";
 import { assignPool } from "../lib/haproxy/model/host_pool.ts";
-import { planChange } from "../lib/haproxy/plan/plan.ts";
+import { planFiles } from "../lib/haproxy/plan/plan.ts";
 
 function inventory(size: number) {
   return Array.from({ length: size }, (_, i) =>
@@ -72,5 +72,5 @@ const afterText = pooledRenderer.render(
   assignPool(buildRoutes(plainHosts), before.assignment).table,
 );
 Deno.bench("update with the host map: plan", { group: "pool" }, () => {
-  planChange(beforeText, afterText);
+  planFiles(beforeText, afterText);
 });

@@ -14,7 +14,7 @@ import {
   type Companions,
 } from "./model/companions.ts";
 import { type MapChange } from "./plan/plan_types.ts";
-import { planChange } from "./plan/plan.ts";
+import { planFiles } from "./plan/plan.ts";
 import { parseMapText } from "./model/pool.ts";
 import type { Preview } from "../report/preview.ts";
 import type { TlsFiles } from "./model/tls.ts";
@@ -67,7 +67,7 @@ export async function previewChange(
   const crtList = tls === undefined ? null : await readOrNull(tls.crtList);
   const plan = installed === null
     ? { kind: "reload" as const, reason: `${apply.configFile} is not there` }
-    : planChange(installed, text, {
+    : planFiles(installed, text, {
       maps: await Promise.all(
         companions.maps.map(async (
           { file, entries },

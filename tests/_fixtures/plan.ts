@@ -10,7 +10,7 @@ import { container, ip, labels, type Option } from "./containers.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { BUILTIN_DIR } from "../../lib/haproxy/render/builtin_templates.ts";
 import { type Plan } from "../../lib/haproxy/plan/plan_types.ts";
-import { planChange } from "../../lib/haproxy/plan/plan.ts";
+import { planFiles } from "../../lib/haproxy/plan/plan.ts";
 import { Renderer } from "../../lib/haproxy/render/render.ts";
 import {
   EMPTY_POOL,
@@ -111,7 +111,7 @@ export function pooledPlan(
   const a = pooled(before);
   const b = pooled(after, a.assignment);
   return summary(
-    planChange(a.text, b.text, {
+    planFiles(a.text, b.text, {
       maps: [{ file: HOST_MAP, before: a.map, after: b.map }],
     }),
   );

@@ -23,6 +23,11 @@ export interface ServerSpec {
   readonly weight: number;
   /** Connection limit; 0 for none. Changing it needs a reload. */
   readonly maxconn: number;
+  /**
+   * A server read from a file: the line's arguments other than its weight,
+   * none of which the runtime API changes.
+   */
+  readonly options?: string;
 }
 
 /** What HAProxy runs, typed. */

@@ -1,13 +1,13 @@
 /**
- * The planner: a pure function from the configuration HAProxy runs and the
- * newly rendered one to what must happen for HAProxy to run the new one:
- * nothing, a list of runtime commands for the admin socket, or a reload.
- *
- * It compares the rendered texts rather than the route tables, so whatever a
- * template renders (the built-in one or an operator's) is honoured: when the
- * two files differ only in `server` lines of backends both have, the
- * difference is membership and goes through the runtime API; any other
- * difference is structural and needs a reload.
+ * The planner, pure: from what HAProxy runs and what is wanted, what must
+ * happen for HAProxy to run it: nothing, runtime commands for the admin
+ * socket, or a reload and why. It compares typed models (model/model.ts);
+ * a file whose model is not known (what HAProxy ran before this process,
+ * or with an operator's template that renders more than server lines) is
+ * read into one first, so files and models are planned by the same code.
+ * What differs but `server` lines of backends both have is structural and
+ * needs a reload; servers coming, going, moving or changing weight go
+ * through the runtime API.
  *
  * @module
  */
@@ -15,6 +15,11 @@
 import { DEFAULT_ROUTE_SETTINGS } from "../../routing/route_settings.ts";
 import { sameItems } from "../../util/arrays.ts";
 import type { RenderInput } from "../render/render.ts";
+import {
+  describeChange,
+  type HAProxyModel,
+  type ServerSpec,
+} from "../model/model.ts";
 import { mapOps } from "./map_ops.ts";
 import type {
   CertChange,
@@ -23,8 +28,8 @@ import type {
   RuntimeOp,
 } from "./plan_types.ts";
 import {
+  type ConfigShape,
   describeStructure,
-  type ServerLine,
   shapeOf,
 } from "../render/config_shape.ts";
 
@@ -56,42 +61,52 @@ export function companionOps(changes: CompanionChanges): RuntimeOp[] {
   ];
 }
 
+const NO_SERVERS: ReadonlyMap<string, ServerSpec> = new Map();
+
 /**
- * Compares what HAProxy runs (`running`, or null when that is not known)
- * with the new rendering and says what to do. `changes` are those of the
- * files the configuration reads: maps and certificates.
+ * Compares the model HAProxy runs with the wanted one. `lines` renders the
+ * backends named and returns their shape; it is called only when servers
+ * join, with the backends they join. `describe` words a structural
+ * difference for the reload's reason.
  */
-export function planChange(
-  running: string | null,
-  next: string,
-  changes: CompanionChanges = {},
+export function planModel(
+  running: HAProxyModel,
+  next: HAProxyModel,
+  changes: CompanionChanges,
+  lines: (backends: ReadonlySet<string>) => ConfigShape,
+  describe: (before: HAProxyModel, after: HAProxyModel) => string = (
+    before,
+    after,
+  ) => describeChange(before.structure, after.structure),
 ): Plan {
-  if (running === null) {
-    return { kind: "reload", reason: "the running configuration is not known" };
-  }
-  const entries = companionOps(changes);
-  if (running === next && entries.length === 0) return { kind: "none" };
-  const before = shapeOf(running);
-  const after = shapeOf(next);
-  if (!sameItems(before.skeleton, after.skeleton)) {
-    return { kind: "reload", reason: describeStructure(before, after) };
+  // Made from the running model: only the places and backends it names
+  // can differ.
+  const changed = next.changed?.from === running ? next.changed : null;
+  const same = changed === null
+    ? sameItems(running.structure, next.structure)
+    : changed.structure.every((i) =>
+      running.structure[i] === next.structure[i]
+    );
+  if (!same) {
+    return { kind: "reload", reason: describe(running, next) };
   }
   const ops: RuntimeOp[] = [];
-  for (const [backend, servers] of after.servers) {
-    const old = before.servers.get(backend) ?? new Map<string, ServerLine>();
+  const added: [string, string][] = [];
+  const backends = changed === null
+    ? next.backends
+    : [...changed.backends].map((backend) =>
+      [backend, next.backends.get(backend) ?? NO_SERVERS] as const
+    );
+  for (const [backend, servers] of backends) {
+    const old = running.backends.get(backend) ?? NO_SERVERS;
+    if (old === servers) continue;
     for (const [name, server] of servers) {
       const was = old.get(name);
       if (was === undefined) {
-        const cookieKey = after.cookieKeys.get(backend);
-        ops.push({
-          op: "add",
-          backend,
-          server,
-          ...(cookieKey === undefined ? {} : { cookieKey }),
-        });
+        added.push([backend, name]);
         continue;
       }
-      if (!sameItems(was.options, server.options)) {
+      if (was.maxconn !== server.maxconn || was.options !== server.options) {
         return {
           kind: "reload",
           reason: `server ${backend}/${name} options changed`,
@@ -101,7 +116,73 @@ export function planChange(
     }
     ops.push(...removedOps(backend, old.keys(), servers));
   }
-  return ordered([...ops, ...entries]);
+  if (added.length > 0) {
+    const shape = lines(new Set(added.map(([backend]) => backend)));
+    for (const [backend, name] of added) {
+      const server = shape.servers.get(backend)?.get(name);
+      if (server === undefined) {
+        return {
+          kind: "reload",
+          reason: `the template renders no server line for ${backend}/${name}`,
+        };
+      }
+      const cookieKey = shape.cookieKeys.get(backend);
+      ops.push({
+        op: "add",
+        backend,
+        server,
+        ...(cookieKey === undefined ? {} : { cookieKey }),
+      });
+    }
+  }
+  return ordered([...ops, ...companionOps(changes)]);
+}
+
+/**
+ * A rendered file as a model: its structure is every line but the `server`
+ * lines of backends, and each server keeps the arguments the runtime API
+ * cannot change. Two such models compare as the files do.
+ */
+export function fileModel(shape: ConfigShape): HAProxyModel {
+  const backends = new Map<string, ReadonlyMap<string, ServerSpec>>();
+  for (const [backend, servers] of shape.servers) {
+    const specs = new Map<string, ServerSpec>();
+    for (const [name, line] of servers) {
+      specs.set(name, {
+        address: line.address,
+        port: line.port,
+        weight: line.weight,
+        maxconn: 0,
+        options: line.options.join(" "),
+      });
+    }
+    backends.set(backend, specs);
+  }
+  return { structure: shape.skeleton, backends };
+}
+
+/**
+ * Plans from the file HAProxy runs (`running`, or null when that is not
+ * known) to a new rendering, each read as a model. `changes` are those of
+ * the files the configuration reads: maps and certificates.
+ */
+export function planFiles(
+  running: string | null,
+  next: string,
+  changes: CompanionChanges = {},
+): Plan {
+  if (running === null) {
+    return { kind: "reload", reason: "the running configuration is not known" };
+  }
+  const before = shapeOf(running);
+  const after = shapeOf(next);
+  return planModel(
+    fileModel(before),
+    fileModel(after),
+    changes,
+    () => after,
+    () => describeStructure(before, after),
+  );
 }
 
 /** Where a server is and how much it takes: what the runtime API can change. */
@@ -207,7 +288,7 @@ export function templateFit(
   render: (input: RenderInput) => string,
   pooled = false,
 ): string | null {
-  const plan = planChange(render(probeTable(1)), render(probeTable(2)));
+  const plan = planFiles(render(probeTable(1)), render(probeTable(2)));
   if (plan.kind !== "runtime") {
     return plan.kind === "reload"
       ? plan.reason

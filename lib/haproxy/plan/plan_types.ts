@@ -65,7 +65,7 @@ export type RuntimeOp =
 /** Map entries: key and value. */
 export type HostMap = readonly (readonly [string, string])[];
 
-/** A map file's entries before and after, for {@link planChange}. */
+/** A map file's entries before and after, for the planner. */
 export interface MapChange {
   /** The map file, as the configuration names it. */
   readonly file: string;
@@ -83,7 +83,7 @@ export interface CertFile {
   readonly pem: string;
 }
 
-/** The certificates of a crt-list before and after, for {@link planChange}. */
+/** The certificates of a crt-list before and after, for the planner. */
 export interface CertChange {
   /** The crt-list file, as the configuration names it. */
   readonly crtList: string;

@@ -3,8 +3,8 @@
  * running state the loop keeps), what is wanted, what the runtime API may
  * do and when the last events and reloads came: nothing, runtime
  * operations, a reload and why, or a reload that waits for the burst to
- * settle. Every reason to reload is worded here or in the planners this
- * calls (plan_model.ts over typed state, plan.ts over text).
+ * settle. Every reason to reload is worded here or in the planner this
+ * calls (plan.ts).
  *
  * @module
  */
@@ -19,8 +19,7 @@ import { type HAProxyModel, tableOf } from "../model/model.ts";
 import type { TlsFiles } from "../model/tls.ts";
 import { parseShape, shapeOf } from "../render/config_shape.ts";
 import type { RenderInput } from "../render/render.ts";
-import { planChange } from "./plan.ts";
-import { planModel } from "./plan_model.ts";
+import { planFiles, planModel } from "./plan.ts";
 import type { Plan, RuntimeOp } from "./plan_types.ts";
 import { summarize } from "./runtime_ops.ts";
 
@@ -234,7 +233,7 @@ export function step(input: StepInput): Step {
       // keeps of the files that run.
       (backends) => parseShape(input.renderPart(tableOf(want.table, backends))),
     )
-    : planChange(running.text, input.render(), changes);
+    : planFiles(running.text, input.render(), changes);
   const decision = decide({
     plan,
     noRuntime: why,

@@ -21,9 +21,8 @@ import {
 } from "../../../lib/haproxy/model/model.ts";
 import { parseShape } from "../../../lib/haproxy/render/config_shape.ts";
 import { type Plan } from "../../../lib/haproxy/plan/plan_types.ts";
-import { planChange } from "../../../lib/haproxy/plan/plan.ts";
 import { shapeOf } from "../../../lib/haproxy/render/config_shape.ts";
-import { planModel } from "../../../lib/haproxy/plan/plan_model.ts";
+import { planFiles, planModel } from "../../../lib/haproxy/plan/plan.ts";
 import {
   EMPTY_POOL,
   type PoolAssignment,
@@ -170,7 +169,7 @@ function compare(
   const a = side(before, pooled, EMPTY_POOL, perPort);
   const b = side(after, pooled, a.assignment, perPort);
   const maps = pooled ? [{ file: HOST_MAP, before: a.map, after: b.map }] : [];
-  const text = planChange(render.render(a.table), render.render(b.table), {
+  const text = planFiles(render.render(a.table), render.render(b.table), {
     maps,
   });
   const slot = slotShapes(

@@ -10,7 +10,7 @@ import {
 } from "../../_fixtures/assert.ts";
 import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../../lib/docker/container.ts";
-import { planChange } from "../../../lib/haproxy/plan/plan.ts";
+import { planFiles } from "../../../lib/haproxy/plan/plan.ts";
 import { EMPTY_POOL, POOL_SPARE } from "../../../lib/haproxy/model/pool.ts";
 import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";
 import { buildRoutes } from "../../../lib/routing/routes.ts";
@@ -79,14 +79,14 @@ Deno.test("plan with the host map: outgrowing the pool reloads once, with room t
   assertEquals(first.assignment.size, 5 + POOL_SPARE);
   const full = pooled(many(5 + POOL_SPARE), first.assignment);
   assertEquals(full.assignment.size, 5 + POOL_SPARE);
-  assertEquals(planChange(first.text, full.text).kind, "runtime");
+  assertEquals(planFiles(first.text, full.text).kind, "runtime");
   const grown = pooled(many(6 + POOL_SPARE), full.assignment);
   assertTrue(
     grown.assignment.size >= 6 + 2 * POOL_SPARE,
     `size ${grown.assignment.size}`,
   );
   assertEquals(
-    summary(planChange(full.text, grown.text))[0],
+    summary(planFiles(full.text, grown.text))[0],
     `reload: backend hosts_${6 + POOL_SPARE} added, backend hosts_${
       7 + POOL_SPARE
     } added, backend hosts_${8 + POOL_SPARE} added, ...`,
@@ -114,13 +114,13 @@ Deno.test("plan with the host map: a host with its own check and stickiness goes
     other.assignment,
   );
   // Map entries aside (planned with the maps in the engine), only servers change.
-  assertEquals(summary(planChange(first.text, gone.text)), [
+  assertEquals(summary(planFiles(first.text, gone.text)), [
     "remove hosts_1/s1:80",
   ]);
-  assertEquals(summary(planChange(gone.text, other.text)), [
+  assertEquals(summary(planFiles(gone.text, other.text)), [
     "add hosts_3/b1:80 10.0.0.4:80 weight 100",
   ]);
-  assertEquals(summary(planChange(other.text, back.text)), [
+  assertEquals(summary(planFiles(other.text, back.text)), [
     "add hosts_1/s2:80 10.0.0.8:80 weight 100",
   ]);
   assertEquals(back.map, [
@@ -151,7 +151,7 @@ Deno.test("plan with per-port frontends: a new host on a port is a pool backend 
     b: ReturnType<typeof step>,
   ) =>
     summary(
-      planChange(a.text, b.text, {
+      planFiles(a.text, b.text, {
         maps: [{ file: HOST_MAP, before: a.map, after: b.map }],
       }),
     );

@@ -8,7 +8,7 @@ import { assertEquals, assertIncludes } from "../../_fixtures/assert.ts";
 import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
 import type { ContainerRecord } from "../../../lib/docker/container.ts";
 import { commandsFor } from "../../../lib/haproxy/plan/runtime_ops.ts";
-import { planChange, templateFit } from "../../../lib/haproxy/plan/plan.ts";
+import { planFiles, templateFit } from "../../../lib/haproxy/plan/plan.ts";
 import { shapeOf } from "../../../lib/haproxy/render/config_shape.ts";
 import { Renderer } from "../../../lib/haproxy/render/render.ts";
 import { BUILTIN_DIR } from "../../../lib/haproxy/render/builtin_templates.ts";
@@ -167,12 +167,12 @@ const cases: {
 for (const c of cases) {
   Deno.test(`plan: ${c.name}`, () => {
     const before = c.before === null ? null : render(c.before);
-    assertEquals(summary(planChange(before, render(c.after))), c.expect);
+    assertEquals(summary(planFiles(before, render(c.after))), c.expect);
   });
 }
 
 Deno.test("plan: an added server carries the default-server settings, which dynamic servers do not inherit", () => {
-  const plan = planChange(render([one]), render([one, two]));
+  const plan = planFiles(render([one]), render([one, two]));
   assertEquals(plan.kind, "runtime");
   if (plan.kind !== "runtime") return;
   const op = plan.ops[0]!;
@@ -184,7 +184,7 @@ Deno.test("plan: an added server carries the default-server settings, which dyna
 });
 
 Deno.test("plan: a server removed is put in maintenance, its sessions cut, then deleted", () => {
-  const plan = planChange(render([one, two]), render([one]));
+  const plan = planFiles(render([one, two]), render([one]));
   if (plan.kind !== "runtime") throw new Error(`not runtime: ${plan.kind}`);
   assertEquals(commandsFor(plan.ops[0]!).map((c) => c.command), [
     "set server http_a.example.com/w2:80 state maint",
@@ -197,7 +197,7 @@ Deno.test("plan: an operator's template that renders other lines per server relo
   const a = "backend b\n    server s1 10.0.0.2:80 check\n";
   const b = "backend b\n    server s1 10.0.0.2:80 check\n" +
     "    server s2 10.0.0.3:80 check\n    # 2 servers\n    http-request set-header X-Servers 2\n";
-  const plan = planChange(a, b);
+  const plan = planFiles(a, b);
   assertEquals(plan.kind, "reload");
   if (plan.kind === "reload") assertIncludes(plan.reason, "X-Servers");
 });
@@ -206,13 +206,13 @@ Deno.test("plan: comments and blank lines are not structure", () => {
   const a = "backend b\n    server s1 10.0.0.2:80 check\n";
   const b =
     "# a comment\n\nbackend b   # trailing\n    server s1 10.0.0.2:80 check\n";
-  assertEquals(planChange(a, b), { kind: "none" });
+  assertEquals(planFiles(a, b), { kind: "none" });
 });
 
 Deno.test("plan: changed server options (not weight or address) reload", () => {
   const a = "backend b\n    server s1 10.0.0.2:80 check\n";
   const b = "backend b\n    server s1 10.0.0.2:80 check ssl\n";
-  assertEquals(planChange(a, b), {
+  assertEquals(planFiles(a, b), {
     kind: "reload",
     reason: "server b/s1 options changed",
   });
@@ -246,7 +246,7 @@ Deno.test("plan: the built-in template fits the runtime scheme; one that counts 
 });
 
 Deno.test("plan: a certificate joins before the hosts it serves; the one it replaces leaves last", () => {
-  const plan = planChange("same", "same", {
+  const plan = planFiles("same", "same", {
     certs: {
       crtList: "/etc/haproxy/haproxy.cfg.crt-list",
       before: [{ path: "/c/a.example.com.1111.pem", pem: "old" }],
@@ -282,7 +282,7 @@ Deno.test("plan: a server joining a sticky backend sets the cookie key again, wh
       ip(address),
       labels({ glue_http_80_host: "s.example.com", glue_http_80_sticky: "1" }),
     );
-  const plan = planChange(
+  const plan = planFiles(
     sticky.render(buildRoutes([s("s1", "10.0.0.2")])),
     sticky.render(buildRoutes([s("s1", "10.0.0.2"), s("s2", "10.0.0.3")])),
   );
@@ -308,9 +308,9 @@ Deno.test("plan: a header value that changes only after a ' #' is a change; a re
         "glue_http_80_request_header_X-Tag": value,
       }),
     );
-  const plan = planChange(render([header("a #1")]), render([header("a #2")]));
+  const plan = planFiles(render([header("a #1")]), render([header("a #2")]));
   assertEquals(plan.kind, "reload");
   const a = "backend b\n    server s1 10.0.0.2:80 check # one\n";
   const b = "backend b\n    server s1 10.0.0.2:80 check # two\n";
-  assertEquals(planChange(a, b).kind, "none");
+  assertEquals(planFiles(a, b).kind, "none");
 });
