@@ -1,8 +1,9 @@
 /**
  * Follows one Docker engine: keeps its inventory of running containers
- * current from the event stream, reconnects and resyncs when the stream
- * breaks, and tells a listener what changed, container by container, with
- * Docker's action. The agent dispatches what it hears to its handlers;
+ * current from the event stream (an inspect per changed container, or none
+ * where an inspect could only mislead, and second looks some events need
+ * later), reconnects and resyncs when the stream breaks, and tells a
+ * listener what changed, container by container, with Docker's action. The agent dispatches what it hears to its handlers;
  * docker-balancer hands it to its loop, and each other engine it follows
  * has a follower of its own.
  *
@@ -12,14 +13,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { DockerClient } from "./client.ts";
 import { type DockerEvent, readEvents, RecentEvents } from "./events.ts";
-import { Inventory } from "./inventory.ts";
-import { containerOf, PendingChanges } from "./pending.ts";
-import {
-  applyChange,
-  type ChangeContext,
-  recheckHealth,
-  recheckStopping,
-} from "./changes.ts";
+import type { Inventory } from "./inventory.ts";
+import { containerOf, type PendingChange, PendingChanges } from "./pending.ts";
 import { driftOf, narrowListed } from "./container.ts";
 import { SecondLooks } from "./second_looks.ts";
 import { backoff, sleep } from "../util/sleep.ts";
@@ -62,6 +57,112 @@ export interface FollowerListener {
    * repaired, a stop that did not come): anything may have changed.
    */
   resynced(): void;
+}
+
+/**
+ * A container still running this long after its stop timeout ignored the
+ * terminating signal (`docker kill -s TERM` to a PID 1 without a handler):
+ * its drain ends. Docker's own default stop timeout is 10 s.
+ */
+const STOP_GRACE_MS = 5000;
+const DEFAULT_STOP_TIMEOUT_S = 10;
+
+/** The parts of the follower a change goes through. */
+interface ChangeContext {
+  /** Running containers. */
+  readonly inventory: Inventory;
+  /** Who hears of the changes. */
+  readonly listener: FollowerListener;
+  /** Containers to look at again later. */
+  readonly looks: SecondLooks;
+}
+
+/**
+ * Brings the inventory up to date for one container's pending events,
+ * then tells the listener of each. Returns whether the health shown has
+ * not changed after a health event (look again later).
+ */
+async function applyChange(
+  follower: ChangeContext,
+  change: PendingChange,
+): Promise<boolean> {
+  const wanted = change.actions.filter((action) =>
+    follower.listener.wants(action, "late")
+  );
+  if (wanted.length === 0) return false;
+  const healthBefore = follower.inventory.get(change.id)?.health;
+  const { id } = change;
+  if (change.events > 1) {
+    log.debug("Took {count} events for container {id} together: {actions}", {
+      count: change.events,
+      id: id.slice(0, 12),
+      actions: change.actions.join(","),
+    });
+  }
+  const last = change.actions[change.actions.length - 1];
+  if (change.networkOnly) {
+    // Docker connects a container to its networks just before `start`
+    // and disconnects it after `die`: only a running container's change
+    // (docker network connect/disconnect) is news.
+    if (follower.inventory.get(id) === undefined) return false;
+    await follower.inventory.refresh(id);
+  } else if (last === "destroy") follower.inventory.forget(id);
+  else if (change.terminating) {
+    // No inspect: it would say "running", and every millisecond counts
+    // before the process goes.
+    follower.inventory.markStopping(id);
+    const timeout = follower.inventory.get(id)?.stopTimeout ??
+      DEFAULT_STOP_TIMEOUT_S;
+    follower.looks.stopping(id, Date.now() + timeout * 1000 + STOP_GRACE_MS);
+  } else await follower.inventory.refresh(id);
+  for (const action of wanted) follower.listener.changed(action, id);
+  // Podman sends a health event before inspect shows the new status (its
+  // event even carries the old one): when nothing changed, look again.
+  return change.actions.includes("health_status") &&
+    follower.inventory.get(id)?.health === healthBefore;
+}
+
+/**
+ * Inspects a container marked stopping whose stop timeout has passed: if
+ * it still runs, it ignored the signal, and is routed again.
+ */
+async function recheckStopping(
+  follower: ChangeContext,
+  id: string,
+): Promise<void> {
+  if (follower.inventory.get(id)?.stopping !== true) return;
+  const record = await follower.inventory.refresh(id, "recheck");
+  if (record === null) return;
+  log.info(
+    "Container {container}: still running {seconds} s after a terminating signal it ignored; no longer stopping",
+    {
+      container: record.name,
+      seconds: (record.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) +
+        STOP_GRACE_MS / 1000,
+    },
+  );
+  follower.listener.resynced();
+}
+
+/**
+ * Inspects a container again after a health event that showed no
+ * change; tells of `health_status` once the status has changed.
+ * Returns whether it has (or the container is gone).
+ */
+async function recheckHealth(
+  follower: ChangeContext,
+  id: string,
+): Promise<boolean> {
+  const before = follower.inventory.get(id)?.health;
+  if (before === undefined) return true;
+  const record = await follower.inventory.refresh(id);
+  if (record !== null && record.health === before) return false;
+  log.debug("Health of container {id} is {health} on a second look", {
+    id: id.slice(0, 12),
+    health: record?.health ?? "gone",
+  });
+  follower.listener.changed("health_status", id);
+  return true;
 }
 
 /** Follower settings. */
@@ -273,7 +374,7 @@ export class DockerFollower {
   /**
    * Tells the listener of an event at once, before any inspect (as the
    * original docker-glue did with every event). A network event is news
-   * only for a container known to run, as for the late phase (changes.ts).
+   * only for a container known to run, as for the late phase.
    */
   #early(event: DockerEvent): void {
     const id = containerOf(event);
