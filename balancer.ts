@@ -1,6 +1,6 @@
 /**
  * docker-balancer: keeps HAProxy's configuration in step with the labels of
- * running containers. Wires its sources to the loop (lib/haproxy/service.ts)
+ * running containers. Wires its sources to the loop (lib/cli/service.ts)
  * built from its flags: this host's engine through a follower, which tells
  * the loop what changed, and the other sources the flags name.
  *
@@ -53,7 +53,7 @@ import {
   BalancerService,
   checkBalancerSettings,
   type ServiceSettings,
-} from "./lib/haproxy/service.ts";
+} from "./lib/cli/service.ts";
 
 /**
  * `docker-balancer routes [flags]`: takes the daemon's flags, so an

@@ -1,6 +1,6 @@
 /**
  * The HAProxy handler: re-renders HAProxy's configuration when containers
- * come and go. docker-balancer runs the same service (lib/haproxy/service.ts)
+ * come and go. docker-balancer runs the same service (lib/cli/service.ts)
  * built from its flags.
  *
  * INI params (all optional) mirror docker-balancer's flags: `template_dir`,
@@ -46,7 +46,7 @@ import {
   BalancerService,
   type BalancerSettings,
   checkBalancerSettings,
-} from "../lib/haproxy/service.ts";
+} from "../lib/cli/service.ts";
 
 /**
  * Reads a handler file's params into settings.

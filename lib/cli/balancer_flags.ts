@@ -20,10 +20,7 @@ import {
 } from "../sources/endpoints.ts";
 import { parseDebounce } from "../util/debounce.ts";
 import { baseProgram, commonOptions } from "./program.ts";
-import {
-  type BalancerSettings,
-  DEFAULT_WATCH_SET,
-} from "../haproxy/service.ts";
+import { type BalancerSettings, DEFAULT_WATCH_SET } from "./service.ts";
 import { parseGrace, parseSourceKind, withRemotes } from "../sources/wiring.ts";
 import { engineAddresses, splitUrls } from "../docker/engine_url.ts";
 

@@ -14,8 +14,8 @@ import {
   formatReport,
   type RouteReport,
   routeReport,
-  unroutedOf,
 } from "../report/report.ts";
+import { unroutedOf } from "../routing/unrouted.ts";
 import { RoutedState } from "../routing/routed.ts";
 import { askHAProxy } from "../report/haproxy_view.ts";
 import { readOrNull } from "../util/files.ts";
@@ -25,7 +25,7 @@ import {
   rejectionsFile,
 } from "../routing/rejections.ts";
 import { readSourceOnce } from "../sources/wiring.ts";
-import type { ServiceSettings } from "../haproxy/service.ts";
+import type { ServiceSettings } from "./service.ts";
 
 /** How long `routes` waits for the source's first read. */
 const SOURCE_READ_MS = 10_000;

@@ -13,11 +13,28 @@ import {
   companionFiles,
   type Companions,
 } from "./model/companions.ts";
-import { type MapChange } from "./plan/plan_types.ts";
+import type { MapChange, Plan } from "./plan/plan_types.ts";
 import { planFiles } from "./plan/plan.ts";
 import { parseMapText } from "./model/pool.ts";
-import type { Preview } from "../report/preview.ts";
 import type { TlsFiles } from "./model/tls.ts";
+
+/** One file before (installed; null when missing) and after. */
+export interface FileChange {
+  /** Path of the installed file. */
+  readonly path: string;
+  /** Its text now, or null when there is none. */
+  readonly before: string | null;
+  /** Its text after the change. */
+  readonly after: string;
+}
+
+/** The files and the plan of a change. */
+export interface Preview {
+  /** The configuration first, then the files it reads. */
+  readonly files: readonly FileChange[];
+  /** What the engine would do with a running HAProxy. */
+  readonly plan: Plan;
+}
 
 /**
  * The configuration as `--dry-run` prints it: maps and the crt-list are

@@ -24,7 +24,6 @@ import {
 import { routeRejections, shownRoute } from "../routing/rejections.ts";
 import { readOrNull } from "../util/files.ts";
 import { templateFit } from "./plan/plan.ts";
-import type { Preview } from "../report/preview.ts";
 import {
   type ApplyMethod,
   NO_TELEMETRY,
@@ -47,8 +46,8 @@ import {
 import { summarize } from "./plan/runtime_ops.ts";
 import type { HAProxyModel } from "./model/model.ts";
 import type { RuntimeOp } from "./plan/plan_types.ts";
-import { logProcess, LoopReport } from "./loop_report.ts";
-import { DryRun } from "./dry_run.ts";
+import { logProcess, LoopReport, type Observed } from "./loop_report.ts";
+import { DryRun, type Preview } from "./dry_run.ts";
 import { HAProxyEffects } from "./io/effects.ts";
 import type { ApplyOutcome } from "./io/apply.ts";
 import type { BalancerOptions, BalancerStats } from "./options.ts";
@@ -180,11 +179,6 @@ export class Balancer {
     this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#burst = new Burst(options.debounce);
     this.#desired = new DesiredState(options, source.follow?.() ?? null);
-    this.#report.serveStatus(
-      this.#telemetry,
-      options.adminSocket ?? "",
-      options.maps ?? {},
-    );
     this.#dryRun = new DryRun(options);
     const misfit = options.adminSocket && !options.dryRun
       ? templateFit(
@@ -291,6 +285,11 @@ export class Balancer {
     // HAProxy may outlive us: the file it would restart from must be what it runs.
     if (this.#file !== null) await this.#writeFile().catch(() => {});
     await this.#options.managed?.stop();
+  }
+
+  /** What the last update observed (routes, unrouted, certificates); null before it. */
+  get observed(): Observed | null {
+    return this.#report.seen;
   }
 
   /** Whether HAProxy runs `key` in the map `file` with `value`. */

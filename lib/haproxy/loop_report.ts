@@ -17,16 +17,10 @@ import { NO_TELEMETRY, type Telemetry } from "../metrics/telemetry.ts";
 import type { CertDirectory } from "../tls/cert_dir.ts";
 import {
   countByReason,
-  routeReport,
   unroutedOf,
   type UnroutedRow,
-} from "../report/report.ts";
-import { askHAProxy } from "../report/haproxy_view.ts";
-import type { MapFiles } from "./render/render.ts";
+} from "../routing/unrouted.ts";
 import type { ProcessEvent } from "./io/process.ts";
-import { renderStatusPage } from "../report/status_page.ts";
-import { recentRecords } from "../log.ts";
-import { VERSION } from "../version.ts";
 import { byMatchOrder } from "../routing/route_groups.ts";
 import type { RouteChanges } from "../routing/routes.ts";
 import type { Finding } from "../routing/findings.ts";
@@ -107,17 +101,19 @@ function findingKey(finding: Finding): string {
   return `${finding.containerId}\n${finding.label ?? ""}\n${finding.message}`;
 }
 
-/** How often the status page refreshes itself. */
-const STATUS_REFRESH_S = 5;
+/** What an update observed, as the status page shows it. */
+export interface Observed {
+  /** The routes built. */
+  readonly table: RouteTable;
+  /** The containers not routed, with the reason. */
+  readonly unrouted: readonly UnroutedRow[];
+  /** The certificates served, with their expiry. */
+  readonly certificates: readonly { host: string; notAfter: Date }[];
+}
 
-/** The engine's log and metrics of routes, findings and damping, and its status page. */
+/** The loop's log and metrics of routes, findings and damping. */
 export class LoopReport {
-  /** What the last update observed, for the status page. */
-  #seen: {
-    readonly table: RouteTable;
-    readonly unrouted: readonly UnroutedRow[];
-    readonly certificates: readonly { host: string; notAfter: Date }[];
-  } | null = null;
+  #seen: Observed | null = null;
   #placed = new Map<string, Placement>();
   /** The routes of the last table placed. */
   #http: readonly HttpRoute[] = [];
@@ -264,32 +260,9 @@ export class LoopReport {
     this.#seen = { table: built, unrouted, certificates };
   }
 
-  /**
-   * Gives the telemetry the status page: the last table observed, with the
-   * server states HAProxy reports at the time of the request.
-   */
-  serveStatus(
-    telemetry: Telemetry,
-    adminSocket: string,
-    maps: Partial<MapFiles>,
-  ): void {
-    telemetry.statusPage(async (health) => {
-      const seen = this.#seen;
-      const table = seen?.table ?? { routes: [], tcpRoutes: [], findings: [] };
-      return renderStatusPage({
-        now: Date.now(),
-        version: VERSION,
-        health,
-        report: routeReport(
-          table,
-          seen?.unrouted ?? [],
-          await askHAProxy(adminSocket, maps),
-        ),
-        certificates: seen?.certificates ?? [],
-        decisions: recentRecords(),
-        refreshSeconds: STATUS_REFRESH_S,
-      });
-    });
+  /** What the last update observed; null before the first. */
+  get seen(): Observed | null {
+    return this.#seen;
   }
 }
 

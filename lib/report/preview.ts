@@ -7,26 +7,8 @@
  */
 
 import { structuredPatch } from "diff";
-import type { Plan } from "../haproxy/plan/plan_types.ts";
+import type { FileChange, Preview } from "../haproxy/dry_run.ts";
 import { commandsFor } from "../haproxy/plan/runtime_ops.ts";
-
-/** One file before (installed; null when missing) and after. */
-export interface FileChange {
-  /** Path of the installed file. */
-  readonly path: string;
-  /** Its text now, or null when there is none. */
-  readonly before: string | null;
-  /** Its text after the change. */
-  readonly after: string;
-}
-
-/** The files and the plan of a change. */
-export interface Preview {
-  /** The configuration first, then the files it reads. */
-  readonly files: readonly FileChange[];
-  /** What the engine would do with a running HAProxy. */
-  readonly plan: Plan;
-}
 
 /** Exit statuses of `--diff`; usage errors keep 2 and failures 1. */
 export const DIFF_EXIT = {

@@ -1,11 +1,9 @@
 import { assertEquals, assertIncludes } from "../_fixtures/assert.ts";
 import { container, labels } from "../_fixtures/containers.ts";
 import {
-  countByReason,
   formatReport,
   routeReport,
   stateName,
-  unroutedOf,
 } from "../../lib/report/report.ts";
 import { buildRoutes } from "../../lib/routing/routes.ts";
 import type { ServerState } from "../../lib/haproxy/io/runtime.ts";
@@ -37,55 +35,6 @@ Deno.test("report: HAProxy's server states are named as an operator says them", 
   assertEquals(stateName(state("b", "s", 2, 0x08)), "drain");
   // A stopping container drains by weight 0.
   assertEquals(stateName(state("b", "s", 2, 0, 0)), "drain");
-});
-
-Deno.test("report: each container that asks for a route and has none gets one reason; unlabelled ones are not listed", () => {
-  const all = [
-    container("ok", labels({ glue_http_80_host: "a.example.com" })),
-    container("plain"),
-    container("paused", labels({ glue_http_80_host: "p.example.com" }), (r) => {
-      r.paused = true;
-    }),
-    container("sick", labels({ glue_http_80_host: "s.example.com" }), (r) => {
-      r.health = "unhealthy";
-    }),
-    container("early", labels({ glue_http_80_host: "e.example.com" }), (r) => {
-      r.health = "starting";
-    }),
-    container(
-      "looping",
-      labels({ glue_http_80_host: "l.example.com" }),
-      (r) => {
-        r.restartCount = 4;
-      },
-    ),
-    container("typo", labels({ glue_http_80_host: "not a host" })),
-    container("closed", labels({ glue_http_8080_host: "c.example.com" })),
-    container(
-      "lonely",
-      labels({ glue_http_80_host: "n.example.com", glue_network: "nope" }),
-    ),
-    container(
-      "younger",
-      labels({ glue_http_80_host: "a.example.com", glue_http_80_sticky: "1" }),
-    ),
-  ];
-  const damped = new Set([all[5]!.id]);
-  const table = buildRoutes(all.filter((c) => !damped.has(c.id)));
-  const rows = unroutedOf(all, table.findings, damped);
-  assertEquals(rows.map((r) => [r.container, r.reason, r.label ?? ""]), [
-    ["closed", "not-exposed", "glue_http_8080_host"],
-    ["early", "starting", ""],
-    ["lonely", "no-address", "glue_network"],
-    ["looping", "damped", ""],
-    ["paused", "paused", ""],
-    ["sick", "unhealthy", ""],
-    ["typo", "bad-label", "glue_http_80_host"],
-    ["younger", "conflict", "glue_http_80_sticky"],
-  ]);
-  assertIncludes(rows[7]!.detail, "older container ok");
-  assertEquals(countByReason(rows).get("conflict"), 1);
-  assertEquals(countByReason(rows).get("not-published"), 0);
 });
 
 Deno.test("report: servers carry HAProxy's state, found in the pool backend a host map names; missing ones are absent", () => {

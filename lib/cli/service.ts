@@ -1,5 +1,5 @@
 /**
- * The loop with its source: the same for docker-balancer, which builds it
+ * The loop with its source and its status page: the same for docker-balancer, which builds it
  * from its flags and tells it what this host's engine does, and for
  * docker-glue's HAProxy handler, which builds it from its INI params and
  * hands it the agent's events.
@@ -7,13 +7,14 @@
  * @module
  */
 
-import type { Balancer } from "./loop.ts";
+import type { Balancer } from "../haproxy/loop.ts";
 import {
   type CheckedSettings,
   checkSettings,
   type HAProxySettings,
-} from "./settings.ts";
-import { createBalancer } from "./setup.ts";
+} from "../haproxy/settings.ts";
+import { createBalancer } from "../haproxy/setup.ts";
+import { serveStatus } from "../report/serve_status.ts";
 import {
   type OpenSource,
   openSource,
@@ -95,6 +96,15 @@ export class BalancerService {
     } catch (error) {
       await source.close();
       throw error;
+    }
+    if (context.telemetry !== undefined) {
+      const loop = engine;
+      serveStatus(
+        context.telemetry,
+        () => loop.observed,
+        settings.haproxy.statsSocket,
+        settings.haproxy.maps,
+      );
     }
     source.start();
     return new BalancerService(engine, source);
