@@ -159,7 +159,7 @@ interface ClaimContext {
   readonly note: (finding: Pick<Finding, "label" | "message">) => void;
   /** Where a port of the container is reached, or null (said). */
   readonly targetOf: (port: number, label: string) => Target | null;
-  /** Whether a port is exposed (said when not). */
+  /** Whether a port may be routed as exposed (said when not). */
   readonly exposed: (port: number, label: string) => boolean;
 }
 
@@ -215,7 +215,11 @@ export function claimsOf(
     warn,
     note,
     targetOf,
+    // On this host's engine the label names the port: that is the
+    // declaration, whatever the image exposes. Another host's container
+    // is reached on a published port, which must be exposed.
     exposed: (port, label) => {
+      if (container.host === undefined) return true;
       if (container.exposedPorts.includes(`${port}/tcp`)) return true;
       warn(
         label,

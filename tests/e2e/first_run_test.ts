@@ -11,8 +11,9 @@ import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import {
   clearLeftoverContainers,
   docker,
-  ensureImage,
+  ensurePlainImage,
   freePort,
+  PLAIN_IMAGE,
   Process,
   ROOT,
   runContainer,
@@ -31,7 +32,7 @@ Deno.test({
   sanitizeResources: false,
   fn: () =>
     withCleanup(async (cleanup) => {
-      await ensureImage();
+      await ensurePlainImage();
       await clearLeftoverContainers();
       const net = await testNetwork(cleanup, "docker-glue-test-first-run");
       const dir = await testHaproxyDir(cleanup);
@@ -55,9 +56,17 @@ Deno.test({
           await p.finished();
         },
       );
+      // As the README's example: an image that exposes nothing, the port
+      // named by the label only.
+      const www = await testTempDir(cleanup, "docker-glue-www-");
+      await Deno.writeTextFile(`${www}/whoami`, "dg-first-run /\n");
+      await Deno.chmod(www, 0o755);
       await runContainer("dg-first-run", {
         network: net.name,
         labels: { glue_http_80_host: "first.example.com" },
+        image: PLAIN_IMAGE,
+        extra: ["-v", `${www}:/www:ro`],
+        command: ["httpd", "-f", "-p", "80", "-h", "/www"],
       });
       await waitForBody(
         port,

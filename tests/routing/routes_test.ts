@@ -178,7 +178,8 @@ const cases: Case[] = [
     routes: ["c.com/ -> c@10.0.0.1:81*100"],
   },
   {
-    description: "a port that is not exposed is not routed",
+    description:
+      "the label names the port on this host, whatever the image exposes; another host's container must expose it",
     containers: [
       container(
         "udp",
@@ -186,10 +187,18 @@ const cases: Case[] = [
         exposes("80/udp"),
         labels({ glue_http_80_host: "u.com" }),
       ),
+      container("none", ip("10.0.0.3"), exposes()),
+      container(
+        "far",
+        onHost("h2", "192.0.2.9"),
+        exposes("80/udp"),
+        publishes("80/tcp", 8080),
+        labels({ glue_http_80_host: "far.com" }),
+      ),
       container("ok", ip("10.0.0.2"), labels({ glue_http_80_host: "ok.com" })),
     ],
-    routes: ["ok.com/ -> ok@10.0.0.2:80*100"],
-    warnings: ["udp glue_http_80_host"],
+    routes: ["ok.com/ -> ok@10.0.0.2:80*100", "u.com/ -> udp@10.0.0.1:80*100"],
+    warnings: ["far glue_http_80_host"],
   },
   {
     description:

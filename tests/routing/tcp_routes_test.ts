@@ -15,6 +15,7 @@ import {
   exposes,
   ip,
   labels,
+  onHost,
 } from "../_fixtures/containers.ts";
 
 /** TCP routes as `listen -> name@ip:port*weight ...`. */
@@ -165,9 +166,10 @@ const cases: Case[] = [
         ip("10.0.0.4"),
         labels({ glue_tcp_ports: "5432;rm" }),
       ),
+      // Another host's container: its port must be exposed.
       container(
         "unexposed",
-        ip("10.0.0.5"),
+        onHost("h2", "192.0.2.9"),
         exposes("5432/udp"),
         labels({ glue_tcp_ports: "5432" }),
       ),

@@ -1,5 +1,5 @@
 import { assertEquals, assertIncludes } from "../_fixtures/assert.ts";
-import { container, labels } from "../_fixtures/containers.ts";
+import { container, labels, onHost } from "../_fixtures/containers.ts";
 import { countByReason, unroutedOf } from "../../lib/routing/unrouted.ts";
 import { buildRoutes } from "../../lib/routing/routes.ts";
 
@@ -24,7 +24,11 @@ Deno.test("unrouted: each container that asks for a route and has none gets one 
       },
     ),
     container("typo", labels({ glue_http_80_host: "not a host" })),
-    container("closed", labels({ glue_http_8080_host: "c.example.com" })),
+    container(
+      "closed",
+      onHost("h2", "192.0.2.9"),
+      labels({ glue_http_8080_host: "c.example.com" }),
+    ),
     container(
       "lonely",
       labels({ glue_http_80_host: "n.example.com", glue_network: "nope" }),

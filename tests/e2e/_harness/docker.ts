@@ -78,6 +78,37 @@ export async function ensureImage(): Promise<void> {
   }
 }
 
+/**
+ * Image with the test image's files that exposes no port, as Docker Hub's
+ * busybox: the README's first example runs one.
+ */
+export const PLAIN_IMAGE = "docker-glue-test/busybox-plain:1";
+
+/** Builds {@link PLAIN_IMAGE} from the test image, once. */
+export async function ensurePlainImage(): Promise<void> {
+  try {
+    await docker("image", "inspect", PLAIN_IMAGE);
+    return;
+  } catch {
+    // not built yet
+  }
+  await ensureImage();
+  const id = await docker("create", "-l", `${TEST_LABEL}=1`, IMAGE);
+  try {
+    await sh(
+      "sh",
+      "-c",
+      'docker export "$1" | docker import --change "LABEL $2=1" - "$3"',
+      "sh",
+      id,
+      TEST_LABEL,
+      PLAIN_IMAGE,
+    );
+  } finally {
+    await docker("rm", "-f", id);
+  }
+}
+
 /** Makes `image` of the files under `root` with Dockerfile `changes`, labelled as the tests'. */
 async function importRoot(
   root: string,

@@ -10,7 +10,13 @@ import {
   assertTrue,
 } from "../../_fixtures/assert.ts";
 import { haproxyCheck } from "../../_fixtures/haproxy.ts";
-import { container, exposes, ip, labels } from "../../_fixtures/containers.ts";
+import {
+  container,
+  exposes,
+  ip,
+  labels,
+  onHost,
+} from "../../_fixtures/containers.ts";
 import {
   NO_ROUTES,
   Renderer,
@@ -141,7 +147,13 @@ Deno.test("render: hostile label values add nothing to haproxy.cfg", async () =>
     ),
     container(`l${i}`, labels({ glue_http_ports: value })),
     container(`k${i}`, labels({ [`glue_http_${value}_host`]: "ok.com" })),
-    container(`e${i}`, exposes(value), labels({ glue_http_80_host: "ok.com" })),
+    // Exposed ports are read for another host's containers only.
+    container(
+      `e${i}`,
+      onHost("h2", "192.0.2.9"),
+      exposes(value),
+      labels({ glue_http_80_host: "ok.com" }),
+    ),
     container(`t${i}`, exposes("5432/tcp"), labels({ glue_tcp_ports: value })),
     container(
       `tw${i}`,
