@@ -8,7 +8,7 @@
  * `haproxy` (managed or external),
  * `network`, `per_port_frontends`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
- * `debounce`, `check_timeout`, `dry_run`, and for containers published by other hosts'
+ * `debounce`, `check_timeout`, `hard_stop_after`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`, or
  * `source=swarm` for Swarm services' tasks on this node; `docker_urls`
  * (a comma list) adds other hosts' engines beside the agent's own, with
@@ -33,6 +33,7 @@ import {
   acmeSettings,
   HAPROXY_DEFAULTS,
   parseCheckTimeout,
+  parseHardStopAfter,
   parseMode,
 } from "../lib/haproxy/settings.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
@@ -111,6 +112,13 @@ export function settingsFromParams(
         "check_timeout",
         () =>
           parseCheckTimeout(or("check_timeout", HAPROXY_DEFAULTS.checkTimeout)),
+      ),
+      hardStopAfter: named(
+        "hard_stop_after",
+        () =>
+          parseHardStopAfter(
+            or("hard_stop_after", HAPROXY_DEFAULTS.hardStopAfter),
+          ),
       ),
     },
     source: named("docker_urls", () =>

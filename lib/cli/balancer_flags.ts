@@ -11,6 +11,7 @@ import {
   acmeSettings,
   HAPROXY_DEFAULTS,
   parseCheckTimeout,
+  parseHardStopAfter,
   parseMode,
 } from "../haproxy/settings.ts";
 import {
@@ -46,6 +47,7 @@ export interface Flags {
   perPortFrontends?: boolean;
   debounce: string;
   checkTimeout: string;
+  hardStopAfter: string;
   dryRun?: boolean;
   diff?: boolean;
   httpBind: string;
@@ -138,6 +140,11 @@ export function program(): Command {
         "--check-timeout <duration>",
         "how long haproxy -c and the reload command may run before they are stopped (and the file taken as rejected)",
         HAPROXY_DEFAULTS.checkTimeout,
+      )
+      .option(
+        "--hard-stop-after <duration>",
+        "after a reload, an old HAProxy worker keeps its long-lived connections (WebSockets) at most this long; 0 for as long as they last",
+        HAPROXY_DEFAULTS.hardStopAfter,
       )
       .option(
         "--dry-run",
@@ -296,6 +303,7 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       once: flags.once === true,
       debounce: parseDebounce(flags.debounce),
       checkTimeoutMs: parseCheckTimeout(flags.checkTimeout),
+      hardStopAfter: parseHardStopAfter(flags.hardStopAfter),
     },
     source: withRemotes(
       source === "docker" || source === "swarm" ? { kind: source } : {

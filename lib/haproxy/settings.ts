@@ -80,6 +80,11 @@ export interface HAProxySettings {
   readonly debounce: DebounceTiming;
   /** `--check-timeout`: how long `haproxy -c` and a reload command may run, ms. */
   readonly checkTimeoutMs?: number;
+  /**
+   * `--hard-stop-after`: how long an old worker may keep its connections
+   * after a reload, as HAProxy writes it; "" for as long as they last.
+   */
+  readonly hardStopAfter?: string;
 }
 
 /** Who runs HAProxy. */
@@ -132,6 +137,7 @@ export const HAPROXY_DEFAULTS = {
   statsSocket: "/run/haproxy/admin.sock",
   debounce: "500ms:3s",
   checkTimeout: "30s",
+  hardStopAfter: "1h",
   tlsCertDir: "/etc/haproxy/certs",
   acmeBackoff: "1m:24h",
   // Let's Encrypt allows 300 new orders per account in 3 hours (and 50
@@ -401,6 +407,25 @@ export function mapFilesFor(
       : {}),
     ...(options.acme ? { acme: `${configFile}.acme.map` } : {}),
   };
+}
+
+/**
+ * Parses `--hard-stop-after`: a duration from 1 s to a week, such as `1h`,
+ * or `0` for none (old workers keep their connections until they close).
+ *
+ * @throws {SettingsError} for another value.
+ */
+export function parseHardStopAfter(value: string): string {
+  if (value === "0") return "";
+  const ms = durationMs(value);
+  if (ms === null || ms < 1000 || ms > 7 * 24 * 3_600_000) {
+    throw new SettingsError(
+      `Invalid hard stop after ${
+        JSON.stringify(value)
+      }: expected a duration from 1s to 168h, such as 1h, or 0 for none`,
+    );
+  }
+  return value;
 }
 
 /**

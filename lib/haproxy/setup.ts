@@ -206,6 +206,7 @@ async function rendererFor(
       cookieKey: await cookieKey(configFile),
       httpsSocket: `${configFile}.https.sock`,
       backendCaFile: checked.backendCaFile,
+      hardStopAfter: settings.hardStopAfter ?? HAPROXY_DEFAULTS.hardStopAfter,
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
       // our log, so no syslog is needed. Its log then carries emergencies

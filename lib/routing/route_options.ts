@@ -240,6 +240,15 @@ export function parseTimeout(value: string): string {
   return value;
 }
 
+/**
+ * Parses how long an upgraded connection may stay idle, such as `2h`:
+ * from 1 s (shorter cuts every WebSocket between two pings) to a week.
+ */
+export function parseTunnelTimeout(value: string): string {
+  checkedDurationMs(value, "tunnel timeout", 1000, 7 * 24 * 3_600_000);
+  return value;
+}
+
 /** Parses `http` or `https`. */
 export function parseScheme(value: string): Scheme {
   if (value !== "http" && value !== "https") {

@@ -27,6 +27,7 @@ import {
   parseRateLimit,
   parseScheme,
   parseTimeout,
+  parseTunnelTimeout,
   type RateLimit,
   type Scheme,
 } from "./route_options.ts";
@@ -65,6 +66,11 @@ export interface RouteSettings {
   readonly compress: boolean;
   /** `timeout`: how long a container may take to answer; "" for the default. */
   readonly timeout: string;
+  /**
+   * `tunnel_timeout`: how long an upgraded connection (WebSocket) may stay
+   * idle; "" for the default (1 hour).
+   */
+  readonly tunnelTimeout: string;
   /** `scheme`: how HAProxy talks to the containers. */
   readonly scheme: Scheme;
 }
@@ -85,6 +91,7 @@ export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
   responseHeaders: [],
   compress: false,
   timeout: "",
+  tunnelTimeout: "",
   scheme: "http",
 };
 
@@ -107,6 +114,7 @@ export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
   responseHeaders: "response_header_*",
   compress: "compress",
   timeout: "timeout",
+  tunnelTimeout: "tunnel_timeout",
   scheme: "scheme",
 };
 
@@ -122,6 +130,7 @@ const OPTION_KEYS: readonly (keyof RouteSettings)[] = [
   "responseHeaders",
   "compress",
   "timeout",
+  "tunnelTimeout",
   "scheme",
 ];
 
@@ -275,6 +284,7 @@ export function readHttpLabels(
     responseHeaders: headers(labels, `${base}response_header_`, headerLabels),
     compress: read("compress", parseSwitch, false),
     timeout: read("timeout", parseTimeout, ""),
+    tunnelTimeout: read("tunnel_timeout", parseTunnelTimeout, ""),
     scheme: read("scheme", parseScheme, "http"),
   };
   const maxconn = read("maxconn", parseMaxconn, 0);

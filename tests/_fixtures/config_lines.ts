@@ -35,6 +35,7 @@ export const SHAPES: readonly RegExp[] = [
   /^ {4}server [A-Za-z0-9._:-]+ ([0-9.]+|[0-9a-f:.]+|[A-Za-z0-9.-]+):\d+ weight \d+( maxconn \d+)? check( ssl verify (none|required ca-file \/[A-Za-z0-9._/-]+) sni var\(txn\.host\)( check-sni [a-z0-9.-]+)?( verifyhost [a-z0-9.-]+)?)?$/,
   // Route options (issue #22).
   /^ {4}timeout server [1-9][0-9]*(ms|s|m|h)$/,
+  /^ {4}timeout tunnel [1-9][0-9]*(ms|s|m|h)$/,
   /^ {4}acl allowed src [0-9a-f.:]+(\/\d+)?$/,
   /^ {4}http-request deny deny_status 403 unless allowed$/,
   /^ {4}# Requests per client address; the table lives as long as this backend\.$/,

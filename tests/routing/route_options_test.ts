@@ -35,6 +35,7 @@ import {
   parseHeaderValue,
   parseRateLimit,
   parseTimeout,
+  parseTunnelTimeout,
   quoteConfig,
 } from "../../lib/routing/route_options.ts";
 
@@ -126,9 +127,14 @@ Deno.test("allow: IPv4 and IPv6 addresses and ranges, nothing else", () => {
   }
 });
 
-Deno.test("rate_limit and timeout: counts and durations HAProxy reads as given", () => {
+Deno.test("rate_limit, timeout and tunnel_timeout: counts and durations HAProxy reads as given", () => {
   assertEquals(parseRateLimit("100/10s"), { requests: 100, period: "10s" });
   assertEquals(parseTimeout("5m"), "5m");
+  assertEquals(parseTunnelTimeout("4h"), "4h");
+  assertEquals(parseTunnelTimeout("168h"), "168h");
+  for (const bad of ["500ms", "169h", "7d", "1h 2m", "3600"]) {
+    assertThrows(() => parseTunnelTimeout(bad), Error);
+  }
   for (const bad of ["100", "0/10s", "10/0s", "10/10", "10/500ms", "x/1s"]) {
     assertThrows(() => parseRateLimit(bad), Error);
   }
@@ -227,6 +233,7 @@ Deno.test("options: carried on the route, shown in conflicts, and a route with a
     "glue_http_80_response_header_X-Frame-Options": "DENY",
     glue_http_80_compress: "1",
     glue_http_80_timeout: "2s",
+    glue_http_80_tunnel_timeout: "4h",
     glue_http_80_scheme: "https",
   };
   const table = buildRoutes([
@@ -407,6 +414,7 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
           "glue_http_80_response_header_X-Frame-Options": "DENY",
           glue_http_80_compress: "1",
           glue_http_80_timeout: "2s",
+          glue_http_80_tunnel_timeout: "4h",
           glue_http_80_scheme: "https",
         }),
       ),
@@ -452,6 +460,7 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
         '    http-response set-header Strict-Transport-Security "max-age=31536000" if { ssl_fc }',
         "    compression algo gzip",
         "    timeout server 2s",
+        "    timeout tunnel 4h",
         "frontend https_sni",
         "    use_backend tcp_https_pt.example.com if { req_ssl_sni -i pt.example.com }",
         "    use_backend tcp_https_wildcard.pt.example.org if { req_ssl_sni -i -m end .pt.example.org }",

@@ -63,6 +63,8 @@ export interface ListenOptions {
   readonly httpsSocket?: string;
   /** CA file `scheme=https` containers are verified against; "" for none. */
   readonly backendCaFile?: string;
+  /** HAProxy's `hard-stop-after`; "" for none. */
+  readonly hardStopAfter?: string;
 }
 
 /** The map files of a configuration. */
@@ -286,6 +288,7 @@ export class Renderer {
         stats_socket: this.#listen.statsSocket ?? "",
         state_file: this.#listen.stateFile ?? "",
         log_target: this.#listen.logTarget ?? "",
+        hard_stop_after: this.#listen.hardStopAfter ?? "",
       });
     } catch (error) {
       throw new TemplateError(

@@ -68,6 +68,8 @@ export interface RouteView {
   compress: boolean;
   /** `timeout server` value; "" for the default. */
   timeout: string;
+  /** `timeout tunnel` value; "" for the default. */
+  tunnel_timeout: string;
   /** `http` or `https`: how HAProxy reaches the containers. */
   scheme: string;
   /** Words after each server for `scheme=https`; "" for plain HTTP. */
@@ -278,6 +280,7 @@ export function viewOf(route: HttpRoute, caFile = ""): RouteView {
     response_headers: headersOf(settings.responseHeaders),
     compress: settings.compress,
     timeout: settings.timeout,
+    tunnel_timeout: settings.tunnelTimeout,
     scheme: settings.scheme,
     server_tls: serverTls(route, caFile),
   };
