@@ -249,6 +249,18 @@ export function parseTunnelTimeout(value: string): string {
   return value;
 }
 
+/** Parses how many errors in a row take a server out: 1 to 1000. */
+export function parseErrorLimit(value: string): number {
+  if (!/^[1-9][0-9]{0,3}$/.test(value) || Number(value) > 1000) {
+    throw new RangeError(
+      `Invalid error limit ${
+        quoteValue(value)
+      }: expected an integer from 1 to 1000`,
+    );
+  }
+  return Number(value);
+}
+
 /** Parses `http` or `https`. */
 export function parseScheme(value: string): Scheme {
   if (value !== "http" && value !== "https") {

@@ -21,6 +21,7 @@ import {
   type Header,
   parseAllow,
   parseAuth,
+  parseErrorLimit,
   parseHeaderName,
   parseHeaderValue,
   parseHsts,
@@ -73,6 +74,12 @@ export interface RouteSettings {
   readonly tunnelTimeout: string;
   /** `scheme`: how HAProxy talks to the containers. */
   readonly scheme: Scheme;
+  /**
+   * `error_limit`: consecutive errors (5xx answers, refused connections,
+   * time-outs) that take a server out until an HTTP check passes; 0 for
+   * off.
+   */
+  readonly errorLimit: number;
 }
 
 /** Settings of a route whose labels set none. */
@@ -93,6 +100,7 @@ export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
   timeout: "",
   tunnelTimeout: "",
   scheme: "http",
+  errorLimit: 0,
 };
 
 /**
@@ -116,6 +124,7 @@ export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
   timeout: "timeout",
   tunnelTimeout: "tunnel_timeout",
   scheme: "scheme",
+  errorLimit: "error_limit",
 };
 
 const SETTING_KEYS = Object.keys(SETTING_LABELS) as (keyof RouteSettings)[];
@@ -132,6 +141,7 @@ const OPTION_KEYS: readonly (keyof RouteSettings)[] = [
   "timeout",
   "tunnelTimeout",
   "scheme",
+  "errorLimit",
 ];
 
 /**
@@ -286,6 +296,7 @@ export function readHttpLabels(
     timeout: read("timeout", parseTimeout, ""),
     tunnelTimeout: read("tunnel_timeout", parseTunnelTimeout, ""),
     scheme: read("scheme", parseScheme, "http"),
+    errorLimit: read("error_limit", parseErrorLimit, 0),
   };
   const maxconn = read("maxconn", parseMaxconn, 0);
   return { hosts, prefix, weight, maxconn, settings };

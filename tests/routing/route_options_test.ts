@@ -31,6 +31,7 @@ import { settingWords } from "../../lib/routing/route_settings.ts";
 import {
   parseAllow,
   parseAuth,
+  parseErrorLimit,
   parseHeaderName,
   parseHeaderValue,
   parseRateLimit,
@@ -132,6 +133,10 @@ Deno.test("rate_limit, timeout and tunnel_timeout: counts and durations HAProxy 
   assertEquals(parseTimeout("5m"), "5m");
   assertEquals(parseTunnelTimeout("4h"), "4h");
   assertEquals(parseTunnelTimeout("168h"), "168h");
+  assertEquals(parseErrorLimit("5"), 5);
+  for (const bad of ["0", "1001", "05", "x", "-1", "1.5"]) {
+    assertThrows(() => parseErrorLimit(bad), Error);
+  }
   for (const bad of ["500ms", "169h", "7d", "1h 2m", "3600"]) {
     assertThrows(() => parseTunnelTimeout(bad), Error);
   }
@@ -416,6 +421,7 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
           glue_http_80_timeout: "2s",
           glue_http_80_tunnel_timeout: "4h",
           glue_http_80_scheme: "https",
+          glue_http_80_error_limit: "5",
         }),
       ),
       container("v6", (r) => {
@@ -461,6 +467,7 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
         "    compression algo gzip",
         "    timeout server 2s",
         "    timeout tunnel 4h",
+        "    http-check expect ! rstatus ^5",
         "frontend https_sni",
         "    use_backend tcp_https_pt.example.com if { req_ssl_sni -i pt.example.com }",
         "    use_backend tcp_https_wildcard.pt.example.org if { req_ssl_sni -i -m end .pt.example.org }",
@@ -474,7 +481,7 @@ Deno.test("render: every option, passthrough beside terminated hosts and an IPv6
     }
     assertIncludes(
       text,
-      `check ssl verify required ca-file ${dir}/ca.pem sni var(txn.host) check-sni app.example.com verifyhost app.example.com\n`,
+      `check observe layer7 error-limit 5 on-error mark-down ssl verify required ca-file ${dir}/ca.pem sni var(txn.host) check-sni app.example.com verifyhost app.example.com\n`,
     );
     const check = await haproxyCheck(text);
     assertTrue(check.ok, check.output);

@@ -70,6 +70,8 @@ export interface RouteView {
   timeout: string;
   /** `timeout tunnel` value; "" for the default. */
   tunnel_timeout: string;
+  /** Errors in a row that take a server out; 0 for off. */
+  error_limit: number;
   /** `http` or `https`: how HAProxy reaches the containers. */
   scheme: string;
   /** Words after each server for `scheme=https`; "" for plain HTTP. */
@@ -281,6 +283,7 @@ export function viewOf(route: HttpRoute, caFile = ""): RouteView {
     compress: settings.compress,
     timeout: settings.timeout,
     tunnel_timeout: settings.tunnelTimeout,
+    error_limit: settings.errorLimit,
     scheme: settings.scheme,
     server_tls: serverTls(route, caFile),
   };
