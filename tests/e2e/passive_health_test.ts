@@ -14,18 +14,16 @@ import {
 import {
   httpGet,
   readRoutes,
-  runContainer,
+  runScriptServer,
   startManaged,
-  testTempDir,
   waitFor,
 } from "./_harness.ts";
-import { withCleanup } from "../_fixtures/cleanup.ts";
-import type { Cleanup } from "../_fixtures/cleanup.ts";
+import { type Cleanup, withCleanup } from "../_fixtures/cleanup.ts";
 
 const HOST = "ph.example.com";
 const CONTROL = "ph-control.example.com";
 
-// Run by `nc -ll -e` for each connection: answers every path, the health
+// Run for each connection: answers every path, the health
 // check's too, with the status in /srv/status and the container's name.
 const SERVER = `#!/bin/sh
 while IFS= read -r line; do
@@ -45,17 +43,15 @@ async function statusServer(
   status: number,
   labels: Record<string, string>,
 ): Promise<string> {
-  const dir = await testTempDir(cleanup, `docker-glue-${name}-`);
-  await Deno.writeTextFile(`${dir}/answer.sh`, SERVER, { mode: 0o755 });
-  await Deno.writeTextFile(`${dir}/status`, String(status));
-  await Deno.chmod(dir, 0o755);
-  await Deno.chmod(`${dir}/status`, 0o644);
-  await runContainer(name, {
-    network,
-    labels,
-    extra: ["-v", `${dir}:/srv:ro`],
-    command: ["busybox", "nc", "-ll", "-p", "80", "-e", "/srv/answer.sh"],
-  });
+  const dir = await runScriptServer(
+    cleanup,
+    name,
+    { network, labels },
+    SERVER,
+    {
+      status: String(status),
+    },
+  );
   return `${dir}/status`;
 }
 

@@ -16,8 +16,8 @@ import {
   masterProc,
   removeContainers,
   runContainer,
+  runScriptServer,
   startManaged,
-  testTempDir,
   waitForBody,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
@@ -26,7 +26,7 @@ import { sleep } from "../../lib/util/sleep.ts";
 const HOST = "ws.example.com";
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-// Run by `nc -ll -e` for each connection: answers the handshake, then
+// Run for each connection: answers the handshake, then
 // echoes. Busybox's applets by name, as the test image links only a few.
 const SERVER = `#!/bin/sh
 key=""
@@ -200,15 +200,10 @@ Deno.test({
         "docker-glue-test-ws",
       );
       await balancer.waitForLine(/Started HAProxy/);
-      const dir = await testTempDir(cleanup, "docker-glue-ws-");
-      await Deno.writeTextFile(`${dir}/ws.sh`, SERVER, { mode: 0o755 });
-      await Deno.chmod(dir, 0o755);
-      await runContainer("dg-ws", {
+      await runScriptServer(cleanup, "dg-ws", {
         network: net.name,
         labels: { glue_http_80_host: HOST },
-        extra: ["-v", `${dir}:/ws:ro`],
-        command: ["busybox", "nc", "-ll", "-p", "80", "-e", "/ws/ws.sh"],
-      });
+      }, SERVER);
       // Routed: a WebSocket handshake is answered.
       let idle: Socket | null = null;
       const opened = Date.now();

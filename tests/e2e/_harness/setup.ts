@@ -10,6 +10,7 @@ import {
   clearLeftoverContainers,
   createNetwork,
   ensureImage,
+  runContainer,
 } from "./docker.ts";
 import {
   freePort,
@@ -189,4 +190,31 @@ export async function startManaged(
     startBalancer(["-w", "--haproxy", "managed", ...args, ...extra]),
   );
   return { net, dir, port, args, balancer };
+}
+
+/**
+ * Starts a container that runs `script` (busybox sh) for each connection to
+ * its port 80, as `nc -ll -e` does: for servers busybox httpd cannot be
+ * (WebSockets, chosen status codes). `files` go beside it in /srv, which is
+ * mounted from a directory of the test's; returns that directory.
+ */
+export async function runScriptServer(
+  cleanup: Cleanup,
+  name: string,
+  options: { network: string; labels: Record<string, string> },
+  script: string,
+  files: Record<string, string> = {},
+): Promise<string> {
+  const dir = await testTempDir(cleanup, `docker-glue-${name}-`);
+  await Deno.writeTextFile(`${dir}/serve.sh`, script, { mode: 0o755 });
+  for (const [file, text] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${file}`, text, { mode: 0o644 });
+  }
+  await Deno.chmod(dir, 0o755);
+  await runContainer(name, {
+    ...options,
+    extra: ["-v", `${dir}:/srv:ro`],
+    command: ["busybox", "nc", "-ll", "-p", "80", "-e", "/srv/serve.sh"],
+  });
+  return dir;
 }
