@@ -8,7 +8,8 @@
  * `haproxy` (managed or external),
  * `network`, `per_port_frontends`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
- * `debounce`, `check_timeout`, `hard_stop_after`, `dry_run`, and for containers published by other hosts'
+ * `debounce`, `check_timeout`, `hard_stop_after`, `trusted_proxies`,
+ * `proxy_protocol`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`, or
  * `source=swarm` for Swarm services' tasks on this node; `docker_urls`
  * (a comma list) adds other hosts' engines beside the agent's own, with
@@ -35,6 +36,7 @@ import {
   parseCheckTimeout,
   parseHardStopAfter,
   parseMode,
+  parseTrustedProxies,
 } from "../lib/haproxy/settings.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
 import {
@@ -113,6 +115,11 @@ export function settingsFromParams(
         () =>
           parseCheckTimeout(or("check_timeout", HAPROXY_DEFAULTS.checkTimeout)),
       ),
+      trustedProxies: named(
+        "trusted_proxies",
+        () => parseTrustedProxies(or("trusted_proxies", "")),
+      ),
+      proxyProtocol: flag("proxy_protocol"),
       hardStopAfter: named(
         "hard_stop_after",
         () =>

@@ -13,6 +13,7 @@ import {
   parseCheckTimeout,
   parseHardStopAfter,
   parseMode,
+  parseTrustedProxies,
 } from "../haproxy/settings.ts";
 import {
   DEFAULT_ETCD_ENDPOINTS,
@@ -48,6 +49,8 @@ export interface Flags {
   debounce: string;
   checkTimeout: string;
   hardStopAfter: string;
+  trustedProxies: string;
+  proxyProtocol?: boolean;
   dryRun?: boolean;
   diff?: boolean;
   httpBind: string;
@@ -145,6 +148,15 @@ export function program(): Command {
         "--hard-stop-after <duration>",
         "after a reload, an old HAProxy worker keeps its long-lived connections (WebSockets) at most this long; 0 for as long as they last",
         HAPROXY_DEFAULTS.hardStopAfter,
+      )
+      .option(
+        "--trusted-proxies <cidrs>",
+        "comma list of addresses and ranges (load balancers, CDNs) whose X-Forwarded-For is believed: the client is the rightmost address not among them; everyone else's X-Forwarded-For is removed",
+        "",
+      )
+      .option(
+        "--proxy-protocol",
+        "connections from --trusted-proxies send a PROXY header (v1 or v2) on the HTTP, HTTPS and TCP listeners",
       )
       .option(
         "--dry-run",
@@ -304,6 +316,8 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       debounce: parseDebounce(flags.debounce),
       checkTimeoutMs: parseCheckTimeout(flags.checkTimeout),
       hardStopAfter: parseHardStopAfter(flags.hardStopAfter),
+      trustedProxies: parseTrustedProxies(flags.trustedProxies),
+      proxyProtocol: flags.proxyProtocol === true,
     },
     source: withRemotes(
       source === "docker" || source === "swarm" ? { kind: source } : {

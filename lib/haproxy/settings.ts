@@ -12,6 +12,7 @@ import type { RouteOptions } from "../routing/claims.ts";
 import type { DebounceTiming } from "../util/debounce.ts";
 import { durationMs } from "../util/duration.ts";
 import { splitArgs } from "../util/argv.ts";
+import { parseAllow } from "../routing/route_options.ts";
 import type { MapFiles } from "./render/render.ts";
 import type { AcmeSettings } from "../acme/manager.ts";
 import {
@@ -85,6 +86,14 @@ export interface HAProxySettings {
    * after a reload, as HAProxy writes it; "" for as long as they last.
    */
   readonly hardStopAfter?: string;
+  /**
+   * `--trusted-proxies`: addresses and ranges whose `X-Forwarded-For` is
+   * believed (and, with `proxyProtocol`, whose PROXY header); none by
+   * default: every client's own `X-Forwarded-For` is removed.
+   */
+  readonly trustedProxies?: readonly string[];
+  /** `--proxy-protocol`: connections from trusted proxies send a PROXY header (v1 or v2). */
+  readonly proxyProtocol?: boolean;
 }
 
 /** Who runs HAProxy. */
@@ -272,6 +281,14 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
       `Invalid reload command: ${errorMessage(error)}`,
     );
   }
+  if (
+    settings.proxyProtocol === true &&
+    (settings.trustedProxies ?? []).length === 0
+  ) {
+    throw new SettingsError(
+      "--proxy-protocol needs --trusted-proxies: the PROXY header is believed from them only",
+    );
+  }
   const httpBind = parseBinds(settings.httpBind, "HTTP bind");
   const statsBind = parseBinds(settings.statsBind, "stats bind");
   if (statsBind.length > 1) {
@@ -407,6 +424,21 @@ export function mapFilesFor(
       : {}),
     ...(options.acme ? { acme: `${configFile}.acme.map` } : {}),
   };
+}
+
+/**
+ * Parses `--trusted-proxies`: a comma list of IPv4 or IPv6 addresses and
+ * CIDR ranges, as `allow` takes them; "" for none.
+ *
+ * @throws {SettingsError} naming the entry at fault.
+ */
+export function parseTrustedProxies(value: string): string[] {
+  if (value.trim() === "") return [];
+  try {
+    return parseAllow(value);
+  } catch (error) {
+    throw new SettingsError(`Invalid trusted proxies: ${errorMessage(error)}`);
+  }
 }
 
 /**

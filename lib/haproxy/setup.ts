@@ -207,6 +207,8 @@ async function rendererFor(
       httpsSocket: `${configFile}.https.sock`,
       backendCaFile: checked.backendCaFile,
       hardStopAfter: settings.hardStopAfter ?? HAPROXY_DEFAULTS.hardStopAfter,
+      trustedProxies: settings.trustedProxies ?? [],
+      proxyProtocol: settings.proxyProtocol === true,
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
       // our log, so no syslog is needed. Its log then carries emergencies

@@ -15,6 +15,7 @@ import {
   parseWeight,
 } from "./labels.ts";
 import type { Finding, UnroutedReason } from "./findings.ts";
+import { parseProxyVersion, type ProxyVersion } from "./route_options.ts";
 import { errorMessage } from "../util/error_message.ts";
 import {
   MAX_GLUE_LABELS,
@@ -82,6 +83,8 @@ export interface TcpClaim {
   /** Container port (what the labels name). */
   readonly port: number;
   readonly weight: number;
+  /** PROXY protocol version the container wants (`proxy_protocol`). */
+  readonly proxy?: ProxyVersion;
   /** Where HAProxy connects. */
   readonly target: Target;
   readonly container: ContainerRecord;
@@ -382,6 +385,11 @@ function tcpClaimsOf(
     let current = `glue_tcp_${port}_weight`;
     try {
       const weight = parseWeight(labels[current] ?? "100");
+      current = `glue_tcp_${port}_proxy_protocol`;
+      const proxyLabel = labels[current];
+      const proxy = proxyLabel === undefined
+        ? undefined
+        : parseProxyVersion(proxyLabel);
       current = `glue_tcp_${port}_sni`;
       const sniLabel = labels[current];
       const sni = sniLabel === undefined ? [""] : parseNames(sniLabel);
@@ -404,6 +412,7 @@ function tcpClaimsOf(
           listen,
           port,
           weight,
+          ...(proxy === undefined ? {} : { proxy }),
           sni: host,
           https,
           target,

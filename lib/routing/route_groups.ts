@@ -119,6 +119,9 @@ function newServer(claim: HttpClaim | TcpClaim): Server {
     weight: claim.weight,
     draining: claim.container.stopping === true,
     maxconn: "maxconn" in claim ? claim.maxconn : 0,
+    ...("proxy" in claim && claim.proxy !== undefined
+      ? { proxy: claim.proxy }
+      : {}),
   };
 }
 

@@ -249,6 +249,19 @@ export function parseTunnelTimeout(value: string): string {
   return value;
 }
 
+/** A PROXY protocol version. */
+export type ProxyVersion = "v1" | "v2";
+
+/** Parses a PROXY protocol version: `v1` or `v2`. */
+export function parseProxyVersion(value: string): ProxyVersion {
+  if (value !== "v1" && value !== "v2") {
+    throw new TypeError(
+      `Invalid PROXY protocol version ${quoteValue(value)}: expected v1 or v2`,
+    );
+  }
+  return value;
+}
+
 /** Parses how many errors in a row take a server out: 1 to 1000. */
 export function parseErrorLimit(value: string): number {
   if (!/^[1-9][0-9]{0,3}$/.test(value) || Number(value) > 1000) {

@@ -7,6 +7,7 @@
 
 import type { Finding } from "./findings.ts";
 import type { RouteSettings } from "./route_settings.ts";
+import type { ProxyVersion } from "./route_options.ts";
 
 /** One server line of a backend. */
 export interface Server {
@@ -26,6 +27,8 @@ export interface Server {
   readonly draining: boolean;
   /** Connection limit (`maxconn` label); 0 for none. */
   readonly maxconn: number;
+  /** PROXY protocol version sent to the container (a TCP route's `proxy_protocol`); absent for none. */
+  readonly proxy?: ProxyVersion;
 }
 
 /** All containers serving one host and path prefix. */

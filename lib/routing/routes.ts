@@ -380,7 +380,8 @@ function sameServer(a: Server, b: Server): boolean {
   return a.name === b.name && a.containerId === b.containerId &&
     a.containerName === b.containerName && a.address === b.address &&
     a.port === b.port && a.weight === b.weight &&
-    a.draining === b.draining && a.maxconn === b.maxconn;
+    a.draining === b.draining && a.maxconn === b.maxconn &&
+    a.proxy === b.proxy;
 }
 
 function sameServers(a: readonly Server[], b: readonly Server[]): boolean {

@@ -73,7 +73,7 @@ Deno.test({
         });
         await runContainer("dg-m-bad", {
           network: net.name,
-          labels: { glue_http_81_host: "m2.example.com" },
+          labels: { glue_http_80_host: "m2 example.com" },
         });
         await waitForBody(port, "m1.example.com", "/whoami", "dg-m-one /");
         const renders = async () =>
@@ -114,7 +114,7 @@ Deno.test({
         );
         assertTrue(delta("docker_glue_renders_total") >= 2);
         assertEquals(
-          sample(after, 'docker_glue_unrouted{reason="not-exposed"}'),
+          sample(after, 'docker_glue_unrouted{reason="bad-label"}'),
           1,
         );
         assertEquals(delta("docker_glue_reloads_total"), 0);

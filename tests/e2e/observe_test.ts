@@ -1,6 +1,8 @@
 /**
  * What an operator sees, end to end against the real engine and HAProxy:
- * `docker-balancer routes` with every reason a container is not routed,
+ * `docker-balancer routes` with every reason a container of this host's
+ * engine can have not to be routed (`not-exposed` and `not-published` are
+ * other hosts' containers': tests/routing),
  * `-1 --dry-run --diff` and its exit codes, and `/metrics` and `/healthz`.
  */
 
@@ -66,7 +68,6 @@ Deno.test({
       await Promise.all([
         run("dg-r-ok", { glue_http_80_host: "ok.example.com" }),
         run("dg-r-badlabel", { glue_http_80_host: "bad host.example.com" }),
-        run("dg-r-unexposed", { glue_http_81_host: "unexposed.example.com" }),
         run("dg-r-paused", { glue_http_80_host: "paused.example.com" }),
         runContainer("dg-r-unhealthy", {
           network: net.name,
@@ -95,7 +96,6 @@ Deno.test({
 
       const expected: Record<string, string> = {
         "dg-r-badlabel": "bad-label",
-        "dg-r-unexposed": "not-exposed",
         "dg-r-paused": "paused",
         "dg-r-unhealthy": "unhealthy",
         "dg-r-starting": "starting",

@@ -9,6 +9,7 @@ import {
   assertThrows,
 } from "../_fixtures/assert.ts";
 import { settingsFromParams } from "../../handlers/haproxy.ts";
+import { checkSettings } from "../../lib/haproxy/settings.ts";
 
 const from = (params: Record<string, string>) =>
   settingsFromParams((name) => params[name]);
@@ -107,4 +108,37 @@ Deno.test("haproxy params: check_timeout bounds haproxy -c and the reload comman
       "check_timeout",
     );
   }
+});
+
+Deno.test("haproxy params: trusted_proxies, proxy_protocol and hard_stop_after are read as the flags are, and checked", () => {
+  const { haproxy } = from({
+    trusted_proxies: "10.0.0.0/8, 2001:db8::/32,192.0.2.1",
+    proxy_protocol: "1",
+    hard_stop_after: "30m",
+  });
+  assertEquals(haproxy.trustedProxies, [
+    "10.0.0.0/8",
+    "2001:db8::/32",
+    "192.0.2.1",
+  ]);
+  assertEquals(haproxy.proxyProtocol, true);
+  assertEquals(haproxy.hardStopAfter, "30m");
+  assertEquals(from({}).haproxy.trustedProxies, []);
+  assertEquals(from({}).haproxy.hardStopAfter, "1h");
+  assertEquals(from({ hard_stop_after: "0" }).haproxy.hardStopAfter, "");
+  assertThrows(
+    () => from({ trusted_proxies: "10.0.0.0/33" }),
+    TypeError,
+    "[params] trusted_proxies",
+  );
+  assertThrows(
+    () => from({ hard_stop_after: "1 h" }),
+    TypeError,
+    "[params] hard_stop_after",
+  );
+  assertThrows(
+    () => checkSettings(from({ proxy_protocol: "1" }).haproxy),
+    Error,
+    "--proxy-protocol needs --trusted-proxies",
+  );
 });

@@ -9,6 +9,8 @@ import { type RouteTable } from "../../lib/routing/route_types.ts";
 import type { RouteOptions } from "../../lib/routing/claims.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 import { listenPorts } from "../../lib/haproxy/settings.ts";
+import { builtin } from "../_fixtures/render.ts";
+import { haproxyCheck } from "../_fixtures/haproxy.ts";
 import {
   container,
   created,
@@ -199,6 +201,26 @@ Deno.test("tcp routes: the two-services warning names both containers and ports"
   assertIncludes(message, "redis");
   assertIncludes(message, "7000");
   assertTrue(message.includes("6379") && message.includes("11211"), message);
+});
+
+Deno.test("tcp routes: proxy_protocol sends the client's address to that container in a PROXY header; a bad version drops the route", async () => {
+  const table = buildRoutes([
+    db("v2", "10.0.0.1", { glue_tcp_5432_proxy_protocol: "v2" }),
+    db("v1", "10.0.0.2", { glue_tcp_5432_proxy_protocol: "v1" }),
+    db("none", "10.0.0.3"),
+    db("bad", "10.0.0.4", { glue_tcp_5432_proxy_protocol: "v3" }),
+  ]);
+  assertEquals(warningsOf(table), ["bad glue_tcp_5432_proxy_protocol"]);
+  const text = builtin().render(table);
+  for (
+    const line of [
+      "    server v2:5432 10.0.0.1:5432 weight 100 check send-proxy-v2",
+      "    server v1:5432 10.0.0.2:5432 weight 100 check send-proxy",
+      "    server none:5432 10.0.0.3:5432 weight 100 check",
+    ]
+  ) assertIncludes(text, `${line}\n`);
+  const check = await haproxyCheck(text);
+  assertTrue(check.ok, check.output);
 });
 
 Deno.test("listen ports are read from bind arguments", () => {

@@ -24,8 +24,9 @@ export interface ServerSpec {
   /** Connection limit; 0 for none. Changing it needs a reload. */
   readonly maxconn: number;
   /**
-   * A server read from a file: the line's arguments other than its weight,
-   * none of which the runtime API changes.
+   * What else the runtime API cannot change: for a server read from a
+   * file, the line's arguments other than its weight; otherwise the PROXY
+   * protocol version it is sent.
    */
   readonly options?: string;
 }
@@ -77,6 +78,7 @@ function specOf(server: Server): ServerSpec {
     port: server.port,
     weight: server.draining ? 0 : server.weight,
     maxconn: server.maxconn,
+    ...(server.proxy === undefined ? {} : { options: server.proxy }),
   };
 }
 

@@ -65,6 +65,10 @@ export interface ListenOptions {
   readonly backendCaFile?: string;
   /** HAProxy's `hard-stop-after`; "" for none. */
   readonly hardStopAfter?: string;
+  /** Addresses and ranges whose `X-Forwarded-For` (and PROXY header) is believed. */
+  readonly trustedProxies?: readonly string[];
+  /** Trusted proxies send a PROXY header. */
+  readonly proxyProtocol?: boolean;
 }
 
 /** The map files of a configuration. */
@@ -289,6 +293,9 @@ export class Renderer {
         state_file: this.#listen.stateFile ?? "",
         log_target: this.#listen.logTarget ?? "",
         hard_stop_after: this.#listen.hardStopAfter ?? "",
+        trusted_proxies: (this.#listen.trustedProxies ?? []).join(" "),
+        proxy_protocol: this.#listen.proxyProtocol === true &&
+          (this.#listen.trustedProxies ?? []).length > 0,
       });
     } catch (error) {
       throw new TemplateError(

@@ -33,6 +33,8 @@ export interface ServerView {
   draining: boolean;
   /** Connection limit, 0 for none. */
   maxconn: number;
+  /** PROXY protocol version sent to it (`v1`, `v2`), "" for none. */
+  proxy: string;
 }
 
 /** What the template sees for one HTTP route. */
@@ -122,7 +124,7 @@ export interface TcpFrontendView {
 
 function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
   return route.servers.map((
-    { name, address, port, weight, draining, maxconn },
+    { name, address, port, weight, draining, maxconn, proxy },
   ) => ({
     name,
     address,
@@ -130,6 +132,7 @@ function serversOf(route: HttpRoute | TcpRoute): ServerView[] {
     weight: draining ? 0 : weight,
     draining,
     maxconn,
+    proxy: proxy ?? "",
   }));
 }
 

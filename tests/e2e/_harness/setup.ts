@@ -9,6 +9,7 @@ import type { Cleanup } from "../../_fixtures/cleanup.ts";
 import {
   clearLeftoverContainers,
   createNetwork,
+  docker,
   ensureImage,
   runContainer,
 } from "./docker.ts";
@@ -165,31 +166,53 @@ export interface ManagedSetup {
   readonly args: string[];
   /** The balancer (`-w --haproxy managed`). */
   readonly balancer: Process;
+  /**
+   * The network's gateway, where HAProxy's HTTP listener is reachable from
+   * containers (on the same port) when asked for; "" otherwise.
+   */
+  readonly gateway: string;
 }
 
 /**
  * Starts a managed balancer (`-w --haproxy managed`, plus `extra` flags) on a
- * fresh network named after `network` and a fresh directory. `cleanup`
- * stops the balancer (which must exit 0) and removes the network, the
- * containers on it and the directory.
+ * fresh network named after `network` and a fresh directory; with
+ * `fromContainers`, HAProxy's HTTP listener is also on the network's
+ * gateway, for clients in containers. `cleanup` stops the balancer (which
+ * must exit 0) and removes the network, the containers on it and the
+ * directory.
  */
 export async function startManaged(
   cleanup: Cleanup,
   network: string,
   extra: string[] = [],
+  fromContainers = false,
 ): Promise<ManagedSetup> {
   await ensureImage();
   await clearLeftoverContainers();
   const net = await testNetwork(cleanup, network);
   const dir = await testHaproxyDir(cleanup);
   const port = freePort();
-  const args = dir.listenArgs(port);
+  const gateway = fromContainers
+    ? (await docker(
+      "network",
+      "inspect",
+      "-f",
+      "{{(index .IPAM.Config 0).Gateway}}",
+      net.name,
+    )).trim()
+    : "";
+  const args = [
+    ...dir.listenArgs(port),
+    ...(gateway === ""
+      ? []
+      : ["--http-bind", `127.0.0.1:${port},${gateway}:${port}`]),
+  ];
   const balancer = stopsCleanly(
     cleanup,
     "docker-balancer",
     startBalancer(["-w", "--haproxy", "managed", ...args, ...extra]),
   );
-  return { net, dir, port, args, balancer };
+  return { net, dir, port, args, balancer, gateway };
 }
 
 /**

@@ -104,6 +104,43 @@ Deno.test("render: no stats listener when its bind is empty", () => {
   assertExcludes(r.render(NO_ROUTES), "listen stats");
 });
 
+Deno.test("render: without trusted proxies every X-Forwarded-For is removed; with them it is read back to the client, the PROXY header expected from them, and haproxy -c passes", async () => {
+  const listen = {
+    httpBind: ["127.0.0.1:18080"],
+    statsBind: "",
+    tcpBindAddress: "127.0.0.1",
+  };
+  const file = { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" };
+  const table = buildRoutes(readme);
+  const plain = new Renderer(file, listen).render(table);
+  assertIncludes(plain, "    http-request del-header X-Forwarded-For\n");
+  assertIncludes(
+    plain,
+    "    http-request set-header X-Real-IP %[var(txn.client)]\n",
+  );
+  assertExcludes(plain, "expect-proxy");
+  const trusted = new Renderer(file, {
+    ...listen,
+    trustedProxies: ["10.0.0.0/8", "2001:db8::/32"],
+    proxyProtocol: true,
+  }).render(table);
+  const ranges = "10.0.0.0/8 2001:db8::/32";
+  for (
+    const line of [
+      `    tcp-request connection expect-proxy layer4 if { src ${ranges} }`,
+      `    http-request del-header X-Forwarded-For unless { src ${ranges} }`,
+      `    http-request set-var(txn.client) req.hdr_ip(X-Forwarded-For,-4) if { var(txn.client) -m ip ${ranges} } { req.hdr_ip(X-Forwarded-For,-4) -m found }`,
+    ]
+  ) assertIncludes(trusted, `${line}\n`);
+  // The TCP frontends expect it too.
+  assertEquals(
+    trusted.split("\n").filter((l) => l.includes("expect-proxy")).length,
+    1 + buildRoutes(readme).tcpRoutes.length,
+  );
+  const check = await haproxyCheck(trusted);
+  assertTrue(check.ok, check.output);
+});
+
 const hostile = [
   "x.com\nlisten evil",
   "x.com\r\nlisten evil",
