@@ -3,9 +3,10 @@
  * current from the event stream (an inspect per changed container, or none
  * where an inspect could only mislead, and second looks some events need
  * later), reconnects and resyncs when the stream breaks, and tells a
- * listener what changed, container by container, with Docker's action. The agent dispatches what it hears to its handlers;
- * docker-balancer hands it to its loop, and each other engine it follows
- * has a follower of its own.
+ * listener what changed, container by container, with Docker's action.
+ * The agent dispatches what it hears to its handlers; docker-balancer hands
+ * it to its loop, and each other engine it follows has a follower of its
+ * own.
  *
  * @module
  */
@@ -67,104 +68,6 @@ export interface FollowerListener {
 const STOP_GRACE_MS = 5000;
 const DEFAULT_STOP_TIMEOUT_S = 10;
 
-/** The parts of the follower a change goes through. */
-interface ChangeContext {
-  /** Running containers. */
-  readonly inventory: Inventory;
-  /** Who hears of the changes. */
-  readonly listener: FollowerListener;
-  /** Containers to look at again later. */
-  readonly looks: SecondLooks;
-}
-
-/**
- * Brings the inventory up to date for one container's pending events,
- * then tells the listener of each. Returns whether the health shown has
- * not changed after a health event (look again later).
- */
-async function applyChange(
-  follower: ChangeContext,
-  change: PendingChange,
-): Promise<boolean> {
-  const wanted = change.actions.filter((action) =>
-    follower.listener.wants(action, "late")
-  );
-  if (wanted.length === 0) return false;
-  const healthBefore = follower.inventory.get(change.id)?.health;
-  const { id } = change;
-  if (change.events > 1) {
-    log.debug("Took {count} events for container {id} together: {actions}", {
-      count: change.events,
-      id: id.slice(0, 12),
-      actions: change.actions.join(","),
-    });
-  }
-  const last = change.actions[change.actions.length - 1];
-  if (change.networkOnly) {
-    // Docker connects a container to its networks just before `start`
-    // and disconnects it after `die`: only a running container's change
-    // (docker network connect/disconnect) is news.
-    if (follower.inventory.get(id) === undefined) return false;
-    await follower.inventory.refresh(id);
-  } else if (last === "destroy") follower.inventory.forget(id);
-  else if (change.terminating) {
-    // No inspect: it would say "running", and every millisecond counts
-    // before the process goes.
-    follower.inventory.markStopping(id);
-    const timeout = follower.inventory.get(id)?.stopTimeout ??
-      DEFAULT_STOP_TIMEOUT_S;
-    follower.looks.stopping(id, Date.now() + timeout * 1000 + STOP_GRACE_MS);
-  } else await follower.inventory.refresh(id);
-  for (const action of wanted) follower.listener.changed(action, id);
-  // Podman sends a health event before inspect shows the new status (its
-  // event even carries the old one): when nothing changed, look again.
-  return change.actions.includes("health_status") &&
-    follower.inventory.get(id)?.health === healthBefore;
-}
-
-/**
- * Inspects a container marked stopping whose stop timeout has passed: if
- * it still runs, it ignored the signal, and is routed again.
- */
-async function recheckStopping(
-  follower: ChangeContext,
-  id: string,
-): Promise<void> {
-  if (follower.inventory.get(id)?.stopping !== true) return;
-  const record = await follower.inventory.refresh(id, "recheck");
-  if (record === null) return;
-  log.info(
-    "Container {container}: still running {seconds} s after a terminating signal it ignored; no longer stopping",
-    {
-      container: record.name,
-      seconds: (record.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) +
-        STOP_GRACE_MS / 1000,
-    },
-  );
-  follower.listener.resynced();
-}
-
-/**
- * Inspects a container again after a health event that showed no
- * change; tells of `health_status` once the status has changed.
- * Returns whether it has (or the container is gone).
- */
-async function recheckHealth(
-  follower: ChangeContext,
-  id: string,
-): Promise<boolean> {
-  const before = follower.inventory.get(id)?.health;
-  if (before === undefined) return true;
-  const record = await follower.inventory.refresh(id);
-  if (record !== null && record.health === before) return false;
-  log.debug("Health of container {id} is {health} on a second look", {
-    id: id.slice(0, 12),
-    health: record?.health ?? "gone",
-  });
-  follower.listener.changed("health_status", id);
-  return true;
-}
-
 /** Follower settings. */
 export interface FollowerOptions {
   /** Docker URL, for messages. */
@@ -179,16 +82,15 @@ export interface FollowerOptions {
 
 /** Follows one Docker engine into its inventory and tells a listener. */
 export class DockerFollower {
-  readonly docker: DockerClient;
   /** Running containers, kept current from the event stream. */
   readonly inventory: Inventory;
+  readonly #docker: DockerClient;
   readonly #dockerUrl: string;
   readonly #telemetry: Telemetry;
   readonly #source: string;
   readonly #onConnection: (connected: boolean) => void;
   readonly #listener: FollowerListener;
   readonly #looks = new SecondLooks();
-  readonly #changes: ChangeContext;
 
   /** Creates a follower; nothing connects until {@link watch}. */
   constructor(
@@ -197,13 +99,12 @@ export class DockerFollower {
     listener: FollowerListener,
   ) {
     this.inventory = inventory;
-    this.docker = inventory.docker;
+    this.#docker = inventory.docker;
     this.#dockerUrl = options.dockerUrl;
     this.#telemetry = options.telemetry ?? NO_TELEMETRY;
     this.#source = options.source ?? "docker";
     this.#onConnection = options.onConnection ?? (() => {});
     this.#listener = listener;
-    this.#changes = { inventory, listener, looks: this.#looks };
   }
 
   /**
@@ -221,7 +122,7 @@ export class DockerFollower {
     while (!signal.aborted) {
       try {
         // Open the stream before listing, so no event falls between the two.
-        const stream = await this.docker.getEvents({
+        const stream = await this.#docker.getEvents({
           ...(since === undefined ? {} : { since }),
           // Network events: a container connected to a network after it
           // started gets its new address.
@@ -335,7 +236,7 @@ export class DockerFollower {
     while (true) {
       const change = pending.take();
       if (change !== undefined) {
-        if (await applyChange(this.#changes, change)) {
+        if (await this.#apply(change)) {
           this.#looks.health(change.id, Date.now());
         }
         continue;
@@ -343,13 +244,13 @@ export class DockerFollower {
       if (done) break;
       const look = this.#looks.take(Date.now());
       if (look?.kind === "health") {
-        if (await recheckHealth(this.#changes, look.id)) {
+        if (await this.#recheckHealth(look.id)) {
           this.#looks.settled(look.id);
         }
         continue;
       }
       if (look?.kind === "stopping") {
-        await recheckStopping(this.#changes, look.id);
+        await this.#recheckStopping(look.id);
         continue;
       }
       const left = lastCheck + RECONCILE_MS - Date.now();
@@ -372,6 +273,85 @@ export class DockerFollower {
   }
 
   /**
+   * Brings the inventory up to date for one container's pending events,
+   * then tells the listener of each. Returns whether the health shown has
+   * not changed after a health event (look again later).
+   */
+  async #apply(change: PendingChange): Promise<boolean> {
+    const wanted = change.actions.filter((action) =>
+      this.#listener.wants(action, "late")
+    );
+    if (wanted.length === 0) return false;
+    const healthBefore = this.inventory.get(change.id)?.health;
+    const { id } = change;
+    if (change.events > 1) {
+      log.debug("Took {count} events for container {id} together: {actions}", {
+        count: change.events,
+        id: id.slice(0, 12),
+        actions: change.actions.join(","),
+      });
+    }
+    const last = change.actions[change.actions.length - 1];
+    if (change.networkOnly) {
+      // Docker connects a container to its networks just before `start`
+      // and disconnects it after `die`: only a running container's change
+      // (docker network connect/disconnect) is news.
+      if (this.inventory.get(id) === undefined) return false;
+      await this.inventory.refresh(id);
+    } else if (last === "destroy") this.inventory.forget(id);
+    else if (change.terminating) {
+      // No inspect: it would say "running", and every millisecond counts
+      // before the process goes.
+      this.inventory.markStopping(id);
+      const timeout = this.inventory.get(id)?.stopTimeout ??
+        DEFAULT_STOP_TIMEOUT_S;
+      this.#looks.stopping(id, Date.now() + timeout * 1000 + STOP_GRACE_MS);
+    } else await this.inventory.refresh(id);
+    for (const action of wanted) this.#listener.changed(action, id);
+    // Podman sends a health event before inspect shows the new status (its
+    // event even carries the old one): when nothing changed, look again.
+    return change.actions.includes("health_status") &&
+      this.inventory.get(id)?.health === healthBefore;
+  }
+
+  /**
+   * Inspects a container marked stopping whose stop timeout has passed: if
+   * it still runs, it ignored the signal, and is routed again.
+   */
+  async #recheckStopping(id: string): Promise<void> {
+    if (this.inventory.get(id)?.stopping !== true) return;
+    const record = await this.inventory.refresh(id, "recheck");
+    if (record === null) return;
+    log.info(
+      "Container {container}: still running {seconds} s after a terminating signal it ignored; no longer stopping",
+      {
+        container: record.name,
+        seconds: (record.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) +
+          STOP_GRACE_MS / 1000,
+      },
+    );
+    this.#listener.resynced();
+  }
+
+  /**
+   * Inspects a container again after a health event that showed no
+   * change; tells of `health_status` once the status has changed.
+   * Returns whether it has (or the container is gone).
+   */
+  async #recheckHealth(id: string): Promise<boolean> {
+    const before = this.inventory.get(id)?.health;
+    if (before === undefined) return true;
+    const record = await this.inventory.refresh(id);
+    if (record !== null && record.health === before) return false;
+    log.debug("Health of container {id} is {health} on a second look", {
+      id: id.slice(0, 12),
+      health: record?.health ?? "gone",
+    });
+    this.#listener.changed("health_status", id);
+    return true;
+  }
+
+  /**
    * Tells the listener of an event at once, before any inspect (as the
    * original docker-glue did with every event). A network event is news
    * only for a container known to run, as for the late phase.
@@ -391,7 +371,7 @@ export class DockerFollower {
    * repaired; resyncs on a difference.
    */
   async #reconcile(): Promise<void> {
-    const listed = (await this.docker.listContainers()).map(narrowListed);
+    const listed = (await this.#docker.listContainers()).map(narrowListed);
     const drift = driftOf(this.inventory.list(), listed);
     if (drift.length === 0) return;
     log.warn(
