@@ -174,6 +174,9 @@ export function planFiles(
   if (running === null) {
     return { kind: "reload", reason: "the running configuration is not known" };
   }
+  // The same text reads as the same model: only its companions can differ.
+  // Without the runtime API this is every update that changes nothing.
+  if (running === next) return ordered(companionOps(changes));
   const before = shapeOf(running);
   const after = shapeOf(next);
   return planModel(
