@@ -28,14 +28,7 @@ const GUARDED = "guarded.example.com";
 
 // Answers with the request's head, so the test sees the headers the
 // container got.
-const SERVER = `#!/bin/sh
-head=""
-while IFS= read -r line; do
-  line=$(printf '%s' "$line" | busybox tr -d '\\r')
-  [ -z "$line" ] && break
-  head="$head$line
-"
-done
+const SERVER = `read_head
 printf 'HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s' "\${#head}" "$head"
 `;
 

@@ -25,11 +25,7 @@ const CONTROL = "ph-control.example.com";
 
 // Run for each connection: answers every path, the health
 // check's too, with the status in /srv/status and the container's name.
-const SERVER = `#!/bin/sh
-while IFS= read -r line; do
-  line=$(printf '%s' "$line" | busybox tr -d '\\r')
-  [ -z "$line" ] && break
-done
+const SERVER = `read_head
 status=$(busybox cat /srv/status)
 body="$NAME $status"
 printf 'HTTP/1.1 %s Status\\r\\nContent-Type: text/plain\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s' "$status" "\${#body}" "$body"

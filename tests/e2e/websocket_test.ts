@@ -28,15 +28,8 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 // Run for each connection: answers the handshake, then
 // echoes. Busybox's applets by name, as the test image links only a few.
-const SERVER = `#!/bin/sh
-key=""
-while IFS= read -r line; do
-  line=$(printf '%s' "$line" | busybox tr -d '\\r')
-  [ -z "$line" ] && break
-  case "$line" in
-    [Ss]ec-[Ww]eb[Ss]ocket-[Kk]ey:*) key=$(printf '%s' "\${line#*:}" | busybox tr -d ' ') ;;
-  esac
-done
+const SERVER = `read_head
+key=$(printf '%s' "$head" | busybox sed -n 's/^[Ss]ec-[Ww]eb[Ss]ocket-[Kk]ey: *//p')
 accept=$(printf '%s' "\${key}${GUID}" | busybox sha1sum | busybox cut -d' ' -f1 | busybox xxd -r -p | busybox base64)
 printf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: %s\\r\\n\\r\\n' "$accept"
 exec busybox cat

@@ -215,11 +215,26 @@ export async function startManaged(
   return { net, dir, port, args, balancer, gateway };
 }
 
+// What every script server starts with: `read_head` reads the request up
+// to its blank line into $head, a line each, without the CRs.
+const READ_HEAD = `#!/bin/sh
+read_head() {
+  head=""
+  while IFS= read -r line; do
+    line=$(printf '%s' "$line" | busybox tr -d '\\r')
+    [ -z "$line" ] && break
+    head="$head$line
+"
+  done
+}
+`;
+
 /**
- * Starts a container that runs `script` (busybox sh) for each connection to
- * its port 80, as `nc -ll -e` does: for servers busybox httpd cannot be
- * (WebSockets, chosen status codes). `files` go beside it in /srv, which is
- * mounted from a directory of the test's; returns that directory.
+ * Starts a container that runs `script` (busybox sh, with `read_head` to
+ * read the request's head into $head) for each connection to its port 80,
+ * as `nc -ll -e` does: for servers busybox httpd cannot be (WebSockets,
+ * chosen status codes). `files` go beside it in /srv, which is mounted from
+ * a directory of the test's; returns that directory.
  */
 export async function runScriptServer(
   cleanup: Cleanup,
@@ -229,7 +244,9 @@ export async function runScriptServer(
   files: Record<string, string> = {},
 ): Promise<string> {
   const dir = await testTempDir(cleanup, `docker-glue-${name}-`);
-  await Deno.writeTextFile(`${dir}/serve.sh`, script, { mode: 0o755 });
+  await Deno.writeTextFile(`${dir}/serve.sh`, READ_HEAD + script, {
+    mode: 0o755,
+  });
   for (const [file, text] of Object.entries(files)) {
     await Deno.writeTextFile(`${dir}/${file}`, text, { mode: 0o644 });
   }
