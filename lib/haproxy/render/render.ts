@@ -67,7 +67,7 @@ export interface ListenOptions {
   readonly hardStopAfter?: string;
   /** Addresses and ranges whose `X-Forwarded-For` (and PROXY header) is believed. */
   readonly trustedProxies?: readonly string[];
-  /** Trusted proxies send a PROXY header. */
+  /** Trusted proxies send a PROXY header (never without `trustedProxies`: checkSettings). */
   readonly proxyProtocol?: boolean;
 }
 
@@ -294,8 +294,7 @@ export class Renderer {
         log_target: this.#listen.logTarget ?? "",
         hard_stop_after: this.#listen.hardStopAfter ?? "",
         trusted_proxies: (this.#listen.trustedProxies ?? []).join(" "),
-        proxy_protocol: this.#listen.proxyProtocol === true &&
-          (this.#listen.trustedProxies ?? []).length > 0,
+        proxy_protocol: this.#listen.proxyProtocol === true,
       });
     } catch (error) {
       throw new TemplateError(
