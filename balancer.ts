@@ -242,6 +242,7 @@ async function serve(
   return await runDaemon(daemon, {
     once: flags.once === true,
     program: PROGRAM,
+    onRotate: () => service.engine.reopenAccessLog(),
     banner: `${PROGRAM} ${VERSION} watching ${
       fromEtcd
         ? `etcd at ${flags.etcdEndpoints} (${flags.etcdPrefix})`

@@ -224,6 +224,7 @@ async function serve(
     program: PROGRAM,
     banner:
       `${PROGRAM} ${VERSION} watching ${url} with ${result.loaded.length} handlers`,
+    onRotate: () => agent.reopenLogs(),
     // SIGHUP reloads the handler files without a restart.
     onHangup: async () => {
       log.info("SIGHUP: reloading handler files from {dirs}", {

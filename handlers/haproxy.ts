@@ -9,7 +9,7 @@
  * `network`, `per_port_frontends`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
  * `debounce`, `check_timeout`, `hard_stop_after`, `trusted_proxies`,
- * `proxy_protocol`, `dry_run`, and for containers published by other hosts'
+ * `proxy_protocol`, `access_log`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`, or
  * `source=swarm` for Swarm services' tasks on this node; `docker_urls`
  * (a comma list) adds other hosts' engines beside the agent's own, with
@@ -39,6 +39,7 @@ import {
   parseTrustedProxies,
 } from "../lib/haproxy/settings.ts";
 import { parseDebounce } from "../lib/util/debounce.ts";
+import { parseAccessLog } from "../lib/haproxy/access_log.ts";
 import {
   parseGrace,
   parseSourceKind,
@@ -120,6 +121,10 @@ export function settingsFromParams(
         () => parseTrustedProxies(or("trusted_proxies", "")),
       ),
       proxyProtocol: flag("proxy_protocol"),
+      accessLog: named(
+        "access_log",
+        () => parseAccessLog(or("access_log", "")),
+      ),
       hardStopAfter: named(
         "hard_stop_after",
         () =>
@@ -181,6 +186,11 @@ export class HAProxyHandler extends BaseHandler {
       throw new Error("HAProxyHandler used before init()");
     }
     return this.#service.engine;
+  }
+
+  /** Opens the access log file again (SIGUSR1). */
+  reopenLogs(): Promise<void> {
+    return this.#service?.engine.reopenAccessLog() ?? Promise.resolve();
   }
 
   /** Hands the event to the service: `none` says the inventory was read whole. */

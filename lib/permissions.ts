@@ -96,6 +96,12 @@ export const HAPROXY_CONFIG_DIRS: readonly string[] = [
 ];
 
 /**
+ * Where `--access-log FILE` may write without a build of its own: a
+ * directory of docker-balancer's own under /var/log (logrotate's home).
+ */
+export const ACCESS_LOG_DIR = "/var/log/docker-balancer";
+
+/**
  * The system's CA bundle, where distributions keep it (Debian and Ubuntu,
  * Fedora and RHEL, openSUSE, Alpine): the roots an ACME CA's TLS is checked
  * against without `--acme-ca-file`. Read as a file because Deno's own root
@@ -134,7 +140,9 @@ export const BALANCER_PERMISSIONS: readonly string[] = [
     [...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS, ...BALANCER_READS].join(",")
   }`,
   // Connecting to a unix socket needs read, write and net access to it.
-  `--allow-write=${[...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS].join(",")}`,
+  `--allow-write=${
+    [...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS, ACCESS_LOG_DIR].join(",")
+  }`,
   `--allow-net=${NET.join(",")}`,
   `--allow-run=${BALANCER_PROGRAMS.join(",")}`,
 ];
@@ -151,7 +159,9 @@ export const GLUE_PERMISSIONS: readonly string[] = [
   "--allow-read",
   // Its own user id: as root it refuses handler files others can change.
   "--allow-sys=uid",
-  `--allow-write=${[...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS].join(",")}`,
+  `--allow-write=${
+    [...DOCKER_SOCKETS, ...HAPROXY_CONFIG_DIRS, ACCESS_LOG_DIR].join(",")
+  }`,
   `--allow-net=${NET.join(",")}`,
   "--allow-run",
 ];

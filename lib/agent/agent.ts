@@ -84,6 +84,11 @@ export class Agent implements AgentContext {
     return this.#dispatcher.replace(slots);
   }
 
+  /** Asks every handler to open its log files again (SIGUSR1). */
+  reopenLogs(): Promise<void> {
+    return this.#dispatcher.reopenLogs();
+  }
+
   /** Waits until every handler queue is empty. */
   idle(): Promise<void> {
     return this.#dispatcher.idle();

@@ -25,6 +25,8 @@ export interface HandlerLike {
   handle(event: string, containerId: string): Promise<void>;
   /** Finishes work in progress. */
   close?(): Promise<void>;
+  /** Opens its log files again (SIGUSR1, after log rotation). */
+  reopenLogs?(): Promise<void>;
   /**
    * Needs nothing but the event and the container id (not the inventory):
    * it gets each event as soon as it is read, before the inspect.
@@ -128,6 +130,13 @@ export class Dispatcher {
     } while (
       this.#queues !== queues ||
       queues.some((q, i) => q.tail !== tails[i] || q.pending.size > 0)
+    );
+  }
+
+  /** Asks every handler to open its log files again. */
+  async reopenLogs(): Promise<void> {
+    await Promise.all(
+      this.#queues.map((queue) => queue.slot.handler.reopenLogs?.()),
     );
   }
 

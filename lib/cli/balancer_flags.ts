@@ -21,6 +21,7 @@ import {
   parseEndpoints,
 } from "../sources/endpoints.ts";
 import { parseDebounce } from "../util/debounce.ts";
+import { parseAccessLog } from "../haproxy/access_log.ts";
 import { baseProgram, commonOptions } from "./program.ts";
 import { type BalancerSettings, DEFAULT_WATCH_SET } from "./service.ts";
 import { parseGrace, parseSourceKind, withRemotes } from "../sources/wiring.ts";
@@ -51,6 +52,7 @@ export interface Flags {
   hardStopAfter: string;
   trustedProxies: string;
   proxyProtocol?: boolean;
+  accessLog: string;
   dryRun?: boolean;
   diff?: boolean;
   httpBind: string;
@@ -157,6 +159,11 @@ export function program(): Command {
       .option(
         "--proxy-protocol",
         "connections from --trusted-proxies send a PROXY header (v1 or v2) on the HTTP, HTTPS and TCP listeners",
+      )
+      .option(
+        "--access-log <target>",
+        "one JSON object per request and TCP connection, with the container's name and a request id: stdout, the absolute path of a file (reopened on SIGUSR1; managed HAProxy), or syslog:IP:PORT / syslog:/dev/log",
+        "",
       )
       .option(
         "--dry-run",
@@ -318,6 +325,7 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       hardStopAfter: parseHardStopAfter(flags.hardStopAfter),
       trustedProxies: parseTrustedProxies(flags.trustedProxies),
       proxyProtocol: flags.proxyProtocol === true,
+      accessLog: parseAccessLog(flags.accessLog),
     },
     source: withRemotes(
       source === "docker" || source === "swarm" ? { kind: source } : {

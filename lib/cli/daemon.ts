@@ -137,6 +137,8 @@ export interface RunOptions {
   readonly banner: string;
   /** Called on SIGHUP in `-w` mode (docker-glue reloads its handler files). */
   readonly onHangup?: () => Promise<void>;
+  /** Called on SIGUSR1 in `-w` mode: log files were rotated, open them again. */
+  readonly onRotate?: () => Promise<void>;
 }
 
 /**
@@ -169,15 +171,10 @@ export async function runDaemon(
   };
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
-  const hangup = options.onHangup;
-  const onHangup = hangup === undefined ? undefined : () => {
-    hangup().catch((error) =>
-      log.error("Reload on SIGHUP failed: {error}", {
-        error: fatalMessage(error),
-      })
-    );
-  };
-  if (onHangup) Deno.addSignalListener("SIGHUP", onHangup);
+  const hooks = [
+    signalHook("SIGHUP", options.onHangup, "Reload on SIGHUP"),
+    signalHook("SIGUSR1", options.onRotate, "Reopening log files on SIGUSR1"),
+  ];
   log.info(options.banner);
   try {
     await daemon.watch(stop.signal);
@@ -185,9 +182,28 @@ export async function runDaemon(
     await daemon.close();
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
-    if (onHangup) Deno.removeSignalListener("SIGHUP", onHangup);
+    for (const remove of hooks) remove();
   }
   return 0;
+}
+
+/**
+ * Runs `action` on each `signal` until the returned function is called; a
+ * failure is logged as `what` failed.
+ */
+function signalHook(
+  signal: Deno.Signal,
+  action: (() => Promise<void>) | undefined,
+  what: string,
+): () => void {
+  if (action === undefined) return () => {};
+  const listener = () => {
+    action().catch((error) =>
+      log.error("{what} failed: {error}", { what, error: fatalMessage(error) })
+    );
+  };
+  Deno.addSignalListener(signal, listener);
+  return () => Deno.removeSignalListener(signal, listener);
 }
 
 /** Resolves once `signal` aborts. */

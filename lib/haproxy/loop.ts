@@ -287,6 +287,11 @@ export class Balancer {
     await this.#options.managed?.stop();
   }
 
+  /** Opens the access log file again (SIGUSR1, after log rotation). */
+  reopenAccessLog(): Promise<void> {
+    return this.#options.managed?.reopenAccessLog?.() ?? Promise.resolve();
+  }
+
   /** What the last update observed (routes, unrouted, certificates); null before it. */
   get observed(): Observed | null {
     return this.#report.seen;

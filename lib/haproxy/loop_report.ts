@@ -301,5 +301,11 @@ export function logProcess(event: ProcessEvent): void {
       return;
     case "restart-failed":
       processLog.error("{error}", event);
+      return;
+    case "access-log-failed":
+      processLog.error(
+        "Access log {target} not written: {error}; {lost} lines lost, and those after until it can be written",
+        event,
+      );
   }
 }

@@ -15,6 +15,7 @@ import { splitArgs } from "../util/argv.ts";
 import { parseAllow } from "../routing/route_options.ts";
 import type { MapFiles } from "./render/render.ts";
 import type { AcmeSettings } from "../acme/manager.ts";
+import type { AccessLogTarget } from "./access_log.ts";
 import {
   parseBackoff,
   parseChallenge,
@@ -94,6 +95,8 @@ export interface HAProxySettings {
   readonly trustedProxies?: readonly string[];
   /** `--proxy-protocol`: connections from trusted proxies send a PROXY header (v1 or v2). */
   readonly proxyProtocol?: boolean;
+  /** `--access-log`: where a JSON object per request and TCP connection goes; none by default. */
+  readonly accessLog?: AccessLogTarget | undefined;
 }
 
 /** Who runs HAProxy. */
@@ -287,6 +290,11 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
   ) {
     throw new SettingsError(
       "--proxy-protocol needs --trusted-proxies: the PROXY header is believed from them only",
+    );
+  }
+  if (settings.accessLog?.kind === "file" && settings.mode !== "managed") {
+    throw new SettingsError(
+      `--access-log ${settings.accessLog.path} needs a managed HAProxy, whose output docker-balancer writes to the file; an external HAProxy logs to stdout or to syslog:ADDRESS`,
     );
   }
   const httpBind = parseBinds(settings.httpBind, "HTTP bind");

@@ -12,6 +12,7 @@ import type { Telemetry } from "../metrics/telemetry.ts";
 import type { ContainerSource } from "../docker/container.ts";
 import { Balancer } from "./loop.ts";
 import { ManagedHAProxy } from "./io/process.ts";
+import { haproxyLogTarget } from "./access_log.ts";
 import {
   DEFAULT_TEMPLATE_DIRS,
   DEFAULT_TEMPLATE_FILE,
@@ -147,6 +148,10 @@ export async function createBalancer(
           masterSocket: masterSocketFor(settings),
           extraArgs: checkArgs,
           sockets: statsSocket === "" ? [] : [statsSocket],
+          ...(settings.accessLog === undefined ||
+              settings.accessLog.kind === "syslog"
+            ? {}
+            : { accessLog: settings.accessLog }),
         }),
       }
       : {}),
@@ -209,6 +214,9 @@ async function rendererFor(
       hardStopAfter: settings.hardStopAfter ?? HAPROXY_DEFAULTS.hardStopAfter,
       trustedProxies: settings.trustedProxies ?? [],
       proxyProtocol: settings.proxyProtocol === true,
+      ...(settings.accessLog === undefined
+        ? {}
+        : { accessLog: haproxyLogTarget(settings.accessLog) }),
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
       // our log, so no syslog is needed. Its log then carries emergencies

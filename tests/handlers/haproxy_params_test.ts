@@ -142,3 +142,32 @@ Deno.test("haproxy params: trusted_proxies, proxy_protocol and hard_stop_after a
     "--proxy-protocol needs --trusted-proxies",
   );
 });
+
+Deno.test("haproxy params: access_log is read as --access-log is; a file needs a managed HAProxy", () => {
+  assertEquals(from({}).haproxy.accessLog, undefined);
+  assertEquals(from({ access_log: "stdout" }).haproxy.accessLog, {
+    kind: "stdout",
+  });
+  assertEquals(
+    from({ access_log: "/var/log/docker-balancer/access.log" }).haproxy
+      .accessLog,
+    { kind: "file", path: "/var/log/docker-balancer/access.log" },
+  );
+  assertThrows(
+    () => from({ access_log: "access.log" }),
+    TypeError,
+    "[params] access_log",
+  );
+  assertThrows(
+    () =>
+      checkSettings(
+        from({
+          access_log: "/var/log/docker-balancer/access.log",
+          haproxy: "external",
+          reload_cmd: "systemctl reload haproxy",
+        }).haproxy,
+      ),
+    Error,
+    "needs a managed HAProxy",
+  );
+});

@@ -11,6 +11,7 @@ import { dirname } from "../../util/files.ts";
 import { backoff, sleep } from "../../util/sleep.ts";
 import { RuntimeError, sendCommand } from "./runtime.ts";
 import { readHAProxyLine } from "./haproxy_log.ts";
+import { type AccessLogSink, fileSink, stdoutSink } from "./access_log_sink.ts";
 
 /** How a managed HAProxy is run. */
 export interface ManagedOptions {
@@ -27,6 +28,15 @@ export interface ManagedOptions {
    * behind, so they are removed with the master socket once it has stopped.
    */
   readonly sockets?: readonly string[];
+  /**
+   * Where the access log HAProxy writes on its standard output goes
+   * (`--access-log` stdout or a file); without, that output is HAProxy's
+   * messages like the rest.
+   */
+  readonly accessLog?: { readonly kind: "stdout" } | {
+    readonly kind: "file";
+    readonly path: string;
+  };
 }
 
 /** HAProxy could not be started, or did not take a reload. */
@@ -99,7 +109,14 @@ export type ProcessEvent =
     readonly code: number;
     readonly wait: number;
   }
-  | { readonly kind: "restart-failed"; readonly error: string };
+  | { readonly kind: "restart-failed"; readonly error: string }
+  /** The access log could not be written; `lost` lines with it. */
+  | {
+    readonly kind: "access-log-failed";
+    readonly target: string;
+    readonly error: string;
+    readonly lost: number;
+  };
 
 /** What the engine asks of an HAProxy it runs itself. */
 export interface HAProxyProcess {
@@ -113,6 +130,8 @@ export interface HAProxyProcess {
   onEvent?: ((event: ProcessEvent) => void) | undefined;
   /** Starts it, or reloads it on the file. */
   reload(): Promise<void>;
+  /** Opens the access log file again (log rotation moved it away). */
+  reopenAccessLog?(): Promise<void>;
   /** Stops it. */
   stop(): Promise<void>;
 }
@@ -134,9 +153,30 @@ export class ManagedHAProxy implements HAProxyProcess {
   /** Told what befell it: this module does not log. */
   onEvent: ((event: ProcessEvent) => void) | undefined;
 
+  readonly #accessLog: AccessLogSink | undefined;
+
   /** Creates the supervisor; nothing runs until {@link ManagedHAProxy.start}. */
   constructor(options: ManagedOptions) {
     this.#options = options;
+    const target = options.accessLog;
+    if (target !== undefined) {
+      const name = target.kind === "file" ? target.path : "standard output";
+      const failed = (error: string, lost: number) =>
+        this.onEvent?.({
+          kind: "access-log-failed",
+          target: name,
+          error,
+          lost,
+        });
+      this.#accessLog = target.kind === "file"
+        ? fileSink(target.path, failed)
+        : stdoutSink(failed);
+    }
+  }
+
+  /** Opens the access log file again (log rotation moved it away). */
+  reopenAccessLog(): Promise<void> {
+    return this.#accessLog?.reopen() ?? Promise.resolve();
   }
 
   /** Whether a master runs now. */
@@ -255,6 +295,7 @@ export class ManagedHAProxy implements HAProxyProcess {
           }`,
       });
     }
+    await this.#accessLog?.close();
     // Another master answering there owns the sockets now (one started
     // after ours stopped): they are not ours to remove.
     if (child !== null && await this.procList() !== null) return;
@@ -325,8 +366,14 @@ export class ManagedHAProxy implements HAProxyProcess {
       detached: true,
     }).spawn();
     this.#child = child;
-    void this.#pipe(child.stdout);
-    void this.#pipe(child.stderr);
+    const accessLog = this.#accessLog;
+    void this.#pipe(
+      child.stdout,
+      accessLog === undefined
+        ? (line) => this.#output(line)
+        : (line) => this.#access(accessLog, line),
+    );
+    void this.#pipe(child.stderr, (line) => this.#output(line));
     const exited = child.status.then(() => true);
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
@@ -356,15 +403,25 @@ export class ManagedHAProxy implements HAProxyProcess {
     );
   }
 
-  async #pipe(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async #pipe(
+    stream: ReadableStream<Uint8Array>,
+    take: (line: string) => void,
+  ): Promise<void> {
     let rest = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       rest += chunk;
       const lines = rest.split("\n");
       rest = lines.pop() ?? "";
-      for (const line of lines) this.#output(line);
+      for (const line of lines) take(line);
     }
-    if (rest !== "") this.#output(rest);
+    if (rest !== "") take(rest);
+  }
+
+  // The access log's lines are JSON objects; anything else HAProxy writes
+  // there is one of its own messages.
+  #access(sink: AccessLogSink, line: string): void {
+    if (line.startsWith("{")) sink.write(line);
+    else if (line.trim() !== "") this.#output(line);
   }
 
   #output(raw: string): void {

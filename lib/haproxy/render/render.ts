@@ -69,6 +69,8 @@ export interface ListenOptions {
   readonly trustedProxies?: readonly string[];
   /** Trusted proxies send a PROXY header (never without `trustedProxies`: checkSettings). */
   readonly proxyProtocol?: boolean;
+  /** The `log` target of the JSON access log, as HAProxy writes it; absent for none. */
+  readonly accessLog?: string;
 }
 
 /** The map files of a configuration. */
@@ -295,6 +297,7 @@ export class Renderer {
         hard_stop_after: this.#listen.hardStopAfter ?? "",
         trusted_proxies: (this.#listen.trustedProxies ?? []).join(" "),
         proxy_protocol: this.#listen.proxyProtocol === true,
+        access_log: this.#listen.accessLog ?? "",
       });
     } catch (error) {
       throw new TemplateError(

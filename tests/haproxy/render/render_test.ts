@@ -141,6 +141,64 @@ Deno.test("render: without trusted proxies every X-Forwarded-For is removed; wit
   assertTrue(check.ok, check.output);
 });
 
+Deno.test("render: --access-log gives every listener one JSON log line and a request id (a trusted proxy's kept), routes their names, and haproxy -c passes; without it none of this is written", async () => {
+  const listen = {
+    httpBind: ["127.0.0.1:18080"],
+    statsBind: "",
+    tcpBindAddress: "127.0.0.1",
+  };
+  const file = { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" };
+  const table = buildRoutes([
+    ...readme,
+    container(
+      "db",
+      labels({ glue_tcp_ports: "5432", glue_tcp_5432_listen: "15432" }),
+    ),
+  ]);
+  const plain = new Renderer(file, listen).render(table);
+  for (const absent of ["log-format", "X-Request-ID", "txn.route"]) {
+    assertExcludes(plain, absent);
+  }
+  const logged = new Renderer(file, {
+    ...listen,
+    trustedProxies: ["10.0.0.0/8"],
+    accessLog: "stdout format raw local0 info",
+  }).render(table);
+  const frontends = logged.split("\n").filter((l) => /^frontend /.test(l));
+  // Each listener, HTTP and TCP, logs to the target in JSON.
+  assertEquals(
+    logged.split("\n").filter((l) =>
+      l === "    log stdout format raw local0 info"
+    ).length,
+    frontends.length,
+  );
+  assertEquals(
+    logged.split("\n").filter((l) => l.startsWith("    log-format '{")).length,
+    frontends.length,
+  );
+  for (
+    const line of [
+      "    http-request del-header X-Request-ID unless { src 10.0.0.0/8 }",
+      "    http-request set-header X-Request-ID %[uuid] unless { req.hdr(X-Request-ID) -m found }",
+    ]
+  ) assertIncludes(logged, `${line}\n`);
+  // A route's own backend names its host and prefix; a TCP route its port.
+  const prefixed = table.routes.find((r) => r.prefix !== "" && !r.mapped)!;
+  assertIncludes(
+    logged,
+    `    http-request set-var-fmt(txn.route) ${
+      prefixed.host || "*"
+    }${prefixed.prefix}\n`,
+  );
+  const tcp = table.tcpRoutes[0]!;
+  assertIncludes(
+    logged,
+    `    tcp-request content set-var-fmt(txn.route) ${tcp.listen}\n`,
+  );
+  const check = await haproxyCheck(logged);
+  assertTrue(check.ok, check.output);
+});
+
 const hostile = [
   "x.com\nlisten evil",
   "x.com\r\nlisten evil",
