@@ -9,7 +9,7 @@
  * `network`, `per_port_frontends`, `include_env`, `http_bind`, `stats_bind`, `stats_socket`,
  * `tcp_bind_address`,
  * `debounce`, `check_timeout`, `hard_stop_after`, `trusted_proxies`,
- * `proxy_protocol`, `access_log`, `dry_run`, and for containers published by other hosts'
+ * `proxy_protocol`, `access_log`, `error_pages`, `dry_run`, and for containers published by other hosts'
  * agents `source=etcd` with `etcd_endpoints` and `etcd_prefix`, or
  * `source=swarm` for Swarm services' tasks on this node; `docker_urls`
  * (a comma list) adds other hosts' engines beside the agent's own, with
@@ -121,6 +121,7 @@ export function settingsFromParams(
         () => parseTrustedProxies(or("trusted_proxies", "")),
       ),
       proxyProtocol: flag("proxy_protocol"),
+      errorPages: param("error_pages"),
       accessLog: named(
         "access_log",
         () => parseAccessLog(or("access_log", "")),

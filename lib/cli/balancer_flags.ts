@@ -53,6 +53,7 @@ export interface Flags {
   trustedProxies: string;
   proxyProtocol?: boolean;
   accessLog: string;
+  errorPages: string;
   dryRun?: boolean;
   diff?: boolean;
   httpBind: string;
@@ -163,6 +164,11 @@ export function program(): Command {
       .option(
         "--access-log <target>",
         "one JSON object per request and TCP connection, with the container's name and a request id: stdout, the absolute path of a file (reopened on SIGUSR1; managed HAProxy), or syslog:IP:PORT / syslog:/dev/log",
+        "",
+      )
+      .option(
+        "--error-pages <dir>",
+        "a directory with 404.html (a host no route serves), 503.html (no server up), 502.html and 504.html; a page missing keeps HAProxy's",
         "",
       )
       .option(
@@ -326,6 +332,7 @@ export function settingsFromFlags(flags: Flags): BalancerSettings {
       trustedProxies: parseTrustedProxies(flags.trustedProxies),
       proxyProtocol: flags.proxyProtocol === true,
       accessLog: parseAccessLog(flags.accessLog),
+      errorPages: flags.errorPages.trim() || undefined,
     },
     source: withRemotes(
       source === "docker" || source === "swarm" ? { kind: source } : {

@@ -95,6 +95,8 @@ export interface HAProxySettings {
   readonly trustedProxies?: readonly string[];
   /** `--proxy-protocol`: connections from trusted proxies send a PROXY header (v1 or v2). */
   readonly proxyProtocol?: boolean;
+  /** `--error-pages`: a directory of 404.html, 502.html, 503.html, 504.html; none by default. */
+  readonly errorPages?: string | undefined;
   /** `--access-log`: where a JSON object per request and TCP connection goes; none by default. */
   readonly accessLog?: AccessLogTarget | undefined;
 }
@@ -415,14 +417,16 @@ export interface MapFileOptions {
   readonly perPortFrontends?: boolean;
 }
 
-/** The map files of a configuration: host maps for the pool, ACME tokens. */
+/** The map files of a configuration: host maps for the pool, ACME tokens, hosts gone lately. */
 export function mapFilesFor(
   configFile: string,
   options: MapFileOptions,
 ): Partial<MapFiles> {
-  // Without the runtime API host maps would only rename backends.
+  // Without the runtime API host maps would only rename backends, and the
+  // hosts gone lately would cost a reload each time one is forgotten.
   if (options.statsSocket === "") return {};
   return {
+    gone: `${configFile}.gone.map`,
     http: `${configFile}.hosts.map`,
     ...(options.https && !options.perPortFrontends
       ? {

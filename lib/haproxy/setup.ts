@@ -13,6 +13,7 @@ import type { ContainerSource } from "../docker/container.ts";
 import { Balancer } from "./loop.ts";
 import { ManagedHAProxy } from "./io/process.ts";
 import { haproxyLogTarget } from "./access_log.ts";
+import { readErrorPages } from "./error_pages.ts";
 import {
   DEFAULT_TEMPLATE_DIRS,
   DEFAULT_TEMPLATE_FILE,
@@ -217,6 +218,9 @@ async function rendererFor(
       ...(settings.accessLog === undefined
         ? {}
         : { accessLog: haproxyLogTarget(settings.accessLog) }),
+      ...(settings.errorPages === undefined
+        ? {}
+        : { errorPages: await readErrorPages(settings.errorPages) }),
       // A managed HAProxy runs in the foreground: it writes its warnings and
       // alerts (servers going up and down) to standard error, which goes to
       // our log, so no syslog is needed. Its log then carries emergencies

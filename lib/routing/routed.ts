@@ -30,6 +30,8 @@ export interface Routed {
   readonly recheckAt: number | undefined;
   /** The HTTP routes of `built` that left and joined, when known. */
   readonly changes: RouteChanges | null;
+  /** Hosts of running containers that serve no requests yet (RouteBuilder.idleHosts). */
+  readonly idle: ReadonlySet<string>;
 }
 
 /** Builds the route table update after update. */
@@ -65,7 +67,8 @@ export class RoutedState {
     const built = await this.#rejections.filter(routes, all, now);
     // The builder's changes hold for its own table only.
     const changes = built === routes ? this.#routes.changes : null;
-    return { built, looping, damped, recheckAt, changes };
+    const idle = this.#routes.idleHosts;
+    return { built, looping, damped, recheckAt, changes, idle };
   }
 
   /** Stops the source's journal. */

@@ -84,6 +84,12 @@ export class RouteBuilder {
   readonly #lost = new Set<HttpClaim | TcpClaim>();
   #nameFindings: readonly Finding[] = [];
   #changes: RouteChanges | null = null;
+  /**
+   * The hosts each running container that serves no requests yet (health
+   * starting or failing, paused) claims, by {@link recordKey}.
+   */
+  readonly #idle = new Map<string, readonly string[]>();
+  #idleHosts: ReadonlySet<string> | null = null;
 
   /** Creates a builder for these route options. */
   constructor(options: RouteOptions = {}) {
@@ -99,8 +105,20 @@ export class RouteBuilder {
     return this.#changes;
   }
 
+  /**
+   * The hosts claimed by running containers that serve no requests (their
+   * health check has not passed, or they are paused): a request for one of
+   * them is for a site down, not a missing one.
+   */
+  get idleHosts(): ReadonlySet<string> {
+    return this.#idleHosts ??= new Set([...this.#idle.values()].flat());
+  }
+
   /** The route table of `containers`, each compared with its last record. */
   build(containers: readonly ContainerRecord[]): RouteTable {
+    if (this.#idle.size > 0) this.#idleHosts = null;
+    this.#idle.clear();
+    for (const container of containers) this.#noteIdle(container);
     let kept = 0;
     const changed: ContainerRecord[] = [];
     for (const container of containers) {
@@ -137,6 +155,8 @@ export class RouteBuilder {
     for (const id of ids) {
       const was = this.#serving.get(id);
       const container = get(id);
+      if (this.#idle.delete(id)) this.#idleHosts = null;
+      if (container !== undefined) this.#noteIdle(container);
       if (container === undefined) {
         if (was !== undefined) gone.push(was);
       } else if (
@@ -213,6 +233,16 @@ export class RouteBuilder {
     const table = this.#table(dirty);
     this.#last = table;
     return table;
+  }
+
+  #noteIdle(container: ContainerRecord): void {
+    if (isServing(container)) return;
+    const hosts = claimsFor(container, this.#options).claims.http.map((claim) =>
+      claim.host
+    ).filter((host) => host !== "" && !host.startsWith("*."));
+    if (hosts.length === 0) return;
+    this.#idle.set(recordKey(container), hosts);
+    this.#idleHosts = null;
   }
 
   /**

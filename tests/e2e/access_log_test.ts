@@ -16,6 +16,7 @@ import {
   startManaged,
   tcpExchange,
   waitFor,
+  waitForStatus,
 } from "./_harness.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
 import { ACCESS_LOG_DIR } from "../../lib/permissions.ts";
@@ -216,15 +217,7 @@ Deno.test({
         network: net.name,
         labels: { glue_http_80_host: HOST },
       }, SERVER);
-      await waitFor(
-        "the route",
-        async () => {
-          const res = await httpGet(port, HOST, "/");
-          return res.status === 200 ? true : undefined;
-        },
-        20_000,
-        100,
-      );
+      await waitForStatus(port, HOST, "/", 200);
       await httpGet(port, HOST, "/on-stdout");
       const line = await waitFor(
         "the request's line",

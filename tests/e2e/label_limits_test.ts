@@ -79,7 +79,7 @@ Deno.test({
           await goodAfter("dg-lim-good1", "good1.example.com");
           assertEquals(
             (await httpGet(port, "slow.example.com", "/")).status,
-            503,
+            404,
           );
         },
       );

@@ -49,11 +49,11 @@ Deno.test({
       // Each frontend has its own routes.
       assertEquals(
         (await httpGet(portA, "b.example.com", "/whoami")).status,
-        503,
+        404,
       );
       assertEquals(
         (await httpGet(portB, "a.example.com", "/whoami")).status,
-        503,
+        404,
       );
       // A second container on a port joins through the runtime API. (HAProxy
       // may serve port B before the reload that opened it is logged.)
@@ -78,7 +78,7 @@ Deno.test({
       await balancer.waitForLine(/Container dg-pp-c: routed/);
       assertEquals(
         (await httpGet(portB, "c.example.com", "/whoami")).status,
-        503,
+        404,
       );
       assertEquals(await masterReloads(), reloads);
       const routes = await runBalancer([

@@ -162,7 +162,7 @@ Deno.test({
           console.log(`dg-pod-n before network connect: ${unrouted.reason}`);
           assertEquals(
             (await httpGet(port, "pn.example.com", "/whoami")).status,
-            503,
+            404,
           );
           const start = performance.now();
           await podman("network", "connect", other, "dg-pod-n");

@@ -171,3 +171,11 @@ Deno.test("haproxy params: access_log is read as --access-log is; a file needs a
     "needs a managed HAProxy",
   );
 });
+
+Deno.test("haproxy params: error_pages is --error-pages", () => {
+  assertEquals(from({}).haproxy.errorPages, undefined);
+  assertEquals(
+    from({ error_pages: "/etc/docker-glue/error-pages" }).haproxy.errorPages,
+    "/etc/docker-glue/error-pages",
+  );
+});

@@ -34,8 +34,15 @@ import type { RuntimeExpectation } from "../plan/runtime_ops.ts";
 
 /** The maps and certificates of one update. */
 export interface Companions {
-  /** Map files and their entries. */
-  readonly maps: readonly { file: string; entries: HostMap }[];
+  /**
+   * Map files and their entries; a `fallback` map is read only for requests
+   * no route takes.
+   */
+  readonly maps: readonly {
+    file: string;
+    entries: HostMap;
+    fallback?: boolean;
+  }[];
   /** The HTTPS frontend's certificates, or null without HTTPS. */
   readonly certs: ServedCerts | null;
 }
@@ -50,14 +57,21 @@ export interface CompanionSources {
   readonly challenges?: { entries(): HostMap } | undefined;
 }
 
-/** The maps and certificates for an update with these host maps. */
+/**
+ * The maps and certificates for an update with these host maps and these
+ * hosts that lost their routes lately.
+ */
 export function companionsFor(
   sources: CompanionSources,
   hostMaps: HostMaps | undefined,
+  gone: HostMap = [],
 ): Companions {
   const files = sources.maps ?? {};
   const tls = sources.tls;
-  const maps: { file: string; entries: HostMap }[] = [];
+  const maps: { file: string; entries: HostMap; fallback?: boolean }[] = [];
+  if (files.gone) {
+    maps.push({ file: files.gone, entries: gone, fallback: true });
+  }
   if (hostMaps !== undefined) {
     if (files.http) maps.push({ file: files.http, entries: hostMaps.http });
     if (tls !== undefined && files.https) {
@@ -146,10 +160,11 @@ export function companionChanges(
   tls: TlsFiles | undefined,
 ): { maps: MapChange[]; certs?: CertChange } {
   return {
-    maps: companions.maps.map(({ file, entries }): MapChange => ({
+    maps: companions.maps.map(({ file, entries, fallback }): MapChange => ({
       file,
       before: running.maps.get(file) ?? [],
       after: entries,
+      ...(fallback ? { fallback } : {}),
     })),
     ...(tls === undefined || companions.certs === null ? {} : {
       certs: {

@@ -34,6 +34,7 @@ import {
   slotShapes,
 } from "./model.ts";
 import { parseShape } from "../render/config_shape.ts";
+import { GoneHosts } from "./gone_hosts.ts";
 
 /** One update's wanted state. */
 export interface Desired {
@@ -44,7 +45,10 @@ export interface Desired {
   /** The containers restarted by their policy, and those of them damped. */
   readonly looping: readonly ContainerRecord[];
   readonly damped: ReadonlySet<string>;
-  /** When a damped container is to be looked at again, epoch ms. */
+  /**
+   * When to look again: a damped container may have settled, or a gone
+   * host is to be forgotten; epoch ms.
+   */
   readonly recheckAt: number | undefined;
   /** The HTTP routes of `table` that left and joined, when known. */
   readonly changes: RouteChanges | null;
@@ -71,6 +75,8 @@ export class DesiredState {
   /** The route table, kept up to date container by container. */
   readonly #routed: RoutedState;
   readonly #journal: ChangeJournal | null;
+  /** Hosts that lost their last route lately. */
+  readonly #gone = new GoneHosts();
 
   /**
    * With the source's `journal`, an update looks only at the containers
@@ -98,8 +104,20 @@ export class DesiredState {
     let listed: readonly ContainerRecord[] | null = null;
     // Listed once, and only when something needs every container.
     const all = () => listed ??= source.list();
-    const { built, looping, damped, recheckAt, changes: routeChanges } =
-      await this.#routed.build(all, Date.now());
+    const now = Date.now();
+    const {
+      built,
+      looping,
+      damped,
+      recheckAt: settles,
+      changes: routeChanges,
+      idle,
+    } = await this.#routed.build(all, now);
+    this.#gone.update(built.routes, routeChanges, now, idle);
+    const forget = this.#gone.recheckAt;
+    const recheckAt = settles === undefined || forget === undefined
+      ? settles ?? forget
+      : Math.min(settles, forget);
     let table: RouteTable & RenderInput = built;
     let changes = routeChanges;
     let hostMaps;
@@ -115,7 +133,7 @@ export class DesiredState {
       table = pooled;
       hostMaps = pooled.maps;
     }
-    const companions = companionsFor(options, hostMaps);
+    const companions = companionsFor(options, hostMaps, this.#gone.entries);
     if (companions.certs !== null) {
       table = { ...table, defaultCert: companions.certs.defaultCert.path };
     }

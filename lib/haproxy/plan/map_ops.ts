@@ -10,7 +10,10 @@ import type { MapChange, RuntimeOp } from "./plan_types.ts";
 /** The runtime operations that bring a map from `before` to `after`. */
 export function mapOps(change: MapChange): RuntimeOp[] {
   if (change.before === change.after) return [];
-  return sortedMapOps(change) ?? unsortedMapOps(change);
+  const ops = sortedMapOps(change) ?? unsortedMapOps(change);
+  return change.fallback === true
+    ? ops.map((op) => ({ ...op, fallback: true }))
+    : ops;
 }
 
 /**

@@ -46,6 +46,8 @@ export type RuntimeOp =
     readonly value: string | null;
     /** Whether the key had an entry before. */
     readonly existed: boolean;
+    /** Of a map read only for requests no route takes (MapChange). */
+    readonly fallback?: boolean;
   }
   | {
     readonly op: "cert-add";
@@ -73,6 +75,12 @@ export interface MapChange {
   readonly before: HostMap;
   /** Entries it should have. */
   readonly after: HostMap;
+  /**
+   * Read only for requests no route takes (the hosts gone lately): its
+   * entries go in before any host leaves another map, so no request in
+   * between finds neither.
+   */
+  readonly fallback?: boolean;
 }
 
 /** A certificate file HAProxy serves: its path names its content. */

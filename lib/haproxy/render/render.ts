@@ -22,6 +22,7 @@ import {
   viewOf,
 } from "./template_views.ts";
 import { errorMessage } from "../../util/error_message.ts";
+import type { ErrorPage } from "../error_pages.ts";
 import { guardedHosts } from "../../routing/name_owners.ts";
 
 /** Where templates come from. */
@@ -71,6 +72,8 @@ export interface ListenOptions {
   readonly proxyProtocol?: boolean;
   /** The `log` target of the JSON access log, as HAProxy writes it; absent for none. */
   readonly accessLog?: string;
+  /** The operator's error pages. */
+  readonly errorPages?: readonly ErrorPage[];
 }
 
 /** The map files of a configuration. */
@@ -83,6 +86,8 @@ export interface MapFiles {
   readonly redirect: string;
   /** ACME HTTP-01 tokens to their key authorizations. */
   readonly acme: string;
+  /** Hosts that lost their last route lately: 503 for them, 404 for others. */
+  readonly gone: string;
 }
 
 /** The routes a configuration is rendered from. */
@@ -298,6 +303,8 @@ export class Renderer {
         trusted_proxies: (this.#listen.trustedProxies ?? []).join(" "),
         proxy_protocol: this.#listen.proxyProtocol === true,
         access_log: this.#listen.accessLog ?? "",
+        error_pages: this.#listen.errorPages ?? [],
+        gone_map: maps.gone ?? "",
       });
     } catch (error) {
       throw new TemplateError(

@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { assertEquals } from "../../_fixtures/assert.ts";
 import { mapOps } from "../../../lib/haproxy/plan/map_ops.ts";
+import { ordered } from "../../../lib/haproxy/plan/plan.ts";
 import type { MapEntries } from "../../../lib/haproxy/model/pool.ts";
 import type { RuntimeOp } from "../../../lib/haproxy/plan/plan_types.ts";
 
@@ -82,5 +83,24 @@ Deno.test("map ops: the same entries are no operation", () => {
   assertEquals(
     mapOps({ file: FILE, before: entries, after: entries.slice() }),
     [],
+  );
+});
+
+Deno.test("map ops: a host enters the map of hosts gone lately before it leaves the host map, so no request in between finds neither", () => {
+  const ops = [
+    ...mapOps({ file: FILE, before: [["a", "hosts_1"]], after: [] }),
+    ...mapOps({
+      file: "/etc/haproxy/gone.map",
+      before: [],
+      after: [["a", "gone"]],
+      fallback: true,
+    }),
+  ];
+  const plan = ordered(ops);
+  assertEquals(
+    plan.kind === "runtime"
+      ? plan.ops.map((op) => op.op === "map" ? `${op.file} ${op.key}` : op.op)
+      : [],
+    ["/etc/haproxy/gone.map a", `${FILE} a`],
   );
 });

@@ -36,6 +36,14 @@ import {
 } from "../../../lib/haproxy/render/builtin_templates.ts";
 import { builtin, listen, readme } from "../../_fixtures/render.ts";
 
+/** Listeners on loopback, for configurations `haproxy -c` checks. */
+const LOOPBACK = {
+  httpBind: ["127.0.0.1:18080"],
+  statsBind: "",
+  tcpBindAddress: "127.0.0.1",
+};
+const BUILTIN_FILE = { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" };
+
 Deno.test("render: the built-in template passes haproxy -c", async () => {
   const text = builtin().render(buildRoutes(readme));
   const check = await haproxyCheck(text);
@@ -105,12 +113,7 @@ Deno.test("render: no stats listener when its bind is empty", () => {
 });
 
 Deno.test("render: without trusted proxies every X-Forwarded-For is removed; with them it is read back to the client, the PROXY header expected from them, and haproxy -c passes", async () => {
-  const listen = {
-    httpBind: ["127.0.0.1:18080"],
-    statsBind: "",
-    tcpBindAddress: "127.0.0.1",
-  };
-  const file = { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" };
+  const [listen, file] = [LOOPBACK, BUILTIN_FILE];
   const table = buildRoutes(readme);
   const plain = new Renderer(file, listen).render(table);
   assertIncludes(plain, "    http-request del-header X-Forwarded-For\n");
@@ -142,12 +145,7 @@ Deno.test("render: without trusted proxies every X-Forwarded-For is removed; wit
 });
 
 Deno.test("render: --access-log gives every listener one JSON log line and a request id (a trusted proxy's kept), routes their names, and haproxy -c passes; without it none of this is written", async () => {
-  const listen = {
-    httpBind: ["127.0.0.1:18080"],
-    statsBind: "",
-    tcpBindAddress: "127.0.0.1",
-  };
-  const file = { dirs: [BUILTIN_DIR], file: "haproxy.cfg.njk" };
+  const [listen, file] = [LOOPBACK, BUILTIN_FILE];
   const table = buildRoutes([
     ...readme,
     container(
@@ -197,6 +195,50 @@ Deno.test("render: --access-log gives every listener one JSON log line and a req
   );
   const check = await haproxyCheck(logged);
   assertTrue(check.ok, check.output);
+});
+
+Deno.test("render: a request no route takes is 404, or 503 for a host gone lately (503 for all without the gone map); the operator's pages are HAProxy's error pages, and haproxy -c passes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/503.html`, "<h1>down</h1>");
+    await Deno.writeTextFile(`${dir}/gone.map`, "");
+    const [listen, file] = [LOOPBACK, BUILTIN_FILE];
+    const table = buildRoutes(readme);
+    const plain = new Renderer(file, listen).render(table);
+    assertIncludes(
+      plain,
+      "backend glue_no_route\n    # Without the runtime API",
+    );
+    assertIncludes(
+      plain,
+      "    http-request return status 503 default-errorfiles\n",
+    );
+    assertExcludes(plain, "status 404");
+    assertExcludes(plain, "http-error");
+    const text = new Renderer(file, {
+      ...listen,
+      maps: { gone: `${dir}/gone.map` },
+      errorPages: [{ status: 503, file: `${dir}/503.html` }],
+    }).render(table);
+    for (
+      const line of [
+        `    http-error status 503 content-type "text/html; charset=utf-8" file ${dir}/503.html`,
+        `    http-request return status 503 default-errorfiles if { var(txn.host),map_str(${dir}/gone.map) -m found }`,
+        "    http-request return status 404 default-errorfiles",
+      ]
+    ) assertIncludes(text, `${line}\n`);
+    // Every HTTP listener falls back to it, unless a route takes every request.
+    const frontends = text.split("\n").filter((l) => /^frontend http/.test(l));
+    assertEquals(
+      text.split("\n").filter((l) => l === "    default_backend glue_no_route")
+        .length,
+      frontends.length,
+    );
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 const hostile = [
