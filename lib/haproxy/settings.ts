@@ -427,6 +427,8 @@ export function mapFilesFor(
   if (options.statsSocket === "") return {};
   return {
     gone: `${configFile}.gone.map`,
+    fresh: `${configFile}.fresh.map`,
+    lua: `${configFile}.lua`,
     http: `${configFile}.hosts.map`,
     ...(options.https && !options.perPortFrontends
       ? {

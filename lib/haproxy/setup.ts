@@ -19,7 +19,7 @@ import {
   DEFAULT_TEMPLATE_FILE,
 } from "./render/builtin_templates.ts";
 import { readRc } from "./io/rc.ts";
-import { Renderer } from "./render/render.ts";
+import { type MapFiles, Renderer } from "./render/render.ts";
 import { resolveTemplateDirs } from "./render/template_dirs.ts";
 import { CertDirectory } from "../tls/cert_dir.ts";
 import { selfSignedDefault, type TlsFiles } from "./model/tls.ts";
@@ -33,19 +33,26 @@ import {
 } from "./settings.ts";
 import { SettingsError } from "../util/settings_error.ts";
 
-async function checkHaproxy(bin: string): Promise<void> {
+/**
+ * Checks that `bin` runs; returns whether it was built with Lua (the
+ * actions that hold requests for containers just started need it).
+ */
+async function checkHaproxy(bin: string): Promise<{ lua: boolean }> {
   try {
     const out = await new Deno.Command(bin, {
-      args: ["-v"],
+      args: ["-vv"],
       stdin: "null",
-      stdout: "null",
+      stdout: "piped",
       stderr: "null",
     }).output();
     if (!out.success) {
       throw new SettingsError(
-        `HAProxy "${bin}" -v exited with status ${out.code}`,
+        `HAProxy "${bin}" -vv exited with status ${out.code}`,
       );
     }
+    return {
+      lua: /^Built with Lua/m.test(new TextDecoder().decode(out.stdout)),
+    };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new SettingsError(
@@ -54,6 +61,16 @@ async function checkHaproxy(bin: string): Promise<void> {
     }
     throw error;
   }
+}
+
+/** The map files, without those that need Lua when HAProxy has none. */
+function withLua(
+  maps: Partial<MapFiles>,
+  haproxy: { lua: boolean },
+): Partial<MapFiles> {
+  if (haproxy.lua) return maps;
+  const { fresh: _fresh, lua: _lua, ...rest } = maps;
+  return rest;
 }
 
 async function checkWritable(configFile: string): Promise<void> {
@@ -84,7 +101,8 @@ export async function createBalancer(
   source: ContainerSource,
   telemetry?: Telemetry,
 ): Promise<Balancer> {
-  const { given: settings, reloadCmd, statsSocket, httpsBind, maps } = checked;
+  const { given: settings, reloadCmd, statsSocket, httpsBind } = checked;
+  let maps = checked.maps;
   const https = httpsBind.length > 0;
   const acme = settings.acme;
   const { configFile } = settings;
@@ -95,14 +113,14 @@ export async function createBalancer(
   if (settings.diff) {
     // The preview is checked with haproxy -c, as an install would be.
     checkArgs = (await readRc(settings.rc)).args;
-    await checkHaproxy(settings.haproxyBin);
+    maps = withLua(maps, await checkHaproxy(settings.haproxyBin));
   } else if (!settings.dryRun) {
     const rc = await readRc(settings.rc);
     checkArgs = rc.args;
-    await checkHaproxy(settings.haproxyBin);
+    maps = withLua(maps, await checkHaproxy(settings.haproxyBin));
     await checkWritable(settings.configFile);
   }
-  const renderer = await rendererFor(checked, stateFile, crtList);
+  const renderer = await rendererFor({ ...checked, maps }, stateFile, crtList);
   // Called only once the engine below exists.
   const schedule = () => balancer.schedule();
   const certs = https

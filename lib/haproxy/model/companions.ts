@@ -31,20 +31,23 @@ import {
   writeLiveFiles,
 } from "./tls.ts";
 import type { RuntimeExpectation } from "../plan/runtime_ops.ts";
+import { GLUE_LUA } from "../render/builtin_templates.ts";
 
 /** The maps and certificates of one update. */
 export interface Companions {
   /**
-   * Map files and their entries; a `fallback` map is read only for requests
+   * Map files and their entries; a `first` map is read only for requests
    * no route takes.
    */
   readonly maps: readonly {
     file: string;
     entries: HostMap;
-    fallback?: boolean;
+    first?: boolean;
   }[];
   /** The HTTPS frontend's certificates, or null without HTTPS. */
   readonly certs: ServedCerts | null;
+  /** Files HAProxy loads whose text never changes (the Lua actions). */
+  readonly scripts: readonly { path: string; text: string }[];
 }
 
 /** Where the companions come from. */
@@ -65,12 +68,16 @@ export function companionsFor(
   sources: CompanionSources,
   hostMaps: HostMaps | undefined,
   gone: HostMap = [],
+  fresh: HostMap = [],
 ): Companions {
   const files = sources.maps ?? {};
   const tls = sources.tls;
-  const maps: { file: string; entries: HostMap; fallback?: boolean }[] = [];
+  const maps: { file: string; entries: HostMap; first?: boolean }[] = [];
   if (files.gone) {
-    maps.push({ file: files.gone, entries: gone, fallback: true });
+    maps.push({ file: files.gone, entries: gone, first: true });
+  }
+  if (files.fresh) {
+    maps.push({ file: files.fresh, entries: fresh, first: true });
   }
   if (hostMaps !== undefined) {
     if (files.http) maps.push({ file: files.http, entries: hostMaps.http });
@@ -88,7 +95,13 @@ export function companionsFor(
     ) => a < b ? -1 : a > b ? 1 : 0);
     maps.push({ file: files.acme, entries });
   }
-  return { maps, certs: tls === undefined ? null : servedCerts(tls) };
+  return {
+    maps,
+    certs: tls === undefined ? null : servedCerts(tls),
+    scripts: files.fresh && files.lua
+      ? [{ path: files.lua, text: GLUE_LUA }]
+      : [],
+  };
 }
 
 /** Every certificate file of an update, the default first, and a key naming the set. */
@@ -123,6 +136,7 @@ export function companionFiles(
   tls: TlsFiles | undefined,
 ): { path: string; text: string }[] {
   return [
+    ...companions.scripts,
     ...companions.maps.map(({ file, entries }) => ({
       path: file,
       text: mapText(entries),
@@ -160,11 +174,11 @@ export function companionChanges(
   tls: TlsFiles | undefined,
 ): { maps: MapChange[]; certs?: CertChange } {
   return {
-    maps: companions.maps.map(({ file, entries, fallback }): MapChange => ({
+    maps: companions.maps.map(({ file, entries, first }): MapChange => ({
       file,
       before: running.maps.get(file) ?? [],
       after: entries,
-      ...(fallback ? { fallback } : {}),
+      ...(first ? { first } : {}),
     })),
     ...(tls === undefined || companions.certs === null ? {} : {
       certs: {

@@ -23,7 +23,7 @@ import {
   rejectionsFile,
 } from "../../routing/rejections.ts";
 import type { RenderInput } from "../render/render.ts";
-import type { RouteTable } from "../../routing/route_types.ts";
+import type { RouteTable, Server } from "../../routing/route_types.ts";
 import type { RouteChanges } from "../../routing/routes.ts";
 import { RoutedState } from "../../routing/routed.ts";
 import {
@@ -35,6 +35,7 @@ import {
 } from "./model.ts";
 import { parseShape } from "../render/config_shape.ts";
 import { GoneHosts } from "./gone_hosts.ts";
+import { type Fresh, freshBackends } from "./fresh_backends.ts";
 
 /** One update's wanted state. */
 export interface Desired {
@@ -62,6 +63,24 @@ export interface Desired {
   readonly model: HAProxyModel;
 }
 
+/** Every backend with servers of its own: the unmapped routes' and the pool's. */
+function* backendsOf(
+  table: RouteTable & RenderInput,
+): Iterable<{ backend: string; servers: readonly Server[] }> {
+  for (const route of table.routes) if (!route.mapped) yield route;
+  for (const slot of table.pool ?? []) {
+    if (slot.route !== null) {
+      yield { backend: slot.backend, servers: slot.route.servers };
+    }
+  }
+}
+
+/** The earliest of some times, epoch ms. */
+function earliest(...times: (number | undefined)[]): number | undefined {
+  const known = times.filter((time) => time !== undefined);
+  return known.length === 0 ? undefined : Math.min(...known);
+}
+
 /** Builds the wanted state, keeping the pool and the rejected listeners between updates. */
 export class DesiredState {
   readonly #options: BalancerOptions;
@@ -77,6 +96,8 @@ export class DesiredState {
   readonly #journal: ChangeJournal | null;
   /** Hosts that lost their last route lately. */
   readonly #gone = new GoneHosts();
+  /** The backends of containers just started, at the last update. */
+  #fresh: Fresh | null = null;
 
   /**
    * With the source's `journal`, an update looks only at the containers
@@ -114,10 +135,6 @@ export class DesiredState {
       idle,
     } = await this.#routed.build(all, now);
     this.#gone.update(built.routes, routeChanges, now, idle);
-    const forget = this.#gone.recheckAt;
-    const recheckAt = settles === undefined || forget === undefined
-      ? settles ?? forget
-      : Math.min(settles, forget);
     let table: RouteTable & RenderInput = built;
     let changes = routeChanges;
     let hostMaps;
@@ -133,17 +150,26 @@ export class DesiredState {
       table = pooled;
       hostMaps = pooled.maps;
     }
-    const companions = companionsFor(options, hostMaps, this.#gone.entries);
-    if (companions.certs !== null) {
-      table = { ...table, defaultCert: companions.certs.defaultCert.path };
-    }
-    const model = modelOf(table, this.#slotShape, this.#modelled ?? undefined);
-    this.#modelled = { table, model };
     const journal = this.#journal;
     let byId: Map<string, ContainerRecord> | null = null;
     const container = journal !== null
       ? (id: string) => journal.get(id)
       : (id: string) => (byId ??= new Map(all().map((c) => [c.id, c]))).get(id);
+    const fresh = this.#fresh = options.maps?.fresh === undefined
+      ? null
+      : freshBackends(backendsOf(table), container, now, this.#fresh);
+    const companions = companionsFor(
+      options,
+      hostMaps,
+      this.#gone.entries,
+      fresh?.entries,
+    );
+    if (companions.certs !== null) {
+      table = { ...table, defaultCert: companions.certs.defaultCert.path };
+    }
+    const model = modelOf(table, this.#slotShape, this.#modelled ?? undefined);
+    this.#modelled = { table, model };
+    const recheckAt = earliest(settles, this.#gone.recheckAt, fresh?.recheckAt);
     return {
       built,
       table,

@@ -11,8 +11,8 @@ import type { MapChange, RuntimeOp } from "./plan_types.ts";
 export function mapOps(change: MapChange): RuntimeOp[] {
   if (change.before === change.after) return [];
   const ops = sortedMapOps(change) ?? unsortedMapOps(change);
-  return change.fallback === true
-    ? ops.map((op) => ({ ...op, fallback: true }))
+  return change.first === true
+    ? ops.map((op) => ({ ...op, first: true }))
     : ops;
 }
 

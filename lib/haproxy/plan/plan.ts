@@ -235,7 +235,8 @@ export function removedOps(
  * Puts operations in the order HAProxy must get them. A certificate
  * arrives before the hosts it serves and leaves after its replacement
  * came. A host leaves a map before its servers go, and enters it after
- * they came, but enters a fallback map (hosts gone lately) first of all;
+ * they came, but entries of a `first` map (hosts gone lately, fresh
+ * backends) go in before anything;
  * removals before additions, so a name removed and added again never
  * collides.
  */
@@ -245,7 +246,7 @@ export function ordered(ops: readonly RuntimeOp[]): Plan {
       case "cert-add":
         return 0;
       case "map":
-        return op.value === null ? 1 : op.fallback ? 0 : 4;
+        return op.value === null ? 1 : op.first ? 0 : 4;
       case "remove":
         return 2;
       case "cert-remove":

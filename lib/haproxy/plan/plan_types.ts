@@ -46,8 +46,8 @@ export type RuntimeOp =
     readonly value: string | null;
     /** Whether the key had an entry before. */
     readonly existed: boolean;
-    /** Of a map read only for requests no route takes (MapChange). */
-    readonly fallback?: boolean;
+    /** Goes in before any other operation (MapChange.first). */
+    readonly first?: boolean;
   }
   | {
     readonly op: "cert-add";
@@ -76,11 +76,12 @@ export interface MapChange {
   /** Entries it should have. */
   readonly after: HostMap;
   /**
-   * Read only for requests no route takes (the hosts gone lately): its
-   * entries go in before any host leaves another map, so no request in
-   * between finds neither.
+   * Its entries go in before any other operation: they only answer requests
+   * no route takes (the hosts gone lately: before a host leaves its host
+   * map, so no request in between finds neither) or hold requests for
+   * servers just added (the fresh backends: before the first request).
    */
-  readonly fallback?: boolean;
+  readonly first?: boolean;
 }
 
 /** A certificate file HAProxy serves: its path names its content. */

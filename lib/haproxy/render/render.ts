@@ -88,6 +88,10 @@ export interface MapFiles {
   readonly acme: string;
   /** Hosts that lost their last route lately: 503 for them, 404 for others. */
   readonly gone: string;
+  /** Backends whose servers all just started: requests wait until one listens. */
+  readonly fresh: string;
+  /** The Lua actions that read `fresh` (templates/glue.lua); not a map. */
+  readonly lua: string;
 }
 
 /** The routes a configuration is rendered from. */
@@ -305,6 +309,8 @@ export class Renderer {
         access_log: this.#listen.accessLog ?? "",
         error_pages: this.#listen.errorPages ?? [],
         gone_map: maps.gone ?? "",
+        fresh_map: maps.fresh ?? "",
+        lua_file: maps.fresh === undefined ? "" : maps.lua ?? "",
       });
     } catch (error) {
       throw new TemplateError(

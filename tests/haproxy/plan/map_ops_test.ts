@@ -93,7 +93,7 @@ Deno.test("map ops: a host enters the map of hosts gone lately before it leaves 
       file: "/etc/haproxy/gone.map",
       before: [],
       after: [["a", "gone"]],
-      fallback: true,
+      first: true,
     }),
   ];
   const plan = ordered(ops);

@@ -33,6 +33,7 @@ import { assignPool } from "../../../lib/haproxy/model/host_pool.ts";
 import {
   BUILTIN_DIR,
   DEFAULT_TEMPLATE_DIRS,
+  GLUE_LUA,
 } from "../../../lib/haproxy/render/builtin_templates.ts";
 import { builtin, listen, readme } from "../../_fixtures/render.ts";
 
@@ -234,6 +235,33 @@ Deno.test("render: a request no route takes is 404, or 503 for a host gone latel
         .length,
       frontends.length,
     );
+    const check = await haproxyCheck(text);
+    assertTrue(check.ok, check.output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("render: with the fresh-backend map and its Lua file every HTTP backend can hold requests for containers just started, and haproxy -c loads the Lua", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/fresh.map`, "");
+    await Deno.writeTextFile(`${dir}/glue.lua`, GLUE_LUA);
+    const table = buildRoutes(readme);
+    const plain = new Renderer(BUILTIN_FILE, LOOPBACK).render(table);
+    assertExcludes(plain, "lua");
+    const text = new Renderer(BUILTIN_FILE, {
+      ...LOOPBACK,
+      maps: { fresh: `${dir}/fresh.map`, lua: `${dir}/glue.lua` },
+    }).render(table);
+    assertIncludes(text, `    lua-load ${dir}/glue.lua\n`);
+    const backends = text.split("\n").filter((l) => /^backend /.test(l));
+    const held = text.split("\n").filter((l) =>
+      l ===
+        "    http-request lua.glue_wait_listening if { var(txn.glue_fresh) -m found }"
+    );
+    // Every HTTP backend but the one that answers requests no route takes.
+    assertEquals(held.length, backends.length - 1 - table.tcpRoutes.length);
     const check = await haproxyCheck(text);
     assertTrue(check.ok, check.output);
   } finally {
