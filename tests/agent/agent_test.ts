@@ -243,3 +243,23 @@ Deno.test("agent: an engine that cannot be reached is one warning, then quiet re
     await reset();
   }
 });
+
+Deno.test("agent: SIGUSR1's reopen reaches every handler that keeps log files, and no other", async () => {
+  const a = agent();
+  const log: string[] = [];
+  a.add(slot("scripts", "all", log));
+  const reopened: string[] = [];
+  a.add({
+    ...slot("lb", "all", log),
+    handler: {
+      handle: () => Promise.resolve(),
+      reopenLogs: () => {
+        reopened.push("lb");
+        return Promise.resolve();
+      },
+    },
+  });
+  await a.reopenLogs();
+  assertEquals(reopened, ["lb"]);
+  await a.close();
+});
