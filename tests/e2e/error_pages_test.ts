@@ -16,7 +16,9 @@ import {
   httpGet,
   runBalancer,
   runScriptServer,
+  startBalancer,
   startManaged,
+  stopsCleanly,
   testHaproxyDir,
   waitFor,
   waitForStatus,
@@ -48,7 +50,7 @@ Deno.test({
       for (const [status, text] of Object.entries(PAGES)) {
         await Deno.writeTextFile(`${errors}/${status}.html`, text);
       }
-      const { net, balancer, port } = await startManaged(
+      const { net, balancer, port, args } = await startManaged(
         cleanup,
         "docker-glue-test-errpages",
         ["--error-pages", errors],
@@ -115,6 +117,33 @@ printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\
           assertEquals(removed.body, PAGES["503"]);
           // No reload for any of it: the runtime API told HAProxy.
           assertEquals(balancer.count(/Reloaded HAProxy/), 0);
+        },
+      );
+
+      await t.step(
+        "docker-balancer restarted: the host gone lately is still 503",
+        async () => {
+          await balancer.stop();
+          const again = stopsCleanly(
+            cleanup,
+            "docker-balancer",
+            startBalancer([
+              "-w",
+              "--haproxy",
+              "managed",
+              "--error-pages",
+              errors,
+              ...args,
+            ]),
+          );
+          await again.waitForLine(/Started HAProxy/);
+          await waitForStatus(port, MUTE, "/", 502);
+          const res = await httpGet(port, HOST, "/");
+          assertEquals([res.status, res.body], [503, PAGES["503"]]);
+          assertEquals(
+            (await httpGet(port, "nobody.example.com", "/")).status,
+            404,
+          );
         },
       );
 

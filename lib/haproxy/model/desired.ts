@@ -35,6 +35,8 @@ import {
 } from "./model.ts";
 import { parseShape } from "../render/config_shape.ts";
 import { GoneHosts } from "./gone_hosts.ts";
+import { parseMapText } from "./pool.ts";
+import { readOrNull } from "../../util/files.ts";
 import { type Fresh, freshBackends } from "./fresh_backends.ts";
 
 /** One update's wanted state. */
@@ -96,6 +98,7 @@ export class DesiredState {
   readonly #journal: ChangeJournal | null;
   /** Hosts that lost their last route lately. */
   readonly #gone = new GoneHosts();
+  #goneSeeded = false;
   /** The backends of containers just started, at the last update. */
   #fresh: Fresh | null = null;
 
@@ -134,6 +137,11 @@ export class DesiredState {
       changes: routeChanges,
       idle,
     } = await this.#routed.build(all, now);
+    if (!this.#goneSeeded && options.maps?.gone !== undefined) {
+      this.#goneSeeded = true;
+      const installed = parseMapText(await readOrNull(options.maps.gone) ?? "");
+      this.#gone.seed(installed.map(([host]) => host), now);
+    }
     this.#gone.update(built.routes, routeChanges, now, idle);
     let table: RouteTable & RenderInput = built;
     let changes = routeChanges;

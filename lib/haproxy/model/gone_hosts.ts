@@ -93,6 +93,17 @@ export class GoneHosts {
     }
   }
 
+  /**
+   * Takes the hosts an earlier run had in its map as gone from `now`: a
+   * restart does not turn a site down into a missing one. A host the next
+   * update routes is found again.
+   */
+  seed(hosts: readonly string[], now: number): void {
+    for (const host of hosts) {
+      if (!this.#routed.has(host)) this.#lose(host, now);
+    }
+  }
+
   /** The map entries: each host gone or idle, sorted. */
   get entries(): HostMap {
     if (this.#dirty) {

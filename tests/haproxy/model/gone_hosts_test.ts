@@ -67,3 +67,13 @@ Deno.test("gone hosts: a running container that serves nothing yet (its health c
   assertEquals(step([starting]), ["s.example.com"]);
   assertEquals(step([{ ...starting, health: "healthy" }]), []);
 });
+
+Deno.test("gone hosts: those an earlier run had are gone from the restart for an hour, unless routed again", () => {
+  const builder = new RouteBuilder({});
+  const gone = new GoneHosts(HOUR);
+  gone.seed(["a.example.com", "b.example.com"], 5000);
+  const table = builder.build([web("b", "b.example.com")]);
+  gone.update(table.routes, null, 5000);
+  assertEquals(gone.entries, [["a.example.com", "down"]]);
+  assertEquals(gone.recheckAt, 5000 + HOUR);
+});
