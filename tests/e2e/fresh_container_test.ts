@@ -8,8 +8,10 @@
 
 import { assertEquals, assertTrue } from "../_fixtures/assert.ts";
 import {
+  docker,
   httpGet,
   runContainer,
+  runScriptServer,
   startManaged,
   waitForStatus,
 } from "./_harness.ts";
@@ -75,6 +77,49 @@ Deno.test({
           assertTrue(
             answered - returned < LATE_S * 1000 + 250,
             `answered ${Math.round(answered - returned)} ms after docker run`,
+          );
+        },
+      );
+
+      await t.step(
+        "10 requests held at once: the container is tried for them all, not by each",
+        async () => {
+          // Each connection is counted; one with a request is answered.
+          await runScriptServer(
+            cleanup,
+            "dg-fresh-count",
+            {
+              network: net.name,
+              labels: { glue_http_80_host: "count.example.com" },
+              listenAfter: 0.5,
+            },
+            `echo . >> /tmp/connections
+read_head
+[ -z "$head" ] && exit 0
+printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok'
+`,
+          );
+          await balancer.waitForLine(/Container dg-fresh-count: routed/);
+          const answers = await Promise.all(
+            Array.from(
+              // More at once overflow the listen queue of busybox nc.
+              { length: 10 },
+              () => httpGet(port, "count.example.com", "/", 5000),
+            ),
+          );
+          assertEquals(answers.filter((res) => res.status === 200).length, 10);
+          const connections = (await docker(
+            "exec",
+            "dg-fresh-count",
+            "cat",
+            "/tmp/connections",
+          )).trim().split("\n").length;
+          console.log(`10 held requests: ${connections} connections`);
+          // The requests, and the few tries that found it listening; each
+          // request trying for itself would add one at least for each.
+          assertTrue(
+            connections >= 10 && connections <= 13,
+            `${connections} connections`,
           );
         },
       );

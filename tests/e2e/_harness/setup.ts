@@ -239,7 +239,12 @@ read_head() {
 export async function runScriptServer(
   cleanup: Cleanup,
   name: string,
-  options: { network: string; labels: Record<string, string> },
+  options: {
+    network: string;
+    labels: Record<string, string>;
+    /** Seconds the container waits before it listens. */
+    listenAfter?: number;
+  },
   script: string,
   files: Record<string, string> = {},
 ): Promise<string> {
@@ -251,10 +256,14 @@ export async function runScriptServer(
     await Deno.writeTextFile(`${dir}/${file}`, text, { mode: 0o644 });
   }
   await Deno.chmod(dir, 0o755);
+  const serve = ["busybox", "nc", "-ll", "-p", "80", "-e", "/srv/serve.sh"];
+  const { listenAfter, ...run } = options;
   await runContainer(name, {
-    ...options,
+    ...run,
     extra: ["-v", `${dir}:/srv:ro`],
-    command: ["busybox", "nc", "-ll", "-p", "80", "-e", "/srv/serve.sh"],
+    command: listenAfter === undefined
+      ? serve
+      : ["sh", "-c", `sleep ${listenAfter} && exec ${serve.join(" ")}`],
   });
   return dir;
 }
