@@ -9,6 +9,7 @@
 
 local WAIT_MS = 3000
 local PAUSE_MS = 5
+local CONNECT_S = 0.05
 -- How long an address found listening is believed without trying it again:
 -- short, as Docker gives a stopped container's address to the next one.
 local LISTENING_MS = 100
@@ -44,7 +45,9 @@ local function accepts(address, host, port, now)
   if (tried[address] or -PAUSE_MS) + PAUSE_MS > now then return false end
   tried[address] = now
   local socket = core.tcp()
-  socket:settimeout(1)
+  -- A container's address answers at once, or refuses; one that does not
+  -- answer is gone (its container stopped): no reason to wait for it.
+  socket:settimeout(CONNECT_S)
   local accepted = socket:connect(host, port)
   socket:close()
   if accepted == nil then return false end

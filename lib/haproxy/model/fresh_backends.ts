@@ -59,9 +59,11 @@ export function freshBackends(
       until = Math.min(until, fresh);
     }
     if (until === -Infinity) continue;
-    const addresses = servers.map(({ address, port }) =>
-      `${address.includes(":") ? `[${address}]` : address}:${port}`
-    );
+    // A server draining (its container stopping) takes no new request.
+    const addresses = servers.filter((server) => !server.draining).map((
+      { address, port },
+    ) => `${address.includes(":") ? `[${address}]` : address}:${port}`);
+    if (addresses.length === 0) continue;
     entries.push([backend, addresses.join(",")]);
     recheckAt = Math.min(recheckAt ?? until, until);
   }

@@ -65,3 +65,20 @@ Deno.test("fresh backends: those whose servers all started within the window, un
     [],
   );
 });
+
+Deno.test("fresh backends: a draining server (its container stopping) is not waited for; a backend with only such servers is not held", () => {
+  const a = started("a", T0 - 1_000);
+  const b = started("b", T0 - 1_000);
+  const records = new Map([a, b].map((r) => [r.id, r]));
+  const draining = { ...server(b), address: "10.0.0.3", draining: true };
+  const fresh = freshBackends(
+    [
+      { backend: "hosts_1", servers: [server(a), draining] },
+      { backend: "hosts_2", servers: [draining] },
+    ],
+    (id) => records.get(id),
+    T0,
+    null,
+  );
+  assertEquals(fresh.entries, [["hosts_1", "10.0.0.2:80"]]);
+});
