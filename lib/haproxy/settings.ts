@@ -272,6 +272,28 @@ export interface CheckedSettings {
 }
 
 /**
+ * Checks the settings of the traffic itself: who may say who the client is,
+ * and where its log goes.
+ *
+ * @throws {SettingsError} naming the setting at fault.
+ */
+function checkTraffic(settings: HAProxySettings): void {
+  if (
+    settings.proxyProtocol === true &&
+    (settings.trustedProxies ?? []).length === 0
+  ) {
+    throw new SettingsError(
+      "--proxy-protocol needs --trusted-proxies: the PROXY header is believed from them only",
+    );
+  }
+  if (settings.accessLog?.kind === "file" && settings.mode !== "managed") {
+    throw new SettingsError(
+      `--access-log ${settings.accessLog.path} needs a managed HAProxy, whose output docker-balancer writes to the file; an external HAProxy logs to stdout or to syslog:ADDRESS`,
+    );
+  }
+}
+
+/**
  * Checks the values the operator gave, without touching the system, so an
  * entry point can report a bad one as a usage error before anything runs.
  *
@@ -286,19 +308,7 @@ export function checkSettings(settings: HAProxySettings): CheckedSettings {
       `Invalid reload command: ${errorMessage(error)}`,
     );
   }
-  if (
-    settings.proxyProtocol === true &&
-    (settings.trustedProxies ?? []).length === 0
-  ) {
-    throw new SettingsError(
-      "--proxy-protocol needs --trusted-proxies: the PROXY header is believed from them only",
-    );
-  }
-  if (settings.accessLog?.kind === "file" && settings.mode !== "managed") {
-    throw new SettingsError(
-      `--access-log ${settings.accessLog.path} needs a managed HAProxy, whose output docker-balancer writes to the file; an external HAProxy logs to stdout or to syslog:ADDRESS`,
-    );
-  }
+  checkTraffic(settings);
   const httpBind = parseBinds(settings.httpBind, "HTTP bind");
   const statsBind = parseBinds(settings.statsBind, "stats bind");
   if (statsBind.length > 1) {

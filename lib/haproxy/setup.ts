@@ -160,24 +160,32 @@ export async function createBalancer(
     ...(manager === undefined ? {} : { acme: manager }),
     ...(statsSocket === "" ? {} : { adminSocket: statsSocket, stateFile }),
     ...(settings.mode === "managed" && !settings.dryRun
-      ? {
-        managed: new ManagedHAProxy({
-          haproxyBin: settings.haproxyBin,
-          configFile,
-          masterSocket: masterSocketFor(settings),
-          extraArgs: checkArgs,
-          sockets: statsSocket === "" ? [] : [statsSocket],
-          ...(settings.accessLog === undefined ||
-              settings.accessLog.kind === "syslog"
-            ? {}
-            : { accessLog: settings.accessLog }),
-        }),
-      }
+      ? { managed: managedHAProxy(settings, checkArgs, statsSocket) }
       : {}),
   }, source);
   challenges?.attach(balancer);
   if (!settings.dryRun && !settings.once) directory?.watch();
   return balancer;
+}
+
+/** The HAProxy docker-balancer runs itself, and passes the access log of. */
+function managedHAProxy(
+  settings: CheckedSettings["given"],
+  checkArgs: string[],
+  statsSocket: string,
+): ManagedHAProxy {
+  const accessLog = settings.accessLog;
+  return new ManagedHAProxy({
+    haproxyBin: settings.haproxyBin,
+    configFile: settings.configFile,
+    masterSocket: masterSocketFor(settings),
+    extraArgs: checkArgs,
+    sockets: statsSocket === "" ? [] : [statsSocket],
+    // A syslog address HAProxy reaches itself.
+    ...(accessLog === undefined || accessLog.kind === "syslog"
+      ? {}
+      : { accessLog }),
+  });
 }
 
 /**
