@@ -29,6 +29,15 @@ export function byAge(
     compare(a.container.name, b.container.name) || a.port - b.port;
 }
 
+/**
+ * Whether a route's host is one exact name: not the default route's "" and
+ * not a wildcard. Only such a host is looked up by name (host maps, the
+ * hosts gone lately).
+ */
+export function isExactHost(host: string): boolean {
+  return host !== "" && !host.startsWith("*.");
+}
+
 /** Compares two strings in code point order. */
 export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -31,6 +31,7 @@ import {
   type GroupRoute,
   groupRoute,
   httpGroupKey,
+  isExactHost,
   labelFindings,
   nameRoutes,
   tcpBesideHttp,
@@ -239,7 +240,7 @@ export class RouteBuilder {
     if (isServing(container)) return;
     const hosts = claimsFor(container, this.#options).claims.http.map((claim) =>
       claim.host
-    ).filter((host) => host !== "" && !host.startsWith("*."));
+    ).filter(isExactHost);
     if (hosts.length === 0) return;
     this.#idle.set(recordKey(container), hosts);
     this.#idleHosts = null;

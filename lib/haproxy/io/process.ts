@@ -12,6 +12,7 @@ import { backoff, sleep } from "../../util/sleep.ts";
 import { RuntimeError, sendCommand } from "./runtime.ts";
 import { readHAProxyLine } from "./haproxy_log.ts";
 import { type AccessLogSink, fileSink, stdoutSink } from "./access_log_sink.ts";
+import type { AccessLogTarget } from "../access_log.ts";
 
 /** How a managed HAProxy is run. */
 export interface ManagedOptions {
@@ -33,10 +34,7 @@ export interface ManagedOptions {
    * (`--access-log` stdout or a file); without, that output is HAProxy's
    * messages like the rest.
    */
-  readonly accessLog?: { readonly kind: "stdout" } | {
-    readonly kind: "file";
-    readonly path: string;
-  };
+  readonly accessLog?: Exclude<AccessLogTarget, { kind: "syslog" }>;
 }
 
 /** HAProxy could not be started, or did not take a reload. */

@@ -35,10 +35,7 @@ import { GLUE_LUA } from "../render/builtin_templates.ts";
 
 /** The maps and certificates of one update. */
 export interface Companions {
-  /**
-   * Map files and their entries; a `first` map is read only for requests
-   * no route takes.
-   */
+  /** Map files and their entries; a `first` map's go in before anything (MapChange.first). */
   readonly maps: readonly {
     file: string;
     entries: HostMap;

@@ -12,6 +12,7 @@
 import type { ContainerRecord } from "../../docker/container.ts";
 import type { Server } from "../../routing/route_types.ts";
 import type { HostMap } from "../plan/plan_types.ts";
+import { compare } from "../../routing/route_groups.ts";
 
 /** How long after its start a container's backend is held for it. */
 export const FRESH_MS = 10_000;
@@ -67,7 +68,7 @@ export function freshBackends(
     entries.push([backend, addresses.join(",")]);
     recheckAt = Math.min(recheckAt ?? until, until);
   }
-  entries.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  entries.sort(([a], [b]) => compare(a, b));
   const same = last !== null && last.entries.length === entries.length &&
     last.entries.every(([key, value], i) =>
       key === entries[i]![0] && value === entries[i]![1]

@@ -15,15 +15,16 @@
 import type { HttpRoute } from "../../routing/route_types.ts";
 import type { RouteChanges } from "../../routing/routes.ts";
 import type { HostMap } from "../plan/plan_types.ts";
+import { isExactHost } from "../../routing/route_groups.ts";
 
 /** How long a host that lost its last route answers 503 rather than 404. */
 export const GONE_MS = 60 * 60 * 1000;
 
 const NONE: ReadonlySet<string> = new Set();
 
-/** A host name a request can be looked up by: not the default route, no wildcard. */
+/** A route's host, if a request can be looked up by it (isExactHost). */
 function hostOf(route: HttpRoute): string | null {
-  return route.host === "" || route.host.startsWith("*.") ? null : route.host;
+  return isExactHost(route.host) ? route.host : null;
 }
 
 /** The hosts that lost their routes, update by update. */

@@ -8,6 +8,7 @@
 
 import type { HttpRoute, RouteTable } from "../../routing/route_types.ts";
 import { hasOptions } from "../../routing/route_settings.ts";
+import { isExactHost } from "../../routing/route_groups.ts";
 
 /** Which pool backend serves which host, and how many pool backends there are. */
 export interface PoolAssignment {
@@ -82,8 +83,8 @@ export interface PooledTable extends RouteTable {
 export function isPlainHost(route: HttpRoute): boolean {
   let plain = plainRoutes.get(route);
   if (plain === undefined) {
-    plain = route.host !== "" && !route.host.startsWith("*.") &&
-      route.prefix === "" && !hasOptions(route.settings) &&
+    plain = isExactHost(route.host) && route.prefix === "" &&
+      !hasOptions(route.settings) &&
       (route.listen === undefined ||
         (!route.settings.tls && !route.settings.redirectHttps));
     plainRoutes.set(route, plain);

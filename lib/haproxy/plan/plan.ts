@@ -235,10 +235,9 @@ export function removedOps(
  * Puts operations in the order HAProxy must get them. A certificate
  * arrives before the hosts it serves and leaves after its replacement
  * came. A host leaves a map before its servers go, and enters it after
- * they came, but entries of a `first` map (hosts gone lately, fresh
- * backends) go in before anything;
- * removals before additions, so a name removed and added again never
- * collides.
+ * they came; entries of a `first` map (hosts gone lately, fresh backends)
+ * go in before anything. Removals before additions, so a name removed and
+ * added again never collides.
  */
 export function ordered(ops: readonly RuntimeOp[]): Plan {
   const rank = (op: RuntimeOp) => {
