@@ -77,7 +77,6 @@ Deno.test({
         "docker-glue-test-access",
         ["--access-log", file, "--tcp-bind-address", "127.0.0.1"],
       );
-      await balancer.waitForLine(/Started HAProxy/);
       await runScriptServer(cleanup, "dg-al-echo", {
         network: net.name,
         labels: { glue_http_80_host: HOST },
@@ -212,7 +211,6 @@ Deno.test({
         "docker-glue-test-access-stdout",
         ["--access-log", "stdout"],
       );
-      await balancer.waitForLine(/Started HAProxy/);
       await runScriptServer(cleanup, "dg-al-stdout", {
         network: net.name,
         labels: { glue_http_80_host: HOST },

@@ -111,7 +111,7 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      const { net, balancer, port, gateway } = await startManaged(
+      const { net, port, gateway } = await startManaged(
         cleanup,
         "docker-glue-test-client",
         [
@@ -121,7 +121,6 @@ Deno.test({
         ],
         true,
       );
-      await balancer.waitForLine(/Started HAProxy/);
       await runScriptServer(cleanup, "dg-ca-echo", {
         network: net.name,
         labels: { glue_http_80_host: ECHO },

@@ -55,7 +55,6 @@ Deno.test({
         "docker-glue-test-errpages",
         ["--error-pages", errors],
       );
-      await balancer.waitForLine(/Started HAProxy/);
       await runScriptServer(
         cleanup,
         "dg-ep-web",

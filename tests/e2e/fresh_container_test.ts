@@ -41,7 +41,6 @@ Deno.test({
         cleanup,
         "docker-glue-test-fresh",
       );
-      await balancer.waitForLine(/Started HAProxy/);
       await runContainer("dg-fresh-other", {
         network: net.name,
         labels: { glue_http_80_host: "other.example.com" },

@@ -53,12 +53,11 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      const { net, port, balancer } = await startManaged(
+      const { net, port } = await startManaged(
         cleanup,
         "docker-glue-test-metrics",
         ["--metrics-listen", `127.0.0.1:${METRICS_PORT}`],
       );
-      await balancer.waitForLine(/Started HAProxy/);
       await waitFor(
         "healthz 200",
         async () =>

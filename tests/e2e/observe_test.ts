@@ -58,11 +58,10 @@ Deno.test({
   sanitizeResources: false,
   fn: () =>
     withCleanup(async (cleanup) => {
-      const { net, port, args, balancer } = await startManaged(
+      const { net, port, args } = await startManaged(
         cleanup,
         "docker-glue-test-routes",
       );
-      await balancer.waitForLine(/Started HAProxy/);
       const run = (name: string, labels: Record<string, string>, extra = []) =>
         runContainer(name, { network: net.name, labels, extra });
       await Promise.all([

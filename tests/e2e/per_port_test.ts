@@ -33,7 +33,6 @@ Deno.test({
         ["--per-port-frontends"],
       );
       const [portA, portB] = [freePort(), freePort()];
-      await balancer.waitForLine(/Started HAProxy/);
       await runContainer("dg-pp-a", {
         network: net.name,
         port: portA,

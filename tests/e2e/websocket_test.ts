@@ -188,11 +188,10 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      const { net, balancer, port } = await startManaged(
+      const { net, port } = await startManaged(
         cleanup,
         "docker-glue-test-ws",
       );
-      await balancer.waitForLine(/Started HAProxy/);
       await runScriptServer(cleanup, "dg-ws", {
         network: net.name,
         labels: { glue_http_80_host: HOST },

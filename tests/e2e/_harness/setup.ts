@@ -177,9 +177,9 @@ export interface ManagedSetup {
  * Starts a managed balancer (`-w --haproxy managed`, plus `extra` flags) on a
  * fresh network named after `network` and a fresh directory; with
  * `fromContainers`, HAProxy's HTTP listener is also on the network's
- * gateway, for clients in containers. `cleanup` stops the balancer (which
- * must exit 0) and removes the network, the containers on it and the
- * directory.
+ * gateway, for clients in containers. Returns once HAProxy runs.
+ * `cleanup` stops the balancer (which must exit 0) and removes the
+ * network, the containers on it and the directory.
  */
 export async function startManaged(
   cleanup: Cleanup,
@@ -212,6 +212,7 @@ export async function startManaged(
     "docker-balancer",
     startBalancer(["-w", "--haproxy", "managed", ...args, ...extra]),
   );
+  await balancer.waitForLine(/Started HAProxy/);
   return { net, dir, port, args, balancer, gateway };
 }
 
