@@ -17,9 +17,8 @@ import {
   clearLeftoverContainers,
   ensureImage,
   freePort,
+  managedBalancer,
   runContainer,
-  startBalancer,
-  stopsCleanly,
   testHaproxyDir,
   testNetwork,
   testTempDir,
@@ -67,25 +66,18 @@ Deno.test({
         mode: 0o755,
       });
       await Deno.chmod(hook, 0o755);
-      const balancer = stopsCleanly(
+      const balancer = await managedBalancer(
         cleanup,
-        "docker-balancer",
-        startBalancer(
-          [
-            "-w",
-            "--haproxy",
-            "managed",
-            ...dir.listenArgs(http),
-            ...dir.httpsArgs(https),
-            ...await pebble.balancerArgs(dir.path),
-            "--acme-dns-hook",
-            hook,
-          ],
-          // As `deno task compile --allow-run=<hook>` builds it.
-          [`--allow-run=${hook}`],
-        ),
+        [
+          ...dir.listenArgs(http),
+          ...dir.httpsArgs(https),
+          ...await pebble.balancerArgs(dir.path),
+          "--acme-dns-hook",
+          hook,
+        ],
+        // As `deno task compile --allow-run=<hook>` builds it.
+        [`--allow-run=${hook}`],
       );
-      await balancer.waitForLine(/Started HAProxy/);
       const calls = async () =>
         (await Deno.readTextFile(hookLog).catch(() => "")).split("\n")
           .filter(Boolean);

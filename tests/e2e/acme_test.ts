@@ -15,12 +15,11 @@ import {
   clearLeftoverContainers,
   ensureImage,
   freePort,
+  managedBalancer,
   masterReloads,
   Process,
   runContainer,
   sh,
-  startBalancer,
-  stopsCleanly,
   testHaproxyDir,
   testNetwork,
   testTempDir,
@@ -128,19 +127,11 @@ Deno.test({
         certs,
         acmeArgs[acmeArgs.indexOf("--acme-directory") + 1] ?? "",
       );
-      const started = stopsCleanly(
-        cleanup,
-        "docker-balancer",
-        startBalancer([
-          "-w",
-          "--haproxy",
-          "managed",
-          ...dir.listenArgs(http),
-          ...dir.httpsArgs(https),
-          ...acmeArgs,
-        ]),
-      );
-      await started.waitForLine(/Started HAProxy/);
+      const started = await managedBalancer(cleanup, [
+        ...dir.listenArgs(http),
+        ...dir.httpsArgs(https),
+        ...acmeArgs,
+      ]);
       const figures: string[] = [];
 
       await t.step(
@@ -350,22 +341,15 @@ function noPebbleBalancer(
   dir: HAProxyDir,
   extra: string[] = [],
 ) {
-  return stopsCleanly(
-    cleanup,
-    "docker-balancer",
-    startBalancer([
-      "-w",
-      "--haproxy",
-      "managed",
-      ...dir.listenArgs(freePort()),
-      ...dir.httpsArgs(freePort()),
-      "--acme-directory",
-      "https://127.0.0.1:14000/dir",
-      "--acme-email",
-      "ops@example.com",
-      ...extra,
-    ]),
-  );
+  return managedBalancer(cleanup, [
+    ...dir.listenArgs(freePort()),
+    ...dir.httpsArgs(freePort()),
+    "--acme-directory",
+    "https://127.0.0.1:14000/dir",
+    "--acme-email",
+    "ops@example.com",
+    ...extra,
+  ]);
 }
 
 Deno.test({
@@ -392,8 +376,7 @@ Deno.test({
           for await (const conn of silent) held.push(conn);
         } catch { /* closed */ }
       })();
-      const balancer = noPebbleBalancer(cleanup, dir);
-      await balancer.waitForLine(/Started HAProxy/);
+      const balancer = await noPebbleBalancer(cleanup, dir);
       await runContainer("dg-acme-stop", {
         network: net.name,
         labels: {
@@ -435,11 +418,10 @@ Deno.test({
       const dir = await testHaproxyDir(cleanup);
       // Nothing listens at Pebble's address: every order fails at once,
       // and still counts, as a CA counts it.
-      const balancer = noPebbleBalancer(cleanup, dir, [
+      const balancer = await noPebbleBalancer(cleanup, dir, [
         "--acme-orders-per-hour",
         "1",
       ]);
-      await balancer.waitForLine(/Started HAProxy/);
       for (const name of ["a", "b"]) {
         await runContainer(`dg-acme-limit-${name}`, {
           network: net.name,

@@ -14,11 +14,10 @@ import {
 import {
   docker,
   httpGet,
+  managedBalancer,
   runBalancer,
   runScriptServer,
-  startBalancer,
   startManaged,
-  stopsCleanly,
   testHaproxyDir,
   waitFor,
   waitForStatus,
@@ -123,19 +122,7 @@ printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\
         "docker-balancer restarted: the host gone lately is still 503",
         async () => {
           await balancer.stop();
-          const again = stopsCleanly(
-            cleanup,
-            "docker-balancer",
-            startBalancer([
-              "-w",
-              "--haproxy",
-              "managed",
-              "--error-pages",
-              errors,
-              ...args,
-            ]),
-          );
-          await again.waitForLine(/Started HAProxy/);
+          await managedBalancer(cleanup, ["--error-pages", errors, ...args]);
           await waitForStatus(port, MUTE, "/", 502);
           const res = await httpGet(port, HOST, "/");
           assertEquals([res.status, res.body], [503, PAGES["503"]]);

@@ -15,10 +15,9 @@ import {
   ensureImage,
   freePort,
   httpGet,
+  managedBalancer,
   masterReloads,
   runContainer,
-  startBalancer,
-  stopsCleanly,
   tcpExchange,
   testHaproxyDir,
   testNetwork,
@@ -85,18 +84,10 @@ Deno.test({
         extra: ["--entrypoint", "sh"],
         command: ["-c", HEADERS_SERVER],
       });
-      const started = stopsCleanly(
-        cleanup,
-        "docker-balancer",
-        startBalancer([
-          "-w",
-          "--haproxy",
-          "managed",
-          ...dir.listenArgs(http),
-          ...dir.httpsArgs(https),
-        ]),
-      );
-      await started.waitForLine(/Started HAProxy/);
+      const started = await managedBalancer(cleanup, [
+        ...dir.listenArgs(http),
+        ...dir.httpsArgs(https),
+      ]);
       await waitForBody(http, "plain.example.com", "/whoami", "dg-s-plain /");
 
       await t.step(

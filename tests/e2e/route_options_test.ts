@@ -18,11 +18,10 @@ import {
   ensureImage,
   ensureTlsImage,
   freePort,
+  managedBalancer,
   masterReloads,
   runContainer,
   sh,
-  startBalancer,
-  stopsCleanly,
   testHaproxyDir,
   testNetwork,
   testTempDir,
@@ -126,24 +125,16 @@ Deno.test({
       const args = haproxy.listenArgs(port);
       // HTTP on IPv6 loopback too.
       args[args.indexOf("--http-bind") + 1] = `127.0.0.1:${port},[::1]:${port}`;
-      const balancer = stopsCleanly(
-        cleanup,
-        "docker-balancer",
-        startBalancer([
-          "-w",
-          "--haproxy",
-          "managed",
-          ...args,
-          ...haproxy.httpsArgs(httpsPort),
-          "--backend-ca-file",
-          `${dir}/ca.pem`,
-        ]),
-      );
+      const balancer = await managedBalancer(cleanup, [
+        ...args,
+        ...haproxy.httpsArgs(httpsPort),
+        "--backend-ca-file",
+        `${dir}/ca.pem`,
+      ]);
       const http = (host: string, path = "/whoami", ...args: string[]) =>
         curl(`http://127.0.0.1:${port}${path}`, "-H", `Host: ${host}`, ...args);
       const run = (name: string, labels: Record<string, string>) =>
         runContainer(name, { network: net.name, labels, command: SERVE_CGI });
-      await balancer.waitForLine(/Started HAProxy/);
 
       await run("dg-opt-auth", {
         glue_http_80_host: "auth.example.com",

@@ -207,13 +207,27 @@ export async function startManaged(
       ? []
       : ["--http-bind", `127.0.0.1:${port},${gateway}:${port}`]),
   ];
+  const balancer = await managedBalancer(cleanup, [...args, ...extra]);
+  return { net, dir, port, args, balancer, gateway };
+}
+
+/**
+ * Starts docker-balancer `-w --haproxy managed` with `args`, with its
+ * compiled permissions and `extraPermissions`; returns once HAProxy runs.
+ * `cleanup` stops it, and it must exit 0.
+ */
+export async function managedBalancer(
+  cleanup: Cleanup,
+  args: string[],
+  extraPermissions: string[] = [],
+): Promise<Process> {
   const balancer = stopsCleanly(
     cleanup,
     "docker-balancer",
-    startBalancer(["-w", "--haproxy", "managed", ...args, ...extra]),
+    startBalancer(["-w", "--haproxy", "managed", ...args], extraPermissions),
   );
   await balancer.waitForLine(/Started HAProxy/);
-  return { net, dir, port, args, balancer, gateway };
+  return balancer;
 }
 
 // What every script server starts with: `read_head` reads the request up
