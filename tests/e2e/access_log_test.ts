@@ -66,10 +66,16 @@ Deno.test({
   fn: (t) =>
     withCleanup(async (cleanup) => {
       const file = `${ACCESS_LOG_DIR}/test-${Deno.pid}-${Date.now()}.log`;
+      // docker-balancer makes the directory when it first writes there.
+      const dirExisted = await Deno.stat(ACCESS_LOG_DIR).then(
+        () => true,
+        () => false,
+      );
       cleanup.defer("access log files", async () => {
         for (const path of [file, `${file}.1`]) {
           await Deno.remove(path).catch(() => {});
         }
+        if (!dirExisted) await Deno.remove(ACCESS_LOG_DIR).catch(() => {});
       });
       const listen = freePort();
       const { net, balancer, port } = await startManaged(
