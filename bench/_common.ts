@@ -1,11 +1,50 @@
 /**
- * What the end-to-end benchmarks share: percentiles, HAProxy's reload
- * count, the machine's description and Markdown rows.
+ * What the end-to-end benchmarks share: the balancer they measure,
+ * percentiles, HAProxy's reload count, the machine's description and
+ * Markdown rows.
  *
  * @module
  */
 
-import { docker, httpGet, masterProc, sh } from "../tests/e2e/_harness.ts";
+import {
+  createNetwork,
+  docker,
+  ensureImage,
+  freePort,
+  haproxyDir,
+  httpGet,
+  masterProc,
+  removeContainers,
+  sh,
+  startBalancer,
+} from "../tests/e2e/_harness.ts";
+
+/**
+ * docker-balancer as the main command runs it (`-w --haproxy managed`),
+ * from source with its compiled flags, on a fresh network and HAProxy
+ * directory, with no test container left from before; `stop` stops it and
+ * removes what it and the benchmark made.
+ */
+export async function startBenchBalancer(network: string) {
+  await ensureImage();
+  await removeContainers();
+  const net = await createNetwork(network);
+  const dir = await haproxyDir();
+  const port = freePort();
+  const balancer = startBalancer([
+    "-w",
+    "--haproxy",
+    "managed",
+    ...dir.listenArgs(port),
+  ]);
+  const stop = async () => {
+    await balancer.stop();
+    await removeContainers();
+    await net.remove();
+    await dir.remove();
+  };
+  return { net, port, balancer, stop };
+}
 
 /** The value at fraction `p` (0-1) of the sorted values. */
 export function percentile(values: readonly number[], p: number): number {

@@ -10,7 +10,8 @@
  * - 50 and 100 containers started together: reloads, and the time from the
  *   last `docker run` returning to the last route answering;
  * - reloads during a rolling replacement of 16 containers;
- * - resident memory of docker-balancer with each number of containers;
+ * - resident memory of docker-balancer with each number of containers,
+ *   and after the storms;
  * - the agent against the original docker-glue: a script on each event
  *   (bench/agent.ts; the original only with ORIGINAL_GLUE_DIR).
  *
@@ -22,16 +23,7 @@
  * @module
  */
 
-import {
-  createNetwork,
-  docker,
-  ensureImage,
-  freePort,
-  haproxyDir,
-  removeContainers,
-  runContainer,
-  startBalancer,
-} from "../tests/e2e/_harness.ts";
+import { docker, runContainer } from "../tests/e2e/_harness.ts";
 import {
   answeredAt,
   ms,
@@ -39,6 +31,7 @@ import {
   printRun,
   reloads,
   row,
+  startBenchBalancer,
 } from "./_common.ts";
 import { benchAgents } from "./agent.ts";
 
@@ -98,17 +91,9 @@ async function startMany(
   return last;
 }
 
-await ensureImage();
-await removeContainers();
-const net = await createNetwork("docker-glue-bench");
-const dir = await haproxyDir();
-const port = freePort();
-const balancer = startBalancer([
-  "-w",
-  "--haproxy",
-  "managed",
-  ...dir.listenArgs(port),
-]);
+const { net, port, balancer, stop } = await startBenchBalancer(
+  "docker-glue-bench",
+);
 try {
   await printRun("bench:e2e", quick);
   await balancer.waitForLine(/Started HAProxy/);
@@ -197,6 +182,12 @@ try {
     );
     await docker("rm", "-f", ...names);
   }
+  row(
+    "docker-balancer resident memory, after the storms",
+    background + 1,
+    `${Math.round((await balancer.rssKiB()) / 1024)} MB`,
+    "-",
+  );
 
   {
     await settle(1000);
@@ -226,10 +217,7 @@ try {
     );
   }
 } finally {
-  await balancer.stop();
-  await removeContainers();
-  await net.remove();
-  await dir.remove();
+  await stop();
 }
 
 // The agent alone, after the balancer has stopped: nothing else runs.

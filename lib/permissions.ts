@@ -16,6 +16,17 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--v8-flags=--optimize-for-size",
 ];
 
+/**
+ * Environment both binaries run with; the systemd units set it, as a
+ * compiled binary cannot. glibc gives each thread that allocates at once an
+ * arena of its own and keeps what they freed: with at most two, docker-
+ * balancer with 400 containers held 90-91 MB instead of 100 MB, and 90 MB
+ * instead of 97 after a storm of 50 (three balancers side by side, one run).
+ */
+export const RUNTIME_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: "2",
+};
+
 /** Docker sockets the binaries may talk to, and Podman's Docker-compatible one (rootful). */
 export const DOCKER_SOCKETS: readonly string[] = [
   "/var/run/docker.sock",

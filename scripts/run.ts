@@ -8,6 +8,7 @@
  */
 
 import { permissionsFor } from "./targets.ts";
+import { RUNTIME_ENV } from "../lib/permissions.ts";
 
 const [entry, ...args] = Deno.args;
 if (entry === undefined) {
@@ -16,6 +17,7 @@ if (entry === undefined) {
 }
 const child = new Deno.Command(Deno.execPath(), {
   args: ["run", ...permissionsFor(entry), entry, ...args],
+  env: { ...RUNTIME_ENV },
   stdin: "inherit",
   stdout: "inherit",
   stderr: "inherit",

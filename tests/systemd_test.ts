@@ -1,4 +1,5 @@
 import { assertEquals, assertIncludes } from "./_fixtures/assert.ts";
+import { RUNTIME_ENV } from "../lib/permissions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -54,4 +55,13 @@ Deno.test("systemd: units wait for Docker, restart on failure and are hardened",
   assertIncludes(balancer, "KillMode=mixed");
   assertIncludes(balancer, "RuntimeDirectory=haproxy");
   assertIncludes(balancer, "PrivateTmp=yes");
+});
+
+Deno.test("systemd: units run the binaries with their runtime environment", async () => {
+  for (const name of ["docker-balancer", "docker-glue"]) {
+    const unit = await Deno.readTextFile(`${ROOT}systemd/${name}.service`);
+    for (const [key, value] of Object.entries(RUNTIME_ENV)) {
+      assertIncludes(unit, `\nEnvironment=${key}=${value}\n`);
+    }
+  }
 });

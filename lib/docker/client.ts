@@ -5,6 +5,8 @@
  * @module
  */
 
+// Before dockerode: ESM evaluates sibling imports in order.
+import "./unused_transports.ts";
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
 import { errorMessage } from "../util/error_message.ts";

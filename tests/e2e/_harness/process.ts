@@ -8,6 +8,7 @@
 import {
   BALANCER_PERMISSIONS,
   GLUE_PERMISSIONS,
+  RUNTIME_ENV,
   RUNTIME_FLAGS,
 } from "../../../lib/permissions.ts";
 import type { RouteReport } from "../../../lib/report/report.ts";
@@ -165,7 +166,7 @@ function startEntry(
     ...extraPermissions,
     entry,
     ...args,
-  ]);
+  ], { ...RUNTIME_ENV });
 }
 
 async function runEntry(
