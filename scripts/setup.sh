@@ -3,8 +3,8 @@
 # Deno (pinned below, from the npm package `deno`), Debian's docker.io, haproxy,
 # busybox-static, etcd-server, etcd-client (etcdctl, the tests' independent
 # etcd reader), systemd (for systemd-analyze), openssl, curl and pebble (a real
-# ACME server, with pebble-challtestsrv as its DNS), and a
-# running Docker engine. Safe to run
+# ACME server, with pebble-challtestsrv as its DNS), wrk (load for the
+# benchmarks), and a running Docker engine. Safe to run
 # again: it only does what is missing, and never starts a second engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +49,8 @@ command -v ovs-vsctl >/dev/null 2>&1 || missing+=(openvswitch-switch)
 command -v ethtool >/dev/null 2>&1 || missing+=(ethtool)
 # The status page test: a real browser, headless.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The forward-auth benchmark's load generator.
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -q >/dev/null

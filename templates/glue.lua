@@ -76,3 +76,141 @@ core.register_action("glue_wait_listening", { "http-req" }, function(txn)
     core.msleep(PAUSE_MS)
   until now_ms() > deadline
 end)
+
+-- glue_forward_auth: asks the route's auth service (Authelia, Authentik,
+-- oauth2-proxy) about a request before it goes on. A 2xx lets it through
+-- with the answer's user headers (the configuration has removed any the
+-- client sent) and its Set-Cookie for the client; any other answer goes
+-- back to the client as given; no answer in time, or no target in the
+-- map, sets txn.glue_auth_down and the configuration answers 503. Plain
+-- HTTP/1.1 on a socket of our own: one connection, one deadline, no
+-- retries (HAProxy 2.6's httpclient waits a second between tries).
+
+-- Hop-by-hop headers, and those HAProxy sets itself on a reply.
+local NOT_PASSED = {
+  ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true,
+  ["content-length"] = true, ["te"] = true, ["trailer"] = true,
+  ["upgrade"] = true, ["proxy-connection"] = true,
+}
+local MAX_ANSWER = 65536
+
+local function header_lines(lines, name, values)
+  if values == nil then return end
+  for _, value in pairs(values) do
+    lines[#lines + 1] = name .. ": " .. value
+  end
+end
+
+local function dechunk(body)
+  local out, at = {}, 1
+  while true do
+    local size_end = string.find(body, "\r\n", at, true)
+    if size_end == nil then return nil end
+    local size = tonumber(string.match(string.sub(body, at, size_end - 1), "^%x+"), 16)
+    if size == nil then return nil end
+    if size == 0 then return table.concat(out) end
+    out[#out + 1] = string.sub(body, size_end + 2, size_end + 1 + size)
+    at = size_end + 4 + size
+  end
+end
+
+-- The answer as status, reason, headers (lower-case name -> list) and
+-- body; nil when it is not an HTTP/1 answer.
+local function parse_answer(data)
+  local head_end = string.find(data, "\r\n\r\n", 1, true)
+  if head_end == nil then return nil end
+  local head = string.sub(data, 1, head_end - 1)
+  local body = string.sub(data, head_end + 4)
+  local status, reason = string.match(head, "^HTTP/1%.%d (%d%d%d) ?([^\r\n]*)")
+  if status == nil then return nil end
+  local headers = {}
+  for name, value in string.gmatch(head, "\r\n([^:\r\n]+):[ \t]*([^\r\n]*)") do
+    local key = string.lower(name)
+    headers[key] = headers[key] or {}
+    table.insert(headers[key], value)
+  end
+  if headers["transfer-encoding"] ~= nil then
+    body = dechunk(body)
+    if body == nil then return nil end
+  elseif headers["content-length"] ~= nil then
+    body = string.sub(body, 1, tonumber(headers["content-length"][1]) or 0)
+  end
+  return tonumber(status), reason, headers, body
+end
+
+local function ask(txn, target, timeout_ms)
+  local host, port, path = string.match(target, "^%[?(.-)%]?:(%d+)(/.*)$")
+  if host == nil then return nil end
+  local request = txn.http:req_get_headers()
+  local first = function(name)
+    local values = request[name]
+    return values ~= nil and values[0] or ""
+  end
+  local lines = {
+    "GET " .. path .. " HTTP/1.1",
+    "Host: " .. (string.find(host, ":", 1, true) and "[" .. host .. "]" or host) .. ":" .. port,
+    "X-Forwarded-Method: " .. txn.f:method(),
+    "X-Forwarded-Proto: " .. first("x-forwarded-proto"),
+    "X-Forwarded-Host: " .. first("host"),
+    "X-Forwarded-Uri: " .. txn.f:url(),
+    "X-Forwarded-For: " .. (txn:get_var("txn.client") or txn.f:src()),
+    "Accept: " .. first("accept"),
+    "Connection: close",
+  }
+  header_lines(lines, "Cookie", request["cookie"])
+  header_lines(lines, "Authorization", request["authorization"])
+  local deadline = now_ms() + timeout_ms
+  local socket = core.tcp()
+  socket:settimeout(timeout_ms / 1000)
+  if socket:connect(host, tonumber(port)) == nil then
+    socket:close()
+    return nil
+  end
+  local remaining = (deadline - now_ms()) / 1000
+  if remaining <= 0 or socket:send(table.concat(lines, "\r\n") .. "\r\n\r\n") == nil then
+    socket:close()
+    return nil
+  end
+  socket:settimeout(math.max((deadline - now_ms()) / 1000, 0.001))
+  local data = socket:receive("*a")
+  socket:close()
+  if data == nil or #data > MAX_ANSWER then return nil end
+  return parse_answer(data)
+end
+
+core.register_action("glue_forward_auth", { "http-req" }, function(txn, timeout, names)
+  local target = txn:get_var("txn.glue_auth")
+  local status, reason, headers, body
+  if target ~= nil then
+    status, reason, headers, body = ask(txn, target, tonumber(timeout) or 5000)
+  end
+  if status == nil then
+    txn:set_var("txn.glue_auth_down", 1)
+    return
+  end
+  if status >= 200 and status < 300 then
+    for name in string.gmatch(names, "[^,]+") do
+      local values = headers[string.lower(name)]
+      if values ~= nil then
+        txn.http:req_set_header(name, table.concat(values, ", "))
+      end
+    end
+    if headers["set-cookie"] ~= nil then
+      txn:set_priv(headers["set-cookie"])
+      txn:set_var("txn.glue_auth_cookies", 1)
+    end
+    return
+  end
+  local passed = {}
+  for name, values in pairs(headers) do
+    if not NOT_PASSED[name] then passed[name] = values end
+  end
+  txn:done(txn:reply({ status = status, reason = reason, headers = passed, body = body }))
+end, 2)
+
+-- The Set-Cookie of a yes, for the client (a session refreshed).
+core.register_action("glue_forward_auth_cookies", { "http-res" }, function(txn)
+  for _, value in ipairs(txn:get_priv() or {}) do
+    txn.http:res_add_header("Set-Cookie", value)
+  end
+end)

@@ -438,6 +438,7 @@ export function mapFilesFor(
   return {
     gone: `${configFile}.gone.map`,
     fresh: `${configFile}.fresh.map`,
+    auth: `${configFile}.auth.map`,
     lua: `${configFile}.lua`,
     http: `${configFile}.hosts.map`,
     ...(options.https && !options.perPortFrontends

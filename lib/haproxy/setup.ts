@@ -69,7 +69,7 @@ function withLua(
   haproxy: { lua: boolean },
 ): Partial<MapFiles> {
   if (haproxy.lua) return maps;
-  const { fresh: _fresh, lua: _lua, ...rest } = maps;
+  const { fresh: _fresh, lua: _lua, auth: _auth, ...rest } = maps;
   return rest;
 }
 

@@ -32,6 +32,15 @@ import {
   type RateLimit,
   type Scheme,
 } from "./route_options.ts";
+import {
+  type AuthTarget,
+  DEFAULT_AUTH_HEADERS,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  parseForwardAuth,
+  parseForwardAuthHeaders,
+  parseForwardAuthTimeout,
+  shownTarget,
+} from "./forward_auth.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 /**
@@ -80,6 +89,12 @@ export interface RouteSettings {
    * off.
    */
   readonly errorLimit: number;
+  /** `forward_auth`: where each request is asked about; null for no one. */
+  readonly forwardAuth: AuthTarget | null;
+  /** `forward_auth_headers`: what a yes may set on the request. */
+  readonly forwardAuthHeaders: readonly string[];
+  /** `forward_auth_timeout`: how long the answer may take, ms. */
+  readonly forwardAuthTimeout: number;
 }
 
 /** Settings of a route whose labels set none. */
@@ -101,6 +116,9 @@ export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
   tunnelTimeout: "",
   scheme: "http",
   errorLimit: 0,
+  forwardAuth: null,
+  forwardAuthHeaders: DEFAULT_AUTH_HEADERS,
+  forwardAuthTimeout: DEFAULT_AUTH_TIMEOUT_MS,
 };
 
 /**
@@ -125,6 +143,9 @@ export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
   tunnelTimeout: "tunnel_timeout",
   scheme: "scheme",
   errorLimit: "error_limit",
+  forwardAuth: "forward_auth",
+  forwardAuthHeaders: "forward_auth_headers",
+  forwardAuthTimeout: "forward_auth_timeout",
 };
 
 const SETTING_KEYS = Object.keys(SETTING_LABELS) as (keyof RouteSettings)[];
@@ -142,6 +163,7 @@ const OPTION_KEYS: readonly (keyof RouteSettings)[] = [
   "tunnelTimeout",
   "scheme",
   "errorLimit",
+  "forwardAuth",
 ];
 
 /**
@@ -185,6 +207,12 @@ export function shownSetting(
       const limit = settings.rateLimit;
       return limit === null ? "(none)" : `${limit.requests}/${limit.period}`;
     }
+    case "forwardAuth": {
+      const target = settings.forwardAuth;
+      return target === null ? "(none)" : shownTarget(target);
+    }
+    case "forwardAuthTimeout":
+      return `${settings.forwardAuthTimeout}ms`;
     case "requestHeaders":
     case "responseHeaders":
       // A header's value may be a secret (a token for the container):
@@ -297,6 +325,17 @@ export function readHttpLabels(
     tunnelTimeout: read("tunnel_timeout", parseTunnelTimeout, ""),
     scheme: read("scheme", parseScheme, "http"),
     errorLimit: read("error_limit", parseErrorLimit, 0),
+    forwardAuth: read("forward_auth", parseForwardAuth, null),
+    forwardAuthHeaders: read(
+      "forward_auth_headers",
+      parseForwardAuthHeaders,
+      DEFAULT_AUTH_HEADERS,
+    ),
+    forwardAuthTimeout: read(
+      "forward_auth_timeout",
+      parseForwardAuthTimeout,
+      DEFAULT_AUTH_TIMEOUT_MS,
+    ),
   };
   const maxconn = read("maxconn", parseMaxconn, 0);
   return { hosts, prefix, weight, maxconn, settings };

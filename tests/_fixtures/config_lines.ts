@@ -56,6 +56,15 @@ export const SHAPES: readonly RegExp[] = [
   /^ {4}compression type text\/html text\/plain text\/css text\/xml text\/javascript application\/javascript application\/json application\/xml image\/svg\+xml$/,
   /^userlist [A-Za-z0-9._:-]+$/,
   /^ {4}user [A-Za-z0-9._@-]+ password '\$[0-9a-z]+\$[A-Za-z0-9./$=]+'$/,
+  // Forward auth (issue #34); the property test renders it without maps.
+  /^ {4}# Forward auth: the auth service says whether a request passes; the$/,
+  /^ {4}# user headers come from its answer only\.$/,
+  /^ {4}# Without HAProxy's Lua and runtime API nobody can be asked: never open\.$/,
+  /^ {4}http-request return status 503 default-errorfiles$/,
+  /^ {4}http-request set-var\(txn\.glue_auth\) be_name,map_str\(\/[A-Za-z0-9._/-]+\)$/,
+  /^ {4}http-request lua\.glue_forward_auth \d+ [A-Za-z0-9!&*+.^_|~,-]+$/,
+  /^ {4}http-request return status 503 default-errorfiles if \{ var\(txn\.glue_auth_down\) -m found \}$/,
+  /^ {4}http-response lua\.glue_forward_auth_cookies if \{ var\(txn\.glue_auth_cookies\) -m found \}$/,
   // TLS passthrough by server name.
   /^frontend https_sni$/,
   /^ {4}# The server name is read from the TLS hello; nothing is decrypted\.$/,

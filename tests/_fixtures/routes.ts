@@ -8,6 +8,20 @@ import type { RouteOptions } from "../../lib/routing/claims.ts";
 import type { RouteTable, Server } from "../../lib/routing/route_types.ts";
 import type { ContainerRecord } from "../../lib/docker/container.ts";
 
+/** A server of `record` on port 80 at 10.0.0.2, weight 100. */
+export function serverOf(record: ContainerRecord): Server {
+  return {
+    name: `${record.name}:80`,
+    containerId: record.id,
+    containerName: record.name,
+    address: "10.0.0.2",
+    port: 80,
+    weight: 100,
+    draining: false,
+    maxconn: 0,
+  };
+}
+
 /** Servers as `name@address:port*weight`, space-separated. */
 export function describeServers(servers: readonly Server[]): string {
   return servers.map((s) =>

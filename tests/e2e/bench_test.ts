@@ -100,3 +100,21 @@ Deno.test({
     assertIncludes(text, "| docker-balancer resident memory |");
   },
 });
+
+Deno.test({
+  name:
+    "bench: the forward-auth benchmark's short version runs; no request fails with or without it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const text = await quick("bench/forward_auth.ts");
+    assertIncludes(text, "machine: ");
+    for (const route of ["without forward auth", "with forward auth"]) {
+      const found = new RegExp(
+        `\\| ${route} \\| [0-9]+ \\| [0-9.]+ ms \\| [0-9.]+ ms \\| 0 \\|`,
+      ).exec(text);
+      assertEquals(found !== null, true, `no ${route} row in:\n${text}`);
+    }
+    assertIncludes(text, "| forward auth's cost |");
+  },
+});

@@ -14,6 +14,7 @@ import {
 } from "../_fixtures/assert.ts";
 import {
   clearLeftoverContainers,
+  curl,
   docker,
   ensureImage,
   ensureTlsImage,
@@ -36,26 +37,6 @@ const opts = {
   sanitizeOps: false,
   sanitizeResources: false,
 };
-
-/** Runs curl; returns the status line's code, the headers and the body. */
-async function curl(
-  url: string,
-  ...args: string[]
-): Promise<{ status: number; headers: string; body: string }> {
-  const out = await new Deno.Command("curl", {
-    args: ["-s", "-g", "-i", "--max-time", "10", ...args, url],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const split = text.indexOf("\r\n\r\n");
-  const headers = split < 0 ? text : text.slice(0, split);
-  return {
-    status: Number(/^HTTP\/[0-9.]+ (\d{3})/.exec(text)?.[1] ?? 0),
-    headers,
-    body: split < 0 ? "" : text.slice(split + 4),
-  };
-}
 
 // The CGI scripts of the options' containers: one echoes the request
 // header the route sets, one answers after three seconds, and a text file

@@ -78,6 +78,11 @@ const value = fc.oneof(
     "https",
     "31536000",
     'a "quoted" ${HOME} 100%[src] \\',
+    "http://127.0.0.1:9091/api/verify?rd=https://login.example.com/",
+    "http://[fd00::9]:4180/oauth2/auth",
+    "container:authelia:9091/api/authz/forward-auth",
+    "Remote-User,Remote-Groups",
+    "2s",
   ),
   fc.constantFrom(...HOSTILE),
   fc.tuple(
@@ -119,6 +124,9 @@ const ROUTE_OPTIONS = [
   "compress",
   "timeout",
   "scheme",
+  "forward_auth",
+  "forward_auth_headers",
+  "forward_auth_timeout",
 ] as const;
 
 const port = fc.constantFrom(

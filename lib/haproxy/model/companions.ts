@@ -66,6 +66,7 @@ export function companionsFor(
   hostMaps: HostMaps | undefined,
   gone: HostMap = [],
   fresh: HostMap = [],
+  auth: HostMap = [],
 ): Companions {
   const files = sources.maps ?? {};
   const tls = sources.tls;
@@ -75,6 +76,10 @@ export function companionsFor(
   }
   if (files.fresh) {
     maps.push({ file: files.fresh, entries: fresh, first: true });
+  }
+  if (files.auth) {
+    // Before a new backend takes requests, it knows where to ask.
+    maps.push({ file: files.auth, entries: auth, first: true });
   }
   if (hostMaps !== undefined) {
     if (files.http) maps.push({ file: files.http, entries: hostMaps.http });

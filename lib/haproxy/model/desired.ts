@@ -38,6 +38,7 @@ import { GoneHosts } from "./gone_hosts.ts";
 import { parseMapText } from "./pool.ts";
 import { readOrNull } from "../../util/files.ts";
 import { type Fresh, freshBackends } from "./fresh_backends.ts";
+import { authTargets, type RoutedBackend } from "./auth_targets.ts";
 
 /** One update's wanted state. */
 export interface Desired {
@@ -65,14 +66,19 @@ export interface Desired {
   readonly model: HAProxyModel;
 }
 
-/** Every backend with servers of its own: the unmapped routes' and the pool's. */
-function* backendsOf(
+/** Every backend with a route of its own, and that route. */
+function* routedBackendsOf(
   table: RouteTable & RenderInput,
-): Iterable<{ backend: string; servers: readonly Server[] }> {
-  for (const route of table.routes) if (!route.mapped) yield route;
+): Iterable<RoutedBackend & { servers: readonly Server[] }> {
+  for (const route of table.routes) {
+    if (!route.mapped) {
+      yield { backend: route.backend, servers: route.servers, route };
+    }
+  }
   for (const slot of table.pool ?? []) {
-    if (slot.route !== null) {
-      yield { backend: slot.backend, servers: slot.route.servers };
+    const route = slot.route;
+    if (route !== null) {
+      yield { backend: slot.backend, servers: route.servers, route };
     }
   }
 }
@@ -165,12 +171,19 @@ export class DesiredState {
       : (id: string) => (byId ??= new Map(all().map((c) => [c.id, c]))).get(id);
     const fresh = this.#fresh = options.maps?.fresh === undefined
       ? null
-      : freshBackends(backendsOf(table), container, now, this.#fresh);
+      : freshBackends(routedBackendsOf(table), container, now, this.#fresh);
+    const auth = options.maps?.auth === undefined ? [] : authTargets(
+      routedBackendsOf(table),
+      container,
+      all,
+      options.routes.network,
+    );
     const companions = companionsFor(
       options,
       hostMaps,
       this.#gone.entries,
       fresh?.entries,
+      auth,
     );
     if (companions.certs !== null) {
       table = { ...table, defaultCert: companions.certs.defaultCert.path };

@@ -90,7 +90,9 @@ export interface MapFiles {
   readonly gone: string;
   /** Backends whose servers all just started: requests wait until one listens. */
   readonly fresh: string;
-  /** The Lua actions that read `fresh` (templates/glue.lua); not a map. */
+  /** Backends with forward auth, to where they ask: `address:port/path`. */
+  readonly auth: string;
+  /** The Lua actions that read `fresh` and `auth` (templates/glue.lua); not a map. */
   readonly lua: string;
 }
 
@@ -311,6 +313,7 @@ export class Renderer {
         gone_map: maps.gone ?? "",
         fresh_map: maps.fresh ?? "",
         lua_file: maps.fresh === undefined ? "" : maps.lua ?? "",
+        auth_map: maps.auth ?? "",
       });
     } catch (error) {
       throw new TemplateError(

@@ -78,6 +78,12 @@ export interface RouteView {
   scheme: string;
   /** Words after each server for `scheme=https`; "" for plain HTTP. */
   server_tls: string;
+  /** Each request is asked about first (the `auth_map` says where). */
+  forward_auth: boolean;
+  /** The headers a yes sets on the request; the client's are removed. */
+  forward_auth_headers: readonly string[];
+  /** How long the answer may take, ms. */
+  forward_auth_timeout: number;
 }
 
 /** A header a route sets, as the template writes it. */
@@ -289,5 +295,8 @@ export function viewOf(route: HttpRoute, caFile = ""): RouteView {
     error_limit: settings.errorLimit,
     scheme: settings.scheme,
     server_tls: serverTls(route, caFile),
+    forward_auth: settings.forwardAuth !== null,
+    forward_auth_headers: settings.forwardAuthHeaders,
+    forward_auth_timeout: settings.forwardAuthTimeout,
   };
 }

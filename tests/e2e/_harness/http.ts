@@ -128,3 +128,23 @@ export async function routedAfterRun(
   }
   return ms;
 }
+
+/** Runs curl (`-s -g -i`, at most 10 s); returns the status line's code, the headers and the body. */
+export async function curl(
+  url: string,
+  ...args: string[]
+): Promise<{ status: number; headers: string; body: string }> {
+  const out = await new Deno.Command("curl", {
+    args: ["-s", "-g", "-i", "--max-time", "10", ...args, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const split = text.indexOf("\r\n\r\n");
+  const headers = split < 0 ? text : text.slice(0, split);
+  return {
+    status: Number(/^HTTP\/[0-9.]+ (\d{3})/.exec(text)?.[1] ?? 0),
+    headers,
+    body: split < 0 ? "" : text.slice(split + 4),
+  };
+}

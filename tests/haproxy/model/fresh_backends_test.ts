@@ -1,26 +1,13 @@
 import { assertEquals } from "../../_fixtures/assert.ts";
 import { freshBackends } from "../../../lib/haproxy/model/fresh_backends.ts";
 import type { ContainerRecord } from "../../../lib/docker/container.ts";
-import type { Server } from "../../../lib/routing/route_types.ts";
 import { container } from "../../_fixtures/containers.ts";
+import { serverOf } from "../../_fixtures/routes.ts";
 
 const T0 = Date.parse("2026-12-07T12:00:00Z");
 
 function started(name: string, at: number): ContainerRecord {
   return { ...container(name), startedAt: new Date(at).toISOString() };
-}
-
-function server(record: ContainerRecord): Server {
-  return {
-    name: `${record.name}:80`,
-    containerId: record.id,
-    containerName: record.name,
-    address: "10.0.0.2",
-    port: 80,
-    weight: 100,
-    draining: false,
-    maxconn: 0,
-  };
 }
 
 Deno.test("fresh backends: those whose servers all started within the window, until the oldest of them leaves it; not one with an older server, nor one without servers", () => {
@@ -29,9 +16,9 @@ Deno.test("fresh backends: those whose servers all started within the window, un
   const b = started("b", T0 - 1_000);
   const records = new Map([old, a, b].map((r) => [r.id, r]));
   const backends = [
-    { backend: "hosts_2", servers: [server(a), server(b)] },
-    { backend: "hosts_1", servers: [server(b)] },
-    { backend: "joined", servers: [server(old), server(b)] },
+    { backend: "hosts_2", servers: [serverOf(a), serverOf(b)] },
+    { backend: "hosts_1", servers: [serverOf(b)] },
+    { backend: "joined", servers: [serverOf(old), serverOf(b)] },
     { backend: "spare", servers: [] },
   ];
   const fresh = freshBackends(backends, (id) => records.get(id), T0, null);
@@ -57,7 +44,7 @@ Deno.test("fresh backends: those whose servers all started within the window, un
   // A container whose start is not known is never fresh.
   assertEquals(
     freshBackends(
-      [{ backend: "x", servers: [server(container("unknown"))] }],
+      [{ backend: "x", servers: [serverOf(container("unknown"))] }],
       () => undefined,
       T0,
       null,
@@ -70,10 +57,10 @@ Deno.test("fresh backends: a draining server (its container stopping) is not wai
   const a = started("a", T0 - 1_000);
   const b = started("b", T0 - 1_000);
   const records = new Map([a, b].map((r) => [r.id, r]));
-  const draining = { ...server(b), address: "10.0.0.3", draining: true };
+  const draining = { ...serverOf(b), address: "10.0.0.3", draining: true };
   const fresh = freshBackends(
     [
-      { backend: "hosts_1", servers: [server(a), draining] },
+      { backend: "hosts_1", servers: [serverOf(a), draining] },
       { backend: "hosts_2", servers: [draining] },
     ],
     (id) => records.get(id),
