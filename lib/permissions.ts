@@ -11,9 +11,16 @@
  * close to what is live: under an event storm (200 containers started and
  * removed twice) resident memory stayed at 84-95 MB with it and grew to
  * 125-173 MB without it, with 16-37 MB of live heap either way.
+ * `--no-opt` leaves out V8's optimizing compiler (TurboFan), whose code and
+ * compile work a mostly idle daemon does not earn back: with 400 containers
+ * docker-balancer held 91 MB instead of 95 (91 instead of 98 after a storm
+ * of 50), and `deno task bench:scale` was no slower (10,000 containers:
+ * first update 705-838 ms instead of 1128-1564, join p50 2.0-2.1 ms
+ * instead of 2.3-2.8). `--lite-mode` saved 6 MB more but made the engine's
+ * updates 1.5-2.5 times slower.
  */
 export const RUNTIME_FLAGS: readonly string[] = [
-  "--v8-flags=--optimize-for-size",
+  "--v8-flags=--optimize-for-size,--no-opt",
 ];
 
 /**
