@@ -115,27 +115,56 @@ local function dechunk(body)
 end
 
 -- The answer as status, reason, headers (lower-case name -> list) and
--- body; nil when it is not an HTTP/1 answer.
-local function parse_answer(data)
-  local head_end = string.find(data, "\r\n\r\n", 1, true)
-  if head_end == nil then return nil end
-  local head = string.sub(data, 1, head_end - 1)
-  local body = string.sub(data, head_end + 4)
-  local status, reason = string.match(head, "^HTTP/1%.%d (%d%d%d) ?([^\r\n]*)")
+-- body, read up to its end (Content-Length, chunks or the close) by the
+-- deadline; nil when it is not an HTTP/1 answer, is too large or late.
+local function read_answer(socket, deadline)
+  local function next_read()
+    local left = (deadline - now_ms()) / 1000
+    if left <= 0 then return false end
+    socket:settimeout(left)
+    return true
+  end
+  if not next_read() then return nil end
+  local line = socket:receive("*l")
+  if line == nil then return nil end
+  local status, reason = string.match(line, "^HTTP/1%.%d (%d%d%d) ?([^\r]*)")
   if status == nil then return nil end
-  local headers = {}
-  for name, value in string.gmatch(head, "\r\n([^:\r\n]+):[ \t]*([^\r\n]*)") do
-    local key = string.lower(name)
-    headers[key] = headers[key] or {}
-    table.insert(headers[key], value)
+  local headers, size = {}, 0
+  while true do
+    if not next_read() then return nil end
+    line = socket:receive("*l")
+    if line == nil then return nil end
+    line = (string.gsub(line, "\r$", ""))
+    if line == "" then break end
+    size = size + #line
+    if size > MAX_ANSWER then return nil end
+    local name, value = string.match(line, "^([^:]+):[ \t]*(.*)$")
+    if name ~= nil then
+      local key = string.lower(name)
+      headers[key] = headers[key] or {}
+      table.insert(headers[key], value)
+    end
   end
+  status = tonumber(status)
+  local body = ""
+  local length = headers["content-length"] and tonumber(headers["content-length"][1])
+  if not next_read() then return nil end
   if headers["transfer-encoding"] ~= nil then
-    body = dechunk(body)
+    local rest = socket:receive("*a")
+    if rest == nil or #rest > MAX_ANSWER then return nil end
+    body = dechunk(rest)
     if body == nil then return nil end
-  elseif headers["content-length"] ~= nil then
-    body = string.sub(body, 1, tonumber(headers["content-length"][1]) or 0)
+  elseif length ~= nil then
+    if length > MAX_ANSWER then return nil end
+    if length > 0 then
+      body = socket:receive(length)
+      if body == nil then return nil end
+    end
+  elseif status ~= 204 and status ~= 304 then
+    body = socket:receive("*a") or ""
+    if #body > MAX_ANSWER then return nil end
   end
-  return tonumber(status), reason, headers, body
+  return status, reason, headers, body
 end
 
 local function ask(txn, target, timeout_ms)
@@ -171,11 +200,9 @@ local function ask(txn, target, timeout_ms)
     socket:close()
     return nil
   end
-  socket:settimeout(math.max((deadline - now_ms()) / 1000, 0.001))
-  local data = socket:receive("*a")
+  local status, reason, headers, body = read_answer(socket, deadline)
   socket:close()
-  if data == nil or #data > MAX_ANSWER then return nil end
-  return parse_answer(data)
+  return status, reason, headers, body
 end
 
 core.register_action("glue_forward_auth", { "http-req" }, function(txn, timeout, names)

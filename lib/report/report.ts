@@ -9,6 +9,7 @@
 
 import { isPlainHost, poolKey } from "../haproxy/model/pool.ts";
 import { settingWords } from "../routing/route_settings.ts";
+import { shownMatch } from "../routing/route_match.ts";
 import type { UnroutedRow } from "../routing/unrouted.ts";
 import type {
   HttpRoute,
@@ -165,7 +166,12 @@ export function routeReport(
         listen: route.listen ?? 0,
         backend,
         servers: rowsOf(backend, route),
-        options: settingWords(route.settings),
+        options: [
+          ...(route.match === undefined
+            ? []
+            : [`match=${shownMatch(route.match)}`]),
+          ...settingWords(route.settings),
+        ],
       };
     }),
     ...table.tcpRoutes.map((route) => ({

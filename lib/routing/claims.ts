@@ -5,6 +5,7 @@
  * @module
  */
 
+import { matchKey, type RouteMatch } from "./route_match.ts";
 import type { ContainerRecord } from "../docker/container.ts";
 import { pickAddress } from "./address.ts";
 import {
@@ -23,6 +24,8 @@ import {
   MAX_ROUTES,
 } from "./route_limits.ts";
 import {
+  DEFAULT_ROUTE_SETTINGS,
+  type HttpLabels,
   LabelError,
   readHttpLabels,
   type RouteSettings,
@@ -55,6 +58,8 @@ export interface RouteOptions {
 export interface HttpClaim {
   readonly host: string;
   readonly prefix: string;
+  /** The requests it takes among those of host and prefix; null for the rest. */
+  readonly match: RouteMatch | null;
   readonly settings: RouteSettings;
   /** Container port (what the labels name). */
   readonly port: number;
@@ -235,7 +240,9 @@ export function claimsOf(
   const httpClaims = httpClaimsOf(context, http);
   const tcpClaims = tcpClaimsOf(context, tcp);
   const routes = new Set([
-    ...httpClaims.map((c) => `${c.port} ${c.host} ${c.prefix}`),
+    ...httpClaims.map((c) =>
+      `${c.port} ${c.host} ${c.prefix} ${matchKey(c.match)}`
+    ),
     ...tcpClaims.map((c) => `${c.listen} ${c.sni}`),
   ]).size;
   if (routes > MAX_ROUTES) {
@@ -349,10 +356,12 @@ function httpClaimsOf(
             `port ${port}: hsts is sent on HTTPS responses only, and this route is on plain HTTP (label tls=1 to serve it on HTTPS)`,
         });
       }
+      claims.push(...aliasClaims(read, settings.tls, port, target, container));
       for (const host of read.hosts) {
         claims.push({
           host,
           prefix: read.prefix,
+          match: read.match,
           settings,
           port,
           weight: read.weight,
@@ -369,6 +378,36 @@ function httpClaimsOf(
     }
   }
   return claims;
+}
+
+/**
+ * The claims of a port's `redirect_from` names: each a claim on its name,
+ * like a host, so a conflict with another container's route on it is
+ * reported and the older keeps it.
+ */
+function aliasClaims(
+  read: HttpLabels,
+  tls: boolean,
+  port: number,
+  target: Target,
+  container: ContainerRecord,
+): HttpClaim[] {
+  const settings: RouteSettings = {
+    ...DEFAULT_ROUTE_SETTINGS,
+    tls,
+    redirectTo: read.hosts[0] ?? "",
+  };
+  return read.aliases.map((alias) => ({
+    host: alias,
+    prefix: "",
+    match: null,
+    settings,
+    port,
+    weight: read.weight,
+    maxconn: read.maxconn,
+    target,
+    container,
+  }));
 }
 
 /** The TCP claims of the container's `glue_tcp_ports`. */

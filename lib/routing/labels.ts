@@ -63,6 +63,15 @@ export function parseHost(value: string): string {
 }
 
 /**
+ * Whether a route's host is one exact name: not the default route's "" and
+ * not a wildcard. Only such a host is looked up by name (host maps, the
+ * hosts gone lately).
+ */
+export function isExactHost(host: string): boolean {
+  return host !== "" && !host.startsWith("*.");
+}
+
+/**
  * Parses a comma-separated host list. An empty (or all-blank) value means the
  * default backend and yields `[""]`.
  */

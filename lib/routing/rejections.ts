@@ -11,6 +11,7 @@
  * @module
  */
 
+import { matchKey, shownMatch } from "./route_match.ts";
 import type { ContainerRecord } from "../docker/container.ts";
 import { writeAtomically } from "../util/files.ts";
 import type { Finding } from "./findings.ts";
@@ -119,7 +120,9 @@ function listenKey(port: number): string {
 /** What names a route across builds: its host and prefix, or its listener and name. */
 export function routeKey(route: HttpRoute | TcpRoute): string {
   return "host" in route
-    ? `route http ${route.listen ?? ""} ${route.host} ${route.prefix}`
+    ? `route http ${route.listen ?? ""} ${route.host} ${route.prefix}${
+      route.match === undefined ? "" : ` ${matchKey(route.match)}`
+    }`
     : `route tcp ${route.listen} ${route.sni} ${route.https}`;
 }
 
@@ -225,7 +228,9 @@ export function withoutRejected(
 /** A route as an operator names it: host and path, or TCP port and name. */
 export function shownRoute(route: HttpRoute | TcpRoute): string {
   return "host" in route
-    ? `${route.host || "(default)"}${route.prefix || "/"}`
+    ? `${route.host || "(default)"}${route.prefix || "/"}${
+      route.match === undefined ? "" : ` (${shownMatch(route.match)})`
+    }`
     : `TCP ${route.listen}${route.sni === "" ? "" : ` ${route.sni}`}`;
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { matchKey, type RouteMatch } from "./route_match.ts";
 import type { ContainerRecord } from "../docker/container.ts";
 import {
   claimsOf,
@@ -29,15 +30,6 @@ export function byAge(
     compare(a.container.name, b.container.name) || a.port - b.port;
 }
 
-/**
- * Whether a route's host is one exact name: not the default route's "" and
- * not a wildcard. Only such a host is looked up by name (host maps, the
- * hosts gone lately).
- */
-export function isExactHost(host: string): boolean {
-  return host !== "" && !host.startsWith("*.");
-}
-
 /** Compares two strings in code point order. */
 export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -49,8 +41,8 @@ export function compare(a: string, b: string): number {
  * first, so `/dashboard/horizon` is tested before `/`.
  */
 export function compareRoutes(
-  a: Pick<HttpRoute, "host" | "prefix">,
-  b: Pick<HttpRoute, "host" | "prefix">,
+  a: Pick<HttpRoute, "host" | "prefix" | "match">,
+  b: Pick<HttpRoute, "host" | "prefix" | "match">,
 ): number {
   if ((a.host === "") !== (b.host === "")) return a.host === "" ? 1 : -1;
   if (a.host.length !== b.host.length) return b.host.length - a.host.length;
@@ -58,7 +50,13 @@ export function compareRoutes(
   const bWild = b.host.startsWith("*.");
   if (aWild !== bWild) return aWild ? 1 : -1;
   return compare(a.host, b.host) || b.prefix.length - a.prefix.length ||
-    compare(a.prefix, b.prefix);
+    compare(a.prefix, b.prefix) || byMatch(a.match, b.match);
+}
+
+/** A route with a match before the one without, which takes the rest. */
+function byMatch(a: RouteMatch | undefined, b: RouteMatch | undefined): number {
+  if ((a === undefined) !== (b === undefined)) return a === undefined ? 1 : -1;
+  return compare(matchKey(a), matchKey(b));
 }
 
 // HAProxy names take letters, digits and -_.: only. Each part of a name
@@ -89,15 +87,27 @@ function hostPart(host: string): string {
   return host === "default" || host.startsWith("wildcard.") ? `:${host}` : host;
 }
 
-/** A route's backend name: a function of its host, prefix and port alone. */
+/**
+ * A match in a name, after the prefix: `..` (no host or prefix part has
+ * two dots in a row), then the kind, name and value written as a prefix
+ * is.
+ */
+function matchPart(match: RouteMatch | undefined): string {
+  if (match === undefined) return "";
+  const name = match.kind === "header" ? match.name.toLowerCase() : match.name;
+  return `..${match.kind}.${prefixPart(name)}.${prefixPart(match.value)}`;
+}
+
+/** A route's backend name: a function of its host, prefix, port and match alone. */
 export function backendName(
   host: string,
   prefix: string,
   listen: number | undefined,
+  match?: RouteMatch,
 ): string {
   return `http_${listen === undefined ? "" : `${listen}_`}${hostPart(host)}${
     prefixPart(prefix)
-  }`;
+  }${matchPart(match)}`;
 }
 
 /** Servers by claim: a container's claims are kept while its record lives (claimsFor). */
@@ -151,9 +161,8 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
 
 /** A claim's route key: host and prefix, and with per-port frontends the port. */
 export function httpGroupKey(claim: HttpClaim, perPort: boolean): string {
-  return perPort
-    ? `${claim.port}\n${claim.host}\n${claim.prefix}`
-    : `${claim.host}\n${claim.prefix}`;
+  const route = `${claim.host}\n${claim.prefix}\n${matchKey(claim.match)}`;
+  return perPort ? `${claim.port}\n${route}` : route;
 }
 
 /** The route of one group of claims (backend not named yet), and the claims it turned down. */
@@ -200,6 +209,7 @@ export function groupRoute(
     route: {
       host: winner.host,
       prefix: winner.prefix,
+      ...(winner.match === null ? {} : { match: winner.match }),
       settings: winner.settings,
       backend: "",
       servers: servers.sort(byName),
@@ -221,7 +231,7 @@ export function nameRoutes(
   const sorted = [...groups].sort((a, b) => byMatchOrder(a.route, b.route));
   const routes = sorted.map(({ route }) => ({
     ...route,
-    backend: backendName(route.host, route.prefix, route.listen),
+    backend: backendName(route.host, route.prefix, route.listen, route.match),
   }));
   return { routes, findings: sorted.flatMap((group) => group.findings) };
 }

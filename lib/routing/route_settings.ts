@@ -12,10 +12,13 @@ import {
   parseCheckPath,
   parseHostList,
   parseMaxconn,
+  parseNames,
   parsePrefix,
   parseSwitch,
   parseWeight,
+  quoteValue,
 } from "./labels.ts";
+import { isExactHost } from "./labels.ts";
 import {
   type AuthUser,
   type Header,
@@ -41,6 +44,7 @@ import {
   parseForwardAuthTimeout,
   shownTarget,
 } from "./forward_auth.ts";
+import { parseMatch, type RouteMatch } from "./route_match.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 /**
@@ -89,6 +93,11 @@ export interface RouteSettings {
    * off.
    */
   readonly errorLimit: number;
+  /**
+   * Set on the route of a `redirect_from` name: every request for it gets
+   * a 308 to this host; "" for a route that serves.
+   */
+  readonly redirectTo: string;
   /** `forward_auth`: where each request is asked about; null for no one. */
   readonly forwardAuth: AuthTarget | null;
   /** `forward_auth_headers`: what a yes may set on the request. */
@@ -116,6 +125,7 @@ export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
   tunnelTimeout: "",
   scheme: "http",
   errorLimit: 0,
+  redirectTo: "",
   forwardAuth: null,
   forwardAuthHeaders: DEFAULT_AUTH_HEADERS,
   forwardAuthTimeout: DEFAULT_AUTH_TIMEOUT_MS,
@@ -123,9 +133,12 @@ export const DEFAULT_ROUTE_SETTINGS: RouteSettings = {
 
 /**
  * The label suffix of each route setting, for messages, in the order
- * conflicts are looked for: redirect_https before tls, which it implies.
+ * conflicts are looked for: a `redirect_from` name first (its route has
+ * no other setting of its own), redirect_https before tls, which it
+ * implies.
  */
 export const SETTING_LABELS: Readonly<Record<keyof RouteSettings, string>> = {
+  redirectTo: "redirect_from",
   stripPrefix: "strip_prefix",
   redirectHttps: "redirect_https",
   tls: "tls",
@@ -163,6 +176,7 @@ const OPTION_KEYS: readonly (keyof RouteSettings)[] = [
   "tunnelTimeout",
   "scheme",
   "errorLimit",
+  "redirectTo",
   "forwardAuth",
 ];
 
@@ -211,6 +225,10 @@ export function shownSetting(
       const target = settings.forwardAuth;
       return target === null ? "(none)" : shownTarget(target);
     }
+    case "redirectTo":
+      return settings.redirectTo === ""
+        ? "(none)"
+        : `308 to ${settings.redirectTo}`;
     case "forwardAuthTimeout":
       return `${settings.forwardAuthTimeout}ms`;
     case "requestHeaders":
@@ -271,6 +289,10 @@ export interface HttpLabels {
   readonly weight: number;
   /** Per-server connection limit; 0 for none. */
   readonly maxconn: number;
+  /** `redirect_from`: names whose requests get a 308 to the first host. */
+  readonly aliases: readonly string[];
+  /** `match`: the requests taken among those of host and prefix; null for the rest. */
+  readonly match: RouteMatch | null;
   /** The route's settings, `tls` and `redirect_https` as labelled. */
   readonly settings: RouteSettings;
 }
@@ -325,6 +347,7 @@ export function readHttpLabels(
     tunnelTimeout: read("tunnel_timeout", parseTunnelTimeout, ""),
     scheme: read("scheme", parseScheme, "http"),
     errorLimit: read("error_limit", parseErrorLimit, 0),
+    redirectTo: "",
     forwardAuth: read("forward_auth", parseForwardAuth, null),
     forwardAuthHeaders: read(
       "forward_auth_headers",
@@ -338,7 +361,42 @@ export function readHttpLabels(
     ),
   };
   const maxconn = read("maxconn", parseMaxconn, 0);
-  return { hosts, prefix, weight, maxconn, settings };
+  const match = read<RouteMatch | null>("match", parseMatch, null);
+  const aliases = read(
+    "redirect_from",
+    (value) => parseAliases(value, hosts),
+    [],
+  );
+  return { hosts, prefix, weight, maxconn, match, aliases, settings };
+}
+
+/**
+ * Parses `redirect_from`: host names, not wildcards, none of them a host of
+ * the route, which must have an exact host to send them to.
+ */
+function parseAliases(value: string, hosts: readonly string[]): string[] {
+  const target = hosts[0] ?? "";
+  if (!isExactHost(target)) {
+    throw new TypeError(
+      "redirect_from needs the host label to name a host (not a wildcard or the default) to redirect to",
+    );
+  }
+  const aliases = parseNames(value);
+  for (const alias of aliases) {
+    if (!isExactHost(alias)) {
+      throw new TypeError(
+        `Invalid redirect_from ${
+          quoteValue(alias)
+        }: a host name, not a wildcard`,
+      );
+    }
+    if (hosts.includes(alias)) {
+      throw new TypeError(
+        `Invalid redirect_from ${quoteValue(alias)}: it is a host of the route`,
+      );
+    }
+  }
+  return aliases;
 }
 
 const MAX_HEADERS = 32;

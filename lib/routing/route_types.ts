@@ -8,6 +8,7 @@
 import type { Finding } from "./findings.ts";
 import type { RouteSettings } from "./route_settings.ts";
 import type { ProxyVersion } from "./route_options.ts";
+import type { RouteMatch } from "./route_match.ts";
 
 /** One server line of a backend. */
 export interface Server {
@@ -37,6 +38,11 @@ export interface HttpRoute {
   readonly host: string;
   /** Path prefix starting with `/`, or "" for every path. */
   readonly prefix: string;
+  /**
+   * The requests it takes among those of host and prefix (a canary's);
+   * absent for the rest. Tried before the route without one.
+   */
+  readonly match?: RouteMatch;
   /** How the route is served: prefix stripping, TLS, checks, balancing, persistence. */
   readonly settings: RouteSettings;
   /** HAProxy backend name, unique in the table. */

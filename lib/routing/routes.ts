@@ -15,6 +15,7 @@
  * @module
  */
 
+import { matchKey } from "./route_match.ts";
 import {
   type ContainerRecord,
   isServing,
@@ -31,13 +32,13 @@ import {
   type GroupRoute,
   groupRoute,
   httpGroupKey,
-  isExactHost,
   labelFindings,
   nameRoutes,
   tcpBesideHttp,
   tcpRoutes,
 } from "./route_groups.ts";
 import { disagreement } from "./route_settings.ts";
+import { isExactHost } from "./labels.ts";
 import type { HttpRoute, RouteTable, Server, TcpRoute } from "./route_types.ts";
 import { httpsName, nameLosers, sharesHttpsName } from "./name_owners.ts";
 
@@ -389,14 +390,13 @@ export class RouteBuilder {
 
   /** A named route's key: what httpGroupKey gives its claims. */
   #recordKey(route: HttpRoute): string {
-    return this.#perPort
-      ? `${route.listen}\n${route.host}\n${route.prefix}`
-      : `${route.host}\n${route.prefix}`;
+    const key = `${route.host}\n${route.prefix}\n${matchKey(route.match)}`;
+    return this.#perPort ? `${route.listen}\n${key}` : key;
   }
 }
 
 function baseOf(route: HttpRoute): string {
-  return backendName(route.host, route.prefix, route.listen);
+  return backendName(route.host, route.prefix, route.listen, route.match);
 }
 
 /**
@@ -422,6 +422,7 @@ function sameServers(a: readonly Server[], b: readonly Server[]): boolean {
 
 function sameHttp(a: HttpRoute, b: HttpRoute): boolean {
   return a.host === b.host && a.prefix === b.prefix && a.listen === b.listen &&
+    matchKey(a.match) === matchKey(b.match) &&
     a.mapped === b.mapped &&
     disagreement(a.settings, b.settings) === undefined &&
     sameServers(a.servers, b.servers);

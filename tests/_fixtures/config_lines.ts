@@ -10,7 +10,8 @@
 export const SHAPES: readonly RegExp[] = [
   /^ {4}acl [A-Za-z0-9._:-]+_host var\(txn\.host\) -m (str|end) \.?[a-z0-9.-]+$/,
   /^ {4}acl [A-Za-z0-9._:-]+_path path -m (str|beg) \/[A-Za-z0-9._~!&*+,;=:@%/-]*$/,
-  /^ {4}use_backend [A-Za-z0-9._:-]+ if [A-Za-z0-9._:-]+_(host|path)( [A-Za-z0-9._:-]+_path)?$/,
+  /^ {4}use_backend [A-Za-z0-9._:-]+ if( [A-Za-z0-9._:-]+_host)?( [A-Za-z0-9._:-]+_path)?( [A-Za-z0-9._:-]+_match \{ nbsrv\([A-Za-z0-9._:-]+\) gt 0 \})?$/,
+  /^ {4}acl [A-Za-z0-9._:-]+_match req\.(hdr|cook)\([A-Za-z0-9!&*+.^_|~-]+\) -m str [A-Za-z0-9._~:/@+=-]+$/,
   /^ {4}default_backend [A-Za-z0-9._:-]+$/,
   /^backend [A-Za-z0-9._:-]+$/,
   /^frontend tcp_\d+$/,
@@ -23,7 +24,7 @@ export const SHAPES: readonly RegExp[] = [
   /^ {4}dynamic-cookie-key [0-9a-f]{32}$/,
   /^ {4}option httpchk$/,
   /^ {4}http-check send meth GET uri \/[A-Za-z0-9._~!&*+,;=:@/?%-]*( ver HTTP\/1\.1 hdr Host [a-z0-9.-]+)?$/,
-  /^ {4}http-request redirect location https:\/\/%\[var\(txn\.host\)\]:18443%\[capture\.req\.uri\] code 301( if [A-Za-z0-9._:-]+_(host|path)( [A-Za-z0-9._:-]+_path)?)?$/,
+  /^ {4}http-request redirect location https:\/\/%\[var\(txn\.host\)\]:18443%\[capture\.req\.uri\] code 301( if( [A-Za-z0-9._:-]+_host)?( [A-Za-z0-9._:-]+_path)?( [A-Za-z0-9._:-]+_match)?)?$/,
   /^ {4}# A GET that fails on a server going away is tried on another one; one$/,
   /^ {4}# cut at the route's own timeout is answered 504, not tried again\.$/,
   /^ {4}retry-on (all-retryable-errors|conn-failure empty-response junk-response( response-timeout)? 0rtt-rejected( 500 502 503 504)?)$/,
@@ -56,6 +57,9 @@ export const SHAPES: readonly RegExp[] = [
   /^ {4}compression type text\/html text\/plain text\/css text\/xml text\/javascript application\/javascript application\/json application\/xml image\/svg\+xml$/,
   /^userlist [A-Za-z0-9._:-]+$/,
   /^ {4}user [A-Za-z0-9._@-]+ password '\$[0-9a-z]+\$[A-Za-z0-9./$=]+'$/,
+  // redirect_from (issue #34).
+  /^ {4}http-request redirect location https?:\/\/[a-z0-9.-]+:%\[req\.hdr\(host\),field\(2,:\)\]%\[capture\.req\.uri\] code 308 if [A-Za-z0-9._:-]+_host \{ req\.hdr\(host\) -m sub : \}$/,
+  /^ {4}http-request redirect location https?:\/\/[a-z0-9.-]+%\[capture\.req\.uri\] code 308 if [A-Za-z0-9._:-]+_host$/,
   // Forward auth (issue #34); the property test renders it without maps.
   /^ {4}# Forward auth: the auth service says whether a request passes; the$/,
   /^ {4}# user headers come from its answer only\.$/,

@@ -83,6 +83,9 @@ const value = fc.oneof(
     "container:authelia:9091/api/authz/forward-auth",
     "Remote-User,Remote-Groups",
     "2s",
+    "header:X-Canary=1",
+    "cookie:canary=1",
+    "www.a.example.com,old.example.com",
   ),
   fc.constantFrom(...HOSTILE),
   fc.tuple(
@@ -127,6 +130,8 @@ const ROUTE_OPTIONS = [
   "forward_auth",
   "forward_auth_headers",
   "forward_auth_timeout",
+  "match",
+  "redirect_from",
 ] as const;
 
 const port = fc.constantFrom(

@@ -15,7 +15,7 @@
 import type { HttpRoute } from "../../routing/route_types.ts";
 import type { RouteChanges } from "../../routing/routes.ts";
 import type { HostMap } from "../plan/plan_types.ts";
-import { isExactHost } from "../../routing/route_groups.ts";
+import { isExactHost } from "../../routing/labels.ts";
 
 /** How long a host that lost its last route answers 503 rather than 404. */
 export const GONE_MS = 60 * 60 * 1000;

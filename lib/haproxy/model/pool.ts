@@ -8,7 +8,7 @@
 
 import type { HttpRoute, RouteTable } from "../../routing/route_types.ts";
 import { hasOptions } from "../../routing/route_settings.ts";
-import { isExactHost } from "../../routing/route_groups.ts";
+import { isExactHost } from "../../routing/labels.ts";
 
 /** Which pool backend serves which host, and how many pool backends there are. */
 export interface PoolAssignment {
@@ -84,6 +84,7 @@ export function isPlainHost(route: HttpRoute): boolean {
   let plain = plainRoutes.get(route);
   if (plain === undefined) {
     plain = isExactHost(route.host) && route.prefix === "" &&
+      route.match === undefined &&
       !hasOptions(route.settings) &&
       (route.listen === undefined ||
         (!route.settings.tls && !route.settings.redirectHttps));

@@ -9,6 +9,7 @@
 import { escapeRegex } from "../../routing/labels.ts";
 import { compare } from "../../routing/route_groups.ts";
 import { quoteConfig } from "../../routing/route_options.ts";
+import { matchCondition } from "../../routing/route_match.ts";
 import type { HttpRoute, TcpRoute } from "../../routing/route_types.ts";
 import type { PooledTable } from "../model/pool.ts";
 
@@ -78,6 +79,10 @@ export interface RouteView {
   scheme: string;
   /** Words after each server for `scheme=https`; "" for plain HTTP. */
   server_tls: string;
+  /** A `redirect_from` name's route: the host its requests get a 308 to; "" for none. */
+  redirect_to: string;
+  /** The condition of a match route (`req.hdr(X-Canary) -m str 1`); "" for none. */
+  match: string;
   /** Each request is asked about first (the `auth_map` says where). */
   forward_auth: boolean;
   /** The headers a yes sets on the request; the client's are removed. */
@@ -295,6 +300,8 @@ export function viewOf(route: HttpRoute, caFile = ""): RouteView {
     error_limit: settings.errorLimit,
     scheme: settings.scheme,
     server_tls: serverTls(route, caFile),
+    redirect_to: settings.redirectTo,
+    match: route.match === undefined ? "" : matchCondition(route.match),
     forward_auth: settings.forwardAuth !== null,
     forward_auth_headers: settings.forwardAuthHeaders,
     forward_auth_timeout: settings.forwardAuthTimeout,
