@@ -19,7 +19,7 @@ import type { ContainerRecord } from "../lib/docker/container.ts";
 import { ContainerRecords } from "../lib/docker/records.ts";
 import { container, ip, labels } from "../tests/_fixtures/containers.ts";
 import { recordedEngine } from "../tests/_fixtures/recording_haproxy.ts";
-import { RUNTIME_FLAGS } from "../lib/permissions.ts";
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "../lib/permissions.ts";
 
 /** Kinds of change, as the issue names them. */
 const KINDS = ["join", "leave", "new host", "weight"] as const;
@@ -163,6 +163,8 @@ async function main(args: string[]): Promise<void> {
         "--rounds",
         String(rounds),
       ],
+      // And their environment (malloc's settings), likewise.
+      ...(args.includes("--default-v8") ? {} : { env: { ...RUNTIME_ENV } }),
       stderr: "inherit",
     }).output();
     if (!out.success) throw new Error(`size ${size} failed`);

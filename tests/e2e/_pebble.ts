@@ -6,8 +6,18 @@
  * @module
  */
 
-import { freePort, waitFor } from "./_harness.ts";
+import {
+  clearLeftoverContainers,
+  ensureImage,
+  freePort,
+  testHaproxyDir,
+  testNetwork,
+  testTempDir,
+  waitFor,
+} from "./_harness.ts";
 import { createCa } from "./_tls.ts";
+import type { Cleanup } from "../_fixtures/cleanup.ts";
+import type { HAProxyDir } from "./_harness/haproxy.ts";
 
 /** Pebble's ACME port: the one docker-balancer's permissions allow (lib/permissions.ts). */
 export const PEBBLE_PORT = 14000;
@@ -169,4 +179,42 @@ export async function startPebble(
       closed = true;
     },
   };
+}
+
+/** What an ACME test starts from. */
+export interface PebbleSetup {
+  readonly net: { readonly name: string };
+  readonly dir: HAProxyDir;
+  /** The HTTP frontend's port, where Pebble validates HTTP-01. */
+  readonly http: number;
+  readonly https: number;
+  /** Pebble's own files. */
+  readonly work: string;
+  readonly pebble: Pebble;
+  /** The root Pebble issues under, PEM. */
+  readonly root: string;
+}
+
+/**
+ * A test network, HAProxy directory, HTTP and HTTPS ports and a Pebble
+ * issuing certificates valid for `validitySeconds`; `cleanup` removes them.
+ */
+export async function pebbleSetup(
+  cleanup: Cleanup,
+  network: string,
+  validitySeconds: number,
+): Promise<PebbleSetup> {
+  await ensureImage();
+  await clearLeftoverContainers();
+  const net = await testNetwork(cleanup, network);
+  const dir = await testHaproxyDir(cleanup);
+  const http = freePort();
+  const https = freePort();
+  const work = await testTempDir(cleanup, "docker-glue-pebble-");
+  const pebble = cleanup.add(
+    "Pebble",
+    await startPebble(work, http, validitySeconds),
+    (p) => p.stop(),
+  );
+  return { net, dir, http, https, work, pebble, root: await pebble.root() };
 }

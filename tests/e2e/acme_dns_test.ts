@@ -13,18 +13,8 @@ import {
   assertTrue,
 } from "../_fixtures/assert.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
-import {
-  clearLeftoverContainers,
-  ensureImage,
-  freePort,
-  managedBalancer,
-  runContainer,
-  testHaproxyDir,
-  testNetwork,
-  testTempDir,
-  waitFor,
-} from "./_harness.ts";
-import { startPebble } from "./_pebble.ts";
+import { managedBalancer, runContainer, waitFor } from "./_harness.ts";
+import { pebbleSetup } from "./_pebble.ts";
 import { httpsGet } from "./_tls.ts";
 
 /** A hook as an operator would write it for their DNS provider's API. */
@@ -47,19 +37,11 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      await ensureImage();
-      await clearLeftoverContainers();
-      const net = await testNetwork(cleanup, "docker-glue-test-acme-dns");
-      const dir = await testHaproxyDir(cleanup);
-      const http = freePort();
-      const https = freePort();
-      const work = await testTempDir(cleanup, "docker-glue-pebble-dns-");
-      const pebble = cleanup.add(
-        "Pebble",
-        await startPebble(work, http, 3600),
-        (p) => p.stop(),
+      const { net, dir, http, https, work, pebble, root } = await pebbleSetup(
+        cleanup,
+        "docker-glue-test-acme-dns",
+        3600,
       );
-      const root = await pebble.root();
       const hook = `${dir.path}/dns-hook.sh`;
       const hookLog = `${work}/hook.log`;
       await Deno.writeTextFile(hook, hookScript(pebble.challtestsrv, hookLog), {

@@ -22,11 +22,10 @@ import {
   sh,
   testHaproxyDir,
   testNetwork,
-  testTempDir,
   waitFor,
 } from "./_harness.ts";
 import { httpsGet, servedCert } from "./_tls.ts";
-import { startPebble } from "./_pebble.ts";
+import { pebbleSetup } from "./_pebble.ts";
 import { accountKeyFile } from "../../lib/acme/account.ts";
 import { type Cleanup, withCleanup } from "../_fixtures/cleanup.ts";
 import type { HAProxyDir } from "./_harness/haproxy.ts";
@@ -107,20 +106,12 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      await ensureImage();
-      await clearLeftoverContainers();
-      const net = await testNetwork(cleanup, "docker-glue-test-acme");
-      const dir = await testHaproxyDir(cleanup);
-      const certs = dir.certs;
-      const http = freePort();
-      const https = freePort();
-      const work = await testTempDir(cleanup, "docker-glue-pebble-");
-      const pebble = cleanup.add(
-        "Pebble",
-        await startPebble(work, http, VALIDITY_S),
-        (p) => p.stop(),
+      const { net, dir, http, https, work, pebble, root } = await pebbleSetup(
+        cleanup,
+        "docker-glue-test-acme",
+        VALIDITY_S,
       );
-      const root = await pebble.root();
+      const certs = dir.certs;
       const acmeArgs = await pebble.balancerArgs(dir.path);
       // An account key a power loss left empty: replaced, not a failure loop.
       const accountKey = await emptyAccountKey(

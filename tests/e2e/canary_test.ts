@@ -10,6 +10,7 @@ import {
   docker,
   masterReloads,
   parseResponse,
+  readRoutes,
   runContainer,
   startManaged,
   tcpExchange,
@@ -57,7 +58,7 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      const { net, port } = await startManaged(
+      const { net, port, args } = await startManaged(
         cleanup,
         "docker-glue-test-canary",
       );
@@ -97,6 +98,22 @@ Deno.test({
           assertEquals(await answers(port, "X-Canary: 2\r\n", 20), {
             "dg-canary-stable": 20,
           });
+        },
+      );
+
+      await t.step(
+        "routes shows each match and the canary's own options",
+        async () => {
+          const report = await readRoutes(args);
+          const options = report.routes.filter((r) =>
+            r.host === "app.example.com"
+          )
+            .map((r) => r.options.join(" "));
+          assertEquals(options.sort(), [
+            "",
+            "match=cookie:canary=1 timeout=5s",
+            "match=header:X-Canary=1",
+          ]);
         },
       );
 

@@ -16,6 +16,7 @@ import {
 import {
   curl,
   docker,
+  readRoutes,
   runContainer,
   runScriptServer,
   startManaged,
@@ -56,7 +57,7 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      const { net, port } = await startManaged(
+      const { net, port, args } = await startManaged(
         cleanup,
         "docker-glue-test-fauth",
       );
@@ -78,6 +79,15 @@ Deno.test({
       const url = `http://127.0.0.1:${port}/cgi-bin/who?x=1`;
       const host = ["-H", "Host: app.example.com"];
       await waitForStatus(port, "app.example.com", "/cgi-bin/who", 302);
+
+      await t.step("routes shows where the route asks", async () => {
+        const report = await readRoutes(args);
+        const route = report.routes.find((r) => r.host === "app.example.com");
+        assertEquals(route?.options, [
+          "forward_auth=container:dg-fauth-sso:80/verify",
+          "forward_auth_timeout=1000ms",
+        ]);
+      });
 
       await t.step(
         "without a session: the sign-on's 302 as it gave it",

@@ -8,20 +8,14 @@
 
 import { assertEquals, assertIncludes } from "../_fixtures/assert.ts";
 import {
-  clearLeftoverContainers,
   curl,
-  ensureImage,
-  freePort,
   managedBalancer,
   runContainer,
-  testHaproxyDir,
-  testNetwork,
-  testTempDir,
   waitFor,
   waitForStatus,
 } from "./_harness.ts";
 import { httpsGet, servedCert } from "./_tls.ts";
-import { startPebble } from "./_pebble.ts";
+import { pebbleSetup } from "./_pebble.ts";
 import { withCleanup } from "../_fixtures/cleanup.ts";
 
 Deno.test({
@@ -31,19 +25,11 @@ Deno.test({
   sanitizeResources: false,
   fn: (t) =>
     withCleanup(async (cleanup) => {
-      await ensureImage();
-      await clearLeftoverContainers();
-      const net = await testNetwork(cleanup, "docker-glue-test-alias");
-      const dir = await testHaproxyDir(cleanup);
-      const http = freePort();
-      const https = freePort();
-      const work = await testTempDir(cleanup, "docker-glue-pebble-");
-      const pebble = cleanup.add(
-        "Pebble",
-        await startPebble(work, http, 300),
-        (p) => p.stop(),
+      const { net, dir, http, https, pebble, root } = await pebbleSetup(
+        cleanup,
+        "docker-glue-test-alias",
+        300,
       );
-      const root = await pebble.root();
       const balancer = await managedBalancer(cleanup, [
         ...dir.listenArgs(http),
         ...dir.httpsArgs(https),
