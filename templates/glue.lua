@@ -186,7 +186,17 @@ local function ask(txn, target, timeout_ms)
     "Accept: " .. first("accept"),
     "Connection: close",
   }
-  header_lines(lines, "Cookie", request["cookie"])
+  -- HTTP/2 clients may send their cookies as several headers; HTTP/1.1
+  -- wants one.
+  if request["cookie"] ~= nil then
+    -- HAProxy numbers a header's values from 0, in the order sent.
+    local cookies, i = {}, 0
+    while request["cookie"][i] ~= nil do
+      cookies[#cookies + 1] = request["cookie"][i]
+      i = i + 1
+    end
+    lines[#lines + 1] = "Cookie: " .. table.concat(cookies, "; ")
+  end
   header_lines(lines, "Authorization", request["authorization"])
   local deadline = now_ms() + timeout_ms
   local socket = core.tcp()
