@@ -25,7 +25,6 @@ import {
 } from "./route_limits.ts";
 import {
   DEFAULT_ROUTE_SETTINGS,
-  type HttpLabels,
   LabelError,
   readHttpLabels,
   type RouteSettings,
@@ -356,20 +355,36 @@ function httpClaimsOf(
             `port ${port}: hsts is sent on HTTPS responses only, and this route is on plain HTTP (label tls=1 to serve it on HTTPS)`,
         });
       }
-      claims.push(...aliasClaims(read, settings.tls, port, target, container));
-      for (const host of read.hosts) {
-        claims.push({
-          host,
-          prefix: read.prefix,
-          match: read.match,
-          settings,
-          port,
-          weight: read.weight,
-          maxconn: read.maxconn,
-          target,
-          container,
-        });
-      }
+      const claim = (
+        host: string,
+        prefix: string,
+        match: RouteMatch | null,
+        claimed: RouteSettings,
+      ): HttpClaim => ({
+        host,
+        prefix,
+        match,
+        settings: claimed,
+        port,
+        weight: read.weight,
+        maxconn: read.maxconn,
+        target,
+        container,
+      });
+      // Each redirect_from name is a claim on its name, like a host, so a
+      // conflict with another container's route on it is reported and the
+      // older keeps it.
+      const redirect: RouteSettings = {
+        ...DEFAULT_ROUTE_SETTINGS,
+        tls: settings.tls,
+        redirectTo: read.hosts[0] ?? "",
+      };
+      claims.push(
+        ...read.aliases.map((alias) => claim(alias, "", null, redirect)),
+        ...read.hosts.map((host) =>
+          claim(host, read.prefix, read.match, settings)
+        ),
+      );
     } catch (error) {
       warn(
         error instanceof LabelError ? error.label : `glue_http_${port}_host`,
@@ -378,36 +393,6 @@ function httpClaimsOf(
     }
   }
   return claims;
-}
-
-/**
- * The claims of a port's `redirect_from` names: each a claim on its name,
- * like a host, so a conflict with another container's route on it is
- * reported and the older keeps it.
- */
-function aliasClaims(
-  read: HttpLabels,
-  tls: boolean,
-  port: number,
-  target: Target,
-  container: ContainerRecord,
-): HttpClaim[] {
-  const settings: RouteSettings = {
-    ...DEFAULT_ROUTE_SETTINGS,
-    tls,
-    redirectTo: read.hosts[0] ?? "",
-  };
-  return read.aliases.map((alias) => ({
-    host: alias,
-    prefix: "",
-    match: null,
-    settings,
-    port,
-    weight: read.weight,
-    maxconn: read.maxconn,
-    target,
-    container,
-  }));
 }
 
 /** The TCP claims of the container's `glue_tcp_ports`. */

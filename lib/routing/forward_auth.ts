@@ -10,7 +10,7 @@
  */
 
 import { quoteValue } from "./labels.ts";
-import { isIPv4, isIPv6 } from "../util/net_address.ts";
+import { hostPort, isIPv4, isIPv6 } from "../util/net_address.ts";
 import { durationMs } from "../util/duration.ts";
 import { parseHeaderName } from "./route_options.ts";
 
@@ -172,7 +172,5 @@ export function parseForwardAuthTimeout(value: string): number {
 export function shownTarget(target: AuthTarget): string {
   return target.kind === "container"
     ? `container:${target.name}:${target.port}${target.path}`
-    : `http://${
-      target.address.includes(":") ? `[${target.address}]` : target.address
-    }:${target.port}${target.path}`;
+    : `http://${hostPort(target.address, target.port)}${target.path}`;
 }

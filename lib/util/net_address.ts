@@ -46,3 +46,8 @@ export function isPort(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 1 &&
     value <= 65535;
 }
+
+/** `address:port`, an IPv6 address in brackets, as URLs and HAProxy write it. */
+export function hostPort(address: string, port: number): string {
+  return `${address.includes(":") ? `[${address}]` : address}:${port}`;
+}

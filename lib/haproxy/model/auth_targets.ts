@@ -14,6 +14,7 @@ import type { AuthTarget } from "../../routing/forward_auth.ts";
 import { pickAddress } from "../../routing/address.ts";
 import type { HttpRoute, Server } from "../../routing/route_types.ts";
 import { compare } from "../../routing/route_groups.ts";
+import { hostPort } from "../../util/net_address.ts";
 import type { HostMap } from "../plan/plan_types.ts";
 
 /** A backend and the route it serves. */
@@ -61,10 +62,6 @@ function index(
     else list.push(record);
   }
   return out;
-}
-
-function hostPort(address: string, port: number): string {
-  return `${address.includes(":") ? `[${address}]` : address}:${port}`;
 }
 
 function resolve(

@@ -13,6 +13,7 @@ import type { ContainerRecord } from "../../docker/container.ts";
 import type { Server } from "../../routing/route_types.ts";
 import type { HostMap } from "../plan/plan_types.ts";
 import { compare } from "../../routing/route_groups.ts";
+import { hostPort } from "../../util/net_address.ts";
 
 /** How long after its start a container's backend is held for it. */
 export const FRESH_MS = 10_000;
@@ -63,7 +64,7 @@ export function freshBackends(
     // A server draining (its container stopping) takes no new request.
     const addresses = servers.filter((server) => !server.draining).map((
       { address, port },
-    ) => `${address.includes(":") ? `[${address}]` : address}:${port}`);
+    ) => hostPort(address, port));
     if (addresses.length === 0) continue;
     entries.push([backend, addresses.join(",")]);
     recheckAt = Math.min(recheckAt ?? until, until);
