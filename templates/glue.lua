@@ -94,11 +94,14 @@ local NOT_PASSED = {
 }
 local MAX_ANSWER = 65536
 
-local function header_lines(lines, name, values)
-  if values == nil then return end
-  for _, value in pairs(values) do
-    lines[#lines + 1] = name .. ": " .. value
+-- A request header's values in the order sent (HAProxy numbers them from 0).
+local function sent(request, name)
+  local values, i = {}, 0
+  while request[name] ~= nil and request[name][i] ~= nil do
+    values[#values + 1] = request[name][i]
+    i = i + 1
   end
+  return values
 end
 
 local function dechunk(body)
@@ -171,10 +174,7 @@ local function ask(txn, target, timeout_ms)
   local host, port, path = string.match(target, "^%[?(.-)%]?:(%d+)(/.*)$")
   if host == nil then return nil end
   local request = txn.http:req_get_headers()
-  local first = function(name)
-    local values = request[name]
-    return values ~= nil and values[0] or ""
-  end
+  local first = function(name) return sent(request, name)[1] or "" end
   local lines = {
     "GET " .. path .. " HTTP/1.1",
     "Host: " .. (string.find(host, ":", 1, true) and "[" .. host .. "]" or host) .. ":" .. port,
@@ -188,16 +188,13 @@ local function ask(txn, target, timeout_ms)
   }
   -- HTTP/2 clients may send their cookies as several headers; HTTP/1.1
   -- wants one.
-  if request["cookie"] ~= nil then
-    -- HAProxy numbers a header's values from 0, in the order sent.
-    local cookies, i = {}, 0
-    while request["cookie"][i] ~= nil do
-      cookies[#cookies + 1] = request["cookie"][i]
-      i = i + 1
-    end
+  local cookies = sent(request, "cookie")
+  if #cookies > 0 then
     lines[#lines + 1] = "Cookie: " .. table.concat(cookies, "; ")
   end
-  header_lines(lines, "Authorization", request["authorization"])
+  for _, value in ipairs(sent(request, "authorization")) do
+    lines[#lines + 1] = "Authorization: " .. value
+  end
   local deadline = now_ms() + timeout_ms
   local socket = core.tcp()
   socket:settimeout(timeout_ms / 1000)

@@ -31,7 +31,7 @@ const SIGN_ON = `read_head
 [ -e /srv/slow ] && sleep 3
 field() { printf '%s' "$head" | busybox sed -n "s/^$1: //p"; }
 case "$head" in
-*"session=alice"*)
+*"session=alice"*|*"Authorization: Bearer alice-token"*)
   printf 'HTTP/1.1 200 OK\\r\\nRemote-User: alice\\r\\nRemote-Groups: admins\\r\\nRemote-Groups: dev\\r\\nSet-Cookie: session=alice; Max-Age=3600\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n';;
 *)
   printf 'HTTP/1.1 302 Found\\r\\nLocation: https://login.example.com/?rd=%s://%s%s&m=%s\\r\\nSet-Cookie: flow=started\\r\\nContent-Type: text/plain\\r\\nContent-Length: 12\\r\\nConnection: close\\r\\n\\r\\nplease login' "$(field X-Forwarded-Proto)" "$(field X-Forwarded-Host)" "$(field X-Forwarded-Uri)" "$(field X-Forwarded-Method)";;
@@ -125,6 +125,14 @@ Deno.test({
           // Without a session, a Remote-User sent by the client gets nowhere.
           const forged = await curl(url, ...host, "-H", "Remote-User: alice");
           assertEquals(forged.status, 302);
+          // The client's Authorization reaches the sign-on service too.
+          const bearer = await curl(
+            url,
+            ...host,
+            "-H",
+            "Authorization: Bearer alice-token",
+          );
+          assertEquals(bearer.body.trim(), "user=alice groups=admins, dev");
         },
       );
 
